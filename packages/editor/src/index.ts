@@ -1,1 +1,11 @@
-export {};
+export * from './journal';
+export * from './model';
+export * from './request';
+export * from './editors/types';
+export * from './editors/registry';
+export * from './editors/policy';
+export * from './editors/ft';
+export * from './editorDir';
+export * from './editor';
+export * from './data/records';
+export * from './commands';

@@ -1,1 +1,12 @@
-export {};
+/**
+ * @hiedit/llm-loader: load, run, differentiate, trace and save Hugging Face causal-LM checkpoints
+ * (GPT-2 and the Llama family: Llama, Mistral without sliding windows, Qwen2) in TypeScript.
+ */
+export { parseConfig } from './config';
+export type { Activation, Architecture, ModelConfig, RopeScaling } from './config';
+export { CausalLM } from './causal-lm';
+export { createModel, createTinyCheckpoint, loadModel, readConfig } from './load';
+export type { LoadOptions } from './load';
+export type { SaveDType } from './save';
+export { inverseFrequencies } from './models/rope';
+export * from './tokenizer';

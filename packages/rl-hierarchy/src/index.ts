@@ -1,1 +1,40 @@
-export {};
+/**
+ * @hiedit/rl-hierarchy: HiEdit's policies (MEND/MALMEN-style low-level hypernetworks, the HiNet layer
+ * selector) and their lifelong meta-training, over tf tensors and the EditableModel interface.
+ */
+export * from './config';
+export { reluOpenAtZero, solveSpd, stopGradient, straightThrough, choleskySolveHost } from './ops';
+export { ParamSet } from './params';
+export type { HostParam } from './params';
+export { LowLevelGroup, ridgeShift } from './low-level';
+export type { FactoredShift, RidgeForm } from './low-level';
+export { HiNet, topKMask, topKIndices, thresholdMask } from './high-level';
+export type { GateOutput } from './high-level';
+export { HiEditPolicy, disposeShifts, shiftToDense } from './policy';
+export type { PolicyEdit, PolicyPassOptions, PolicyForward } from './policy';
+export { Adam, DEFAULT_ADAM } from './adam';
+export type { AdamConfig } from './adam';
+export { windowLoss, windowWeights, shiftRegularizer, localityReference, generalizationTuples } from './loss';
+export type { WindowItem, ObjectiveWeights, ObjectiveTerms, GeneralizationTuples } from './loss';
+export {
+  savePolicy,
+  loadPolicy,
+  readPolicyManifest,
+  checkModulesMatch,
+  writeFileAtomic,
+  POLICY_FORMAT,
+  POLICY_VERSION,
+  POLICY_JSON,
+  POLICY_WEIGHTS,
+} from './persist';
+export type { PolicyManifest } from './persist';
+export {
+  PolicyTrainer,
+  DEFAULT_TRAINER_OPTIONS,
+  REFERENCE_TRAINER_OPTIONS,
+  presetTrainerOptions,
+  presetUsesHighLevel,
+  presetPolicyConfig,
+  TRAIN_STATE_FORMAT,
+} from './trainer';
+export type { TrainMode, TrainerOptions, TrainProgress, TrainResult, EditorKind, StepGradients } from './trainer';

@@ -1,2 +1,13 @@
 export * as tf from '@tensorflow/tfjs';
 export * from './types';
+export * from './dtypes';
+export * from './safetensors';
+export { BACKEND_NAMES, backendReport, initBackend } from './backend';
+export type { BackendName, BackendReport, InitBackendOptions } from './backend';
+export * from './numerics';
+export * from './random';
+export * from './cli';
+export { hostToTensor } from './host-tensor';
+export { registerWasmKernelPatches } from './wasm-kernels';
+// The accelerator's own API (owned by the accelerator helper): nativeBlas, acceleratorStatus, ...
+export * from './accelerator';

@@ -1,0 +1,71 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { runCli } from '@hiedit/tensor-core';
+import { validateResults } from '../report';
+import { defaultDeps } from '../runner/defaults';
+import { main, parseRunArgs, runCommand } from './main';
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (s: string) => out.push(s), err: (s: string) => err.push(s) }, out, err };
+}
+
+describe('hiedit-bench command line', () => {
+  test('flags map to run options with the documented defaults', () => {
+    const { run } = parseRunArgs([]);
+    expect(run).toMatchObject({ dataset: 'world', editors: ['hiedit', 'rledit'], nTrain: 100, nEval: 100, numPre: 20, seed: 0, wild: true });
+    expect(run.out).toBe(path.join('bench-out', 'world-s0'));
+    const { run: r2 } = parseRunArgs(['--dataset', 'zsre', '--data', 'x.json', '--editors', 'ft, mend', '--eval', '5', '--no-wild', '--seed', '3']);
+    expect(r2).toMatchObject({ dataset: 'zsre', data: 'x.json', editors: ['ft', 'mend'], nEval: 5, numPre: 5, wild: false, out: path.join('bench-out', 'zsre-s3') });
+    expect(() => parseRunArgs(['--dataset', 'zsre'])).toThrow(/needs --data FILE/);
+    expect(() => parseRunArgs(['--train', '1.5'])).toThrow(/--train must be a non-negative integer/);
+    expect(() => parseRunArgs(['--style', 'rome'])).toThrow(/--style must be zsre or counterfact/);
+  });
+
+  test('usage errors exit 2 and name the problem', async () => {
+    const c = capture();
+    expect(await main(['run', '--dataset', 'nope'], c.io)).toBe(2);
+    expect(c.err.join('')).toMatch(/--dataset must be world, counterfact or zsre/);
+    const h = capture();
+    expect(await main(['help', 'run'], h.io)).toBe(0);
+    expect(h.out.join('')).toMatch(/--num-pre N/);
+  });
+
+  // A real run end to end: generated world, pretrained tiny Llama, the ft editor, a 3-edit stream.
+  test('runs a tiny world benchmark end to end and resumes it without redoing work', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-bench-e2e-'));
+    try {
+      const tiny = (o: { log: (l: string) => void }) =>
+        defaultDeps({
+          world: { persons: 20 },
+          pretrain: { model: { layers: 2, hidden: 32, heads: 2, kvHeads: 2, intermediate: 64 }, epochs: 3, batchSize: 64 },
+          log: o.log,
+        });
+      const argv = ['run', '--editors', 'ft', '--train', '0', '--eval', '3', '--num-pre', '1', '--held-out', '5', '--out', path.join(dir, 'out'), '--cache-dir', path.join(dir, 'cache'), '--quiet', '--backend', 'cpu'];
+      const c = capture();
+      const code = await runCli('hiedit-bench', [runCommand(tiny)], argv, c.io);
+      expect(c.err.join('')).not.toMatch(/hiedit-bench run:/);
+      expect(code).toBe(0);
+      const results = validateResults(JSON.parse(fs.readFileSync(path.join(dir, 'out', 'results.json'), 'utf8')));
+      expect(results.dataset).toBe('world');
+      expect(results.n_eval).toBe(3);
+      expect(Object.keys(results.editors)).toEqual(['ft']);
+      expect(results.editors.ft.layers_per_edit).toBeGreaterThan(0);
+      expect(results.curves.ft.map((p) => p.edits)).toEqual([1, 2, 3]);
+      const html = fs.readFileSync(path.join(dir, 'out', 'report.html'), 'utf8');
+      expect(html).toContain('<svg class="chart"');
+      expect(html).not.toMatch(/https?:/);
+      expect(c.out.join('')).toMatch(/report: .*report\.html/);
+
+      const again = capture();
+      expect(await runCli('hiedit-bench', [runCommand(tiny)], argv, again.io)).toBe(0);
+      expect(again.err.join('')).toMatch(/ft: finished earlier/);
+      expect(again.err.join('')).toMatch(/cached at/);
+      expect(JSON.parse(fs.readFileSync(path.join(dir, 'out', 'results.json'), 'utf8'))).toEqual(results);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120000);
+});

@@ -1,0 +1,178 @@
+/**
+ * `hiedit-bench`: the benchmark command line. bin/hiedit-bench.js calls {@link main}.
+ *
+ *   hiedit-bench run --dataset world|counterfact|zsre [--data FILE] [--model DIR]
+ *     --editors hiedit,rledit --train N --eval N --num-pre N --seed S --out DIR
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { CliUsageError, initBackend, parseFlags, runCli, type CliCommand, type CliIO } from '@hiedit/tensor-core';
+import { progressFactory } from '../progress';
+import { runBenchmark, type RunOptions, type RunnerDeps, type BenchDataset } from '../runner';
+import { defaultDeps } from '../runner/defaults';
+import type { MetricStyle } from '../eval';
+
+/**
+ * Defaults of `hiedit-bench run` (and so of `npm start`): sized so the whole world benchmark — world
+ * model pretraining included — finishes within 10 minutes on a 2-core machine (see docs/benchmarks.md).
+ */
+export const RUN_DEFAULTS = {
+  dataset: 'world' as BenchDataset,
+  editors: ['hiedit', 'rledit'],
+  train: 100,
+  eval: 100,
+  numPre: 20,
+  seed: 0,
+};
+
+const RUN_FLAGS = {
+  dataset: 'string',
+  data: 'string',
+  model: 'string',
+  editors: 'string',
+  train: 'number',
+  val: 'number',
+  eval: 'number',
+  'num-pre': 'number',
+  seed: 'number',
+  out: 'string',
+  style: 'string',
+  wild: 'boolean',
+  'held-out': 'number',
+  'editor-settings': 'string',
+  modules: 'string',
+  'cache-dir': 'string',
+  'world-seed': 'number',
+  'max-pretrain-seconds': 'number',
+  fresh: 'boolean',
+  quiet: 'boolean',
+  backend: 'string',
+} as const;
+
+const RUN_USAGE = `Usage: hiedit-bench run [flags]
+
+Runs a lifelong-editing benchmark: pretrains (or reuses) the model, trains each editor on the train split
+(validation split for early stopping), edits the evaluation stream, and writes DIR/results.json and
+DIR/report.html. An interrupted run resumes: rerun the same command.
+
+  --dataset world|counterfact|zsre   default ${RUN_DEFAULTS.dataset}
+  --data FILE               record file (required for counterfact / zsre; world generates its own)
+  --model DIR               Hugging Face checkpoint to edit (default: the world model, or a facts model
+                            pretrained on the true facts of --data, cached by the file's hash)
+  --editors LIST            comma-separated: hiedit,hiedit-reference,rledit,mend,ft (default ${RUN_DEFAULTS.editors.join(',')})
+  --train N                 training stream length (default ${RUN_DEFAULTS.train})
+  --val N                   validation stream length (default max(5, train/5))
+  --eval N                  evaluation stream length (default ${RUN_DEFAULTS.eval})
+  --num-pre N               Pre_* metrics over the first N edits (default ${RUN_DEFAULTS.numPre})
+  --seed S                  seed of splits and editor training (default ${RUN_DEFAULTS.seed})
+  --out DIR                 output directory (default bench-out/DATASET-sSEED)
+  --style zsre|counterfact  ES/GS scoring (default counterfact for world/counterfact, zsre for zsre)
+  --no-wild                 skip the generation metrics WILD_ES / WILD_GS
+  --held-out N              held-out facts for retention (default 200)
+  --editor-settings FILE    JSON {"hiedit": {...}, "rledit": {...}} passed to the editors
+  --modules LIST            edit modules (default: the editor package's default for the architecture)
+  --cache-dir DIR           cache of pretrained models (default HIEDIT_CACHE_DIR or .hiedit-cache)
+  --world-seed N            seed of the generated world (default 0)
+  --max-pretrain-seconds N  time budget of a pretraining
+  --fresh                   discard earlier state in --out instead of resuming
+  --quiet                   no progress bars
+  --backend NAME            tfjs backend (tensorflow-gpu, tensorflow, wasm, cpu)`;
+
+function nonNegInt(v: number | undefined, flag: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!Number.isInteger(v) || v < 0) throw new CliUsageError(`--${flag} must be a non-negative integer, got ${v}`);
+  return v;
+}
+
+function list(s: string | undefined, flag: string): string[] | undefined {
+  if (s === undefined) return undefined;
+  const out = s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  if (out.length === 0) throw new CliUsageError(`--${flag} lists nothing`);
+  return out;
+}
+
+function readEditorSettings(file: string): Record<string, Record<string, unknown>> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new CliUsageError(`--editor-settings ${file}: ${(e as Error).message}`);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new CliUsageError(`--editor-settings ${file}: must be a JSON object {editor: {settings}}`);
+  for (const [k, v] of Object.entries(raw)) {
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CliUsageError(`--editor-settings ${file}: "${k}" must be an object`);
+  }
+  return raw as Record<string, Record<string, unknown>>;
+}
+
+/** Parses `run` flags into run options (exported for tests). */
+export function parseRunArgs(argv: string[]): { run: RunOptions; worldSeed: number; maxPretrainSeconds?: number; backend?: string } {
+  const { flags, positional } = parseFlags(argv, RUN_FLAGS);
+  if (positional.length > 0) throw new CliUsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
+  const dataset = (flags.dataset ?? RUN_DEFAULTS.dataset) as BenchDataset;
+  if (!['world', 'counterfact', 'zsre'].includes(dataset)) throw new CliUsageError(`--dataset must be world, counterfact or zsre, got ${JSON.stringify(dataset)}`);
+  if (dataset !== 'world' && flags.data === undefined) throw new CliUsageError(`--dataset ${dataset} needs --data FILE`);
+  if (flags.style !== undefined && flags.style !== 'zsre' && flags.style !== 'counterfact') {
+    throw new CliUsageError(`--style must be zsre or counterfact, got ${JSON.stringify(flags.style)}`);
+  }
+  const seed = nonNegInt(flags.seed, 'seed', RUN_DEFAULTS.seed);
+  const nEval = nonNegInt(flags.eval, 'eval', RUN_DEFAULTS.eval);
+  if (nEval === 0) throw new CliUsageError('--eval must be at least 1');
+  const run: RunOptions = {
+    dataset,
+    ...(flags.data !== undefined ? { data: flags.data } : {}),
+    ...(flags.model !== undefined ? { model: flags.model } : {}),
+    editors: list(flags.editors, 'editors') ?? [...RUN_DEFAULTS.editors],
+    nTrain: nonNegInt(flags.train, 'train', RUN_DEFAULTS.train),
+    ...(flags.val !== undefined ? { nVal: nonNegInt(flags.val, 'val', 0) } : {}),
+    nEval,
+    numPre: nonNegInt(flags['num-pre'], 'num-pre', Math.min(RUN_DEFAULTS.numPre, nEval)),
+    seed,
+    out: flags.out ?? path.join('bench-out', `${dataset}-s${seed}`),
+    ...(flags.style !== undefined ? { style: flags.style as MetricStyle } : {}),
+    wild: flags.wild ?? true,
+    ...(flags['held-out'] !== undefined ? { heldOut: nonNegInt(flags['held-out'], 'held-out', 200) } : {}),
+    ...(flags['editor-settings'] !== undefined ? { editorSettings: readEditorSettings(flags['editor-settings']) } : {}),
+    ...(flags.modules !== undefined ? { modules: list(flags.modules, 'modules') } : {}),
+    ...(flags['cache-dir'] !== undefined ? { cacheDir: flags['cache-dir'] } : {}),
+    fresh: flags.fresh ?? false,
+    quiet: flags.quiet ?? false,
+  };
+  const maxPretrainSeconds = flags['max-pretrain-seconds'];
+  if (maxPretrainSeconds !== undefined && !(maxPretrainSeconds > 0)) throw new CliUsageError('--max-pretrain-seconds must be positive');
+  return { run, worldSeed: nonNegInt(flags['world-seed'], 'world-seed', 0), maxPretrainSeconds, backend: flags.backend };
+}
+
+/** The `run` command; `deps` is injectable for tests. */
+export function runCommand(makeDeps: (o: { worldSeed: number; maxPretrainSeconds?: number; log: (l: string) => void }) => RunnerDeps = defaultDeps): CliCommand {
+  return {
+    name: 'run',
+    summary: 'run a lifelong-editing benchmark and write results.json + report.html',
+    usage: RUN_USAGE,
+    async run(argv: string[], io: CliIO): Promise<number> {
+      const { run, worldSeed, maxPretrainSeconds, backend } = parseRunArgs(argv);
+      const log = (l: string) => io.err(`${l}\n`);
+      const report = await initBackend(backend ? { backend: backend as 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' } : {});
+      log(`backend: ${report.active}`);
+      const t0 = Date.now();
+      const outcome = await runBenchmark(run, makeDeps({ worldSeed, maxPretrainSeconds, log }), {
+        log,
+        progress: progressFactory({ quiet: run.quiet }),
+      });
+      io.out(`\n${outcome.table}\n\n`);
+      io.out(`(ES/GS/LS... in %; mods/edit = modules shifted per edit; ${((Date.now() - t0) / 1000).toFixed(0)} s in total)\n`);
+      io.out(`results: ${path.resolve(outcome.resultsPath)}\nreport:  ${path.resolve(outcome.reportPath)}\n`);
+      return 0;
+    },
+  };
+}
+
+/** Every hiedit-bench command. */
+export function benchCommands(): CliCommand[] {
+  return [runCommand()];
+}
+
+/** Entry point of bin/hiedit-bench.js: runs argv (without node and the script), returns the exit code. */
+export async function main(argv: string[], io: CliIO = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
+  return runCli('hiedit-bench', benchCommands(), argv, io);
+}

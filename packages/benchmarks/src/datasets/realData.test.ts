@@ -1,0 +1,63 @@
+/**
+ * Optional checks over the public datasets in ../shared/data. A fresh clone has no such folder: then
+ * every test here is skipped with a printed reason.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { loadDataset, splitRequests, trueFacts } from './index';
+
+const DATA = path.resolve(__dirname, '../../../../../shared/data');
+const present = (f: string): boolean => fs.existsSync(path.join(DATA, f));
+const maybe = (f: string): jest.It => {
+  if (present(f)) return it;
+  // eslint-disable-next-line no-console
+  console.log(`skipping real-data test on ${f}: ${path.join(DATA, f)} is absent`);
+  return it.skip;
+};
+
+describe('real datasets (../shared/data)', () => {
+  maybe('counterfact-train.json')('loads EasyEdit CounterFact strictly', () => {
+    const res = loadDataset(path.join(DATA, 'counterfact-train.json'));
+    expect(res.format).toBe('counterfact');
+    expect(res.requests.length).toBe(10000);
+    expect(res.skipped).toEqual([]);
+    for (const r of res.requests.slice(0, 50)) {
+      expect(r.prompt.includes(r.subject!)).toBe(true);
+      expect(r.paraphrases.length).toBe(1);
+      expect(r.locality[0].kind).toBe('neighborhood');
+    }
+    const s = splitRequests(res.requests, { seed: 0, sizes: { train: 500, validation: 100, evaluation: 500 } });
+    expect(s.evaluation).toHaveLength(500);
+  });
+
+  maybe('counterfact-val.json')('loads the CounterFact validation file', () => {
+    expect(loadDataset(path.join(DATA, 'counterfact-val.json')).requests.length).toBe(1919);
+  });
+
+  maybe('counterfact-rome-format.json')('loads ROME CounterFact with filled templates', () => {
+    const res = loadDataset(path.join(DATA, 'counterfact-rome-format.json'));
+    expect(res.format).toBe('counterfact-rome');
+    expect(res.requests.length).toBe(261);
+    for (const r of res.requests) {
+      expect(r.prompt).not.toContain('{}');
+      expect(r.prompt).toContain(r.subject!);
+      expect(r.locality.length).toBe(10);
+    }
+  });
+
+  maybe('zsre-train.json')('reports the two empty "alt" fields of zsre-train.json, and skips them only when asked', () => {
+    const f = path.join(DATA, 'zsre-train.json');
+    expect(() => loadDataset(f)).toThrow(/zsre-train\.json: record 534: field "alt" must be a non-empty string.*\(and 1 more invalid record\)/);
+    const res = loadDataset(f, { skipInvalid: true });
+    expect(res.requests.length).toBe(998);
+    expect(res.skipped.map((s) => s.index)).toEqual([534, 723]);
+    const facts = trueFacts(res.requests);
+    expect(facts.facts.length).toBeGreaterThan(2000);
+  });
+
+  maybe('zsre-eval.json')('loads zsre-eval.json (extra portability field tolerated)', () => {
+    const res = loadDataset(path.join(DATA, 'zsre-eval.json'));
+    expect(res.requests.length).toBe(520);
+    expect(res.requests[0].oldTarget).toBe(res.requests[0].trueAnswers![0]);
+  });
+});

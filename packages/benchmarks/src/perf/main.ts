@@ -1,0 +1,343 @@
+/**
+ * `npm run bench`: the performance suite of issue 3. For each model shape it runs, in a child process of
+ * its own (so peak RSS is per shape), our workloads with the native accelerator and with the stock wasm
+ * kernels, then the same workloads in PyTorch on the same checkpoint files, and writes one JSON report and
+ * a side-by-side table. Benchmarks, never timed tests: nothing here asserts a speed.
+ *
+ * Options: --shapes gpt2,llama  --out FILE  --cache DIR  --quick  --no-torch  --no-stock  --seed N
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import {
+  acceleratorStatus,
+  initBackend,
+  installAccelerator,
+  nativeBlas,
+  SeededRandom,
+  tf,
+  uninstallAccelerator,
+} from '@hiedit/tensor-core';
+import { loadModel } from '@hiedit/llm-loader';
+import { machineInfo, peakRssMb, type MachineInfo } from './machine';
+import { benchMatmul, modelMatmulShapes, type MatmulResult } from './matmul';
+import { defaultCheckpointCache, ensureCheckpoint, PERF_SHAPES, type PerfShape } from './shapes';
+import { findTorchPython, runTorchBench, torchBenchScript, type TorchResult, type TorchSpec } from './torch';
+import { timeForward, timeForwardBackward, timeGeneration, timeTrace, type GenerationResult, type Reps } from './workloads';
+
+/** Options of one suite run. */
+export interface PerfOptions {
+  shapes: string[];
+  out: string;
+  cacheDir: string;
+  quick: boolean;
+  torch: boolean;
+  stock: boolean;
+  seed: number;
+  tokens: number;
+  newTokens: number;
+  contexts: number[];
+}
+
+/** Our numbers for one kernel configuration (accelerated or stock). */
+export interface OursResult {
+  accelerator: { name: string; active: boolean; reason: string };
+  forwardMs: number;
+  forwardBackwardMs: number;
+  traceMs?: number;
+  generation?: GenerationResult[];
+  matmul: MatmulResult[];
+  loss: number;
+  logitsProbe: number[];
+}
+
+/** Everything measured for one shape. */
+export interface ShapeResult {
+  shape: string;
+  checkpoint: string;
+  checkpointCreatedMs: number;
+  loadMs: number;
+  tokens: number;
+  machine: MachineInfo;
+  ours: OursResult;
+  stock?: OursResult;
+  /** Max |logit| difference between accelerated and stock forwards (correctness of the fast path). */
+  stockMaxAbsLogitDiff?: number;
+  peakRssMb: number;
+  torch?: TorchResult;
+  torchSkipped?: string;
+  /** ours / torch for time-like metrics (lower is better for us). */
+  ratios?: Record<string, number>;
+  /** |loss_ours - loss_torch| and max |logit| difference on the probe (same model, same ids). */
+  agreement?: { lossDiff: number; probeMaxAbsDiff: number; sameGreedyIds: boolean };
+}
+
+function repoRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 8; i++) {
+    if (fs.existsSync(path.join(dir, 'nx.json'))) return dir;
+    dir = path.dirname(dir);
+  }
+  return process.cwd();
+}
+
+function parseArgs(argv: string[]): PerfOptions & { child?: string; childOut?: string } {
+  const get = (flag: string): string | undefined => {
+    const i = argv.indexOf(flag);
+    if (i < 0) return undefined;
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new Error(`bench: ${flag} needs a value`);
+    return v;
+  };
+  const known = new Set(['--shapes', '--out', '--cache', '--quick', '--no-torch', '--no-stock', '--seed', '--child', '--child-out', '--help']);
+  for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`bench: unknown option ${a} (known: ${[...known].join(' ')})`);
+  const quick = argv.includes('--quick') || process.env.HIEDIT_BENCH_QUICK === '1';
+  const shapes = (get('--shapes') ?? process.env.HIEDIT_BENCH_SHAPES ?? 'gpt2,llama').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const s of shapes) if (!PERF_SHAPES[s]) throw new Error(`bench: unknown shape ${s} (known: ${Object.keys(PERF_SHAPES).join(', ')})`);
+  const seed = Number(get('--seed') ?? 1234);
+  if (!Number.isInteger(seed)) throw new Error('bench: --seed must be an integer');
+  return {
+    shapes,
+    out: path.resolve(get('--out') ?? process.env.HIEDIT_BENCH_OUT ?? path.join(repoRoot(), 'bench-out', 'perf.json')),
+    cacheDir: path.resolve(get('--cache') ?? defaultCheckpointCache()),
+    quick,
+    torch: !argv.includes('--no-torch'),
+    stock: !argv.includes('--no-stock'),
+    seed,
+    tokens: 32,
+    newTokens: quick ? 6 : 16,
+    contexts: [16, 256],
+    child: get('--child'),
+    childOut: get('--child-out'),
+  };
+}
+
+function reps(quick: boolean): Reps {
+  return quick ? { forward: 2, backward: 1, trace: 1, generation: 1 } : { forward: 7, backward: 5, trace: 5, generation: 3 };
+}
+
+function randomIds(rng: SeededRandom, n: number, vocab: number): number[] {
+  return Array.from({ length: n }, () => rng.int(vocab));
+}
+
+interface ShapeInputs {
+  ids: number[];
+  contexts: number[][];
+}
+
+function inputsFor(shape: PerfShape, opts: PerfOptions): ShapeInputs {
+  const rng = new SeededRandom(opts.seed).fork(shape.name);
+  return { ids: randomIds(rng, opts.tokens, shape.vocab), contexts: opts.contexts.map((c) => randomIds(rng, c, shape.vocab)) };
+}
+
+function atomicWrite(file: string, text: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
+}
+
+/** Child process body: measures one shape on our side and writes a ShapeResult (without torch). */
+async function measureShape(shape: PerfShape, opts: PerfOptions): Promise<ShapeResult> {
+  const ck = await ensureCheckpoint(shape, opts.seed, opts.cacheDir);
+  await initBackend();
+  const t0 = performance.now();
+  const model = await loadModel(ck.dir, { tokenizer: false });
+  const loadMs = performance.now() - t0;
+  const r = reps(opts.quick);
+  const { ids, contexts } = inputsFor(shape, opts);
+  const qkvOut = shape.architecture === 'gpt2' ? 3 * shape.hidden : shape.hidden; // llama: q_proj shape
+  const mmShapes = modelMatmulShapes(opts.tokens, shape.hidden, shape.intermediate, shape.vocab, qkvOut).map((s) =>
+    opts.quick ? { ...s, reps: 2 } : s,
+  );
+  try {
+    const probe = (): { logits: Float32Array; loss: number } => {
+      const l = model.logits(ids);
+      return { logits: l.data, loss: model.loss(ids) };
+    };
+    const measure = (full: boolean): OursResult & { logits: Float32Array } => {
+      const p = probe();
+      const V = shape.vocab;
+      const res: OursResult & { logits: Float32Array } = {
+        accelerator: acceleratorStatus(),
+        forwardMs: timeForward(model, ids, r.forward),
+        forwardBackwardMs: timeForwardBackward(model, ids, shape.gradModules, r.backward),
+        matmul: mmShapes.map((s) => benchMatmul(s)),
+        loss: p.loss,
+        logitsProbe: Array.from(p.logits.subarray((ids.length - 1) * V, (ids.length - 1) * V + 8)),
+        logits: p.logits,
+      };
+      if (full) {
+        res.traceMs = timeTrace(model, ids, shape.traceModules, r.trace);
+        res.generation = contexts.map((c) => timeGeneration(model, c, opts.newTokens, r.generation));
+      }
+      return res;
+    };
+    const ours = measure(true);
+    let stock: (OursResult & { logits: Float32Array }) | undefined;
+    let diff: number | undefined;
+    if (opts.stock && ours.accelerator.active) {
+      uninstallAccelerator();
+      try {
+        stock = measure(false);
+      } finally {
+        installAccelerator(tf.getBackend());
+      }
+      diff = 0;
+      for (let i = 0; i < ours.logits.length; i++) diff = Math.max(diff, Math.abs(ours.logits[i] - stock.logits[i]));
+    }
+    const strip = (x: OursResult & { logits: Float32Array }): OursResult => {
+      const { logits: _unused, ...rest } = x;
+      void _unused;
+      return rest;
+    };
+    return {
+      shape: shape.name,
+      checkpoint: ck.dir,
+      checkpointCreatedMs: ck.ms,
+      loadMs,
+      tokens: opts.tokens,
+      machine: machineInfo(nativeBlas()?.info().threads),
+      ours: strip(ours),
+      stock: stock ? strip(stock) : undefined,
+      stockMaxAbsLogitDiff: diff,
+      peakRssMb: peakRssMb(),
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+function torchSpec(shape: PerfShape, opts: PerfOptions, res: ShapeResult): TorchSpec {
+  const { ids, contexts } = inputsFor(shape, opts);
+  const r = reps(opts.quick);
+  return {
+    model: res.checkpoint,
+    architecture: shape.architecture,
+    threads: res.machine.blasThreads ?? res.machine.cpus,
+    reps: r,
+    ids,
+    grad_params: shape.gradModules.map((n) => `${n}.weight`),
+    trace_modules: shape.traceModules,
+    generation: contexts.map((c) => ({ ids: c, new_tokens: opts.newTokens })),
+    matmul_shapes: res.ours.matmul.map(({ m, k, n, transB, reps: rr }) => ({ m, k, n, transB, reps: rr })),
+  };
+}
+
+function compare(res: ShapeResult, t: TorchResult): void {
+  const ratios: Record<string, number> = {
+    forward: res.ours.forwardMs / t.forward_ms,
+    forwardBackward: res.ours.forwardBackwardMs / t.forward_backward_ms,
+  };
+  if (res.ours.traceMs !== undefined) ratios.trace = res.ours.traceMs / t.trace_ms;
+  res.ours.generation?.forEach((g, i) => {
+    const tg = t.generation[i];
+    if (tg) ratios[`msPerToken@${g.context}`] = g.msPerToken / tg.ms_per_token;
+  });
+  res.ratios = ratios;
+  const probeDiff = Math.max(...res.ours.logitsProbe.map((x, i) => Math.abs(x - (t.logits_probe[i] ?? NaN))));
+  const sameIds = (res.ours.generation ?? []).every((g, i) => JSON.stringify(g.firstIds) === JSON.stringify(t.generation[i]?.first_ids));
+  res.agreement = { lossDiff: Math.abs(res.ours.loss - t.loss), probeMaxAbsDiff: probeDiff, sameGreedyIds: sameIds };
+}
+
+function fmt(x: number | undefined, digits = 1): string {
+  return x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits);
+}
+
+/** The side-by-side table printed at the end of a run. */
+export function formatTable(results: ShapeResult[]): string {
+  const rows: string[][] = [['shape', 'metric', 'ours (native)', 'ours (stock wasm)', 'pytorch', 'ours/pytorch']];
+  for (const r of results) {
+    const t = r.torch;
+    const add = (metric: string, ours: number | undefined, stock: number | undefined, torch: number | undefined, digits = 1): void => {
+      rows.push([r.shape, metric, fmt(ours, digits), fmt(stock, digits), fmt(torch, digits), ours !== undefined && torch ? fmt(ours / torch, 2) : '-']);
+    };
+    add('forward ms (T=32)', r.ours.forwardMs, r.stock?.forwardMs, t?.forward_ms);
+    add('fwd+bwd ms (3 MLP W)', r.ours.forwardBackwardMs, r.stock?.forwardBackwardMs, t?.forward_backward_ms);
+    add('trace ms (6 modules)', r.ours.traceMs, undefined, t?.trace_ms);
+    for (const [i, g] of (r.ours.generation ?? []).entries()) {
+      add(`ms/token @${g.context} ctx`, g.msPerToken, undefined, t?.generation[i]?.ms_per_token);
+      add(`tokens/s @${g.context} ctx`, g.tokensPerS, undefined, t?.generation[i]?.tokens_per_s);
+    }
+    add('peak RSS MB', r.peakRssMb, undefined, t?.peak_rss_mb, 0);
+    for (const [i, m] of r.ours.matmul.entries()) {
+      const label = `GFLOP/s ${m.m}x${m.k}x${m.n}${m.transB ? 'T' : ''}`;
+      rows.push([r.shape, label, fmt(m.tfjsGflops), fmt(r.stock?.matmul[i]?.tfjsGflops), fmt(t?.matmul[i]?.gflops), `tfjs/BLAS ${fmt(m.ratio, 2)} (BLAS ${fmt(m.blasGflops)})`]);
+    }
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  return rows.map((row) => row.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')).join('\n');
+}
+
+function runChild(shape: string, opts: PerfOptions): ShapeResult {
+  const outFile = path.join(path.dirname(opts.out), `.perf-${shape}-${process.pid}.json`);
+  fs.mkdirSync(path.dirname(outFile), { recursive: true });
+  const args = [path.join(__dirname, 'launch.js'), '--child', shape, '--child-out', outFile, '--cache', opts.cacheDir, '--seed', String(opts.seed)];
+  if (opts.quick) args.push('--quick');
+  if (!opts.stock) args.push('--no-stock');
+  const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`bench: measuring ${shape} failed (exit ${r.status ?? r.signal})`);
+  try {
+    return JSON.parse(fs.readFileSync(outFile, 'utf8')) as ShapeResult;
+  } finally {
+    fs.rmSync(outFile, { force: true });
+  }
+}
+
+/** Runs the whole suite and writes the JSON report; returns the results. */
+export async function runPerfSuite(opts: PerfOptions, log: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<ShapeResult[]> {
+  const py = opts.torch ? findTorchPython() : { reason: 'disabled with --no-torch' };
+  log(`bench: shapes ${opts.shapes.join(', ')}; checkpoints cached in ${opts.cacheDir}; pytorch: ${py.python ? `${py.python} (torch ${py.version})` : py.reason}`);
+  const results: ShapeResult[] = [];
+  for (const name of opts.shapes) {
+    const shape = PERF_SHAPES[name];
+    log(`bench: ${name}: measuring ours ...`);
+    const res = runChild(name, opts);
+    if (py.python) {
+      log(`bench: ${name}: measuring pytorch ...`);
+      try {
+        res.torch = runTorchBench(py.python, torchBenchScript(repoRoot()), torchSpec(shape, opts, res));
+        compare(res, res.torch);
+      } catch (e) {
+        res.torchSkipped = (e as Error).message;
+      }
+    } else {
+      res.torchSkipped = py.reason;
+    }
+    results.push(res);
+  }
+  const report = { suite: 'hiedit perf', date: new Date().toISOString(), options: { ...opts }, results };
+  atomicWrite(opts.out, `${JSON.stringify(report, null, 2)}\n`);
+  log('');
+  log(formatTable(results));
+  for (const r of results) {
+    if (r.agreement) {
+      log(`${r.shape}: ours vs pytorch on the same checkpoint: |loss diff| ${r.agreement.lossDiff.toExponential(2)}, max |logit diff| ${r.agreement.probeMaxAbsDiff.toExponential(2)}, same greedy ids: ${r.agreement.sameGreedyIds}`);
+    }
+    if (r.stockMaxAbsLogitDiff !== undefined) log(`${r.shape}: native vs stock wasm kernels: max |logit diff| ${r.stockMaxAbsLogitDiff.toExponential(2)}`);
+    if (r.torchSkipped) log(`${r.shape}: pytorch skipped: ${r.torchSkipped}`);
+    log(`${r.shape}: accelerator ${r.ours.accelerator.active ? 'active' : 'inactive'} (${r.ours.accelerator.reason}); backend ${r.machine.backend}; BLAS threads ${r.machine.blasThreads ?? '-'}; load avg ${r.machine.loadAverage.join(' ')}`);
+  }
+  log(`bench: wrote ${opts.out}`);
+  return results;
+}
+
+/** CLI entry (see launch.js). Returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help')) {
+    process.stdout.write('usage: npm run bench [-- --shapes gpt2,llama --out FILE --cache DIR --quick --no-torch --no-stock --seed N]\n');
+    return 0;
+  }
+  const opts = parseArgs(argv);
+  if (opts.child) {
+    if (!opts.childOut) throw new Error('bench: --child needs --child-out');
+    const res = await measureShape(PERF_SHAPES[opts.child], opts);
+    atomicWrite(opts.childOut, JSON.stringify(res));
+    return 0;
+  }
+  const { child: _c, childOut: _o, ...suiteOpts } = opts;
+  void _c;
+  void _o;
+  await runPerfSuite(suiteOpts);
+  return 0;
+}

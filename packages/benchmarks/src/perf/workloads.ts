@@ -1,0 +1,86 @@
+/**
+ * The measured workloads on our side (the PyTorch side in tools/torch_bench.py mirrors them one for one):
+ * forward, forward+backward to three MLP weights, a trace of six modules, and greedy generation.
+ */
+import { tf, type TokenizedTuple } from '@hiedit/tensor-core';
+import type { CausalLM } from '@hiedit/llm-loader';
+import { timeMedian } from './timing';
+
+/** Repetitions per workload (medians are reported; one untimed warm-up precedes each). */
+export interface Reps {
+  forward: number;
+  backward: number;
+  trace: number;
+  generation: number;
+}
+
+/** Next-token tuple over the whole sequence: the same loss torch computes as CE(logits[:-1], ids[1:]). */
+export function nextTokenTuple(ids: number[]): TokenizedTuple {
+  return { ids, labels: [...ids.slice(1), -100] };
+}
+
+/** Median ms of one forward pass producing (1, T, V) logits. */
+export function timeForward(model: CausalLM, ids: number[], reps: number): number {
+  return timeMedian(() => {
+    model.forward([ids]).dispose();
+  }, reps);
+}
+
+/**
+ * Median ms of loss + gradients w.r.t. three weights. The gradient w.r.t. a zero shift of W equals the
+ * gradient w.r.t. W, and going through lossUnderShifts computes no other parameter's gradient.
+ */
+export function timeForwardBackward(model: CausalLM, ids: number[], modules: string[], reps: number): number {
+  const tuple = nextTokenTuple(ids);
+  const zeros = modules.map((n) => {
+    const m = model.module(n);
+    return tf.zeros([m.dIn, m.dOut]) as tf.Tensor2D;
+  });
+  try {
+    return timeMedian(() => {
+      const grads = tf.tidy(() =>
+        tf.grads((...shifts: tf.Tensor[]) => model.lossUnderShifts([tuple], new Map(modules.map((n, i) => [n, shifts[i] as tf.Tensor2D]))))(zeros),
+      );
+      tf.dispose(grads);
+    }, reps);
+  } finally {
+    tf.dispose(zeros);
+  }
+}
+
+/** Median ms of one trace (keys and value gradients) of `modules` at every position. */
+export function timeTrace(model: CausalLM, ids: number[], modules: string[], reps: number): number {
+  const tuple = nextTokenTuple(ids);
+  return timeMedian(() => {
+    const r = model.trace(tuple, modules, 'all');
+    for (const f of r.features.values()) {
+      f.keys.dispose();
+      f.valueGrads.dispose();
+    }
+  }, reps);
+}
+
+/** Per-token cost of greedy decoding after a context, prefill excluded. */
+export interface GenerationResult {
+  context: number;
+  newTokens: number;
+  msPerToken: number;
+  tokensPerS: number;
+  firstIds: number[];
+}
+
+/**
+ * Per-token decode cost from the difference between generating `newTokens` and 1 token after the same
+ * context: both include the same prefill, so it cancels.
+ */
+export function timeGeneration(model: CausalLM, context: number[], newTokens: number, reps: number): GenerationResult {
+  if (newTokens < 2) throw new Error('timeGeneration: newTokens must be at least 2');
+  const many = timeMedian(() => {
+    model.generate(context, newTokens);
+  }, reps);
+  const one = timeMedian(() => {
+    model.generate(context, 1);
+  }, reps);
+  const per = Math.max(many - one, 1e-6) / (newTokens - 1);
+  return { context: context.length, newTokens, msPerToken: per, tokensPerS: 1000 / per, firstIds: model.generate(context, Math.min(newTokens, 8)) };
+}

@@ -1,0 +1,137 @@
+/**
+ * Builds (or finds in the cache) a pretrained model directory: tokenizer from the corpus, training,
+ * save through CausalLM.save, tokenizer files next to it, then the saved model is loaded back through
+ * loadModel and measured — the numbers in pretrain.json are those of the artifact, not of the
+ * in-memory model.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { backendReport, initBackend } from '@hiedit/tensor-core';
+import { loadModel, tokenizerFromDefinition, type CausalLM, type Tokenizer } from '@hiedit/llm-loader';
+import type { ProgressFactory } from '../progress';
+import { buildDirAtomic, writeJsonAtomic } from '../util/atomic';
+import type { AccuracyResult } from './accuracy';
+import { cacheKey, defaultCacheDir } from './cache';
+import type { PretrainReport } from './report';
+import { trainFactsLM, TRAINER_VERSION, type TrainExample, type TrainSettings } from './trainer';
+import { buildWordTokenizer, preTokenize, writeWordTokenizer } from './wordTokenizer';
+
+/** A cached pretrained model. */
+export interface PretrainedModel {
+  /** The cache entry directory. */
+  readonly dir: string;
+  /** The Hugging Face model directory (config.json, model.safetensors, tokenizer.json). */
+  readonly modelDir: string;
+  readonly report: PretrainReport;
+  /** True when the entry was found in the cache (no training happened). */
+  readonly cached: boolean;
+}
+
+/** Inputs of {@link buildPretrained}. */
+export interface BuildSpec {
+  readonly kind: 'world' | 'facts';
+  /** Everything the result depends on besides the trainer version (hashed into the key). */
+  readonly keyMaterial: Record<string, unknown>;
+  readonly examples: readonly TrainExample[];
+  /** Every text the model must be able to tokenize (training texts, new targets, evaluation prompts). */
+  readonly vocabTexts: readonly string[];
+  readonly settings: TrainSettings;
+  readonly source: Record<string, unknown>;
+  /** Accuracy of the loaded-back model per prompt family; `entryDir` is the (temporary) entry being built. */
+  readonly measure: (model: CausalLM, tok: Tokenizer, entryDir: string) => Record<string, AccuracyResult>;
+  /** Extra files for the entry (e.g. the world's data directory), written into the temporary entry. */
+  readonly extra?: (tmpDir: string) => Promise<void> | void;
+  readonly cacheDir?: string;
+  /** Retrain even when the entry exists (it is replaced atomically). */
+  readonly force?: boolean;
+  readonly progress?: ProgressFactory;
+  /** Stop training after this many seconds (a budget for slow machines). */
+  readonly maxSeconds?: number;
+  /** Status lines (default: stderr). */
+  readonly log?: (line: string) => void;
+}
+
+const REPORT_FILE = 'pretrain.json';
+
+/** Reads a cache entry if it is complete. */
+export function readPretrained(dir: string): PretrainedModel | undefined {
+  const reportFile = path.join(dir, REPORT_FILE);
+  const modelDir = path.join(dir, 'model');
+  if (!fs.existsSync(reportFile) || !fs.existsSync(path.join(modelDir, 'config.json'))) return undefined;
+  const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as PretrainReport;
+  return { dir, modelDir, report, cached: true };
+}
+
+/** Longest token count of any vocabulary text (to size the model's positions). */
+export function longestTokens(texts: readonly string[]): number {
+  let m = 0;
+  for (const t of texts) m = Math.max(m, preTokenize(t).length);
+  return m;
+}
+
+/** Finds the entry for `spec` in the cache, or trains, saves and measures it. */
+export async function buildPretrained(spec: BuildSpec): Promise<PretrainedModel> {
+  const log = spec.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const key = cacheKey({ trainerVersion: TRAINER_VERSION, kind: spec.kind, settings: spec.settings, ...spec.keyMaterial });
+  const cacheDir = spec.cacheDir ?? defaultCacheDir();
+  const dir = path.join(cacheDir, `${spec.kind}-${key.slice(0, 16)}`);
+  if (!spec.force) {
+    const hit = readPretrained(dir);
+    if (hit) {
+      log(`${spec.kind} model: cached at ${hit.modelDir}`);
+      return hit;
+    }
+  }
+  await initBackend();
+  const files = buildWordTokenizer(spec.vocabTexts, { maxLength: spec.settings.model.maxPositions });
+  const tok = tokenizerFromDefinition({ tokenizerJson: { ...files.tokenizerJson }, tokenizerConfig: { ...files.tokenizerConfig } });
+  log(`${spec.kind} model: training on ${spec.examples.length} facts, vocabulary ${tok.vocabSize}, cache ${dir}`);
+  const trained = await trainFactsLM({ examples: spec.examples, tokenizer: tok, settings: spec.settings, progress: spec.progress, maxSeconds: spec.maxSeconds });
+  try {
+    await buildDirAtomic(
+      dir,
+      async (tmp) => {
+        const modelDir = path.join(tmp, 'model');
+        await trained.model.save(modelDir);
+        writeWordTokenizer(modelDir, files);
+        if (spec.extra) await spec.extra(tmp);
+        const loaded = await loadModel(modelDir);
+        let accuracy: Record<string, AccuracyResult>;
+        try {
+          if (!loaded.tokenizer) throw new Error(`${modelDir}: the saved model came back without its tokenizer`);
+          accuracy = { training: trained.trainAccuracy, ...spec.measure(loaded, loaded.tokenizer, tmp) };
+        } finally {
+          loaded.dispose();
+        }
+        const report: PretrainReport = {
+          kind: spec.kind,
+          key,
+          trainerVersion: TRAINER_VERSION,
+          settings: spec.settings,
+          vocabSize: tok.vocabSize,
+          parameters: trained.model.parameterCount(),
+          examples: trained.tuples.length,
+          epochs: trained.epochs,
+          steps: trained.steps,
+          trainSeconds: trained.seconds,
+          epochLosses: trained.epochLosses,
+          accuracy,
+          backend: backendReport().active,
+          createdAt: new Date().toISOString(),
+          source: spec.source,
+        };
+        writeJsonAtomic(path.join(tmp, REPORT_FILE), report);
+      },
+      { replace: spec.force === true },
+    );
+  } finally {
+    trained.model.dispose();
+  }
+  const entry = readPretrained(dir);
+  if (!entry) throw new Error(`buildPretrained: ${dir} is incomplete after writing it`);
+  const acc = Object.entries(entry.report.accuracy)
+    .map(([k, v]) => `${k} ${(v.tokenAccuracy * 100).toFixed(1)}%`)
+    .join(', ');
+  log(`${spec.kind} model: trained in ${entry.report.trainSeconds.toFixed(0)} s (${entry.report.epochs} epochs); accuracy ${acc}`);
+  return { ...entry, cached: false };
+}

@@ -1,0 +1,29 @@
+export { Adam, type AdamSettings } from './adam';
+export { teacherForcedAccuracy, padBatch, type AccuracyResult, type ForwardModel } from './accuracy';
+export { buildWordTokenizer, writeWordTokenizer, preTokenize, WORD_SPECIALS, type WordTokenizerFiles } from './wordTokenizer';
+export {
+  trainFactsLM,
+  resolveTrainSettings,
+  llamaConfig,
+  learningRate,
+  DEFAULT_TRAIN_SETTINGS,
+  TRAINER_VERSION,
+  type TrainSettings,
+  type ModelShape,
+  type TrainExample,
+  type TrainOptions,
+  type TrainResult,
+} from './trainer';
+export { defaultCacheDir, findRepoRoot, cacheKey, canonicalJson } from './cache';
+export { buildPretrained, readPretrained, type PretrainedModel, type BuildSpec } from './build';
+export type { PretrainReport } from './report';
+export {
+  ensureWorldModel,
+  measureKnowledge,
+  worldTrainSettings,
+  type WorldModel,
+  type WorldModelOptions,
+  type KnowledgeAccuracy,
+  type TrainSettingsInput,
+} from './worldModel';
+export { ensureFactsModel, type FactsModel, type FactsModelOptions } from './factsModel';

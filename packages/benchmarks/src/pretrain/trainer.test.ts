@@ -1,0 +1,94 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { tf, initBackend } from '@hiedit/tensor-core';
+import { loadModel, tokenizerFromDefinition, tokenizeTuple } from '@hiedit/llm-loader';
+import { generateWorld, worldSentences } from '../world';
+import { padBatch } from './accuracy';
+import { ensureWorldModel, learningRate, resolveTrainSettings, trainFactsLM, buildWordTokenizer, writeWordTokenizer, teacherForcedAccuracy } from './index';
+
+const quiet = { sink: { write: () => true }, quiet: true };
+const progress = (label: string, total: number) => new (require('../progress').Progress)(label, total, quiet);
+
+const tinySettings = resolveTrainSettings({
+  model: { layers: 2, hidden: 32, heads: 2, kvHeads: 2, intermediate: 64, maxPositions: 24 },
+  seed: 3,
+  epochs: 6,
+  batchSize: 32,
+  lr: 1e-2,
+  warmupSteps: 5,
+});
+
+describe('pretraining', () => {
+  let dir: string;
+  beforeAll(async () => {
+    await initBackend();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-pretrain-'));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('schedules the learning rate with warmup and cosine decay', () => {
+    const s = resolveTrainSettings({ lr: 1, warmupSteps: 10, minLrFraction: 0.1 });
+    expect(learningRate(s, 0, 100)).toBeCloseTo(0.1);
+    expect(learningRate(s, 9, 100)).toBeCloseTo(1);
+    expect(learningRate(s, 99, 100)).toBeCloseTo(0.1, 2);
+    expect(learningRate(s, 55, 100)).toBeCloseTo(0.55, 2);
+    expect(() => resolveTrainSettings({ model: { hidden: 30, heads: 4 } })).toThrow(/model\.heads/);
+  });
+
+  it('lowers the loss, leaks no tensors, and saves a model that loads back with identical logits', async () => {
+    const world = generateWorld({ seed: 1, persons: 20, relationsPerPerson: 2 });
+    const examples = worldSentences(world);
+    const files = buildWordTokenizer(examples.map((e) => `${e.prompt} ${e.answer}`));
+    const tok = tokenizerFromDefinition({ tokenizerJson: files.tokenizerJson, tokenizerConfig: files.tokenizerConfig });
+    const before = tf.memory().numTensors;
+    const res = await trainFactsLM({ examples, tokenizer: tok, settings: { ...tinySettings, stopAccuracy: 1 }, progress });
+    try {
+      expect(res.epochs).toBe(6);
+      expect(res.epochLosses[res.epochLosses.length - 1]).toBeLessThan(res.epochLosses[0] * 0.7);
+      expect(res.trainAccuracy.count).toBe(examples.length);
+      const modelDir = path.join(dir, 'm');
+      await res.model.save(modelDir);
+      writeWordTokenizer(modelDir, files);
+      const back = await loadModel(modelDir);
+      try {
+        expect(back.tokenizer).toBeDefined();
+        const t = tokenizeTuple(back.tokenizer!, examples[0].prompt, examples[0].answer);
+        expect(t.ids).toEqual(res.tuples[0].ids);
+        const batch = padBatch(res.tuples.slice(0, 5), 2);
+        const a = res.model.forward(batch.ids, batch.mask);
+        const b = back.forward(batch.ids, batch.mask);
+        expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
+        a.dispose();
+        b.dispose();
+        const accA = teacherForcedAccuracy(res.model, res.tuples, { padId: 2 });
+        const accB = teacherForcedAccuracy(back, res.tuples, { padId: 2 });
+        expect(accB).toEqual(accA);
+        expect(accA).toEqual(res.trainAccuracy);
+      } finally {
+        back.dispose();
+      }
+    } finally {
+      res.model.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('caches the world model by world and settings', async () => {
+    const cacheDir = path.join(dir, 'cache');
+    const lines: string[] = [];
+    const opts = { world: { seed: 2, persons: 20, relationsPerPerson: 1 }, train: { ...tinySettings, epochs: 2 }, cacheDir, progress, log: (l: string) => lines.push(l) };
+    const first = await ensureWorldModel(opts);
+    expect(first.cached).toBe(false);
+    expect(fs.existsSync(path.join(first.modelDir, 'tokenizer.json'))).toBe(true);
+    expect(fs.existsSync(path.join(first.worldDir, 'edits.json'))).toBe(true);
+    expect(first.report.accuracy.editPrompts.count).toBeGreaterThan(0);
+    expect(first.report.accuracy.paraphrases.count).toBeGreaterThan(first.report.accuracy.editPrompts.count);
+    const again = await ensureWorldModel(opts);
+    expect(again.cached).toBe(true);
+    expect(again.dir).toBe(first.dir);
+    const other = await ensureWorldModel({ ...opts, train: { ...opts.train, seed: 4 } });
+    expect(other.dir).not.toBe(first.dir);
+    expect(fs.readdirSync(cacheDir).filter((f) => f.startsWith('.')).length).toBe(0);
+  });
+});

@@ -1,0 +1,3 @@
+export * from './results';
+export * from './table';
+export * from './html';

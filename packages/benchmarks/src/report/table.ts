@@ -1,0 +1,50 @@
+/** The results table as plain text, for the terminal at the end of a run and for docs. */
+import { FRACTION_KEYS, type EditorResult, type ResultsFile } from './results';
+
+/** Column headings and how each cell is formatted. */
+export const TABLE_COLUMNS: { key: keyof EditorResult; head: string }[] = [
+  { key: 'ES', head: 'ES' },
+  { key: 'GS', head: 'GS' },
+  { key: 'LS', head: 'LS' },
+  { key: 'LS_gold', head: 'LS_gold' },
+  { key: 'Pre_ES', head: 'Pre_ES' },
+  { key: 'Pre_GS', head: 'Pre_GS' },
+  { key: 'Pre_LS', head: 'Pre_LS' },
+  { key: 'WILD_ES', head: 'WILD_ES' },
+  { key: 'WILD_GS', head: 'WILD_GS' },
+  { key: 'retention', head: 'Retain' },
+  { key: 'layers_per_edit', head: 'mods/edit' },
+  { key: 'ms_per_edit', head: 'ms/edit' },
+  { key: 'train_seconds', head: 'train s' },
+];
+
+/** A cell's text: fractions as percentages with one decimal, costs with sensible precision. */
+export function formatCell(key: keyof EditorResult, v: number | null): string {
+  if (v === null || v === undefined) return '-';
+  if ((FRACTION_KEYS as readonly string[]).includes(key)) return (100 * v).toFixed(1);
+  if (key === 'layers_per_edit') return v.toFixed(2);
+  return v >= 100 ? v.toFixed(0) : v.toFixed(1);
+}
+
+/** Rows of cells (heading first) for the editors of a results file. */
+export function tableRows(results: ResultsFile): string[][] {
+  const rows = [['editor', ...TABLE_COLUMNS.map((c) => c.head)]];
+  for (const [name, r] of Object.entries(results.editors)) rows.push([name, ...TABLE_COLUMNS.map((c) => formatCell(c.key, r[c.key]))]);
+  return rows;
+}
+
+/** A fixed-width text table; fractions are shown in percent. */
+export function formatTable(results: ResultsFile): string {
+  const rows = tableRows(results);
+  const widths = rows[0].map((_, j) => Math.max(...rows.map((r) => r[j].length)));
+  const line = (r: string[]) => r.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  ');
+  return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+/** The same table in GitHub Markdown (for docs/benchmarks.md). */
+export function formatMarkdownTable(results: ResultsFile): string {
+  const rows = tableRows(results);
+  const out = [`| ${rows[0].join(' | ')} |`, `| ${rows[0].map((_, j) => (j === 0 ? '---' : '---:')).join(' | ')} |`];
+  for (const r of rows.slice(1)) out.push(`| ${r.join(' | ')} |`);
+  return out.join('\n');
+}

@@ -1,0 +1,141 @@
+/**
+ * The real dependencies of a run: datasets and the built-in world from this package, models from
+ * @hiedit/llm-loader (loaded, or pretrained and cached by the pretrain trainers), editors from the
+ * @hiedit/editor registry.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { defaultEditModules, editorFactory, type EditorModel } from '@hiedit/editor';
+import { loadModel, tokenizeTuple, type CausalLM } from '@hiedit/llm-loader';
+import { fileSha256, loadDataset, loadFacts, parseCounterFact, type EditRequest, type Fact } from '../datasets';
+import { ensureFactsModel, ensureWorldModel, readPretrained, type PretrainedModel, type TrainSettingsInput } from '../pretrain';
+import { generateWorld, resolveWorldOptions, WORLD_FILES, WORLD_GENERATOR_VERSION, readWorldDir, type WorldOptions } from '../world';
+import { settingsKey } from './state';
+import type { BenchEditorFactory, BenchModel, DataBundle, ModelBundle, RunOptions, RunnerDeps } from './types';
+
+/** Knobs of the real dependencies that are not run settings. */
+export interface DefaultDepsOptions {
+  /** Seed of the generated world (default 0: the cached world model is shared by every run seed). */
+  worldSeed?: number;
+  /** Other world generator options. */
+  world?: Partial<WorldOptions>;
+  /** Pretraining settings of world / facts models (default: the trainer's). */
+  pretrain?: TrainSettingsInput;
+  /** Time budget of one pretraining, in seconds. */
+  maxPretrainSeconds?: number;
+  /** Status lines. */
+  log?: (line: string) => void;
+}
+
+function pretrainNotes(p: PretrainedModel): string[] {
+  const acc = Object.entries(p.report.accuracy)
+    .filter(([, v]) => v.count > 0)
+    .map(([k, v]) => `${k} ${(100 * v.tokenAccuracy).toFixed(1)}%`)
+    .join(', ');
+  return [
+    `${p.report.kind} model ${p.cached ? 'from the cache' : 'pretrained in this run'} (${p.report.parameters} parameters, ` +
+      `${p.report.trainSeconds.toFixed(0)} s, ${p.report.epochs} epochs); teacher-forced accuracy of its true facts: ${acc}.`,
+  ];
+}
+
+async function bundleFor(model: CausalLM, dir: string, name: string, notes: string[]): Promise<ModelBundle> {
+  const tok = model.tokenizer;
+  if (!tok) {
+    model.dispose();
+    throw new Error(`${dir}: the model has no tokenizer.json; the benchmark needs one to tokenize prompts`);
+  }
+  return {
+    model: model as unknown as BenchModel,
+    name,
+    dir,
+    hash: model.weightsHash(),
+    tokenize: (p, a) => tokenizeTuple(tok, p, a),
+    notes,
+  };
+}
+
+/** The dataset families the --dataset flag accepts, by the formats the loaders detect. */
+function checkFormat(dataset: string, format: string, file: string): void {
+  const ok = dataset === 'zsre' ? format === 'zsre' : format === 'counterfact' || format === 'counterfact-rome';
+  if (!ok) throw new Error(`${file}: holds ${format} records, but --dataset is ${dataset}`);
+}
+
+/** Builds the real dependencies. */
+export function defaultDeps(o: DefaultDepsOptions = {}): RunnerDeps {
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const worldOptions = resolveWorldOptions({ ...o.world, seed: o.worldSeed ?? o.world?.seed ?? 0 });
+  let worldModel: PretrainedModel | undefined;
+
+  return {
+    async loadData(opts, progress): Promise<DataBundle> {
+      if (opts.data) {
+        const res = loadDataset(opts.data);
+        checkFormat(opts.dataset, res.format, opts.data);
+        // A world directory carries its own held-out facts next to edits.json.
+        const retention = path.join(path.dirname(opts.data), WORLD_FILES.retention);
+        const heldOutFacts: Fact[] | undefined = opts.dataset === 'world' && fs.existsSync(retention) ? loadFacts(retention) : undefined;
+        return { label: path.basename(opts.data), hash: fileSha256(opts.data), file: path.resolve(opts.data), requests: res.requests, ...(heldOutFacts ? { heldOutFacts } : {}) };
+      }
+      if (opts.dataset !== 'world') throw new Error(`--dataset ${opts.dataset} needs --data FILE`);
+      if (opts.model) {
+        // The world's records without its model: generated in memory, read by the ordinary parser.
+        const world = generateWorld(worldOptions);
+        const requests: EditRequest[] = parseCounterFact(world.edits, { label: `world-s${worldOptions.seed}` }).requests;
+        return {
+          label: `world-s${worldOptions.seed}`,
+          hash: settingsKey({ generator: WORLD_GENERATOR_VERSION, options: worldOptions }),
+          file: '(generated in memory)',
+          requests,
+          heldOutFacts: world.retention.map((f) => ({ prompt: f.prompt, answer: f.answer })),
+        };
+      }
+      worldModel = await ensureWorldModel({
+        world: worldOptions,
+        train: o.pretrain,
+        cacheDir: opts.cacheDir,
+        progress,
+        maxSeconds: o.maxPretrainSeconds,
+        log,
+      });
+      const worldDir = path.join(worldModel.dir, 'world');
+      const back = readWorldDir(worldDir);
+      const file = path.join(worldDir, WORLD_FILES.edits);
+      return { label: `world-s${worldOptions.seed}`, hash: fileSha256(file), file, requests: back.requests, heldOutFacts: back.retention };
+    },
+
+    async obtainModel(opts: RunOptions, data: DataBundle, progress, teach): Promise<ModelBundle> {
+      if (opts.model) {
+        const m = await loadModel(opts.model);
+        return bundleFor(m, path.resolve(opts.model), path.basename(path.resolve(opts.model)), []);
+      }
+      let pre: PretrainedModel;
+      if (opts.dataset === 'world' && !opts.data) {
+        pre = worldModel ?? (() => {
+          throw new Error('obtainModel: the world model was not prepared by loadData');
+        })();
+      } else {
+        if (!opts.data) throw new Error(`--dataset ${opts.dataset} needs --data FILE`);
+        pre = await ensureFactsModel({
+          dataFile: opts.data,
+          ids: teach,
+          train: o.pretrain,
+          cacheDir: opts.cacheDir,
+          progress,
+          maxSeconds: o.maxPretrainSeconds,
+          log,
+        });
+      }
+      const entry = readPretrained(pre.dir) ?? pre;
+      const m = await loadModel(entry.modelDir);
+      return bundleFor(m, entry.modelDir, `${opts.dataset === 'world' && !opts.data ? 'world' : 'facts'}-model:${path.basename(pre.dir)}`, pretrainNotes(pre));
+    },
+
+    editorFactory(kind: string): BenchEditorFactory {
+      return editorFactory(kind) as unknown as BenchEditorFactory;
+    },
+
+    defaultModules(model: BenchModel): string[] {
+      return defaultEditModules(model as unknown as EditorModel);
+    },
+  };
+}

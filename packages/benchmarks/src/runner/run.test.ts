@@ -1,0 +1,262 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { tf, type EditableModel, type ModuleDescriptor, type ParameterShift, type TokenizedEditRequest } from '@hiedit/tensor-core';
+import { validateResults } from '../report';
+import { runBenchmark } from './run';
+import { claimRunDir, RunDir, settingsKey } from './state';
+import type { BenchEditor, BenchEditorFactory, BenchModel, RunOptions, RunnerDeps, TextRequest } from './types';
+
+/** Bigram LM with an editable table: logits at t = table[ids[t]] + bias. */
+class ToyLM implements BenchModel {
+  readonly config: { vocabSize: number };
+  readonly modules: ModuleDescriptor[];
+  private readonly w = new Map<string, tf.Variable>();
+  constructor(readonly words: string[]) {
+    const V = words.length;
+    this.config = { vocabSize: V };
+    this.modules = [
+      { name: 'table', dIn: V, dOut: V, layer: 0 },
+      { name: 'bias', dIn: 1, dOut: V, layer: 1 },
+    ];
+    for (const [name, shape] of [['table', [V, V]], ['bias', [1, V]]] as const) {
+      const z = tf.zeros([...shape]);
+      this.w.set(name, tf.variable(z));
+      z.dispose(); // the variable keeps the data
+    }
+  }
+  readonly tokenizer = { decode: (ids: number[]) => ids.map((i) => ` ${this.words[i]}`).join('') };
+  module(name: string): ModuleDescriptor {
+    const m = this.modules.find((x) => x.name === name);
+    if (!m) throw new Error(`no module ${name}`);
+    return m;
+  }
+  forward(ids: number[][]): tf.Tensor3D {
+    return tf.tidy(() => tf.add(tf.gather(this.w.get('table')!, tf.tensor2d(ids, undefined, 'int32')), this.w.get('bias')!) as tf.Tensor3D);
+  }
+  addShift(name: string, delta: tf.Tensor2D, scale = 1): void {
+    const v = this.w.get(this.module(name).name)!;
+    const next = tf.tidy(() => tf.add(v, tf.mul(delta, scale)));
+    v.assign(next);
+    next.dispose();
+  }
+  readWeight(name: string): tf.Tensor2D {
+    return tf.clone(this.w.get(this.module(name).name)!) as tf.Tensor2D;
+  }
+  writeWeight(name: string, value: tf.Tensor2D): void {
+    const c = tf.clone(value);
+    this.w.get(this.module(name).name)!.assign(c);
+    c.dispose();
+  }
+  trace(): never {
+    throw new Error('not used');
+  }
+  lossUnderShifts(): never {
+    throw new Error('not used');
+  }
+  logProbsUnderShifts(): never {
+    throw new Error('not used');
+  }
+  dispose(): void {
+    for (const v of this.w.values()) v.dispose();
+  }
+}
+
+const counters = { train: 0, propose: 0, load: 0 };
+
+/** Writes +strength at every answer position's (input token, label) cell: a perfect editor when trained. */
+class OracleEditor implements BenchEditor {
+  constructor(readonly kind: string, readonly modules: readonly string[], public strength: number, private readonly failAt = -1) {}
+  propose(model: EditableModel, req: TokenizedEditRequest) {
+    counters.propose++;
+    if (counters.propose === this.failAt) throw new Error('simulated crash');
+    const V = model.module('table').dIn;
+    const d = new Float32Array(V * V);
+    req.edit.labels.forEach((l, p) => {
+      if (l >= 0) d[req.edit.ids[p] * V + l] += this.strength;
+    });
+    const shifts = new Map<string, ParameterShift>([['table', { kind: 'dense', delta: tf.tensor2d(d, [V, V]) }]]);
+    return { shifts, selected: ['table'] };
+  }
+  async train(_m: EditableModel, stream: readonly TokenizedEditRequest[], o: { onProgress?: (e: any) => void }) {
+    counters.train++;
+    stream.forEach((_, i) => o.onProgress?.({ phase: 'train', epoch: 0, step: i + 1, total: stream.length, loss: 1 / (i + 1) }));
+    this.strength = 5;
+    return { seconds: 0.5, finished: true, epochs: 1, steps: stream.length };
+  }
+  save(dir: string): void {
+    fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ strength: this.strength }));
+  }
+  settings() {
+    return {};
+  }
+  dispose(): void {}
+}
+
+function factory(kind: string, trainable: boolean, failAt = -1): BenchEditorFactory {
+  return {
+    kind,
+    trainable,
+    create: (_m, modules) => new OracleEditor(kind, modules, trainable ? 0 : 5, failAt),
+    load: (dir, _m, modules) => {
+      counters.load++;
+      const s = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8'));
+      return new OracleEditor(kind, modules, s.strength);
+    },
+  };
+}
+
+// A toy world: subject s_i has answer a_(i mod 4); the edit moves it to b_(i mod 3).
+function toyRequests(n: number): TextRequest[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: String(i),
+    subject: `s${i}`,
+    prompt: `where is s${i}`,
+    target: `b${i % 3}`,
+    oldTarget: `a${i % 4}`,
+    paraphrases: [`location of s${i}`],
+    locality: [{ prompt: `where is t${i}`, answer: `a${(i + 1) % 4}` }],
+  }));
+}
+
+function toyDeps(reqs: TextRequest[], factories: Record<string, BenchEditorFactory>): { deps: RunnerDeps; lm: () => ToyLM } {
+  const words = ['<pad>', 'where', 'is', 'location', 'of', ...reqs.flatMap((_, i) => [`s${i}`, `t${i}`]), 'a0', 'a1', 'a2', 'a3', 'b0', 'b1', 'b2'];
+  const index = new Map(words.map((w, i) => [w, i]));
+  const enc = (s: string) =>
+    s.split(' ').map((w) => {
+      const i = index.get(w);
+      if (i === undefined) throw new Error(`unknown word ${w}`);
+      return i;
+    });
+  let lm: ToyLM | undefined;
+  const deps: RunnerDeps = {
+    loadData: async () => ({ label: 'toy', hash: 'h', file: '(memory)', requests: reqs }),
+    obtainModel: async () => {
+      lm = new ToyLM(words);
+      // The unedited model knows every true fact (each subject token predicts its old answer).
+      reqs.forEach((r) => {
+        for (const p of [r.prompt, ...r.paraphrases]) {
+          const ids = enc(p);
+          const d = tf.tidy(() => tf.oneHot([ids[ids.length - 1]], words.length).reshape([words.length, 1]).matMul(tf.oneHot([index.get(r.oldTarget!)!], words.length).reshape([1, words.length])).mul(2)) as tf.Tensor2D;
+          lm!.addShift('table', d);
+          d.dispose();
+        }
+      });
+      return {
+        model: lm,
+        name: 'toy-lm',
+        dir: '(memory)',
+        hash: 'toy',
+        tokenize: (p: string, a: string) => {
+          const pi = enc(p);
+          const ai = enc(a);
+          return { ids: [...pi, ...ai.slice(0, -1)], labels: [...new Array(pi.length - 1).fill(-100), ...ai] };
+        },
+      };
+    },
+    editorFactory: (k) => {
+      const f = factories[k];
+      if (!f) throw new Error(`unknown editor ${k}`);
+      return f;
+    },
+    defaultModules: () => ['table'],
+  };
+  return { deps, lm: () => lm! };
+}
+
+function opts(out: string, extra: Partial<RunOptions> = {}): RunOptions {
+  return { dataset: 'world', editors: ['oracle', 'direct'], nTrain: 6, nVal: 2, nEval: 12, numPre: 4, seed: 3, out, quiet: true, ...extra };
+}
+
+describe('runBenchmark on a toy model', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-bench-'));
+    counters.train = counters.propose = counters.load = 0;
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('trains, edits, measures, writes results.json + report.html, and resumes without redoing work', async () => {
+    const reqs = toyRequests(24);
+    const { deps, lm } = toyDeps(reqs, { oracle: factory('oracle', true), direct: factory('direct', false) });
+    const logs: string[] = [];
+    const before = tf.memory().numTensors;
+    const out = await runBenchmark(opts(dir), deps, { log: (l) => logs.push(l) });
+    lm().dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    const results = validateResults(JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')));
+    expect(Object.keys(results.editors)).toEqual(['oracle', 'direct']);
+    const o = results.editors.oracle;
+    // The trained oracle writes +5 at each answer cell: every edit lands, paraphrases share the subject token.
+    expect(o.ES).toBe(1);
+    expect(o.GS).toBe(1);
+    expect(o.WILD_ES).toBe(1);
+    expect(o.Pre_ES).toBe(1);
+    expect(o.layers_per_edit).toBe(1);
+    expect(o.train_seconds).toBe(0.5);
+    expect(results.editors.direct.train_seconds).toBe(0);
+    // Locality subjects t_i are untouched by the edits of s_i.
+    expect(o.LS).toBe(1);
+    expect(o.retention).toBe(1);
+    expect(results.curves.oracle.map((p) => p.edits)).toEqual([10, 12]);
+    expect(results).toMatchObject({ dataset: 'world', model: 'toy-lm', seed: 3, n_train: 6, n_eval: 12, num_pre: 4 });
+    expect(counters.train).toBe(1);
+    expect(counters.propose).toBe(24);
+    const html = fs.readFileSync(out.reportPath, 'utf8');
+    expect(html).toContain('<svg class="heat"');
+    expect(out.table).toMatch(/oracle\s+100\.0/);
+
+    // Same settings again: nothing is trained or edited, the same results come back.
+    const { deps: deps2, lm: lm2 } = toyDeps(reqs, { oracle: factory('oracle', true), direct: factory('direct', false) });
+    const again = await runBenchmark(opts(dir), deps2, { log: () => {} });
+    lm2().dispose();
+    expect(counters.train).toBe(1);
+    expect(counters.propose).toBe(24);
+    expect(again.skipped).toEqual(expect.arrayContaining(['baseline', 'oracle:train', 'oracle:eval', 'direct:eval']));
+    expect(again.results).toEqual(results);
+  });
+
+  test('a crash mid-run keeps finished phases; the rerun redoes only the rest', async () => {
+    const reqs = toyRequests(24);
+    // The first editor's 12 edits pass; the second editor crashes on its third edit.
+    const crashing = toyDeps(reqs, { oracle: factory('oracle', true), direct: factory('direct', false, 15) });
+    await expect(runBenchmark(opts(dir), crashing.deps, { log: () => {} })).rejects.toThrow('simulated crash');
+    crashing.lm().dispose();
+    expect(fs.existsSync(path.join(dir, 'editors', 'oracle', 'result.json'))).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'results.json'))).toBe(false);
+    counters.propose = 0;
+    const { deps, lm } = toyDeps(reqs, { oracle: factory('oracle', true), direct: factory('direct', false) });
+    const out = await runBenchmark(opts(dir), deps, { log: () => {} });
+    lm().dispose();
+    expect(counters.train).toBe(1);
+    expect(counters.propose).toBe(12);
+    expect(out.skipped).toContain('oracle:eval');
+    expect(out.results.editors.direct.ES).toBe(1);
+  });
+
+  test('a trained editor is reloaded instead of retrained when only its evaluation is missing', async () => {
+    const reqs = toyRequests(24);
+    const { deps, lm } = toyDeps(reqs, { oracle: factory('oracle', true), direct: factory('direct', false) });
+    await runBenchmark(opts(dir, { editors: ['oracle'] }), deps, { log: () => {} });
+    fs.rmSync(path.join(dir, 'editors', 'oracle', 'result.json'));
+    await runBenchmark(opts(dir, { editors: ['oracle'] }), deps, { log: () => {} });
+    lm().dispose();
+    expect(counters.train).toBe(1);
+    expect(counters.load).toBe(1);
+  });
+
+  test('other settings in the same directory are refused unless fresh', async () => {
+    const run = new RunDir(dir);
+    expect(claimRunDir(run, { seed: 1, n: 2 }, false)).toBe(false);
+    expect(claimRunDir(run, { n: 2, seed: 1 }, false)).toBe(true);
+    expect(() => claimRunDir(run, { seed: 2, n: 2 }, false)).toThrow(/seed: 1 -> 2/);
+    expect(claimRunDir(run, { seed: 2, n: 2 }, true)).toBe(false);
+    expect(settingsKey({ a: 1, b: [1, 2] })).toBe(settingsKey({ b: [1, 2], a: 1 }));
+  });
+
+  test('bad options are refused with the flag named', async () => {
+    const { deps } = toyDeps(toyRequests(4), {});
+    await expect(runBenchmark(opts(dir, { numPre: 20 }), deps, { log: () => {} })).rejects.toThrow(/--num-pre \(20\) cannot exceed --eval/);
+    await expect(runBenchmark(opts(dir, { dataset: 'zsre' }), deps, { log: () => {} })).rejects.toThrow(/needs --data FILE/);
+  });
+});

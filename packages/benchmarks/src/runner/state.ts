@@ -1,0 +1,133 @@
+/**
+ * The on-disk state of a run, so an interrupted run resumes: every file is written atomically
+ * (temp + rename) and carries the key of the settings it was computed under; a phase whose output exists
+ * with the current key is skipped.
+ *
+ * Layout of the output directory:
+ *   run.json                   settings and their key (a run refuses a directory with other settings)
+ *   baseline.json              unedited predictions (locality argmax, held-out facts)
+ *   editors/NAME/trained/      the trained editor (editor directory), written once training finished
+ *   editors/NAME/train-ckpt/   the editor's own training checkpoints (resume mid-training)
+ *   editors/NAME/result.json   metrics, curve and module records of the editor
+ *   results.json, details.json, report.html
+ */
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** Writes a file atomically: a reader sees the old content or the new one, never a torn write. */
+export function writeFileAtomic(file: string, content: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  fs.writeFileSync(tmp, content);
+  fs.renameSync(tmp, file);
+}
+
+/** JSON with a trailing newline, written atomically. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  writeFileAtomic(file, `${JSON.stringify(value, null, 1)}\n`);
+}
+
+/** Parsed JSON of a file, or undefined when it does not exist; a corrupt file is an error naming it. */
+export function readJsonIfExists<T = unknown>(file: string): T | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message}); delete it to recompute that phase`);
+  }
+}
+
+/**
+ * Fills a directory atomically: `fill` writes into a temporary sibling which is then renamed into place,
+ * so `dir` either does not exist or is complete.
+ */
+export function writeDirAtomic(dir: string, fill: (tmpDir: string) => void): void {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  fill(tmp);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.renameSync(tmp, dir);
+}
+
+/** JSON with sorted object keys, so equal settings hash equally whatever their key order. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** Short sha256 key of a settings object. */
+export function settingsKey(v: unknown): string {
+  return createHash('sha256').update(canonicalJson(v)).digest('hex').slice(0, 16);
+}
+
+/** The paths of a run directory. */
+export class RunDir {
+  constructor(readonly root: string) {}
+  get runJson(): string {
+    return path.join(this.root, 'run.json');
+  }
+  get baselineJson(): string {
+    return path.join(this.root, 'baseline.json');
+  }
+  get resultsJson(): string {
+    return path.join(this.root, 'results.json');
+  }
+  get detailsJson(): string {
+    return path.join(this.root, 'details.json');
+  }
+  get reportHtml(): string {
+    return path.join(this.root, 'report.html');
+  }
+  editorDir(name: string): string {
+    return path.join(this.root, 'editors', name);
+  }
+  trainedDir(name: string): string {
+    return path.join(this.editorDir(name), 'trained');
+  }
+  trainMetaJson(name: string): string {
+    return path.join(this.editorDir(name), 'trained.json');
+  }
+  trainCheckpointDir(name: string): string {
+    return path.join(this.editorDir(name), 'train-ckpt');
+  }
+  editorResultJson(name: string): string {
+    return path.join(this.editorDir(name), 'result.json');
+  }
+}
+
+/**
+ * Claims `dir` for a run with `settings`: a new directory gets run.json; one with the same settings is
+ * resumed; one with other settings is refused (naming the differences) unless `fresh`, which wipes it.
+ * Returns true when earlier state is being resumed.
+ */
+export function claimRunDir(run: RunDir, settings: Record<string, unknown>, fresh: boolean): boolean {
+  const key = settingsKey(settings);
+  const prev = readJsonIfExists<{ key?: string; settings?: Record<string, unknown> }>(run.runJson);
+  if (prev && fresh) {
+    for (const f of ['run.json', 'baseline.json', 'results.json', 'details.json', 'report.html', 'editors']) {
+      fs.rmSync(path.join(run.root, f), { recursive: true, force: true });
+    }
+  } else if (prev) {
+    if (prev.key === key) return true;
+    const before = prev.settings ?? {};
+    const diffs = [...new Set([...Object.keys(before), ...Object.keys(settings)])]
+      .filter((k) => canonicalJson(before[k]) !== canonicalJson(settings[k]))
+      .map((k) => `${k}: ${canonicalJson(before[k])} -> ${canonicalJson(settings[k])}`);
+    throw new Error(
+      `${run.root} holds a run with other settings (${diffs.join('; ') || 'different key'}); ` +
+        'use another --out, or --fresh to discard it',
+    );
+  }
+  writeJsonAtomic(run.runJson, { key, settings, created: new Date().toISOString() });
+  return false;
+}

@@ -1,0 +1,160 @@
+/**
+ * What the runner needs from models, editors and datasets, stated structurally: llm-loader's CausalLM and
+ * @hiedit/editor's factories fit as they are, and tests can run the whole pipeline on toys.
+ */
+import type { EditableModel, ShiftSet, TokenizedEditRequest, TokenizedTuple } from '@hiedit/tensor-core';
+import type { EvalModel, MetricStyle } from '../eval';
+import type { ProgressFactory } from '../progress';
+
+/** A model the benchmark can edit and measure (CausalLM satisfies it). */
+export interface BenchModel extends EditableModel, EvalModel {
+  readonly config: { readonly vocabSize: number; readonly numLayers?: number; readonly architecture?: string; readonly modelType?: string };
+  readonly tokenizer?: { decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): string };
+  dispose(): void;
+}
+
+/** The part of an editor's proposal the runner applies (editor's ShiftProposal fits). */
+export interface BenchProposal {
+  readonly shifts: ShiftSet;
+  readonly selected: readonly string[];
+}
+
+/** One training progress event (editor's TrainProgress fits). */
+export interface BenchTrainProgress {
+  readonly phase: string;
+  readonly epoch: number;
+  readonly step: number;
+  readonly total: number;
+  readonly loss?: number;
+  readonly message?: string;
+}
+
+/** An editing method bound to a model's modules (editor's Editor fits). */
+export interface BenchEditor {
+  readonly kind: string;
+  readonly modules: readonly string[];
+  propose(model: EditableModel, request: TokenizedEditRequest): BenchProposal;
+  train(
+    model: EditableModel,
+    stream: readonly TokenizedEditRequest[],
+    options: {
+      seed: number;
+      validation?: readonly TokenizedEditRequest[];
+      checkpointDir?: string;
+      resume?: boolean;
+      onProgress?: (e: BenchTrainProgress) => void;
+      settings?: Readonly<Record<string, unknown>>;
+    },
+  ): Promise<{ readonly seconds: number; readonly finished: boolean; readonly epochs?: number; readonly steps?: number }>;
+  save(dir: string): void;
+  settings(): Record<string, unknown>;
+  dispose(): void;
+}
+
+/** How to build an editor of one kind (editor's EditorFactory fits). */
+export interface BenchEditorFactory {
+  readonly kind: string;
+  readonly trainable: boolean;
+  create(model: EditableModel, modules: readonly string[], settings: Readonly<Record<string, unknown>>): BenchEditor;
+  load(dir: string, model: EditableModel, modules: readonly string[], settings: Readonly<Record<string, unknown>>): BenchEditor;
+}
+
+/** The datasets a run can use. */
+export type BenchDataset = 'world' | 'counterfact' | 'zsre';
+
+/** A request as text (the datasets' EditRequest fits). */
+export interface TextRequest {
+  readonly id: string;
+  readonly prompt: string;
+  readonly target: string;
+  readonly oldTarget?: string;
+  readonly subject?: string;
+  readonly paraphrases: readonly string[];
+  readonly locality: readonly { readonly prompt: string; readonly answer: string }[];
+}
+
+/** A true fact as text. */
+export interface TextFact {
+  readonly prompt: string;
+  readonly answer: string;
+}
+
+/** The records of a run: every request of the file, and facts no request touches (for retention). */
+export interface DataBundle {
+  /** Short label of the data (file base name, or `world-s<seed>`). */
+  readonly label: string;
+  /** sha256 of the record file (part of the resume key). */
+  readonly hash: string;
+  /** The record file (for the settings shown in the report). */
+  readonly file: string;
+  readonly requests: readonly TextRequest[];
+  /**
+   * Facts for the retention metric. When absent the runner takes the true facts of requests that are in
+   * no split.
+   */
+  readonly heldOutFacts?: readonly TextFact[];
+}
+
+/** A ready model and how to tokenize for it. */
+export interface ModelBundle {
+  readonly model: BenchModel;
+  /** Label for results.json "model" (directory base name or a description). */
+  readonly name: string;
+  /** Checkpoint directory the model came from. */
+  readonly dir: string;
+  /** Identity of the weights (part of the resume key). */
+  readonly hash: string;
+  /** (prompt, answer) -> teacher-forcing tuple (spec §2). */
+  tokenize(prompt: string, answer: string): TokenizedTuple;
+  /** Remarks for the report (e.g. the facts the model knew after pretraining). */
+  readonly notes?: readonly string[];
+}
+
+/** Everything the runner gets from the other packages; {@link defaultDeps} wires the real ones. */
+export interface RunnerDeps {
+  /** Loads (or, for `world`, generates) the records. */
+  loadData(opts: RunOptions, progress: ProgressFactory): Promise<DataBundle>;
+  /**
+   * Loads `--model`, or pretrains / reuses the cached world or facts model. `teach` lists the ids of the
+   * requests the run uses (splits and retention), the records a facts model must know.
+   */
+  obtainModel(opts: RunOptions, data: DataBundle, progress: ProgressFactory, teach: readonly string[]): Promise<ModelBundle>;
+  /** The factory of an editor kind (throws naming the known kinds). */
+  editorFactory(kind: string): BenchEditorFactory;
+  /** Default edit modules of a model. */
+  defaultModules(model: BenchModel): string[];
+}
+
+/** Options of one benchmark run (the CLI flags). */
+export interface RunOptions {
+  dataset: BenchDataset;
+  /** Record file (required for counterfact / zsre; world generates its own when absent). */
+  data?: string;
+  /** Checkpoint directory; default: world model / facts model. */
+  model?: string;
+  editors: string[];
+  nTrain: number;
+  /** Validation split size (early stopping); default max(5, round(nTrain / 5)). */
+  nVal?: number;
+  nEval: number;
+  numPre: number;
+  seed: number;
+  /** Output directory. */
+  out: string;
+  /** ES/GS scoring; default counterfact-style for world and counterfact, zsRE-style for zsre. */
+  style?: MetricStyle;
+  /** Measure WILD_ES / WILD_GS (greedy generation). Default true. */
+  wild?: boolean;
+  /** Held-out facts for retention (default 200). */
+  heldOut?: number;
+  /** Per-editor settings, passed to the editor factory and its training. */
+  editorSettings?: Record<string, Record<string, unknown>>;
+  /** Edit modules (default: the editor package's default for the architecture). */
+  modules?: string[];
+  /** Where pretrained world / facts models are cached (default: <out>/../.cache or HIEDIT_CACHE). */
+  cacheDir?: string;
+  /** Discard any previous state in `out` instead of refusing different settings. */
+  fresh?: boolean;
+  /** No progress bars. */
+  quiet?: boolean;
+}

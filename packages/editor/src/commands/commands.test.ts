@@ -1,0 +1,136 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { createTinyCheckpoint, loadModel } from '@hiedit/llm-loader';
+import { tupleTokenizer } from '../../test/tiny';
+import { currentWeightsDigest, EditJournal, LifelongEditor } from '../index';
+import { createEditorCommands, EditorCliApi } from './index';
+
+const api: EditorCliApi = { loadModel: (dir) => loadModel(dir, { tokenizer: false }), tupleTokenizer: () => tupleTokenizer };
+const commands = createEditorCommands(api);
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const cmd = commands.find((c) => c.name === args[0])!;
+  let out = '';
+  let err = '';
+  const code = await cmd.run(args.slice(1), { out: (t) => { out += t; }, err: (t) => { err += t; } });
+  return { code, out, err };
+}
+
+let dir: string;
+let modelDir: string;
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-cli-'));
+  modelDir = path.join(dir, 'model');
+  await createTinyCheckpoint(modelDir, { architecture: 'gpt2', seed: 11, config: { bos_token_id: 1, eos_token_id: 2 } });
+  const cf = [
+    ['Alice plays the', 'violin', 'piano', 'Alice is good at the', 'Bob plays the', 'guitar'],
+    ['Bob lives in', 'Rome', 'Paris', 'Bob is from', 'Carol lives in', 'London'],
+    ['Carol speaks', 'German', 'French', 'Carol was born speaking', 'Dave speaks', 'Spanish'],
+    ['Dave plays', 'golf', 'tennis', 'Dave is good at', 'Erin plays', 'chess'],
+    ['Erin works in', 'Berlin', 'Madrid', 'Erin works near', 'Frank works in', 'Rome'],
+  ].map(([prompt, target_new, ground_truth, rephrase_prompt, locality_prompt, locality_ground_truth], i) => ({
+    case_id: i, prompt, target_new, ground_truth, rephrase_prompt, locality_prompt, locality_ground_truth }));
+  fs.writeFileSync(path.join(dir, 'cf.json'), JSON.stringify(cf));
+  fs.writeFileSync(path.join(dir, 'req.jsonl'), [
+    { id: 'r1', prompt: 'Grace lives in', target: 'Paris' },
+    { id: 'r2', prompt: 'Heidi plays', target: 'chess', paraphrases: ['Heidi is good at'] },
+    { id: 'r3', prompt: 'Ivan speaks', target: 'Italian', locality: [{ prompt: 'Judy speaks', answer: 'English' }] },
+  ].map((r) => JSON.stringify(r)).join('\n') + '\n');
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const SETTINGS = JSON.stringify({ policy: { seed: 2, low: { rank: 4, initEta: 0.01 }, high: { hidden: 8 } },
+  trainer: { epochs: 1, backDepth: 2, updateEvery: 2 }, checkpointEvery: 2 });
+
+function policyBytes(editorDir: string): Buffer {
+  return fs.readFileSync(path.join(editorDir, 'policy', 'policy.safetensors'));
+}
+
+describe('editor CLI', () => {
+  test('train-editor trains, pauses and resumes to the same weights as an uninterrupted run', async () => {
+    const base = ['train-editor', '--model', modelDir, '--data', path.join(dir, 'cf.json'), '--format', 'counterfact',
+      '--editor', 'hiedit', '--settings', SETTINGS, '--seed', '5'];
+    const full = await run([...base, '--out', path.join(dir, 'ed'), '--json']);
+    expect(full.err).toMatch(/\[train\] epoch 0/);
+    expect(full.code).toBe(0);
+    const summary = JSON.parse(full.out);
+    expect(summary).toMatchObject({ editor: 'hiedit', requests: 5, steps: 5, finished: true });
+    const desc = JSON.parse(fs.readFileSync(path.join(dir, 'ed', 'editor.json'), 'utf8'));
+    expect(desc.trained).toMatchObject({ finished: true, steps: 5, seed: 5 });
+
+    const paused = await run([...base, '--out', path.join(dir, 'ed2'), '--max-steps', '3', '--json']);
+    expect(paused.code).toBe(0);
+    expect(JSON.parse(paused.out)).toMatchObject({ steps: 3, finished: false });
+    expect(policyBytes(path.join(dir, 'ed2')).equals(policyBytes(path.join(dir, 'ed')))).toBe(false);
+    const again = await run([...base, '--out', path.join(dir, 'ed2')]);
+    expect(again.code).toBe(1);
+    expect(again.err).toMatch(/already holds an editor; pass --resume/);
+    const resumed = await run([...base, '--out', path.join(dir, 'ed2'), '--resume', '--json']);
+    expect(resumed.code).toBe(0);
+    expect(JSON.parse(resumed.out)).toMatchObject({ steps: 5, finished: true });
+    expect(policyBytes(path.join(dir, 'ed2')).equals(policyBytes(path.join(dir, 'ed')))).toBe(true);
+  });
+
+  test('edit, rollback and export through the journal', async () => {
+    const journal = path.join(dir, 'edits.hjournal');
+    const one = await run(['edit', '--model', modelDir, '--editor', path.join(dir, 'ed'), '--journal', journal,
+      '--prompt', 'Frank lives in', '--target', 'Berlin', '--json']);
+    expect(one.err).toBe('');
+    expect(one.code).toBe(0);
+    const rep = JSON.parse(one.out).edits[0];
+    expect(rep).toMatchObject({ editId: 'e1', editor: 'hiedit' });
+    expect(rep.selected).toHaveLength(1);
+
+    const many = await run(['edit', '--model', modelDir, '--editor', path.join(dir, 'ed'), '--journal', journal,
+      '--requests', path.join(dir, 'req.jsonl')]);
+    expect(many.code).toBe(0);
+    expect(many.err).toMatch(/replayed 1 earlier edit/);
+    expect(many.out.trim().split('\n').map((l) => l.split(':')[0])).toEqual(['e2 [r1]', 'e3 [r2]', 'e4 [r3]']);
+
+    const size = fs.statSync(journal).size;
+    const bad = await run(['edit', '--model', modelDir, '--editor', path.join(dir, 'ed'), '--journal', journal,
+      '--prompt', 'Frank lives in', '--target', ' ']);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/field "target" is empty/);
+    expect(fs.statSync(journal).size).toBe(size);
+
+    const rb = await run(['rollback', '--journal', journal, '--edit', 'e3', '--json']);
+    expect(rb.code).toBe(0);
+    expect(JSON.parse(rb.out)).toMatchObject({ rolledBack: 'e3', activeEdits: 3 });
+    expect((await run(['rollback', '--journal', journal, '--edit', 'e9'])).err).toMatch(/no edit with id "e9"/);
+    expect((await run(['rollback', '--journal', journal, '--edit', 'e3'])).err).toMatch(/already rolled back/);
+    expect((await run(['rollback', '--journal', journal])).code).toBe(2);
+
+    const out = path.join(dir, 'exported');
+    const ex = await run(['export', '--model', modelDir, '--journal', journal, '--out', out, '--dtype', 'f32', '--json']);
+    expect(ex.code).toBe(0);
+    expect(JSON.parse(ex.out).edits).toEqual(['e1', 'e2', 'e4']);
+    const exported = await loadModel(out, { tokenizer: false });
+    const replayed = await loadModel(modelDir, { tokenizer: false });
+    LifelongEditor.replay(EditJournal.open(journal), replayed);
+    const base = await loadModel(modelDir, { tokenizer: false });
+    expect(currentWeightsDigest(exported)).toBe(currentWeightsDigest(replayed));
+    expect(currentWeightsDigest(exported)).not.toBe(currentWeightsDigest(base));
+
+    const pack = path.join(dir, 'edits.hpack');
+    const px = await run(['export', '--model', modelDir, '--journal', journal, '--pack', pack, '--json']);
+    expect(px.code).toBe(0);
+    expect(JSON.parse(px.out).edits).toBe(3);
+    for (const m of [exported, replayed, base]) m.dispose();
+
+    expect((await run(['export', '--model', modelDir, '--journal', journal, '--out', out, '--dtype', 'f8'])).code).toBe(2);
+  });
+
+  test('edit with ft needs no editor directory; usage errors exit 2', async () => {
+    const journal = path.join(dir, 'ft.hjournal');
+    const r = await run(['edit', '--model', modelDir, '--editor', 'ft', '--journal', journal, '--prompt', 'Alice plays the',
+      '--target', 'violin']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^e1: ft shifted 2 module\(s\)/);
+    expect((await run(['edit', '--model', modelDir, '--editor', 'nope', '--journal', journal, '--prompt', 'a', '--target', 'b'])).err)
+      .toMatch(/--editor nope: no editor\.json there/);
+    expect((await run(['edit', '--bogus'])).code).toBe(2);
+    expect((await run(['train-editor', '--editor', 'ft', '--out', 'x'])).err).toMatch(/--editor must be one of/);
+  });
+});

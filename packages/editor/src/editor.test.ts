@@ -1,0 +1,200 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { IGNORE_INDEX, tf } from '@hiedit/tensor-core';
+import { CausalLM } from '@hiedit/llm-loader';
+import { tinyGpt2, tupleTokenizer } from '../test/tiny';
+import {
+  currentWeightsDigest, defaultEditModules, EditJournal, editorFactory, editorKinds, LifelongEditor, loadEditorDir, openJournalFor,
+  saveEditorDir, upperMiddleLayers,
+} from './index';
+
+let dir: string;
+beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-editor-')); });
+afterEach(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+
+function answerArgmaxHits(model: CausalLM, prompt: string, target: string): { hits: number; of: number } {
+  const t = tupleTokenizer(prompt, target);
+  const labels = t.labels.filter((l) => l !== IGNORE_INDEX);
+  const am = tf.tidy(() => tf.argMax(model.logProbsUnderShifts([t]), 1).dataSync());
+  return { hits: labels.filter((l, i) => am[i] === l).length, of: labels.length };
+}
+
+const REQ = { prompt: 'Alice plays the', target: 'violin chess' };
+
+describe('default edit modules', () => {
+  test('upper-middle layers are defined precisely', () => {
+    expect(upperMiddleLayers(32)).toEqual([16, 17, 18, 19, 20, 21]);
+    expect(upperMiddleLayers(12)).toEqual([6, 7]);
+    expect(upperMiddleLayers(2)).toEqual([0, 1]);
+    expect(upperMiddleLayers(1)).toEqual([0]);
+    expect(upperMiddleLayers(4)).toEqual([2, 3]);
+  });
+  test('GPT-2: mlp.c_fc of those layers', () => {
+    const m = tinyGpt2(1, { n_layer: 4 });
+    expect(defaultEditModules(m)).toEqual(['h.2.mlp.c_fc', 'h.3.mlp.c_fc']);
+    m.dispose();
+  });
+});
+
+describe('ft', () => {
+  test('makes the new answer the teacher-forced argmax for its prompt', () => {
+    const model = tinyGpt2(3);
+    const before = answerArgmaxHits(model, REQ.prompt, REQ.target);
+    expect(before.hits).toBeLessThan(before.of); // otherwise the test could not fail
+    const le = LifelongEditor.create({ model, kind: 'ft', tokenize: tupleTokenizer });
+    const rep = le.edit(REQ);
+    const after = answerArgmaxHits(model, REQ.prompt, REQ.target);
+    expect(after).toEqual({ hits: before.of, of: before.of });
+    expect(rep.selected.map((s) => s.module)).toEqual(['h.0.mlp.c_fc', 'h.1.mlp.c_fc']);
+    // The Frobenius constraint holds: relNorm 0.1 of each weight's norm.
+    for (const s of rep.selected) {
+      const w = model.readWeight(s.module);
+      const wn = tf.tidy(() => tf.norm(w).dataSync()[0]);
+      w.dispose();
+      expect(s.norm).toBeLessThanOrEqual(0.1 * wn * 1.001 + 1e-3 * wn);
+    }
+    le.dispose();
+    model.dispose();
+  });
+});
+
+describe('lifelong editor with a policy editor', () => {
+  test('edit, report, rollback and replay through the journal', () => {
+    const model = tinyGpt2(4);
+    const base = currentWeightsDigest(model);
+    const file = path.join(dir, 'j.hjournal');
+    const { journal } = openJournalFor(model, file);
+    const le = LifelongEditor.create({ model, kind: 'hiedit', tokenize: tupleTokenizer, journal,
+      settings: { policy: { seed: 3, low: { initEta: 0.05 }, high: { hidden: 16 } } } });
+    const reps = [le.edit(REQ), le.edit({ prompt: 'Bob lives in', target: 'Rome' }), le.edit({ prompt: 'Carol speaks', target: 'German' })];
+    for (const r of reps) {
+      expect(r.selected).toHaveLength(1); // k = half of the 2 modules
+      expect(Object.keys(r.scores).sort()).toEqual(['h.0.mlp.c_fc', 'h.1.mlp.c_fc']);
+      expect(r.selected[0].norm).toBeGreaterThan(0);
+      expect(r.selected[0].score).toBe(r.scores[r.selected[0].module]);
+    }
+    expect(reps.map((r) => r.editId)).toEqual(['e1', 'e2', 'e3']);
+    const edited = currentWeightsDigest(model);
+    expect(edited).not.toBe(base);
+
+    const fresh = tinyGpt2(4);
+    expect(LifelongEditor.replay(EditJournal.open(file), fresh)).toEqual(['e1', 'e2', 'e3']);
+    expect(currentWeightsDigest(fresh)).toBe(edited);
+
+    le.rollback('e2');
+    expect(() => le.rollback('e2')).toThrow(/already rolled back/);
+    const fresh2 = tinyGpt2(4);
+    const { replayed } = openJournalFor(fresh2, file);
+    expect(replayed).toEqual(['e1', 'e3']);
+    le.dispose();
+    for (const m of [model, fresh, fresh2]) m.dispose();
+  });
+
+  test('no tensor leaks: numTensors after 200 edits equals numTensors after 1', () => {
+    const model = tinyGpt2(5, { n_embd: 16, n_head: 2, n_layer: 2 });
+    const { journal } = openJournalFor(model, path.join(dir, 'leak.hjournal'));
+    const le = LifelongEditor.create({ model, kind: 'hiedit', tokenize: tupleTokenizer, journal,
+      settings: { policy: { seed: 1, low: { rank: 4, blocks: 1 }, high: { hidden: 8 } } } });
+    const prompts = ['Alice plays', 'Bob lives in', 'Carol speaks', 'Dave was born in'];
+    const targets = ['golf', 'Paris', 'French', 'Rome', 'chess'];
+    le.edit({ prompt: prompts[0], target: targets[0] });
+    const after1 = tf.memory().numTensors;
+    for (let i = 1; i < 200; i++) {
+      le.edit({ prompt: prompts[i % prompts.length], target: targets[i % targets.length] });
+      if (i % 50 === 0) le.rollback(`e${i}`);
+    }
+    expect(tf.memory().numTensors).toBe(after1);
+    expect(journal.activeEdits()).toHaveLength(197);
+    le.dispose();
+    model.dispose();
+  });
+});
+
+describe('bad input: a clear error and the model untouched', () => {
+  test.each([
+    ['empty prompt', { prompt: '  ', target: 'Paris' }, /field "prompt" is empty/],
+    ['empty target', { prompt: 'Bob lives in', target: '' }, /field "target" is empty/],
+    ['empty locality answer', { prompt: 'Bob lives in', target: 'Rome', locality: [{ prompt: 'Carol speaks', answer: '' }] },
+      /locality\[0\]\.answer/],
+  ])('%s', (_label, req, err) => {
+    const model = tinyGpt2(6);
+    const le = LifelongEditor.create({ model, kind: 'ft', tokenize: tupleTokenizer });
+    const before = currentWeightsDigest(model);
+    expect(() => le.edit(req as never)).toThrow(err);
+    expect(currentWeightsDigest(model)).toBe(before);
+    le.dispose();
+    model.dispose();
+  });
+
+  test('a module name the model lacks', () => {
+    const model = tinyGpt2(6);
+    const before = currentWeightsDigest(model);
+    for (const kind of ['ft', 'hiedit']) {
+      expect(() => LifelongEditor.create({ model, kind, tokenize: tupleTokenizer, modules: ['h.0.mlp.c_fc', 'h.7.mlp.c_fc'] }))
+        .toThrow(/has no module named "h\.7\.mlp\.c_fc"/);
+    }
+    expect(currentWeightsDigest(model)).toBe(before);
+    model.dispose();
+  });
+
+  test('an editor directory made for another model (shapes differ)', () => {
+    const small = tinyGpt2(7, { n_embd: 16, n_head: 2 });
+    const editor = editorFactory('hiedit').create(small, defaultEditModules(small), { policy: { high: { hidden: 8 } } });
+    saveEditorDir(path.join(dir, 'ed'), editor, small);
+    editor.dispose();
+    const model = tinyGpt2(7);
+    const before = currentWeightsDigest(model);
+    expect(() => loadEditorDir(path.join(dir, 'ed'), model))
+      .toThrow(/was made for another model.*h\.0\.mlp\.c_fc is 16x64 in the editor but 32x128 in the model/);
+    expect(currentWeightsDigest(model)).toBe(before);
+    // The same directory loads fine for its own model.
+    const ok = loadEditorDir(path.join(dir, 'ed'), small);
+    expect(ok.editor.kind).toBe('hiedit');
+    ok.editor.dispose();
+    small.dispose();
+    model.dispose();
+  });
+
+  test('a journal from another base model', () => {
+    const a = tinyGpt2(8);
+    const file = path.join(dir, 'a.hjournal');
+    const { journal } = openJournalFor(a, file);
+    const le = LifelongEditor.create({ model: a, kind: 'ft', tokenize: tupleTokenizer, journal });
+    le.edit(REQ);
+    const b = tinyGpt2(9);
+    const before = currentWeightsDigest(b);
+    expect(() => openJournalFor(b, file)).toThrow(/made for another base model/);
+    expect(() => new LifelongEditor({ model: b, editor: le.editor, tokenize: tupleTokenizer, journal }))
+      .toThrow(/made for another base model/);
+    expect(currentWeightsDigest(b)).toBe(before);
+    le.dispose();
+    a.dispose();
+    b.dispose();
+  });
+});
+
+describe('baselines behind the same interface', () => {
+  test.each([
+    ['rledit', 2, false], ['mend', 2, false], ['hiedit-reference', 1, true], ['hiedit', 1, true],
+  ])('%s edits %d module(s), gate scores: %s', (kind, n, gated) => {
+    const model = tinyGpt2(10);
+    const le = LifelongEditor.create({ model, kind: kind as string, tokenize: tupleTokenizer,
+      settings: { policy: { seed: 1, low: { rank: 4 }, ...(gated ? { high: { hidden: 8 } } : {}) } } });
+    const before = currentWeightsDigest(model);
+    const r = le.edit(REQ);
+    expect(r.editor).toBe(kind);
+    expect(r.selected).toHaveLength(n as number);
+    expect(Object.keys(r.scores)).toHaveLength(gated ? 2 : 0);
+    expect(currentWeightsDigest(model)).not.toBe(before);
+    le.rollback(r.editId);
+    le.dispose();
+    model.dispose();
+  });
+
+  test('the registry lists every method and refuses unknown ones', () => {
+    expect(editorKinds()).toEqual(expect.arrayContaining(['hiedit', 'hiedit-reference', 'rledit', 'mend', 'ft']));
+    expect(() => editorFactory('rome')).toThrow(/unknown editor "rome"; known editors: .*hiedit/);
+    expect(editorFactory('ft').trainable).toBe(false);
+  });
+});

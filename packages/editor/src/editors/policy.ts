@@ -1,0 +1,177 @@
+/**
+ * The policy-based methods (`hiedit`, `hiedit-reference`, `rledit`, `mend`): one adapter over
+ * rl-hierarchy's HiEditPolicy and PolicyTrainer. The methods differ only in the policy configuration
+ * (with or without the HiNet gate) and the trainer preset (mode, window depth D, accumulation).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { EditableModel, ParameterShift, TokenizedEditRequest, TracePositions } from '@hiedit/tensor-core';
+import {
+  DEFAULT_TRAINER_OPTIONS, disposeShifts, EditorKind, HiEditPolicy, loadPolicy, PolicyConfigInput, PolicyTrainer,
+  presetTrainerOptions, presetUsesHighLevel, savePolicy, TrainerOptions, TrainProgress as RlProgress,
+} from '@hiedit/rl-hierarchy';
+import { registerEditor } from './registry';
+import { Editor, EditorFactory, EditorTrainOptions, EditorTrainResult, ShiftProposal, TrainProgress } from './types';
+
+/** Sub-directory of an editor directory holding the policy (policy.json + policy.safetensors). */
+export const POLICY_SUBDIR = 'policy';
+/** Sub-directory of an editor directory holding the resumable training state. */
+export const TRAIN_STATE_SUBDIR = 'train-state';
+
+/** Settings of a policy editor (recorded in editor.json). */
+export interface PolicyEditorSettings {
+  /** Policy hyper-parameters (`high` is forced to null for rledit and mend). */
+  readonly policy?: PolicyConfigInput;
+  /** Trainer options over the method's preset (epochs, metaLr, backDepth, ...). */
+  readonly trainer?: Partial<TrainerOptions>;
+  /** Checkpoint the training state every this many steps (default 50). */
+  readonly checkpointEvery?: number;
+}
+
+const TRAINER_KEYS = new Set(Object.keys(DEFAULT_TRAINER_OPTIONS));
+const SETTINGS_KEYS = ['policy', 'trainer', 'checkpointEvery'];
+
+function resolveSettings(kind: EditorKind, s: Readonly<Record<string, unknown>>): PolicyEditorSettings {
+  const unknown = Object.keys(s).filter((k) => !SETTINGS_KEYS.includes(k));
+  if (unknown.length) throw new Error(`${kind} settings: unknown field(s) ${unknown.join(', ')} (known: ${SETTINGS_KEYS.join(', ')})`);
+  const trainer = (s.trainer ?? {}) as Record<string, unknown>;
+  const badTrainer = Object.keys(trainer).filter((k) => !TRAINER_KEYS.has(k));
+  if (badTrainer.length) throw new Error(`${kind} settings: unknown trainer option(s) ${badTrainer.join(', ')}`);
+  const every = s.checkpointEvery ?? 50;
+  if (!Number.isInteger(every) || (every as number) < 1) throw new Error(`${kind} settings: checkpointEvery must be a positive integer`);
+  return { policy: (s.policy ?? {}) as PolicyConfigInput, trainer: trainer as Partial<TrainerOptions>, checkpointEvery: every as number };
+}
+
+class PolicyEditor implements Editor {
+  constructor(
+    readonly kind: EditorKind,
+    readonly policy: HiEditPolicy,
+    private readonly s: PolicyEditorSettings,
+  ) {}
+
+  get modules(): readonly string[] {
+    return this.policy.moduleNames();
+  }
+
+  private trainerOptions(): Partial<TrainerOptions> {
+    return { ...presetTrainerOptions(this.kind), ...(this.s.trainer ?? {}) };
+  }
+
+  settings(): Record<string, unknown> {
+    return { policy: { low: this.policy.config.low, high: this.policy.config.high, seed: this.policy.config.seed },
+      trainer: { ...(this.s.trainer ?? {}) }, checkpointEvery: this.s.checkpointEvery };
+  }
+
+  propose(model: EditableModel, request: TokenizedEditRequest): ShiftProposal {
+    const opts = this.trainerOptions();
+    const positions: TracePositions = opts.positions ?? DEFAULT_TRAINER_OPTIONS.positions;
+    const trace = model.trace(request.edit, this.modules, positions);
+    try {
+      // The authors' code keeps the low-level normalizers updating at test time (spec §5); ours freezes them.
+      const edit = this.policy.computeEdit(trace.features, { updateLowNormalizers: this.kind === 'hiedit-reference' });
+      const shifts = new Map<string, ParameterShift>();
+      const selected: string[] = [];
+      const dropped = new Map<string, ParameterShift>();
+      edit.mask.modules.forEach((name, i) => {
+        const s = edit.shifts.get(name)!;
+        if (edit.mask.selected[i]) {
+          shifts.set(name, s);
+          selected.push(name);
+        } else dropped.set(name, s);
+      });
+      disposeShifts(dropped);
+      const scores: Record<string, number> = {};
+      if (this.policy.high) edit.mask.modules.forEach((name, i) => { scores[name] = edit.mask.scores[i]; });
+      return { shifts, selected, scores };
+    } finally {
+      for (const f of trace.features.values()) {
+        f.keys.dispose();
+        f.valueGrads.dispose();
+      }
+    }
+  }
+
+  async train(model: EditableModel, stream: readonly TokenizedEditRequest[], options: EditorTrainOptions): Promise<EditorTrainResult> {
+    const extra = (options.settings ?? {}) as Record<string, unknown>;
+    const bad = Object.keys(extra).filter((k) => !TRAINER_KEYS.has(k));
+    if (bad.length) throw new Error(`train ${this.kind}: unknown trainer option(s) ${bad.join(', ')}`);
+    const total = stream.length;
+    const onProgress = options.onProgress;
+    const forward = (e: RlProgress): void => {
+      if (!onProgress) return;
+      if (e.kind === 'step') onProgress({ phase: 'train', epoch: e.epoch, step: e.position + 1, total, loss: e.loss,
+        message: `selected ${e.selected.length}${e.advantage !== undefined ? `, advantage ${e.advantage.toFixed(4)}` : ''}` });
+      else if (e.kind === 'epoch') onProgress({ phase: 'validate', epoch: e.epoch, step: total, total, loss: e.validation ?? e.meanLoss,
+        message: `mean loss ${e.meanLoss.toFixed(4)}${e.validation !== undefined ? `, validation ${e.validation.toFixed(4)}` : ''}` });
+      else if (e.kind === 'checkpoint') onProgress({ phase: 'checkpoint', epoch: -1, step: e.step, total, message: e.dir });
+      else onProgress({ phase: 'done', epoch: e.epoch, step: total, total, message: `early stop, best validation ${e.best}` });
+    };
+    const dir = options.checkpointDir;
+    if (dir) fs.mkdirSync(dir, { recursive: true });
+    const trainer = new PolicyTrainer(model, this.policy, {
+      ...this.trainerOptions(), ...(extra as Partial<TrainerOptions>), seed: options.seed,
+      ...(options.stopAfter !== undefined ? { maxSteps: options.stopAfter } : {}),
+      ...(dir ? { checkpoint: { dir, everySteps: this.s.checkpointEvery ?? 50 } } : {}),
+      onProgress: forward,
+    });
+    try {
+      if (options.resume) {
+        if (!dir) throw new Error(`train ${this.kind}: resume needs a checkpoint directory`);
+        if (!fs.existsSync(path.join(dir, 'train-state.json'))) {
+          throw new Error(`train ${this.kind}: nothing to resume in ${dir} (no train-state.json)`);
+        }
+        trainer.loadState(dir);
+      }
+      const r = trainer.train(stream, options.validation ?? []);
+      return { steps: r.steps, epochs: r.epochsCompleted, seconds: r.seconds, finished: r.status === 'done',
+        details: { stoppedEarly: r.stoppedEarly, ...(r.bestValidation !== undefined ? { bestValidation: r.bestValidation } : {}) } };
+    } finally {
+      trainer.dispose();
+    }
+  }
+
+  save(dir: string): void {
+    const p = path.join(dir, POLICY_SUBDIR);
+    fs.mkdirSync(p, { recursive: true });
+    savePolicy(this.policy, p);
+  }
+
+  dispose(): void {
+    this.policy.dispose();
+  }
+}
+
+function policyFactory(kind: EditorKind, summary: string): EditorFactory {
+  return {
+    kind, summary, trainable: true,
+    create(model, modules, settings) {
+      const s = resolveSettings(kind, settings);
+      const high = presetUsesHighLevel(kind) ? (s.policy?.high === null || s.policy?.high === false ? {} : s.policy?.high ?? {}) : null;
+      const policy = new HiEditPolicy(modules.map((n) => model.module(n)), { ...s.policy, high });
+      return new PolicyEditor(kind, policy, s);
+    },
+    load(dir, model, modules, settings) {
+      const s = resolveSettings(kind, settings);
+      const policy = loadPolicy(path.join(dir, POLICY_SUBDIR), (n) => model.module(n));
+      const names = policy.moduleNames();
+      if (names.length !== modules.length || names.some((n, i) => n !== modules[i])) {
+        policy.dispose();
+        throw new Error(`editor directory ${dir}: policy modules ${names.join(', ')} differ from editor.json's ${modules.join(', ')}`);
+      }
+      if (presetUsesHighLevel(kind) !== (policy.high !== null)) {
+        policy.dispose();
+        throw new Error(`editor directory ${dir}: a ${kind} editor ${presetUsesHighLevel(kind) ? 'needs' : 'must not have'} a high-level policy`);
+      }
+      return new PolicyEditor(kind, policy, s);
+    },
+  };
+}
+
+/** The policy-based factories, registered at module load. */
+export const policyFactories: readonly EditorFactory[] = [
+  policyFactory('hiedit', 'HiEdit (default mode): HiNet selects k modules, the low-level network writes their shifts'),
+  policyFactory('hiedit-reference', 'HiEdit as the authors\' code trains it (reference mode, for parity)'),
+  policyFactory('rledit', 'RLEdit: the same low-level network on every edit module, no high-level policy'),
+  policyFactory('mend', 'MEND: no high-level policy, no back-tracking window (D = 1), its own training'),
+];
+for (const f of policyFactories) registerEditor(f);

@@ -1,0 +1,173 @@
+/**
+ * Scanning and durable appending of framed files (journals and packs). The scan verifies every
+ * frame's checksum once, keeps only the payload offsets, and classifies damage:
+ * a damaged LAST frame is a torn write (a crash mid-append) and is reported, anything damaged with
+ * intact data after it is corruption and refused.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { FRAME_DIGEST_BYTES, FRAME_PREFIX_BYTES, MAGIC_BYTES, sha256 } from './format';
+
+/** One verified frame: where its payload lives in the file. */
+export interface FrameLocation {
+  /** 0-based index of the frame in the file. */
+  readonly index: number;
+  /** Byte offset of the frame (its length prefix) in the file. */
+  readonly offset: number;
+  /** Byte offset of the payload. */
+  readonly payloadOffset: number;
+  /** Payload length in bytes. */
+  readonly payloadLength: number;
+}
+
+/** Result of scanning a framed file. */
+export interface FrameScan {
+  readonly frames: FrameLocation[];
+  /** End of the last intact frame: where the next frame is written. */
+  readonly validEnd: number;
+  /** File size at scan time. */
+  readonly fileSize: number;
+  /** Set when a torn last frame was found after `validEnd`. */
+  readonly tornTail?: { readonly offset: number; readonly bytes: number; readonly reason: string };
+}
+
+function readAt(fd: number, offset: number, length: number): Buffer {
+  const buf = Buffer.alloc(length);
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, buf, done, length - done, offset + done);
+    if (n === 0) throw new Error(`unexpected end of file at byte ${offset + done}`);
+    done += n;
+  }
+  return buf;
+}
+
+function allZero(fd: number, from: number, to: number): boolean {
+  const chunk = 1 << 16;
+  for (let pos = from; pos < to; pos += chunk) {
+    const b = readAt(fd, pos, Math.min(chunk, to - pos));
+    for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  }
+  return true;
+}
+
+/**
+ * Verifies the magic and every frame of `file`. Throws a clear error (file, record index, byte offset)
+ * for corruption before the last frame; returns a `tornTail` for damage confined to the end.
+ */
+export function scanFrames(file: string, magic: string, kind: string): FrameScan {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    throw new Error(`${kind} ${file}: cannot open (${(e as Error).message})`);
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size < MAGIC_BYTES) throw new Error(`${kind} ${file}: ${size} bytes is too short to be a ${kind}`);
+    const got = readAt(fd, 0, MAGIC_BYTES).toString('latin1');
+    if (got !== magic) {
+      throw new Error(`${kind} ${file}: bad magic ${JSON.stringify(got)} (expected ${JSON.stringify(magic)}); not a ${kind}`);
+    }
+    const frames: FrameLocation[] = [];
+    let offset = MAGIC_BYTES;
+    const torn = (reason: string): FrameScan => ({
+      frames, validEnd: offset, fileSize: size, tornTail: { offset, bytes: size - offset, reason },
+    });
+    while (offset < size) {
+      const index = frames.length;
+      const where = `${kind} ${file}: record ${index} at byte offset ${offset}`;
+      if (size - offset < FRAME_PREFIX_BYTES) return torn(`only ${size - offset} bytes of a record prefix`);
+      const prefix = readAt(fd, offset, FRAME_PREFIX_BYTES);
+      const n = prefix.readUInt32LE(0);
+      const check = prefix.readUInt32LE(4);
+      if ((~n >>> 0) !== check) {
+        // A crash can leave a zero-filled tail (the size grew before the data reached the disk).
+        if (allZero(fd, offset, size)) return torn('zero-filled tail');
+        throw new Error(`${where} is corrupted: its length field fails its check (length ${n}, check ${check}); ` +
+          `the ${kind} is refused`);
+      }
+      const end = offset + FRAME_PREFIX_BYTES + n + FRAME_DIGEST_BYTES;
+      if (end > size) return torn(`record of ${n} payload bytes extends ${end - size} bytes past the end of the file`);
+      const payload = readAt(fd, offset + FRAME_PREFIX_BYTES, n);
+      const digest = readAt(fd, offset + FRAME_PREFIX_BYTES + n, FRAME_DIGEST_BYTES);
+      if (!sha256(payload).equals(digest)) {
+        if (end === size) return torn('checksum mismatch in the last record');
+        throw new Error(`${where} is corrupted: SHA-256 checksum mismatch (${size - end} bytes of later records ` +
+          `follow, so this is not a torn write); the ${kind} is refused`);
+      }
+      frames.push({ index, offset, payloadOffset: offset + FRAME_PREFIX_BYTES, payloadLength: n });
+      offset = end;
+    }
+    return { frames, validEnd: offset, fileSize: size };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Reads the payload of a verified frame. */
+export function readPayload(file: string, frame: FrameLocation): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    return readAt(fd, frame.payloadOffset, frame.payloadLength);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function fsyncDir(dir: string): void {
+  // Makes a rename durable; some platforms refuse to open directories, where this is best effort.
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+  } catch { /* not supported on this platform */ }
+}
+
+/** Creates `file` atomically (temp + fsync + rename) holding the magic and the given frames. */
+export function createFramedFile(file: string, magic: string, frames: readonly Buffer[]): number {
+  const dir = path.dirname(path.resolve(file));
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  const fd = fs.openSync(tmp, 'w');
+  let size = 0;
+  try {
+    const head = Buffer.from(magic, 'latin1');
+    fs.writeSync(fd, head, 0, head.length, 0);
+    size = head.length;
+    for (const f of frames) {
+      fs.writeSync(fd, f, 0, f.length, size);
+      size += f.length;
+    }
+    fs.fsyncSync(fd);
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  fs.closeSync(fd);
+  fs.renameSync(tmp, file);
+  fsyncDir(dir);
+  return size;
+}
+
+/**
+ * Writes `frame` at `at` (the end of the last intact frame), cutting away any torn tail first, and
+ * fsyncs before returning. Refuses when the file grew behind our back (another writer).
+ */
+export function appendFrame(file: string, at: number, expectedSize: number, frame: Buffer): number {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size !== expectedSize) {
+      throw new Error(`journal ${file}: size changed on disk from ${expectedSize} to ${size} bytes since it was ` +
+        `opened (another writer?); reopen it`);
+    }
+    if (size > at) fs.ftruncateSync(fd, at);
+    let done = 0;
+    while (done < frame.length) done += fs.writeSync(fd, frame, done, frame.length - done, at + done);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return at + frame.length;
+}

@@ -1,0 +1,8 @@
+export * from './format';
+export * from './records';
+export * from './journal';
+export * from './shifts';
+export * from './pack';
+export { scanFrames } from './frames';
+export type { FrameScan, FrameLocation } from './frames';
+export * from './replay';

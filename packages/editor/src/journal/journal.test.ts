@@ -1,0 +1,220 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { tf } from '@hiedit/tensor-core';
+import { randomArray, rng, WeightsOnlyModel } from '../../test/weightsModel';
+import {
+  applyEditPack, applyStoredShifts, currentWeightsDigest, EditJournal, exportEditPack, JournalHeader,
+  replayJournal, StoredShift,
+} from './index';
+
+const SHAPES = [{ name: 'h.2.mlp.c_fc', dIn: 12, dOut: 20 }, { name: 'h.3.mlp.c_fc', dIn: 12, dOut: 20 },
+  { name: 'h.3.attn.c_proj', dIn: 12, dOut: 12 }];
+const BASE_HASH = 'a'.repeat(64);
+
+function header(): JournalHeader {
+  return { formatVersion: 1, createdAt: '2026-01-01T00:00:00.000Z', baseWeightsHash: BASE_HASH,
+    model: { modelType: 'test', architecture: 'gpt2' }, modules: SHAPES.map((s, i) => ({ ...s, layer: i })) };
+}
+
+/** Edit j: a rank-2 shift on one or two modules, a dense one every 7th edit. */
+function makeShifts(j: number): StoredShift[] {
+  const next = rng(1000 + j);
+  const mods = j % 3 === 0 ? [SHAPES[0], SHAPES[2]] : [SHAPES[j % 2]];
+  return mods.map((m) => j % 7 === 0
+    ? { module: m.name, kind: 'dense' as const, dIn: m.dIn, dOut: m.dOut, delta: randomArray(m.dIn * m.dOut, next, 0.05) }
+    : { module: m.name, kind: 'lowRank' as const, dIn: m.dIn, dOut: m.dOut, rank: 2,
+        left: randomArray(m.dIn * 2, next, 0.3), right: randomArray(2 * m.dOut, next, 0.3) });
+}
+
+function hostDelta(s: StoredShift): Float32Array {
+  if (s.kind === 'dense') return s.delta;
+  const out = new Float32Array(s.dIn * s.dOut);
+  for (let i = 0; i < s.dIn; i++) for (let o = 0; o < s.dOut; o++) {
+    let acc = 0;
+    for (let r = 0; r < s.rank; r++) acc += s.left[i * s.rank + r] * s.right[r * s.dOut + o];
+    out[i * s.dOut + o] = acc;
+  }
+  return out;
+}
+
+let dir: string;
+beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-journal-')); });
+afterEach(() => { fs.rmSync(dir, { recursive: true, force: true }); });
+
+function journalWithEdits(n: number): { file: string; model: WeightsOnlyModel; journal: EditJournal } {
+  const file = path.join(dir, 'edits.hjournal');
+  const model = new WeightsOnlyModel(SHAPES, 7);
+  const journal = EditJournal.create(file, header());
+  for (let j = 1; j <= n; j++) {
+    const shifts = makeShifts(j);
+    applyStoredShifts(model, shifts);
+    journal.appendEdit({ editor: 'test', request: { prompt: `p${j}`, target: `t${j}` },
+      selected: shifts.map((s) => s.module), scores: {}, norms: {} }, shifts);
+  }
+  return { file, model, journal };
+}
+
+describe('edit journal', () => {
+  test('rollback of edit i out of 50 equals edits 1..50 without i, within float32 summation error', () => {
+    const { model, journal, file } = journalWithEdits(50);
+    const i = 21; // a dense edit (21 % 7 == 0) on two modules (21 % 3 == 0): the hardest case
+    const before = new Map(SHAPES.map((s) => [s.name, Float32Array.from(model.host(s.name))]));
+    journal.appendRollback(`e${i}`);
+    applyStoredShifts(model, journal.readShifts(`e${i}`), -1);
+
+    const expected = new WeightsOnlyModel(SHAPES, 7);
+    // Bound on |sum error|: every element is a chain of at most 51 float32 additions; each rounds by at
+    // most 2^-24 times the running magnitude, which is at most M = |W0| + sum_j |dW_j|. Both the rolled
+    // back and the reference chain carry that error, hence 2 * 52 * 2^-24 * M (52 covers the rollback).
+    const magnitude = new Map(SHAPES.map((s) => [s.name, Float32Array.from(expected.host(s.name), Math.abs)]));
+    for (let j = 1; j <= 50; j++) {
+      for (const s of makeShifts(j)) {
+        const d = hostDelta(s);
+        const m = magnitude.get(s.module)!;
+        for (let k = 0; k < d.length; k++) m[k] += Math.abs(d[k]);
+      }
+      if (j !== i) applyStoredShifts(expected, makeShifts(j));
+    }
+    let worstRatio = 0;
+    let removed = 0;
+    for (const s of SHAPES) {
+      const got = model.host(s.name);
+      const want = expected.host(s.name);
+      const pre = before.get(s.name)!;
+      const m = magnitude.get(s.name)!;
+      for (let k = 0; k < got.length; k++) {
+        const tol = 2 * 52 * Math.pow(2, -24) * m[k];
+        worstRatio = Math.max(worstRatio, Math.abs(got[k] - want[k]) / tol);
+        removed = Math.max(removed, Math.abs(pre[k] - want[k]) / tol);
+      }
+    }
+    expect(worstRatio).toBeLessThanOrEqual(1);
+    // The check can fail: before the rollback the weights are far outside that tolerance.
+    expect(removed).toBeGreaterThan(1000);
+
+    // Reopening sees the rollback: replay gives the "without i" model bitwise (same addition order).
+    const replayed = new WeightsOnlyModel(SHAPES, 7);
+    const ids = replayJournal(EditJournal.open(file), replayed, BASE_HASH);
+    expect(ids).toHaveLength(49);
+    expect(ids).not.toContain(`e${i}`);
+    expect(currentWeightsDigest(replayed)).toBe(currentWeightsDigest(expected));
+    for (const m of [model, expected, replayed]) m.dispose();
+  });
+
+  test('replay reproduces the edited model bitwise; an edit pack applies the same shifts elsewhere', () => {
+    const { model, journal, file } = journalWithEdits(12);
+    const reopened = EditJournal.open(file);
+    expect(reopened.records).toHaveLength(12);
+    expect(reopened.warnings).toHaveLength(0);
+    const fresh = new WeightsOnlyModel(SHAPES, 7);
+    const digestBase = currentWeightsDigest(fresh);
+    replayJournal(reopened, fresh, BASE_HASH);
+    expect(currentWeightsDigest(fresh)).toBe(currentWeightsDigest(model));
+    expect(currentWeightsDigest(fresh)).not.toBe(digestBase);
+
+    const packFile = path.join(dir, 'edits.hpack');
+    expect(exportEditPack(journal, packFile)).toBe(12);
+    // A pack holds factors, never the model: far smaller than the 3 dense weights times 12 edits.
+    expect(fs.statSync(packFile).size).toBeLessThan(fs.statSync(file).size + 1024);
+    const elsewhere = new WeightsOnlyModel(SHAPES, 7);
+    expect(applyEditPack(elsewhere, BASE_HASH, packFile)).toHaveLength(12);
+    expect(currentWeightsDigest(elsewhere)).toBe(currentWeightsDigest(model));
+    const other = new WeightsOnlyModel(SHAPES, 8);
+    const otherDigest = currentWeightsDigest(other);
+    expect(() => applyEditPack(other, 'b'.repeat(64), packFile)).toThrow(/another base model/);
+    expect(currentWeightsDigest(other)).toBe(otherDigest);
+    for (const m of [model, fresh, elsewhere, other]) m.dispose();
+  });
+
+  test('a torn last record is ignored with a warning and cut away by the next append', () => {
+    const { model, file } = journalWithEdits(5);
+    const full = fs.statSync(file).size;
+    fs.truncateSync(file, full - 17);
+    const warnings: string[] = [];
+    const j = EditJournal.open(file, { onWarning: (w) => warnings.push(w) });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/torn last record at byte offset \d+/);
+    expect(warnings[0]).toContain(file);
+    expect(j.records.map((r) => r.type === 'edit' && r.editId)).toEqual(['e1', 'e2', 'e3', 'e4']);
+    expect(j.nextEditId()).toBe('e5');
+    const s = makeShifts(99);
+    j.appendEdit({ editor: 'test', request: { prompt: 'p', target: 't' }, selected: [s[0].module], scores: {}, norms: {} }, s);
+    const again = EditJournal.open(file, { onWarning: (w) => warnings.push(w) });
+    expect(warnings).toHaveLength(1);
+    expect(again.records).toHaveLength(5);
+    expect(again.readShifts('e5')[0].module).toBe(s[0].module);
+
+    // A zero-filled tail (size grew, data never reached the disk) is a torn write too.
+    fs.appendFileSync(file, Buffer.alloc(100));
+    const w2: string[] = [];
+    expect(EditJournal.open(file, { onWarning: (w) => w2.push(w) }).records).toHaveLength(5);
+    expect(w2[0]).toMatch(/zero-filled/);
+    model.dispose();
+  });
+
+  test('a corrupted record in the middle is refused naming the file, record index and byte offset', () => {
+    const { model, journal, file } = journalWithEdits(6);
+    const rec = journal.records[2]; // record index 3 (0 is the header)
+    const bytes = fs.readFileSync(file);
+    const flipped = Buffer.from(bytes);
+    flipped[rec.byteOffset + 40] ^= 0x10;
+    fs.writeFileSync(file, flipped);
+    expect(() => EditJournal.open(file)).toThrow(
+      new RegExp(`journal ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: record 3 at byte offset ${rec.byteOffset} is corrupted`));
+    // A damaged length field is caught by its complement, not trusted.
+    const badLen = Buffer.from(bytes);
+    badLen[rec.byteOffset + 1] ^= 0x01;
+    fs.writeFileSync(file, badLen);
+    expect(() => EditJournal.open(file)).toThrow(/record 3 at byte offset \d+ is corrupted: its length field/);
+    fs.writeFileSync(file, bytes);
+    expect(EditJournal.open(file).records).toHaveLength(6);
+    fs.writeFileSync(file, Buffer.concat([Buffer.from('NOTAJRNL'), bytes.subarray(8)]));
+    expect(() => EditJournal.open(file)).toThrow(/bad magic/);
+    model.dispose();
+  });
+
+  test('a journal of another base model or other module shapes is refused, the model untouched', () => {
+    const { file } = journalWithEdits(2);
+    const model = new WeightsOnlyModel(SHAPES, 7);
+    const digest = currentWeightsDigest(model);
+    expect(() => replayJournal(EditJournal.open(file), model, 'c'.repeat(64))).toThrow(/another base model/);
+    const narrow = new WeightsOnlyModel([{ ...SHAPES[0], dOut: 21 }, SHAPES[1], SHAPES[2]], 7);
+    expect(() => replayJournal(EditJournal.open(file), narrow, BASE_HASH)).toThrow(/h\.2\.mlp\.c_fc is 12x20 in the header but 12x21/);
+    expect(currentWeightsDigest(model)).toBe(digest);
+    model.dispose();
+    narrow.dispose();
+  });
+
+  test('apply is all-or-nothing; rollback ids are checked', () => {
+    const { model, journal } = journalWithEdits(1);
+    const digest = currentWeightsDigest(model);
+    const good = makeShifts(3);
+    expect(() => applyStoredShifts(model, [...good, { ...good[0], module: 'h.9.mlp.c_fc' }])).toThrow(/no module named h\.9/);
+    expect(currentWeightsDigest(model)).toBe(digest);
+    const nan = Float32Array.from((good[0] as { left: Float32Array }).left);
+    nan[3] = NaN;
+    expect(() => applyStoredShifts(model, [good[1], { ...(good[0] as never as object), left: nan } as StoredShift]))
+      .toThrow(/non-finite value at index 3/);
+    model.failOnAddShiftCall = 2 + 1; // 1 call so far from journalWithEdits; fail on the second shift
+    expect(() => applyStoredShifts(model, good)).toThrow(/injected failure/);
+    expect(currentWeightsDigest(model)).toBe(digest);
+    expect(() => journal.appendRollback('e7')).toThrow(/no edit with id "e7"/);
+    journal.appendRollback('e1');
+    expect(() => journal.appendRollback('e1')).toThrow(/already rolled back/);
+    expect(() => EditJournal.create(journal.file, header())).toThrow(/already exists/);
+    model.dispose();
+  });
+
+  test('journal operations leave no tensors behind', () => {
+    const { model, journal } = journalWithEdits(1);
+    const n = tf.memory().numTensors;
+    for (let j = 2; j < 10; j++) applyStoredShifts(model, makeShifts(j));
+    const other = new WeightsOnlyModel(SHAPES, 7);
+    replayJournal(journal, other, BASE_HASH);
+    expect(tf.memory().numTensors).toBe(n + SHAPES.length); // only the new model's variables
+    other.dispose();
+    expect(tf.memory().numTensors).toBe(n);
+    model.dispose();
+  });
+});

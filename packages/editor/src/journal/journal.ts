@@ -1,0 +1,169 @@
+/**
+ * The append-only edit journal: a header, then one checksummed record per applied edit or rollback.
+ * Every append is fsynced before it returns. Reopening verifies every record: a torn last record is
+ * ignored with a warning (and cut away by the next append), corruption before the end is refused.
+ */
+import * as fs from 'fs';
+import { decodePayload, encodeFrame, FRAME_DIGEST_BYTES, FRAME_PREFIX_BYTES, JOURNAL_MAGIC } from './format';
+import { appendFrame, createFramedFile, FrameLocation, readPayload, scanFrames } from './frames';
+import {
+  checkStoredShift, decodeHeader, decodeRecordInfo, decodeShifts, EditRecordInfo, encodeEdit, encodeHeader,
+  encodeRollback, JournalHeader, JournalRecordInfo, RollbackRecordInfo, StoredShift,
+} from './records';
+
+/** Options of `EditJournal.open`. */
+export interface JournalOpenOptions {
+  /** Receives warnings (torn last record). Default: `process.emitWarning`. */
+  onWarning?: (message: string) => void;
+}
+
+/** A record of the journal with its position in the file. */
+export type LocatedRecord = JournalRecordInfo & { readonly recordIndex: number; readonly byteOffset: number };
+
+const defaultWarn = (m: string): void => { process.emitWarning(m, 'HieditJournalWarning'); };
+
+/** An open edit journal. Not safe for two writers at once (a second writer is detected and refused). */
+export class EditJournal {
+  private readonly recs: LocatedRecord[] = [];
+  private readonly frames: FrameLocation[] = [];
+  private readonly rolledBack = new Set<string>();
+  private end: number;
+  private size: number;
+
+  private constructor(
+    /** Path of the journal file. */
+    readonly file: string,
+    /** The header record. */
+    readonly header: JournalHeader,
+    end: number, size: number,
+    /** Warnings raised while opening (e.g. a torn last record). */
+    readonly warnings: readonly string[],
+  ) {
+    this.end = end;
+    this.size = size;
+  }
+
+  /** Creates a new journal holding only `header`. Refuses to overwrite an existing file. */
+  static create(file: string, header: JournalHeader): EditJournal {
+    if (fs.existsSync(file)) throw new Error(`journal ${file}: already exists; open it instead of creating it`);
+    const size = createFramedFile(file, JOURNAL_MAGIC, [encodeFrame(encodeHeader(header))]);
+    return new EditJournal(file, header, size, size, []);
+  }
+
+  /** Opens and verifies an existing journal. */
+  static open(file: string, opts: JournalOpenOptions = {}): EditJournal {
+    const scan = scanFrames(file, JOURNAL_MAGIC, 'journal');
+    const warnings: string[] = [];
+    if (scan.tornTail) {
+      const t = scan.tornTail;
+      warnings.push(`journal ${file}: torn last record at byte offset ${t.offset} (${t.bytes} bytes, ${t.reason}) ` +
+        `ignored; it is cut away on the next append`);
+    }
+    if (scan.frames.length === 0) {
+      throw new Error(`journal ${file}: no intact header record${scan.tornTail ? ' (the header itself is torn)' : ''}`);
+    }
+    const header = decodeHeader(
+      decodePayload(readPayload(file, scan.frames[0]), `journal ${file}: record 0`), `journal ${file}: record 0`);
+    const j = new EditJournal(file, header, scan.validEnd, scan.fileSize, warnings);
+    j.frames.push(scan.frames[0]);
+    for (const f of scan.frames.slice(1)) {
+      const where = `journal ${file}: record ${f.index} at byte offset ${f.offset}`;
+      j.track(decodeRecordInfo(decodePayload(readPayload(file, f), where), where), f, where);
+    }
+    for (const w of warnings) (opts.onWarning ?? defaultWarn)(w);
+    return j;
+  }
+
+  private track(info: JournalRecordInfo, f: FrameLocation, where: string): void {
+    if (info.type === 'edit') {
+      if (this.recs.some((r) => r.type === 'edit' && r.editId === info.editId)) {
+        throw new Error(`${where}: duplicate edit id ${info.editId}`);
+      }
+    } else {
+      if (!this.recs.some((r) => r.type === 'edit' && r.editId === info.editId)) {
+        throw new Error(`${where}: rollback of unknown edit ${info.editId}`);
+      }
+      if (this.rolledBack.has(info.editId)) throw new Error(`${where}: edit ${info.editId} is rolled back twice`);
+      this.rolledBack.add(info.editId);
+    }
+    this.recs.push({ ...info, recordIndex: f.index, byteOffset: f.offset });
+    this.frames.push(f);
+  }
+
+  /** Every edit and rollback record in file order (the header excluded). */
+  get records(): readonly LocatedRecord[] {
+    return this.recs;
+  }
+
+  /** Edit records that are not rolled back, in the order they were applied. */
+  activeEdits(): (EditRecordInfo & { recordIndex: number })[] {
+    return this.recs.filter((r): r is EditRecordInfo & LocatedRecord => r.type === 'edit' && !this.rolledBack.has(r.editId));
+  }
+
+  /** The edit record with this id; throws naming the journal when there is none. */
+  edit(editId: string): EditRecordInfo & { recordIndex: number } {
+    const r = this.recs.find((x) => x.type === 'edit' && x.editId === editId);
+    if (!r || r.type !== 'edit') {
+      throw new Error(`journal ${this.file}: no edit with id ${JSON.stringify(editId)} ` +
+        `(${this.recs.filter((x) => x.type === 'edit').length} edits recorded)`);
+    }
+    return r;
+  }
+
+  /** True when `editId` has been rolled back. */
+  isRolledBack(editId: string): boolean {
+    return this.rolledBack.has(editId);
+  }
+
+  /** The id the next appended edit will get. */
+  nextEditId(): string {
+    return `e${this.recs.filter((r) => r.type === 'edit').length + 1}`;
+  }
+
+  /** Reads the exact applied shifts of an edit from disk. */
+  readShifts(editId: string): StoredShift[] {
+    const r = this.edit(editId);
+    const f = this.frames[r.recordIndex];
+    const where = `journal ${this.file}: record ${f.index} at byte offset ${f.offset}`;
+    return decodeShifts(decodePayload(readPayload(this.file, f), where), where);
+  }
+
+  /**
+   * Appends an edit record and fsyncs. The id is assigned here; shifts must name modules of the header
+   * with their recorded shapes.
+   */
+  appendEdit(info: Omit<EditRecordInfo, 'type' | 'editId' | 'time'>, shifts: readonly StoredShift[]): EditRecordInfo {
+    for (const s of shifts) {
+      const m = this.header.modules.find((x) => x.name === s.module);
+      if (!m) throw new Error(`journal ${this.file}: shift names module ${s.module}, which the base model lacks`);
+      if (m.dIn !== s.dIn || m.dOut !== s.dOut) {
+        throw new Error(`journal ${this.file}: shift of ${s.module} is ${s.dIn}x${s.dOut}, the module is ${m.dIn}x${m.dOut}`);
+      }
+      checkStoredShift(s, `journal ${this.file}`);
+    }
+    const full = { editId: this.nextEditId(), time: new Date().toISOString(), ...info };
+    this.write(encodeFrame(encodeEdit(full, shifts)), { type: 'edit', ...full });
+    return { type: 'edit', ...full };
+  }
+
+  /** Appends a rollback record for `editId` and fsyncs; refuses unknown or already rolled back ids. */
+  appendRollback(editId: string): RollbackRecordInfo {
+    this.edit(editId);
+    if (this.rolledBack.has(editId)) throw new Error(`journal ${this.file}: edit ${editId} is already rolled back`);
+    const info: RollbackRecordInfo = { type: 'rollback', editId, time: new Date().toISOString() };
+    this.write(encodeFrame(encodeRollback({ editId: info.editId, time: info.time })), info);
+    return info;
+  }
+
+  private write(frame: Buffer, info: JournalRecordInfo): void {
+    const at = this.end;
+    const newEnd = appendFrame(this.file, at, this.size, frame);
+    const loc: FrameLocation = {
+      index: this.frames.length, offset: at, payloadOffset: at + FRAME_PREFIX_BYTES,
+      payloadLength: frame.length - FRAME_PREFIX_BYTES - FRAME_DIGEST_BYTES,
+    };
+    this.end = newEnd;
+    this.size = newEnd;
+    this.track(info, loc, `journal ${this.file}`);
+  }
+}

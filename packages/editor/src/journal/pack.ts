@@ -1,0 +1,72 @@
+/**
+ * Edit packs: the shifts of a set of edits (low-rank factors where low-rank, never a model copy),
+ * portable to the same base model elsewhere. Same framing as the journal, magic `HIEDITP1`:
+ * a header record, then one edit record per edit.
+ */
+import { EditableModel } from '@hiedit/tensor-core';
+import { decodePayload, encodeFrame, PACK_MAGIC } from './format';
+import { createFramedFile, readPayload, scanFrames } from './frames';
+import { EditJournal } from './journal';
+import {
+  decodeHeader, decodeRecordInfo, decodeShifts, EditRecordInfo, encodeEdit, encodeHeader, JournalHeader, StoredShift,
+} from './records';
+import { applyStoredShifts, checkHeaderMatchesModel } from './shifts';
+
+/** One edit inside a pack. */
+export interface PackedEdit {
+  readonly info: Omit<EditRecordInfo, 'type'>;
+  readonly shifts: readonly StoredShift[];
+}
+
+/** A decoded pack. */
+export interface EditPack {
+  readonly header: JournalHeader;
+  readonly edits: readonly PackedEdit[];
+}
+
+/** Writes a pack atomically. */
+export function writeEditPack(file: string, pack: EditPack): void {
+  const frames = [encodeFrame(encodeHeader(pack.header))];
+  for (const e of pack.edits) frames.push(encodeFrame(encodeEdit(e.info, e.shifts)));
+  createFramedFile(file, PACK_MAGIC, frames);
+}
+
+/** Writes the active (not rolled back) edits of a journal as a pack; returns how many edits it holds. */
+export function exportEditPack(journal: EditJournal, file: string): number {
+  const edits = journal.activeEdits().map((r) => {
+    const { recordIndex: _i, byteOffset: _o, type: _t, ...info } = r as EditRecordInfo & { recordIndex: number; byteOffset: number };
+    return { info, shifts: journal.readShifts(r.editId) };
+  });
+  writeEditPack(file, { header: { ...journal.header, createdAt: new Date().toISOString() }, edits });
+  return edits.length;
+}
+
+/** Reads and verifies a pack. A pack is written atomically, so any damage is refused (no torn tail). */
+export function readEditPack(file: string): EditPack {
+  const scan = scanFrames(file, PACK_MAGIC, 'edit pack');
+  if (scan.tornTail) {
+    throw new Error(`edit pack ${file}: damaged at byte offset ${scan.tornTail.offset} (${scan.tornTail.reason}); refused`);
+  }
+  if (scan.frames.length === 0) throw new Error(`edit pack ${file}: no header record`);
+  const at = (i: number): string => `edit pack ${file}: record ${i} at byte offset ${scan.frames[i].offset}`;
+  const header = decodeHeader(decodePayload(readPayload(file, scan.frames[0]), at(0)), at(0));
+  const edits = scan.frames.slice(1).map((f) => {
+    const p = decodePayload(readPayload(file, f), at(f.index));
+    const info = decodeRecordInfo(p, at(f.index));
+    if (info.type !== 'edit') throw new Error(`${at(f.index)}: a pack holds only edit records, found ${info.type}`);
+    const { type: _t, ...rest } = info;
+    return { info: rest, shifts: decodeShifts(p, at(f.index)) };
+  });
+  return { header, edits };
+}
+
+/**
+ * Applies every edit of a pack to `model` (whose base weights hash is `baseHash`), all-or-nothing.
+ * Refuses a pack made for another base model. Returns the applied edits' ids.
+ */
+export function applyEditPack(model: EditableModel, baseHash: string, file: string): string[] {
+  const pack = readEditPack(file);
+  checkHeaderMatchesModel(pack.header, model, baseHash, `edit pack ${file}`);
+  applyStoredShifts(model, pack.edits.flatMap((e) => e.shifts), 1, `edit pack ${file}`);
+  return pack.edits.map((e) => e.info.editId);
+}

@@ -1,0 +1,108 @@
+/**
+ * What the editor needs from a loaded model, stated structurally so it matches llm-loader's CausalLM
+ * (and any other EditableModel that carries a config, a tokenizer and a base weights hash).
+ */
+import { EditableModel, ModuleDescriptor, TokenizedTuple } from '@hiedit/tensor-core';
+import { JournalHeader, ModelIdentity, ModuleShape } from './journal';
+
+/** The subset of llm-loader's Tokenizer the editor uses. */
+export interface EditorTokenizer {
+  encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
+  decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): string;
+  readonly vocabSize: number;
+}
+
+/** The subset of llm-loader's ModelConfig the editor uses. */
+export interface EditorModelConfig {
+  readonly modelType: string;
+  readonly architecture: string;
+  readonly numLayers: number;
+  readonly hiddenSize: number;
+  readonly vocabSize: number;
+}
+
+/** A model the lifelong editor can edit: llm-loader's CausalLM satisfies it. */
+export interface EditorModel extends EditableModel {
+  readonly config: EditorModelConfig;
+  readonly tokenizer?: EditorTokenizer;
+  readonly dir?: string;
+  /** SHA-256 over the base weights as loaded (not affected by applied edits). */
+  weightsHash(): string;
+  /** Saves the current (edited) weights as a Hugging Face directory. */
+  save?(dir: string, opts?: { dtype?: 'F32' | 'F16' | 'BF16' }): Promise<void>;
+}
+
+/** Turns a (prompt, answer) pair into a teacher-forcing tuple (spec §2). */
+export type TupleTokenizer = (prompt: string, answer: string) => TokenizedTuple;
+
+/** Identity of a model for journal and editor-directory headers. */
+export function modelIdentity(model: EditorModel): ModelIdentity {
+  const c = model.config;
+  return { modelType: c.modelType, architecture: c.architecture, numLayers: c.numLayers, hiddenSize: c.hiddenSize,
+    vocabSize: c.vocabSize, ...(model.dir ? { source: model.dir } : {}) };
+}
+
+/** Shapes of every module of a model, for headers. */
+export function moduleShapes(modules: readonly ModuleDescriptor[]): ModuleShape[] {
+  return modules.map((m) => ({ name: m.name, dIn: m.dIn, dOut: m.dOut, layer: m.layer }));
+}
+
+/** A journal header for `model` created now. */
+export function journalHeaderFor(model: EditorModel): JournalHeader {
+  return { formatVersion: 1, createdAt: new Date().toISOString(), baseWeightsHash: model.weightsHash(),
+    model: modelIdentity(model), modules: moduleShapes(model.modules) };
+}
+
+/**
+ * The "upper-middle" layers of an L-layer model: n = clamp(round(3L/16), min(2, L), L) consecutive
+ * layers starting at the middle, start = min(floor(L/2), L - n). For Llama-3-8B (L = 32) these are
+ * layers 16..21 (6 layers, so 12 gate/up modules and k = 6 as in the authors' runs), for GPT-2 small
+ * (L = 12) layers 6..7, for a 2-layer tiny model both layers.
+ */
+export function upperMiddleLayers(numLayers: number): number[] {
+  if (!Number.isInteger(numLayers) || numLayers < 1) throw new Error(`upperMiddleLayers: bad layer count ${numLayers}`);
+  const n = Math.min(numLayers, Math.max(Math.min(2, numLayers), Math.round((3 * numLayers) / 16)));
+  const start = Math.min(Math.floor(numLayers / 2), numLayers - n);
+  return Array.from({ length: n }, (_, i) => start + i);
+}
+
+/** Module-name suffixes edited by default, per architecture. */
+const DEFAULT_SUFFIXES: Record<string, readonly string[]> = {
+  llama: ['mlp.gate_proj', 'mlp.up_proj'],
+  gpt2: ['mlp.c_fc'],
+};
+
+/**
+ * Default edit modules: Llama family gate_proj and up_proj, GPT-2 mlp.c_fc, of the upper-middle layers
+ * (see `upperMiddleLayers`), in layer order.
+ */
+export function defaultEditModules(model: EditorModel): string[] {
+  const suffixes = DEFAULT_SUFFIXES[model.config.architecture];
+  if (!suffixes) {
+    throw new Error(`no default edit modules for architecture ${JSON.stringify(model.config.architecture)}; ` +
+      `pass the module names explicitly`);
+  }
+  const layers = new Set(upperMiddleLayers(model.config.numLayers));
+  const out = model.modules
+    .filter((m) => layers.has(m.layer) && suffixes.some((s) => m.name.endsWith(`.${s}`)))
+    .map((m) => m.name);
+  if (out.length === 0) {
+    throw new Error(`model ${model.config.modelType} has no ${suffixes.join('/')} modules in layers ` +
+      `${[...layers].join(',')}; pass the module names explicitly`);
+  }
+  return out;
+}
+
+/** Checks that every name is a module of the model (all of them, before anything is touched). */
+export function checkModuleNames(model: EditableModel, names: readonly string[], where: string): void {
+  if (names.length === 0) throw new Error(`${where}: no edit modules given`);
+  const known = new Set(model.modules.map((m) => m.name));
+  const missing = names.filter((n) => !known.has(n));
+  if (missing.length > 0) {
+    const sample = model.modules.slice(0, 4).map((m) => m.name).join(', ');
+    throw new Error(`${where}: the model has no module named ${missing.map((n) => JSON.stringify(n)).join(', ')} ` +
+      `(its modules look like: ${sample}, ...)`);
+  }
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new Error(`${where}: module ${dup} is listed twice`);
+}

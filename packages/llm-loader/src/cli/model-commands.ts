@@ -1,0 +1,272 @@
+/** `info`, `forward`, `grad` and `generate`: commands that load a model directory. */
+import * as fs from 'fs';
+import * as path from 'path';
+import { performance } from 'perf_hooks';
+import { BACKEND_NAMES, CliUsageError, requireFlag, type BackendName, type CliCommand } from '@hiedit/tensor-core';
+import type { CliModel, LoaderApi } from './api';
+import { defineCommand, wholeNumber, writeJson } from './command';
+
+/** --backend NAME: picks the backend before anything loads (same as HIEDIT_BACKEND). */
+export async function selectBackend(api: LoaderApi, backend: string | undefined): Promise<void> {
+  if (backend === undefined) return;
+  if (!(BACKEND_NAMES as readonly string[]).includes(backend)) {
+    throw new CliUsageError(`--backend must be one of ${BACKEND_NAMES.join(', ')}, got "${backend}"`);
+  }
+  await api.initBackend({ backend: backend as BackendName });
+}
+
+async function withModel<T>(
+  api: LoaderApi,
+  flags: { model?: string; backend?: string },
+  opts: { tokenizer?: boolean },
+  fn: (model: CliModel, dir: string) => Promise<T> | T,
+): Promise<T> {
+  const dir = path.resolve(requireFlag(flags.model, 'model'));
+  await selectBackend(api, flags.backend);
+  const model = await api.loadModel(dir, opts);
+  try {
+    return await fn(model, dir);
+  } finally {
+    model.dispose();
+  }
+}
+
+/** The id list checked against the model's vocabulary (the model itself checks the length). */
+function checkIds(model: CliModel, ids: number[], flag = 'ids'): number[] {
+  const { vocabSize } = model.config;
+  const bad = ids.find((id) => id < 0 || id >= vocabSize);
+  if (bad !== undefined) throw new Error(`--${flag}: id ${bad} is outside the vocabulary (size ${vocabSize})`);
+  return ids;
+}
+
+/** The names sharing the longest prefix with `name` (at most 3): a hint for a mistyped tensor name. */
+function closestNames(name: string, names: readonly string[]): string[] {
+  const common = (a: string, b: string): number => {
+    let i = 0;
+    while (i < a.length && i < b.length && a[i] === b[i]) i++;
+    return i;
+  };
+  return [...names].sort((a, b) => common(name, b) - common(name, a)).slice(0, 3);
+}
+
+/** Median wall time in ms of `n` runs of `fn`, after one untimed warm-up run. */
+export function medianMs(n: number, fn: () => void): number {
+  fn();
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  const mid = times.length >> 1;
+  return times.length % 2 === 1 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
+}
+
+function l2(x: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i] * x[i];
+  return Math.sqrt(s);
+}
+
+function fmt(x: number): string {
+  return Number.isFinite(x) ? x.toPrecision(7) : String(x);
+}
+
+function preview(x: ArrayLike<number>, n = 8): string {
+  const head = Array.from({ length: Math.min(n, x.length) }, (_, i) => fmt(x[i]));
+  return `[${head.join(', ')}${x.length > n ? `, ... (${x.length} values)` : ''}]`;
+}
+
+const MODEL_HELP = '--model DIR       Hugging Face model directory (config.json + model.safetensors)';
+const JSON_HELP = '--json            machine-readable output (one JSON object)';
+const BACKEND_HELP = `--backend NAME    force a backend: ${BACKEND_NAMES.join(', ')} (default: HIEDIT_BACKEND or the first available)`;
+const REPEAT_HELP = '--repeat N        also time N runs after one warm-up; reports ms_median';
+
+function info(api: LoaderApi): CliCommand {
+  return defineCommand({
+    name: 'info',
+    summary: 'Describe a model directory: architecture, layers, parameter count, dtype, backend.',
+    synopsis: 'info --model DIR [--json] [--backend NAME]',
+    flagHelp: [MODEL_HELP, JSON_HELP, BACKEND_HELP],
+    flags: { model: 'string', json: 'boolean', backend: 'string' },
+    action: (flags, io) =>
+      withModel(api, flags, { tokenizer: false }, (model, dir) => {
+        const c = model.config;
+        const data = {
+          architecture: c.architecture,
+          model_type: c.modelType,
+          layers: c.numLayers,
+          hidden_size: c.hiddenSize,
+          heads: c.numHeads,
+          kv_heads: c.numKvHeads,
+          head_dim: c.headDim,
+          intermediate_size: c.intermediateSize,
+          vocab_size: c.vocabSize,
+          max_positions: c.maxPositions,
+          tied_embeddings: c.tieWordEmbeddings,
+          parameters: model.parameterCount(),
+          editable_modules: model.modules.length,
+          dtype: model.sourceDtype,
+          backend: api.backendReport().active,
+          tokenizer: fs.existsSync(path.join(dir, 'tokenizer.json')),
+        };
+        if (flags.json) {
+          writeJson(io, data);
+        } else {
+          io.out(
+            [
+              `model:        ${dir}`,
+              `architecture: ${data.architecture} (model_type ${data.model_type})`,
+              `layers:       ${data.layers}, hidden ${data.hidden_size}, heads ${data.heads} (kv ${data.kv_heads}, head_dim ${data.head_dim}), mlp ${data.intermediate_size}`,
+              `vocabulary:   ${data.vocab_size}, positions ${data.max_positions}, tied embeddings ${data.tied_embeddings ? 'yes' : 'no'}`,
+              `parameters:   ${data.parameters.toLocaleString('en-US')} (${data.editable_modules} editable linear modules)`,
+              `dtype:        ${data.dtype}`,
+              `backend:      ${data.backend}`,
+              `tokenizer:    ${data.tokenizer ? 'tokenizer.json' : 'none'}`,
+            ].join('\n') + '\n',
+          );
+        }
+        return 0;
+      }),
+  });
+}
+
+function forward(api: LoaderApi): CliCommand {
+  return defineCommand({
+    name: 'forward',
+    summary: 'Run the model on token ids: logits and the mean next-token loss.',
+    synopsis: 'forward --model DIR --ids 1,2,3 [--repeat N] [--json] [--backend NAME]',
+    flagHelp: [MODEL_HELP, '--ids 1,2,3       token ids', REPEAT_HELP, JSON_HELP, BACKEND_HELP],
+    flags: { model: 'string', ids: 'int-list', repeat: 'number', json: 'boolean', backend: 'string' },
+    action: async (flags, io) => {
+      const repeat = wholeNumber(flags.repeat, 'repeat', 1);
+      const idsFlag = requireFlag(flags.ids, 'ids');
+      return withModel(api, flags, { tokenizer: false }, (model) => {
+        const ids = checkIds(model, idsFlag);
+        const { shape, data } = model.logits(ids);
+        // One token has no next token to predict: the loss is undefined, reported as null.
+        const loss = ids.length >= 2 ? model.loss(ids) : null;
+        const ms = repeat === undefined ? undefined : medianMs(repeat, () => void model.logits(ids));
+        if (flags.json) {
+          const out: Record<string, unknown> = { logits_shape: shape, logits: Array.from(data), loss };
+          if (ms !== undefined) out.ms_median = ms;
+          writeJson(io, out);
+        } else {
+          const argmax: number[] = [];
+          for (let t = 0; t < shape[0]; t++) {
+            let best = 0;
+            for (let v = 1; v < shape[1]; v++) if (data[t * shape[1] + v] > data[t * shape[1] + best]) best = v;
+            argmax.push(best);
+          }
+          const lines = [
+            `logits: [${shape.join(', ')}] ${preview(data)}`,
+            `argmax per position: ${argmax.join(' ')}`,
+            `loss (mean next-token cross-entropy): ${loss === null ? 'n/a (one token)' : fmt(loss)}`,
+          ];
+          if (ms !== undefined) lines.push(`median of ${repeat} runs: ${ms.toFixed(3)} ms`);
+          io.out(lines.join('\n') + '\n');
+        }
+        return 0;
+      });
+    },
+  });
+}
+
+function grad(api: LoaderApi): CliCommand {
+  return defineCommand({
+    name: 'grad',
+    summary: 'Gradient of the mean next-token loss with respect to one checkpoint tensor.',
+    synopsis: 'grad --model DIR --ids 1,2,3 --param NAME [--repeat N] [--json] [--backend NAME]',
+    flagHelp: [
+      MODEL_HELP,
+      '--ids 1,2,3       token ids (at least 2)',
+      '--param NAME      checkpoint tensor name, e.g. h.0.mlp.c_fc.weight or model.layers.0.mlp.up_proj.weight',
+      REPEAT_HELP,
+      JSON_HELP,
+      BACKEND_HELP,
+    ],
+    flags: { model: 'string', ids: 'int-list', param: 'string', repeat: 'number', json: 'boolean', backend: 'string' },
+    action: async (flags, io) => {
+      const repeat = wholeNumber(flags.repeat, 'repeat', 1);
+      const idsFlag = requireFlag(flags.ids, 'ids');
+      const param = requireFlag(flags.param, 'param');
+      return withModel(api, flags, { tokenizer: false }, (model) => {
+        const ids = checkIds(model, idsFlag);
+        const names = model.parameterNames();
+        // Some GPT-2 files prefix tensor names with `transformer.`; the model accepts both spellings.
+        if (!names.includes(param) && !names.includes(param.replace(/^transformer\./, ''))) {
+          throw new Error(`--param: the model has no tensor "${param}"; similar: ${closestNames(param, names).join(', ')}`);
+        }
+        const g = model.grad(param, ids);
+        const ms = repeat === undefined ? undefined : medianMs(repeat, () => void model.grad(param, ids));
+        if (flags.json) {
+          const out: Record<string, unknown> = { shape: g.shape, grad: Array.from(g.grad), loss: g.loss };
+          if (ms !== undefined) out.ms_median = ms;
+          writeJson(io, out);
+        } else {
+          const lines = [
+            `param: ${param} [${g.shape.join(', ')}]`,
+            `loss: ${fmt(g.loss)}`,
+            `grad L2 norm: ${fmt(l2(g.grad))}`,
+            `grad: ${preview(g.grad)}`,
+          ];
+          if (ms !== undefined) lines.push(`median of ${repeat} runs: ${ms.toFixed(3)} ms`);
+          io.out(lines.join('\n') + '\n');
+        }
+        return 0;
+      });
+    },
+  });
+}
+
+function generate(api: LoaderApi): CliCommand {
+  return defineCommand({
+    name: 'generate',
+    summary: 'Greedy generation (KV cache) from a text prompt or from token ids.',
+    synopsis: 'generate --model DIR (--prompt TEXT | --ids 1,2,3) --max-new-tokens N [--stop-at-eos] [--json] [--backend NAME]',
+    flagHelp: [
+      MODEL_HELP,
+      '--prompt TEXT     prompt text (needs DIR/tokenizer.json; special tokens such as BOS are added as the tokenizer does)',
+      '--ids 1,2,3       prompt token ids, used as given',
+      '--max-new-tokens N  number of tokens to generate',
+      '--stop-at-eos     stop after the end-of-sequence token',
+      JSON_HELP,
+      BACKEND_HELP,
+    ],
+    flags: {
+      model: 'string', prompt: 'string', ids: 'int-list', 'max-new-tokens': 'number', 'stop-at-eos': 'boolean',
+      json: 'boolean', backend: 'string',
+    },
+    action: async (flags, io) => {
+      const prompt = flags.prompt;
+      if ((prompt === undefined) === (flags.ids === undefined)) throw new CliUsageError('give exactly one of --prompt and --ids');
+      const maxNew = wholeNumber(requireFlag(flags['max-new-tokens'], 'max-new-tokens'), 'max-new-tokens', 0) as number;
+      return withModel(api, flags, {}, (model, dir) => {
+        const tok = model.tokenizer;
+        let ids: number[];
+        if (prompt !== undefined) {
+          if (!tok) throw new Error(`--prompt needs a tokenizer, but ${path.join(dir, 'tokenizer.json')} is missing; use --ids`);
+          // The prompt starts a sequence, so it gets the specials (BOS) the tokenizer adds.
+          ids = tok.encode(prompt, { addSpecialTokens: true });
+          if (ids.length === 0) throw new Error('--prompt encodes to no tokens');
+        } else {
+          ids = checkIds(model, flags.ids as number[]);
+        }
+        const fresh = model.generate(ids, maxNew, { stopAtEos: flags['stop-at-eos'] === true });
+        const text = tok ? tok.decode(fresh) : null;
+        if (flags.json) {
+          writeJson(io, { ids: fresh, text });
+        } else {
+          io.out(text !== null ? `${text}\n` : `${fresh.join(' ')}\n`);
+        }
+        return 0;
+      });
+    },
+  });
+}
+
+/** The commands that load a model, bound to `api`. */
+export function modelCommands(api: LoaderApi): CliCommand[] {
+  return [info(api), forward(api), grad(api), generate(api)];
+}

@@ -1,0 +1,152 @@
+/**
+ * Building blocks shared by the GPT-2 and Llama forwards, and the per-call context that lets one
+ * forward serve plain inference, gradients of a named parameter, shifted weights inside autodiff,
+ * tracing (probes on module outputs, captured module inputs) and KV-cached generation.
+ */
+import { tf } from '@hiedit/tensor-core';
+import type { Activation } from '../config';
+
+/** Keys and values of one layer for the tokens seen so far: (B, kvHeads, T, headDim) each. */
+export interface LayerCache {
+  k: tf.Tensor4D;
+  v: tf.Tensor4D;
+}
+
+/** What one forward call does besides computing logits. All maps are read-only for the forward. */
+export interface ForwardOptions {
+  /** Parameter name (internal key) -> tensor used instead of the stored weight (for tf.grads). */
+  overrides?: ReadonlyMap<string, tf.Tensor>;
+  /** Module name -> (dIn, dOut) shift used as W + shift inside autodiff. */
+  shifts?: ReadonlyMap<string, tf.Tensor2D>;
+  /** Module name -> zero (N, dOut) tensor added to the module output; d loss / d probe = value grads. */
+  probes?: ReadonlyMap<string, tf.Tensor>;
+  /** Modules whose inputs are captured into `capture`. */
+  captureNames?: ReadonlySet<string>;
+  /** Filled with module name -> module input (N, dIn) (or its `captureRows`), kept past the enclosing tidy. */
+  capture?: Map<string, tf.Tensor2D>;
+  /** Row indices of the flattened (B*T) input whose captured inputs are wanted (default: all rows). */
+  captureRows?: tf.Tensor1D;
+}
+
+/** Per-call view of the weights: applies overrides, shifts, probes and captures by module name. */
+export class Ctx {
+  constructor(
+    private readonly weights: ReadonlyMap<string, tf.Tensor>,
+    readonly opts: ForwardOptions = {},
+  ) {}
+
+  /** A parameter by internal key (checkpoint name, linear weights in (dIn, dOut)). */
+  p(key: string): tf.Tensor {
+    const o = this.opts.overrides?.get(key);
+    if (o) return o;
+    const w = this.weights.get(key);
+    if (!w) throw new Error(`internal: parameter ${key} does not exist`);
+    return w;
+  }
+
+  /** y = x W (+ b) for module `name` (checkpoint name without .weight); x is (N, dIn). */
+  linear(name: string, x: tf.Tensor2D): tf.Tensor2D {
+    const { shifts, probes, capture, captureRows, captureNames } = this.opts;
+    if (capture && captureNames?.has(name) && !capture.has(name)) {
+      capture.set(name, tf.keep(captureRows ? tf.gather(x, captureRows) : tf.clone(x)));
+    }
+    let w = this.p(`${name}.weight`) as tf.Tensor2D;
+    const shift = shifts?.get(name);
+    if (shift) w = tf.add(w, shift);
+    const biasKey = `${name}.bias`;
+    let y: tf.Tensor2D = this.weights.has(biasKey)
+      ? (tf.fused.matMul({ a: x, b: w, bias: this.p(biasKey) }) as tf.Tensor2D)
+      : tf.matMul(x, w);
+    const probe = probes?.get(name);
+    if (probe) y = tf.add(y, probe as tf.Tensor2D);
+    return y;
+  }
+}
+
+/** LayerNorm over the last axis, as torch.nn.LayerNorm (biased variance). */
+export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor2D {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gamma), beta);
+}
+
+/** RMSNorm as Llama: x / sqrt(mean(x^2) + eps) * w. */
+export function rmsNorm(x: tf.Tensor2D, w: tf.Tensor, eps: number): tf.Tensor2D {
+  const ms = tf.mean(tf.square(x), -1, true);
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), w);
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/** Activation by normalized name. The tanh GELU uses x*x*x: pow is slow and its gradient is NaN-prone at 0. */
+export function activate(x: tf.Tensor2D, act: Activation): tf.Tensor2D {
+  switch (act) {
+    case 'gelu_tanh': {
+      const cube = tf.mul(tf.mul(x, x), x);
+      const inner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), SQRT_2_OVER_PI);
+      return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+    }
+    case 'gelu_erf':
+      return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+    case 'relu':
+      return tf.relu(x);
+    case 'silu':
+      return tf.mul(x, tf.sigmoid(x));
+    case 'quick_gelu':
+      return tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)));
+  }
+}
+
+/**
+ * Additive attention bias (B, 1, Tq, Tk): 0 where query i (at absolute position pos0 + i) may see key j
+ * (causal, and key j not padding), a large negative number elsewhere. Built on the host: it is small.
+ */
+export function attentionBias(B: number, Tq: number, Tk: number, pos0: number, keyMask?: number[][]): tf.Tensor4D {
+  const data = new Float32Array(B * Tq * Tk);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < Tq; i++) {
+      const row = (b * Tq + i) * Tk;
+      for (let j = 0; j < Tk; j++) {
+        const visible = j <= pos0 + i && (keyMask === undefined || keyMask[b][j] !== 0);
+        if (!visible) data[row + j] = -1e9;
+      }
+    }
+  }
+  return tf.tensor4d(data, [B, 1, Tq, Tk]);
+}
+
+/**
+ * Scaled dot-product attention with grouped-query heads, without materializing repeated keys/values:
+ * query heads are grouped by the key/value head they share (head h uses kv head floor(h / groups), as
+ * Hugging Face's repeat_kv), so q is viewed as (B, kvHeads, groups * Tq, hd).
+ * q (B, H, Tq, hd) already scaled; k, v (B, kvHeads, Tk, hd); bias (B, 1, Tq, Tk) or null.
+ * Returns (B * Tq, H * hd).
+ */
+export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D | null): tf.Tensor2D {
+  const [B, H, Tq, hd] = q.shape;
+  const kvH = k.shape[1];
+  const Tk = k.shape[2];
+  const g = H / kvH;
+  const qg = g === 1 ? q : (tf.reshape(q, [B, kvH, g * Tq, hd]) as tf.Tensor4D);
+  let scores: tf.Tensor = tf.matMul(qg, k, false, true); // (B, kvH, g*Tq, Tk)
+  if (bias) {
+    scores = g === 1 ? tf.add(scores, bias) : tf.reshape(tf.add(tf.reshape(scores, [B, kvH, g, Tq, Tk]), tf.expandDims(bias, 1)), [B, kvH, g * Tq, Tk]);
+  }
+  const out = tf.matMul(tf.softmax(scores), v); // (B, kvH, g*Tq, hd)
+  const heads = tf.reshape(out, [B, H, Tq, hd]);
+  return tf.reshape(tf.transpose(heads, [0, 2, 1, 3]), [B * Tq, H * hd]);
+}
+
+/** (B*T, heads*hd) -> (B, heads, T, hd). */
+export function splitHeads(x: tf.Tensor2D, B: number, T: number, heads: number, hd: number): tf.Tensor4D {
+  return tf.transpose(tf.reshape(x, [B, T, heads, hd]), [0, 2, 1, 3]);
+}
+
+/** Append new keys/values to a layer cache (or start one); returns the full keys/values to attend over. */
+export function extendCache(cache: LayerCache[] | undefined, layer: number, k: tf.Tensor4D, v: tf.Tensor4D): { k: tf.Tensor4D; v: tf.Tensor4D } {
+  if (!cache) return { k, v };
+  const prev = cache[layer];
+  const full = prev ? { k: tf.concat([prev.k, k], 2) as tf.Tensor4D, v: tf.concat([prev.v, v], 2) as tf.Tensor4D } : { k, v };
+  // The cache outlives this step's tidy; the caller disposes the previous entry.
+  cache[layer] = { k: tf.keep(full.k), v: tf.keep(full.v) };
+  return full;
+}

@@ -1,0 +1,106 @@
+/**
+ * Llama family (Llama 1-3, Mistral without sliding windows, Qwen2): RMSNorm, rotary embeddings in the
+ * rotate_half convention, grouped-query attention, SwiGLU MLP. Checkpoint names are Hugging Face's;
+ * nn.Linear weights are stored (out, in) and held internally as (in, out).
+ */
+import { tf, type ModuleDescriptor } from '@hiedit/tensor-core';
+import type { ModelConfig } from '../config';
+import type { ArchImpl, BlockInput, ParamSpec } from './arch';
+import { activate, attention, Ctx, extendCache, rmsNorm, splitHeads } from './layers';
+import { applyRope, inverseFrequencies, ropeTables } from './rope';
+
+interface Linear {
+  name: string;
+  dIn: number;
+  dOut: number;
+  bias: boolean;
+}
+
+function linears(c: ModelConfig, i: number): Linear[] {
+  const d = c.hiddenSize;
+  const qd = c.numHeads * c.headDim;
+  const kvd = c.numKvHeads * c.headDim;
+  const a = `model.layers.${i}.self_attn`;
+  const m = `model.layers.${i}.mlp`;
+  return [
+    { name: `${a}.q_proj`, dIn: d, dOut: qd, bias: c.qkvBias },
+    { name: `${a}.k_proj`, dIn: d, dOut: kvd, bias: c.qkvBias },
+    { name: `${a}.v_proj`, dIn: d, dOut: kvd, bias: c.qkvBias },
+    { name: `${a}.o_proj`, dIn: qd, dOut: d, bias: c.outBias },
+    { name: `${m}.gate_proj`, dIn: d, dOut: c.intermediateSize, bias: c.mlpBias },
+    { name: `${m}.up_proj`, dIn: d, dOut: c.intermediateSize, bias: c.mlpBias },
+    { name: `${m}.down_proj`, dIn: c.intermediateSize, dOut: d, bias: c.mlpBias },
+  ];
+}
+
+function params(c: ModelConfig): ParamSpec[] {
+  const d = c.hiddenSize;
+  const ps: ParamSpec[] = [{ key: 'model.embed_tokens.weight', shape: [c.vocabSize, d], transposed: false, init: 'embedding' }];
+  for (let i = 0; i < c.numLayers; i++) {
+    ps.push({ key: `model.layers.${i}.input_layernorm.weight`, shape: [d], transposed: false, init: 'norm' });
+    for (const l of linears(c, i)) {
+      if (l.name.endsWith('gate_proj')) {
+        ps.push({ key: `model.layers.${i}.post_attention_layernorm.weight`, shape: [d], transposed: false, init: 'norm' });
+      }
+      ps.push({ key: `${l.name}.weight`, shape: [l.dOut, l.dIn], transposed: true, init: 'matrix' });
+      if (l.bias) ps.push({ key: `${l.name}.bias`, shape: [l.dOut], transposed: false, init: 'bias' });
+    }
+  }
+  ps.push({ key: 'model.norm.weight', shape: [d], transposed: false, init: 'norm' });
+  if (!c.tieWordEmbeddings) ps.push({ key: 'lm_head.weight', shape: [c.vocabSize, d], transposed: false, init: 'matrix' });
+  return ps;
+}
+
+function modules(c: ModelConfig): ModuleDescriptor[] {
+  const ms: ModuleDescriptor[] = [];
+  for (let i = 0; i < c.numLayers; i++) {
+    for (const l of linears(c, i)) ms.push({ name: l.name, dIn: l.dIn, dOut: l.dOut, layer: i });
+  }
+  return ms;
+}
+
+/** Attention of layer i: q/k/v projections, RoPE on q and k, GQA, o_proj. */
+function selfAttention(
+  ctx: Ctx, c: ModelConfig, i: number, x: tf.Tensor2D, input: BlockInput, rope: { cos: tf.Tensor2D; sin: tf.Tensor2D },
+): tf.Tensor2D {
+  const { B, T } = input;
+  const hd = c.headDim;
+  const a = `model.layers.${i}.self_attn`;
+  const q = splitHeads(ctx.linear(`${a}.q_proj`, x), B, T, c.numHeads, hd);
+  const k = splitHeads(ctx.linear(`${a}.k_proj`, x), B, T, c.numKvHeads, hd);
+  const v = splitHeads(ctx.linear(`${a}.v_proj`, x), B, T, c.numKvHeads, hd);
+  // Scaling q before the product is the same math as scaling the scores, on T*hd instead of T*T values.
+  const qr = tf.mul(applyRope(q, rope.cos, rope.sin), 1 / Math.sqrt(hd)) as tf.Tensor4D;
+  const full = extendCache(input.cache, i, applyRope(k, rope.cos, rope.sin), v);
+  return ctx.linear(`${a}.o_proj`, attention(qr, full.k, full.v, input.bias));
+}
+
+/** SwiGLU: down(act(gate(x)) * up(x)). */
+function mlp(ctx: Ctx, c: ModelConfig, i: number, x: tf.Tensor2D): tf.Tensor2D {
+  const m = `model.layers.${i}.mlp`;
+  const gated = tf.mul(activate(ctx.linear(`${m}.gate_proj`, x), c.activation), ctx.linear(`${m}.up_proj`, x));
+  return ctx.linear(`${m}.down_proj`, gated as tf.Tensor2D);
+}
+
+function hidden(ctx: Ctx, c: ModelConfig, input: BlockInput): tf.Tensor2D {
+  const { B, T, pos0 } = input;
+  const eps = c.normEps;
+  const rope = ropeTables(inverseFrequencies(c.headDim, c.ropeTheta, c.ropeScaling), pos0, T);
+  let x = tf.gather(ctx.p('model.embed_tokens.weight'), tf.reshape(input.ids, [B * T])) as tf.Tensor2D;
+  for (let i = 0; i < c.numLayers; i++) {
+    const p = `model.layers.${i}`;
+    x = tf.add(x, selfAttention(ctx, c, i, rmsNorm(x, ctx.p(`${p}.input_layernorm.weight`), eps), input, rope));
+    x = tf.add(x, mlp(ctx, c, i, rmsNorm(x, ctx.p(`${p}.post_attention_layernorm.weight`), eps)));
+  }
+  return rmsNorm(x, ctx.p('model.norm.weight'), eps);
+}
+
+const BUFFER = /^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$/;
+
+export const llama: ArchImpl = {
+  params,
+  modules,
+  embeddingKey: 'model.embed_tokens.weight',
+  hidden,
+  isBuffer: (name) => BUFFER.test(name),
+};

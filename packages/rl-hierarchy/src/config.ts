@@ -1,0 +1,118 @@
+/**
+ * Hyper-parameters of the policies (what a saved policy directory records in policy.json).
+ */
+
+/** How the low-level network turns its transformed keys and value gradients into a shift (spec §3.2). */
+export type ShiftStyle = 'mend' | 'malmen';
+
+/** Low-level (hypernetwork) hyper-parameters, shared by every shape group. */
+export interface LowLevelConfig {
+  /** 'mend': dW = -eta K~^T G~; 'malmen': ridge solve with learned per-module lambda. */
+  readonly style: ShiftStyle;
+  /** Rank r of each residual block (clamped to the feature width D = dIn + dOut). */
+  readonly rank: number;
+  /** Number of residual blocks. */
+  readonly blocks: number;
+  /** Initial per-module step size eta. */
+  readonly initEta: number;
+  /** Initial per-module log ridge coefficient lambda (MALMEN style only). */
+  readonly initLogLambda: number;
+  /** Standard deviation of the random-normal init of A, as a multiple of 1/sqrt(D). */
+  readonly initScaleA: number;
+  /** Epsilon of the running normalizer. */
+  readonly normEps: number;
+}
+
+/** High-level (HiNet) hyper-parameters. */
+export interface HighLevelConfig {
+  /** Encoder width H. */
+  readonly hidden: number;
+  /** Number of modules selected per edit (fixed-k mode). Defaults to half of the modules. */
+  readonly k: number;
+  /**
+   * Adaptive k: select the modules whose gate score exceeds a learned threshold (at least `minK`,
+   * at most `maxK`), with an explicit sparsity reward -beta * (#selected / |M|) in the objective.
+   */
+  readonly adaptive: boolean;
+  /** Sparsity reward weight (adaptive k only). */
+  readonly beta: number;
+  /** Bounds on the number of selected modules in adaptive mode. */
+  readonly minK: number;
+  readonly maxK: number;
+  /** Epsilon of the encoder normalizer. */
+  readonly normEps: number;
+}
+
+/** Full policy configuration. `high: null` is the RLEdit / MEND configuration (every module, no gate). */
+export interface PolicyConfig {
+  readonly low: LowLevelConfig;
+  readonly high: HighLevelConfig | null;
+  /** Seed of the parameter initialization. */
+  readonly seed: number;
+}
+
+/** Defaults for small models; the authors' Llama-3 values are in the spec (§5). */
+export const DEFAULT_LOW_LEVEL: LowLevelConfig = {
+  style: 'mend',
+  rank: 64,
+  blocks: 2,
+  initEta: 1e-3,
+  initLogLambda: 0,
+  initScaleA: 1,
+  normEps: 1e-5,
+};
+
+/** Default HiNet settings; `k` is replaced by half the module count when not given. */
+export const DEFAULT_HIGH_LEVEL: Omit<HighLevelConfig, 'k' | 'minK' | 'maxK'> = {
+  hidden: 256,
+  adaptive: false,
+  beta: 0.1,
+  normEps: 1e-5,
+};
+
+/** User-facing partial configuration. */
+export interface PolicyConfigInput {
+  low?: Partial<LowLevelConfig>;
+  /** `null` or `false`: no high-level policy (all modules are shifted). */
+  high?: Partial<HighLevelConfig> | null | false;
+  seed?: number;
+}
+
+function checkPositiveInt(v: number, field: string): void {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`policy config: ${field} must be a positive integer, got ${v}`);
+}
+
+function checkFinite(v: number, field: string): void {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`policy config: ${field} must be a finite number, got ${v}`);
+}
+
+/** Fill defaults and validate against the number of edit modules. */
+export function resolvePolicyConfig(input: PolicyConfigInput, moduleCount: number): PolicyConfig {
+  if (moduleCount < 1) throw new Error('policy config: at least one edit module is required');
+  const low: LowLevelConfig = { ...DEFAULT_LOW_LEVEL, ...(input.low ?? {}) };
+  if (low.style !== 'mend' && low.style !== 'malmen') throw new Error(`policy config: low.style must be 'mend' or 'malmen', got ${String(low.style)}`);
+  checkPositiveInt(low.rank, 'low.rank');
+  if (!Number.isInteger(low.blocks) || low.blocks < 0) throw new Error(`policy config: low.blocks must be a non-negative integer, got ${low.blocks}`);
+  checkFinite(low.initEta, 'low.initEta');
+  checkFinite(low.initLogLambda, 'low.initLogLambda');
+  checkFinite(low.initScaleA, 'low.initScaleA');
+  checkFinite(low.normEps, 'low.normEps');
+  let high: HighLevelConfig | null = null;
+  if (input.high !== null && input.high !== false) {
+    const h = input.high ?? {};
+    const k = h.k ?? Math.max(1, Math.floor(moduleCount / 2));
+    high = { ...DEFAULT_HIGH_LEVEL, minK: 1, maxK: moduleCount, ...h, k };
+    checkPositiveInt(high.hidden, 'high.hidden');
+    checkPositiveInt(high.k, 'high.k');
+    if (high.k > moduleCount) throw new Error(`policy config: high.k = ${high.k} exceeds the number of edit modules (${moduleCount})`);
+    checkPositiveInt(high.minK, 'high.minK');
+    checkPositiveInt(high.maxK, 'high.maxK');
+    if (high.minK > high.maxK || high.maxK > moduleCount) {
+      throw new Error(`policy config: need 1 <= high.minK (${high.minK}) <= high.maxK (${high.maxK}) <= ${moduleCount}`);
+    }
+    checkFinite(high.beta, 'high.beta');
+  }
+  const seed = input.seed ?? 0;
+  if (!Number.isInteger(seed)) throw new Error(`policy config: seed must be an integer, got ${seed}`);
+  return { low, high, seed };
+}

@@ -1,0 +1,154 @@
+/**
+ * Saving and loading policies: weights in safetensors, configuration + normalizer state + module manifest
+ * in JSON. A checksum ties the two files of one save together.
+ */
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { openSafetensors, writeSafetensors } from '@hiedit/tensor-core';
+import type { ModuleDescriptor } from '@hiedit/tensor-core';
+import type { PolicyConfig } from './config';
+import type { HostParam } from './params';
+import { HiEditPolicy } from './policy';
+
+export const POLICY_FORMAT = 'hiedit-policy';
+export const POLICY_VERSION = 1;
+export const POLICY_JSON = 'policy.json';
+export const POLICY_WEIGHTS = 'policy.safetensors';
+
+/** Write a file atomically: temp file in the same directory, fsync, rename. */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+/** sha256 over names, shapes and bytes of host tensors (in order). */
+export function checksumHost(params: readonly HostParam[]): string {
+  const h = crypto.createHash('sha256');
+  for (const p of params) {
+    h.update(`${p.name}:${p.shape.join(',')};`);
+    h.update(Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength));
+  }
+  return h.digest('hex');
+}
+
+/** Write host tensors + checksum metadata to a safetensors file (atomic). */
+export function writeHostTensors(file: string, tensors: readonly HostParam[], metadata: Record<string, string>): string {
+  const checksum = checksumHost(tensors);
+  writeSafetensors(file, tensors.map((t) => ({ name: t.name, shape: t.shape, data: t.data })), { dtype: 'F32', metadata: { ...metadata, checksum } });
+  return checksum;
+}
+
+/** Read every tensor of a safetensors file and verify it carries `checksum`. */
+export function readHostTensors(file: string, checksum: string | undefined): Map<string, HostParam> {
+  if (!fs.existsSync(file)) throw new Error(`${file}: file not found`);
+  const src = openSafetensors(file);
+  try {
+    const out = new Map<string, HostParam>();
+    for (const name of src.names()) {
+      const t = src.read(name);
+      if (!(t.data instanceof Float32Array)) throw new Error(`${file}: tensor ${name} has dtype ${t.dtype}, expected a floating dtype`);
+      out.set(name, { name, shape: t.shape.slice(), data: t.data });
+    }
+    if (checksum !== undefined && src.metadata.checksum !== checksum) {
+      throw new Error(`${file}: checksum ${src.metadata.checksum ?? '(none)'} does not match the JSON written with it (${checksum}); the save was interrupted or the files come from different saves`);
+    }
+    return out;
+  } finally {
+    src.close();
+  }
+}
+
+/** policy.json contents. */
+export interface PolicyManifest {
+  format: string;
+  version: number;
+  config: PolicyConfig;
+  modules: { name: string; dIn: number; dOut: number; layer: number }[];
+  normalizers: { low: Record<string, object>; high: Record<string, object> };
+  params: { name: string; shape: number[] }[];
+  checksum: string;
+}
+
+/** Save a policy to `dir` (policy.safetensors, then policy.json; both atomic). */
+export function savePolicy(policy: HiEditPolicy, dir: string): void {
+  const host = policy.params.toHost();
+  const checksum = writeHostTensors(path.join(dir, POLICY_WEIGHTS), host, { format: POLICY_FORMAT });
+  const manifest: PolicyManifest = {
+    format: POLICY_FORMAT,
+    version: POLICY_VERSION,
+    config: policy.config,
+    modules: policy.modules.map((m) => ({ name: m.name, dIn: m.dIn, dOut: m.dOut, layer: m.layer })),
+    normalizers: policy.normalizersToJSON(),
+    params: host.map((p) => ({ name: p.name, shape: p.shape })),
+    checksum,
+  };
+  writeFileAtomic(path.join(dir, POLICY_JSON), JSON.stringify(manifest, null, 1));
+}
+
+/** Read and validate policy.json. */
+export function readPolicyManifest(dir: string): PolicyManifest {
+  const file = path.join(dir, POLICY_JSON);
+  if (!fs.existsSync(file)) throw new Error(`${file}: not found (is ${dir} a saved policy directory?)`);
+  let m: PolicyManifest;
+  try {
+    m = JSON.parse(fs.readFileSync(file, 'utf8')) as PolicyManifest;
+  } catch (e) {
+    throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
+  }
+  if (m.format !== POLICY_FORMAT) throw new Error(`${file}: field "format" is ${JSON.stringify(m.format)}, expected "${POLICY_FORMAT}"`);
+  if (m.version !== POLICY_VERSION) throw new Error(`${file}: field "version" is ${m.version}, this build reads version ${POLICY_VERSION}`);
+  if (!Array.isArray(m.modules) || m.modules.length === 0) throw new Error(`${file}: field "modules" must be a non-empty array`);
+  if (typeof m.checksum !== 'string') throw new Error(`${file}: field "checksum" is missing`);
+  return m;
+}
+
+/**
+ * Compare a policy's module manifest with a model's modules; a clear error naming the first mismatch.
+ * `modelModule` resolves a name on the model (e.g. `model.module.bind(model)`), throwing when absent.
+ */
+export function checkModulesMatch(
+  policyModules: readonly Pick<ModuleDescriptor, 'name' | 'dIn' | 'dOut'>[],
+  modelModule: (name: string) => Pick<ModuleDescriptor, 'name' | 'dIn' | 'dOut'>,
+  source: string,
+): void {
+  for (const pm of policyModules) {
+    let mm: Pick<ModuleDescriptor, 'name' | 'dIn' | 'dOut'>;
+    try {
+      mm = modelModule(pm.name);
+    } catch (e) {
+      throw new Error(`${source}: the policy edits module ${pm.name}, which the model does not have (${(e as Error).message})`);
+    }
+    if (mm.dIn !== pm.dIn || mm.dOut !== pm.dOut) {
+      throw new Error(`${source}: module ${pm.name} is ${pm.dIn}x${pm.dOut} in the policy but ${mm.dIn}x${mm.dOut} in the model (policy made for another model?)`);
+    }
+  }
+}
+
+/**
+ * Load a policy saved by savePolicy. With `modelModule` (e.g. `(n) => model.module(n)`) the module
+ * manifest is checked against the model first.
+ */
+export function loadPolicy(dir: string, modelModule?: (name: string) => Pick<ModuleDescriptor, 'name' | 'dIn' | 'dOut'>): HiEditPolicy {
+  const m = readPolicyManifest(dir);
+  const jsonFile = path.join(dir, POLICY_JSON);
+  if (modelModule) checkModulesMatch(m.modules, modelModule, jsonFile);
+  const tensors = readHostTensors(path.join(dir, POLICY_WEIGHTS), m.checksum);
+  const policy = new HiEditPolicy(m.modules, { low: m.config.low, high: m.config.high, seed: m.config.seed });
+  try {
+    policy.params.fromHost((n) => tensors.get(n), path.join(dir, POLICY_WEIGHTS));
+    policy.normalizersFromJSON(m.normalizers, jsonFile);
+  } catch (e) {
+    policy.dispose();
+    throw e;
+  }
+  return policy;
+}

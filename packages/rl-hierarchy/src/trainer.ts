@@ -1,0 +1,771 @@
+/**
+ * Lifelong meta-training of the policies (spec §4-5) in the two modes, sharing one objective (loss.ts).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { tf, SeededRandom, clipByGlobalNorm, klDivergence as klDivergenceScalar } from '@hiedit/tensor-core';
+import type { EditableModel, TokenizedEditRequest, TracePositions } from '@hiedit/tensor-core';
+import { Adam } from './adam';
+import { localityReference, shiftRegularizer, windowLoss, windowWeights, generalizationTuples } from './loss';
+import type { GeneralizationTuples, ObjectiveWeights, WindowItem } from './loss';
+import { checkModulesMatch, readHostTensors, writeFileAtomic, writeHostTensors } from './persist';
+import type { HostParam } from './params';
+import { disposeShifts, HiEditPolicy, shiftToDense } from './policy';
+import type { PolicyEdit } from './policy';
+import type { PolicyConfigInput } from './config';
+
+/** `hiedit`: exact in-graph gradients (default). `reference`: the authors' schedule, for parity. */
+export type TrainMode = 'hiedit' | 'reference';
+
+/** Trainer options; every field has a default (see DEFAULT_TRAINER_OPTIONS / REFERENCE_TRAINER_OPTIONS). */
+export interface TrainerOptions {
+  mode: TrainMode;
+  /** Passes over the training stream (the model is reset to its base weights at each epoch start). */
+  epochs: number;
+  /** hiedit: Adam steps every `updateEvery` requests on the clipped mean gradient. Ignored by `reference`. */
+  updateEvery: number;
+  /** D: number of most recent requests (current one included) in the back-tracking window; 1 = MEND. */
+  backDepth: number;
+  /** gamma of the time decay gamma^(t-j). */
+  gamma: number;
+  locCoef: number;
+  regCoef: number;
+  /** Which tuples the generalization term uses (default: paraphrases, the edit tuple when there are none). */
+  genOn: GeneralizationTuples;
+  /** Adam learning rate. */
+  metaLr: number;
+  beta1: number;
+  beta2: number;
+  /** Global-norm clip of the gradient (reference: of the running accumulated gradient, each step). */
+  clipNorm: number;
+  /** Seed of every random choice of the trainer (stream shuffling). */
+  seed: number;
+  /** Shuffle the training stream at each epoch (seeded). */
+  shuffle: boolean;
+  /** Traced positions (spec §3.1). */
+  positions: TracePositions;
+  /** Keep each step's selected shift applied (lifelong trajectory). false: every edit starts from the base model. */
+  accumulateEdits: boolean;
+  /** Compute L_full (all modules shifted) for the reported advantage L_sel - L_full (needs a high-level policy). */
+  computeBaseline: boolean;
+  /** reference, authors' MEND variant: the low-level gradient is zeroed every step, so only the last step counts. */
+  zeroLowLevelGradEachStep: boolean;
+  /** Update the HiNet normalizers during training (the authors' code never does). */
+  updateHighNormalizers: boolean;
+  /** Epochs without validation improvement before stopping (needs a validation stream). */
+  patience: number;
+  /** Stop (resumably) once this many steps have been taken in total. */
+  maxSteps?: number;
+  /** Write the full training state to `dir` every `everySteps` steps and when training stops. */
+  checkpoint?: { dir: string; everySteps: number };
+  /** Progress callback. */
+  onProgress?: (e: TrainProgress) => void;
+}
+
+/** Progress events. */
+export type TrainProgress =
+  | {
+      kind: 'step';
+      epoch: number;
+      /** Global step count after this step. */
+      step: number;
+      /** Position in the epoch's stream order. */
+      position: number;
+      requestId: string;
+      /** L_sel: generalization + loc_coef * locality + regularizer (the low-level objective). */
+      loss: number;
+      gen: number;
+      loc: number;
+      reg: number;
+      /** L_full and the advantage L_sel - L_full when computed. */
+      full?: number;
+      advantage?: number;
+      /** Modules shifted by this edit. */
+      selected: string[];
+      /** Global norm of this step's gradient (before clipping). */
+      gradNorm: number;
+      /** Whether Adam stepped after this request. */
+      updated: boolean;
+    }
+  | { kind: 'epoch'; epoch: number; meanLoss: number; validation?: number; best?: number; improved?: boolean }
+  | { kind: 'checkpoint'; dir: string; step: number }
+  | { kind: 'early-stop'; epoch: number; best: number };
+
+/** Outcome of `train`. */
+export interface TrainResult {
+  /** 'done': all epochs (or early stop); 'maxSteps': paused, resumable. */
+  status: 'done' | 'maxSteps';
+  steps: number;
+  epochsCompleted: number;
+  bestValidation?: number;
+  stoppedEarly: boolean;
+  seconds: number;
+}
+
+export const DEFAULT_TRAINER_OPTIONS: Omit<TrainerOptions, 'maxSteps' | 'checkpoint' | 'onProgress'> = {
+  mode: 'hiedit',
+  epochs: 3,
+  updateEvery: 4,
+  backDepth: 10,
+  gamma: 0.95,
+  locCoef: 1,
+  regCoef: 1e-2,
+  genOn: 'paraphrases',
+  metaLr: 1e-4,
+  beta1: 0.9,
+  beta2: 0.999,
+  clipNorm: 1,
+  seed: 0,
+  shuffle: true,
+  positions: 'all',
+  accumulateEdits: true,
+  computeBaseline: true,
+  zeroLowLevelGradEachStep: false,
+  updateHighNormalizers: true,
+  patience: 2,
+};
+
+/** The authors' schedule (spec §5): one epoch, Adam once at its end with meta_lr 1e-5, HiNet normalizer frozen. */
+export const REFERENCE_TRAINER_OPTIONS: Partial<TrainerOptions> = {
+  mode: 'reference',
+  epochs: 1,
+  metaLr: 1e-5,
+  shuffle: false,
+  updateHighNormalizers: false,
+  computeBaseline: true,
+};
+
+/** Named configurations the editor exposes; combine with a matching policy config (see presetPolicyConfig). */
+export type EditorKind = 'hiedit' | 'hiedit-reference' | 'rledit' | 'mend';
+
+/**
+ * Trainer options of a named configuration. RLEdit: same low-level network, all modules (build the policy with
+ * `high: null`), same window. MEND: D = 1 (no window), edits do not accumulate, all modules.
+ */
+export function presetTrainerOptions(kind: EditorKind): Partial<TrainerOptions> {
+  switch (kind) {
+    case 'hiedit':
+      return { mode: 'hiedit' };
+    case 'hiedit-reference':
+      return { ...REFERENCE_TRAINER_OPTIONS };
+    case 'rledit':
+      return { mode: 'hiedit', computeBaseline: false };
+    case 'mend':
+      return { mode: 'hiedit', backDepth: 1, accumulateEdits: false, computeBaseline: false };
+    default:
+      throw new Error(`unknown editor kind ${String(kind)}`);
+  }
+}
+
+/** Whether a named configuration uses the high-level policy (rledit and mend shift every module). */
+export function presetUsesHighLevel(kind: EditorKind): boolean {
+  return kind === 'hiedit' || kind === 'hiedit-reference';
+}
+
+/** Policy configuration of a named configuration: rledit and mend drop the high-level policy. */
+export function presetPolicyConfig(kind: EditorKind, base: PolicyConfigInput = {}): PolicyConfigInput {
+  presetTrainerOptions(kind);
+  return presetUsesHighLevel(kind) ? { ...base, high: base.high === null || base.high === false ? {} : base.high } : { ...base, high: null };
+}
+
+export const TRAIN_STATE_FORMAT = 'hiedit-train-state';
+const STATE_JSON = 'train-state.json';
+
+function validateOptions(o: TrainerOptions): void {
+  const bad = (f: string, why: string): never => {
+    throw new Error(`trainer options: ${f} ${why}`);
+  };
+  if (o.mode !== 'hiedit' && o.mode !== 'reference') bad('mode', `must be 'hiedit' or 'reference', got ${String(o.mode)}`);
+  for (const f of ['epochs', 'updateEvery', 'backDepth', 'patience'] as const) {
+    if (!Number.isInteger(o[f]) || o[f] < 1) bad(f, `must be a positive integer, got ${o[f]}`);
+  }
+  for (const f of ['gamma', 'locCoef', 'regCoef', 'metaLr', 'clipNorm', 'beta1', 'beta2'] as const) {
+    if (typeof o[f] !== 'number' || !Number.isFinite(o[f]) || o[f] < 0) bad(f, `must be a finite non-negative number, got ${o[f]}`);
+  }
+  if (!Number.isInteger(o.seed)) bad('seed', `must be an integer, got ${o.seed}`);
+  if (o.maxSteps !== undefined && (!Number.isInteger(o.maxSteps) || o.maxSteps < 0)) bad('maxSteps', `must be a non-negative integer, got ${o.maxSteps}`);
+  if (o.checkpoint && (!Number.isInteger(o.checkpoint.everySteps) || o.checkpoint.everySteps < 1)) bad('checkpoint.everySteps', 'must be a positive integer');
+}
+
+function validateStream(stream: readonly TokenizedEditRequest[], label: string): void {
+  stream.forEach((r, i) => {
+    const where = `${label}[${i}] (id ${JSON.stringify(r?.id)})`;
+    if (!r || !r.edit) throw new Error(`${where}: missing edit tuple`);
+    for (const [k, t] of [['edit', r.edit], ...r.paraphrases.map((p, j) => [`paraphrases[${j}]`, p] as const), ...r.locality.map((p, j) => [`locality[${j}]`, p] as const)] as const) {
+      if (t.ids.length === 0 || t.ids.length !== t.labels.length) throw new Error(`${where}: ${k} needs non-empty ids and labels of equal length`);
+      if (!t.labels.some((l) => l !== -100)) throw new Error(`${where}: ${k} has no label positions`);
+    }
+  });
+}
+
+/** Gradients keyed by parameter name; owned by whoever holds the map. */
+type GradMap = Map<string, tf.Tensor>;
+
+function disposeGrads(g: GradMap): void {
+  for (const t of g.values()) t.dispose();
+  g.clear();
+}
+
+/** Snapshot of edit-module weights on the host. */
+type WeightSnapshot = HostParam[];
+
+/**
+ * Trains a HiEditPolicy against an EditableModel. One trainer = one training run (resumable).
+ * The trainer owns neither the model nor the policy; it restores the model's edit modules to their
+ * base weights when training finishes.
+ */
+export class PolicyTrainer {
+  readonly options: TrainerOptions;
+  private readonly adam: Adam;
+  private rng: SeededRandom;
+  private readonly names: string[];
+  private readonly varNames = new Map<string, string>();
+  private base: WeightSnapshot;
+  private acc: GradMap = new Map();
+  private accCount = 0;
+  // resumable position
+  private epoch = 0;
+  private position = 0;
+  private step = 0;
+  private order: number[] | null = null;
+  private epochLossSum = 0;
+  private epochLossCount = 0;
+  private bestValidation: number | undefined;
+  private badEpochs = 0;
+  private best: { params: HostParam[]; normalizers: ReturnType<HiEditPolicy['normalizersToJSON']> } | null = null;
+  private finished = false;
+  private streamLength = -1;
+
+  constructor(
+    readonly model: EditableModel,
+    readonly policy: HiEditPolicy,
+    options: Partial<TrainerOptions> = {},
+  ) {
+    const modeDefaults = options.mode === 'reference' ? REFERENCE_TRAINER_OPTIONS : {};
+    this.options = { ...DEFAULT_TRAINER_OPTIONS, ...modeDefaults, ...stripUndefined(options) } as TrainerOptions;
+    validateOptions(this.options);
+    checkModulesMatch(policy.modules, (n) => model.module(n), 'trainer');
+    this.names = policy.moduleNames();
+    for (const n of policy.params.names()) this.varNames.set(policy.params.get(n).name, n);
+    this.adam = new Adam({ lr: this.options.metaLr, beta1: this.options.beta1, beta2: this.options.beta2, eps: 1e-8 });
+    this.rng = new SeededRandom(this.options.seed);
+    this.base = this.readEditWeights();
+  }
+
+  private get weights(): ObjectiveWeights {
+    return { locCoef: this.options.locCoef, regCoef: this.options.regCoef, genOn: this.options.genOn };
+  }
+
+  private readEditWeights(): WeightSnapshot {
+    return this.names.map((name) => {
+      const w = this.model.readWeight(name);
+      try {
+        return { name, shape: w.shape.slice(), data: Float32Array.from(w.dataSync() as Float32Array) };
+      } finally {
+        w.dispose();
+      }
+    });
+  }
+
+  private writeEditWeights(snap: WeightSnapshot): void {
+    for (const s of snap) {
+      const t = tf.tensor2d(s.data, s.shape as [number, number]);
+      try {
+        this.model.writeWeight(s.name, t);
+      } finally {
+        t.dispose();
+      }
+    }
+  }
+
+  /** Restore the model's edit modules to the weights they had when the trainer was created. */
+  resetModel(): void {
+    this.writeEditWeights(this.base);
+  }
+
+  /** Total steps taken. */
+  get steps(): number {
+    return this.step;
+  }
+
+  /**
+   * Run (or continue) training over `train`, validating on `validation` after each epoch (hiedit mode) for
+   * early stopping. Returns when done or when `maxSteps` is reached (then `saveState` + `loadState` resume).
+   */
+  train(train: readonly TokenizedEditRequest[], validation: readonly TokenizedEditRequest[] = []): TrainResult {
+    const t0 = Date.now();
+    if (train.length === 0) throw new Error('trainer: the training stream is empty');
+    if (this.streamLength >= 0 && this.streamLength !== train.length) {
+      throw new Error(`trainer: resumed with a training stream of ${train.length} requests, the saved run had ${this.streamLength}`);
+    }
+    this.streamLength = train.length;
+    validateStream(train, 'training stream');
+    validateStream(validation, 'validation stream');
+    const o = this.options;
+    let stoppedEarly = false;
+    while (!this.finished && this.epoch < o.epochs) {
+      if (this.order === null) {
+        this.resetModel();
+        const idx = Array.from({ length: train.length }, (_, i) => i);
+        this.order = o.shuffle ? this.rng.shuffle(idx) : idx;
+        this.position = 0;
+        this.epochLossSum = 0;
+        this.epochLossCount = 0;
+      }
+      while (this.position < train.length) {
+        if (o.maxSteps !== undefined && this.step >= o.maxSteps) return this.pause(t0);
+        this.trainStep(train);
+      }
+      this.endEpoch();
+      const ev: TrainProgress = { kind: 'epoch', epoch: this.epoch, meanLoss: this.epochLossSum / Math.max(1, this.epochLossCount) };
+      if (validation.length && o.mode === 'hiedit') {
+        const score = this.validate(validation);
+        const improved = this.bestValidation === undefined || score < this.bestValidation;
+        if (improved) {
+          this.bestValidation = score;
+          this.best = { params: this.policy.params.toHost(), normalizers: this.policy.normalizersToJSON() };
+          this.badEpochs = 0;
+        } else this.badEpochs += 1;
+        Object.assign(ev, { validation: score, best: this.bestValidation, improved });
+      }
+      o.onProgress?.(ev);
+      this.epoch += 1;
+      this.order = null;
+      this.position = 0;
+      if (this.badEpochs >= o.patience) {
+        stoppedEarly = true;
+        o.onProgress?.({ kind: 'early-stop', epoch: this.epoch, best: this.bestValidation! });
+        break;
+      }
+    }
+    if (!this.finished) {
+      if (this.best) {
+        this.policy.params.fromHost((n) => this.best!.params.find((p) => p.name === n), 'best validation snapshot');
+        this.policy.normalizersFromJSON(this.best.normalizers, 'best validation snapshot');
+      }
+      this.finished = true;
+      this.resetModel();
+      disposeGrads(this.acc);
+      if (o.checkpoint) this.saveState(o.checkpoint.dir);
+    }
+    return { status: 'done', steps: this.step, epochsCompleted: this.epoch, bestValidation: this.bestValidation, stoppedEarly, seconds: (Date.now() - t0) / 1000 };
+  }
+
+  private pause(t0: number): TrainResult {
+    if (this.options.checkpoint) this.saveState(this.options.checkpoint.dir);
+    return { status: 'maxSteps', steps: this.step, epochsCompleted: this.epoch, bestValidation: this.bestValidation, stoppedEarly: false, seconds: (Date.now() - t0) / 1000 };
+  }
+
+  /** Build the back-tracking window ending at the current position (oldest first). */
+  private windowRequests(train: readonly TokenizedEditRequest[]): TokenizedEditRequest[] {
+    const start = Math.max(0, this.position - this.options.backDepth + 1);
+    return this.order!.slice(start, this.position + 1).map((i) => train[i]);
+  }
+
+  private trainStep(train: readonly TokenizedEditRequest[]): void {
+    const o = this.options;
+    const request = train[this.order![this.position]];
+    const requests = this.windowRequests(train);
+    const trace = this.model.trace(request.edit, this.names, o.positions);
+    const features = trace.features;
+    let edit: PolicyEdit | null = null;
+    let pBefore: (tf.Tensor2D | null)[] = [];
+    try {
+      pBefore = localityReference(this.model, requests);
+      this.policy.updateNormalizers(features, { low: true, high: o.updateHighNormalizers });
+      const weights = windowWeights(requests.length, o.gamma);
+      const window: WindowItem[] = requests.map((r, i) => ({ request: r, weight: weights[i], pBefore: pBefore[i] }));
+      edit = this.policy.computeEdit(features);
+      const step = o.mode === 'hiedit' ? this.hieditGradients(features, window) : this.referenceGradients(features, window, edit);
+      const updated = this.accumulate(step.grads);
+      const full = o.computeBaseline && this.policy.high ? this.fullLoss(window, edit) : undefined;
+      if (o.accumulateEdits) this.applySelected(edit);
+      this.position += 1;
+      this.step += 1;
+      this.epochLossSum += step.loss;
+      this.epochLossCount += 1;
+      o.onProgress?.({
+        kind: 'step',
+        epoch: this.epoch,
+        step: this.step,
+        position: this.position - 1,
+        requestId: request.id,
+        loss: step.loss,
+        gen: step.gen,
+        loc: step.loc,
+        reg: step.reg,
+        full,
+        advantage: full === undefined ? undefined : step.loss - full,
+        selected: this.names.filter((_, i) => edit!.mask.selected[i]),
+        gradNorm: this.lastGradNorm,
+        updated,
+      });
+      if (o.checkpoint && this.step % o.checkpoint.everySteps === 0) {
+        this.saveState(o.checkpoint.dir);
+        o.onProgress?.({ kind: 'checkpoint', dir: o.checkpoint.dir, step: this.step });
+      }
+    } finally {
+      if (edit) disposeShifts(edit.shifts);
+      for (const p of pBefore) p?.dispose();
+      for (const f of features.values()) {
+        f.keys.dispose();
+        f.valueGrads.dispose();
+      }
+    }
+  }
+
+  private variableList(): tf.Variable[] {
+    return this.policy.params.names().map((n) => this.policy.params.get(n));
+  }
+
+  private collectGrads(grads: tf.NamedTensorMap): GradMap {
+    const out: GradMap = new Map();
+    for (const [vname, g] of Object.entries(grads)) {
+      const n = this.varNames.get(vname);
+      if (n === undefined) g.dispose();
+      else out.set(n, g);
+    }
+    return out;
+  }
+
+  /**
+   * hiedit mode: the objective as a function of the policy parameters through W + mask * dW(theta).
+   * Exposed for gradient checks; returns the gradients (caller owns) and the loss terms.
+   */
+  hieditGradients(features: ReturnType<EditableModel['trace']>['features'], window: readonly WindowItem[]): StepGradients {
+    const M = this.names.length;
+    const terms = { gen: 0, loc: 0, reg: 0 };
+    const { value, grads } = tf.variableGrads(() => {
+      const out = this.policy.forward(features);
+      const masked = out.shifts.map((s, i) => {
+        const dense = tf.matMul(s.left, s.right);
+        return out.gate ? tf.mul(dense, tf.slice(out.gate.mask, [i], [1]).reshape([])) : dense;
+      }) as tf.Tensor2D[];
+      const shiftMap = new Map(this.names.map((n, i) => [n, masked[i]] as const));
+      const t = windowLoss(this.model, window, shiftMap, this.weights);
+      const reg = shiftRegularizer(masked, this.options.regCoef);
+      let total = tf.add(t.modelLoss, reg) as tf.Scalar;
+      const hi = this.policy.config.high;
+      if (out.gate && hi?.adaptive) total = tf.add(total, tf.mul(tf.sum(out.gate.mask), hi.beta / M));
+      terms.gen = t.gen.dataSync()[0];
+      terms.loc = t.loc.dataSync()[0];
+      terms.reg = reg.dataSync()[0];
+      return total;
+    }, this.variableList());
+    value.dispose();
+    return { grads: this.collectGrads(grads), loss: terms.gen + this.options.locCoef * terms.loc + terms.reg, ...terms };
+  }
+
+  /**
+   * reference mode (exposed for checks): the shift is a constant written into the weights; dL/dW reaches the low-level network
+   * by the chain rule sum_m <dL/dW_m, d dW_m/d theta>, and the gate only through the regularizer.
+   */
+  referenceGradients(features: ReturnType<EditableModel['trace']>['features'], window: readonly WindowItem[], edit: PolicyEdit): StepGradients {
+    const sel = edit.mask.selected;
+    const constShifts = this.names.map((n, i) => tf.tidy(() => (sel[i] ? shiftToDense(edit.shifts.get(n)!) : tf.zeros([this.policy.modules[i].dIn, this.policy.modules[i].dOut]))) as tf.Tensor2D);
+    let dLdW: tf.Tensor[] = [];
+    let gen = 0;
+    let loc = 0;
+    try {
+      const g = tf.grads((...s: tf.Tensor[]) => {
+        const t = windowLoss(this.model, window, new Map(this.names.map((n, i) => [n, s[i] as tf.Tensor2D] as const)), this.weights);
+        gen = t.gen.dataSync()[0];
+        loc = t.loc.dataSync()[0];
+        return t.modelLoss;
+      });
+      dLdW = g(constShifts);
+    } finally {
+      constShifts.forEach((t) => t.dispose());
+    }
+    const terms = { reg: 0 };
+    try {
+      const { value, grads } = tf.variableGrads(() => {
+        const out = this.policy.forward(features);
+        let surrogate: tf.Scalar = tf.scalar(0);
+        const masked: tf.Tensor[] = [];
+        out.shifts.forEach((s, i) => {
+          const dense = tf.matMul(s.left, s.right);
+          surrogate = tf.add(surrogate, tf.mul(tf.sum(tf.mul(dLdW[i], dense)), sel[i] ? 1 : 0));
+          masked.push(out.gate ? tf.mul(dense, tf.slice(out.gate.mask, [i], [1]).reshape([])) : dense);
+        });
+        const reg = shiftRegularizer(masked, this.options.regCoef);
+        terms.reg = reg.dataSync()[0];
+        return tf.add(surrogate, reg) as tf.Scalar;
+      }, this.variableList());
+      value.dispose();
+      return { grads: this.collectGrads(grads), loss: gen + this.options.locCoef * loc + terms.reg, gen, loc, reg: terms.reg };
+    } finally {
+      dLdW.forEach((t) => t.dispose());
+    }
+  }
+
+  /** Add a step's gradients to the accumulator and step Adam when the schedule says so. Returns whether it stepped. */
+  private accumulate(grads: GradMap): boolean {
+    const o = this.options;
+    const list = [...grads.values()];
+    // the norm is reported for every step, before any clipping
+    const stepNorm = tf.tidy(() => Math.sqrt(list.reduce((a, g) => a + (tf.sum(tf.mul(g, g)).dataSync()[0] as number), 0)));
+    this.lastGradNorm = stepNorm;
+    if (o.mode === 'reference' && o.zeroLowLevelGradEachStep) {
+      for (const n of [...this.acc.keys()]) if (n.startsWith('low.')) {
+        this.acc.get(n)!.dispose();
+        this.acc.delete(n);
+      }
+    }
+    for (const [n, g] of grads) {
+      const prev = this.acc.get(n);
+      if (prev) {
+        this.acc.set(n, tf.add(prev, g));
+        prev.dispose();
+        g.dispose();
+      } else this.acc.set(n, g);
+    }
+    grads.clear();
+    this.accCount += 1;
+    if (o.mode === 'reference') {
+      // the authors clip the accumulated .grad buffers after every backward pass
+      this.clipAccumulated(1);
+      return false;
+    }
+    if (this.accCount >= o.updateEvery) {
+      this.flush();
+      return true;
+    }
+    return false;
+  }
+
+  private lastGradNorm = 0;
+
+  private clipAccumulated(divisor: number): void {
+    const names = [...this.acc.keys()];
+    const scaled = names.map((n) => (divisor === 1 ? this.acc.get(n)! : tf.div(this.acc.get(n)!, divisor)));
+    const { clipped } = clipByGlobalNorm(scaled, this.options.clipNorm);
+    const keep = new Set<tf.Tensor>(clipped);
+    names.forEach((n, i) => {
+      const old = this.acc.get(n)!;
+      if (!keep.has(old)) old.dispose();
+      if (scaled[i] !== old && !keep.has(scaled[i])) scaled[i].dispose();
+      this.acc.set(n, clipped[i]);
+    });
+  }
+
+  /** Adam step on the accumulated gradient (hiedit: its clipped mean). */
+  private flush(): void {
+    if (this.accCount === 0 || this.acc.size === 0) {
+      this.accCount = 0;
+      return;
+    }
+    if (this.options.mode === 'hiedit') this.clipAccumulated(this.accCount);
+    this.adam.apply(this.policy.params, this.acc);
+    disposeGrads(this.acc);
+    this.accCount = 0;
+  }
+
+  private endEpoch(): void {
+    // reference: Adam steps once per epoch; hiedit: a partial last group of requests still counts
+    this.flush();
+  }
+
+  private applySelected(edit: PolicyEdit): void {
+    this.names.forEach((n, i) => {
+      if (!edit.mask.selected[i]) return;
+      const d = shiftToDense(edit.shifts.get(n)!);
+      try {
+        this.model.addShift(n, d, 1);
+      } finally {
+        d.dispose();
+      }
+    });
+  }
+
+  /** L_full: the same generalization + locality losses with every module shifted (no gradient). */
+  private fullLoss(window: readonly WindowItem[], edit: PolicyEdit): number {
+    return tf.tidy(() => {
+      const shifts = new Map(this.names.map((n) => [n, shiftToDense(edit.shifts.get(n)!)] as const));
+      return windowLoss(this.model, window, shifts, this.weights).modelLoss.dataSync()[0];
+    });
+  }
+
+  /**
+   * Validation score: run the validation stream through the frozen policies from the base model, then
+   * mean generalization CE + loc_coef * locality KL (against the base model) on the final model. Lower is better.
+   */
+  validate(validation: readonly TokenizedEditRequest[]): number {
+    this.resetModel();
+    const before = localityReference(this.model, validation);
+    try {
+      for (const r of validation) {
+        const trace = this.model.trace(r.edit, this.names, this.options.positions);
+        try {
+          const edit = this.policy.computeEdit(trace.features);
+          try {
+            this.applySelected(edit);
+          } finally {
+            disposeShifts(edit.shifts);
+          }
+        } finally {
+          for (const f of trace.features.values()) {
+            f.keys.dispose();
+            f.valueGrads.dispose();
+          }
+        }
+      }
+      const score = tf.tidy(() => {
+        let total = 0;
+        validation.forEach((r, i) => {
+          total += this.model.lossUnderShifts(generalizationTuples(r, this.options.genOn)).dataSync()[0];
+          const b = before[i];
+          if (b) {
+            const a = this.model.logProbsUnderShifts(r.locality);
+            total += this.options.locCoef * (klDivergenceValue(b, a));
+          }
+        });
+        return total / validation.length;
+      });
+      return score;
+    } finally {
+      before.forEach((b) => b?.dispose());
+      this.resetModel();
+    }
+  }
+
+  /**
+   * Write the complete training state (policy, normalizers, Adam moments, accumulated gradients, stream
+   * position, epoch, random state, the model's current and base edit-module weights) to `dir`.
+   * The tensor file is written first under a step-specific name, then the JSON that points to it: a crash
+   * leaves the previous state valid.
+   */
+  saveState(dir: string): void {
+    const tensors: HostParam[] = [];
+    for (const p of this.policy.params.toHost()) tensors.push({ ...p, name: `policy.${p.name}` });
+    for (const p of this.adam.toHost()) tensors.push({ ...p, name: `adam.${p.name}` });
+    for (const [n, t] of this.acc) tensors.push({ name: `acc.${n}`, shape: t.shape.slice(), data: Float32Array.from(t.dataSync() as Float32Array) });
+    for (const p of this.base) tensors.push({ ...p, name: `base.${p.name}` });
+    for (const p of this.readEditWeights()) tensors.push({ ...p, name: `model.${p.name}` });
+    if (this.best) for (const p of this.best.params) tensors.push({ ...p, name: `best.${p.name}` });
+    const file = `train-state-${this.step}-${this.epoch}${this.finished ? '-final' : ''}.safetensors`;
+    const checksum = writeHostTensors(path.join(dir, file), tensors, { format: TRAIN_STATE_FORMAT });
+    const prev = readStatePointer(dir);
+    const json = {
+      format: TRAIN_STATE_FORMAT,
+      version: 1,
+      tensors: file,
+      checksum,
+      modules: this.policy.modules,
+      policyConfig: this.policy.config,
+      options: serializableOptions(this.options),
+      normalizers: this.policy.normalizersToJSON(),
+      bestNormalizers: this.best?.normalizers ?? null,
+      epoch: this.epoch,
+      position: this.position,
+      step: this.step,
+      order: this.order,
+      accCount: this.accCount,
+      adamStep: this.adam.step,
+      rng: this.rng.getState(),
+      epochLossSum: this.epochLossSum,
+      epochLossCount: this.epochLossCount,
+      bestValidation: this.bestValidation ?? null,
+      badEpochs: this.badEpochs,
+      finished: this.finished,
+      streamLength: this.streamLength,
+    };
+    writeFileAtomic(path.join(dir, STATE_JSON), JSON.stringify(json));
+    if (prev && prev !== file) fs.rmSync(path.join(dir, prev), { force: true });
+  }
+
+  /**
+   * Restore a state written by saveState into this trainer, its policy (same configuration and modules)
+   * and its model (edit-module weights). Continue with `train` on the same streams.
+   */
+  loadState(dir: string): void {
+    const jsonFile = path.join(dir, STATE_JSON);
+    if (!fs.existsSync(jsonFile)) throw new Error(`${jsonFile}: no training state found`);
+    let s: any;
+    try {
+      s = JSON.parse(fs.readFileSync(jsonFile, 'utf8'));
+    } catch (e) {
+      throw new Error(`${jsonFile}: invalid JSON (${(e as Error).message})`);
+    }
+    if (s.format !== TRAIN_STATE_FORMAT) throw new Error(`${jsonFile}: field "format" is ${JSON.stringify(s.format)}, expected "${TRAIN_STATE_FORMAT}"`);
+    const mods = s.modules as { name: string; dIn: number; dOut: number }[];
+    if (!Array.isArray(mods) || mods.length !== this.policy.modules.length || mods.some((m, i) => m.name !== this.policy.modules[i].name || m.dIn !== this.policy.modules[i].dIn || m.dOut !== this.policy.modules[i].dOut)) {
+      throw new Error(`${jsonFile}: the saved run edits modules ${JSON.stringify(mods?.map((m) => `${m.name}:${m.dIn}x${m.dOut}`))}, this policy edits ${JSON.stringify(this.policy.modules.map((m) => `${m.name}:${m.dIn}x${m.dOut}`))}`);
+    }
+    if (JSON.stringify(s.policyConfig) !== JSON.stringify(this.policy.config)) {
+      throw new Error(`${jsonFile}: the saved policy configuration differs from this policy's (${JSON.stringify(s.policyConfig)} vs ${JSON.stringify(this.policy.config)})`);
+    }
+    const tensors = readHostTensors(path.join(dir, s.tensors), s.checksum);
+    const pick = (prefix: string) => (n: string) => tensors.get(`${prefix}${n}`);
+    this.policy.params.fromHost(pick('policy.'), path.join(dir, s.tensors));
+    this.policy.normalizersFromJSON(s.normalizers, jsonFile);
+    const moments: HostParam[] = [];
+    disposeGrads(this.acc);
+    for (const [n, t] of tensors) {
+      if (n.startsWith('adam.')) moments.push({ ...t, name: n.slice(5) });
+      else if (n.startsWith('acc.')) this.acc.set(n.slice(4), tf.tensor(t.data, t.shape));
+    }
+    this.adam.fromHost(s.adamStep, moments);
+    const snap = (prefix: string): WeightSnapshot =>
+      this.names.map((n) => {
+        const t = tensors.get(`${prefix}${n}`);
+        if (!t) throw new Error(`${path.join(dir, s.tensors)}: weights ${prefix}${n} are missing`);
+        return { ...t, name: n };
+      });
+    this.base = snap('base.');
+    this.writeEditWeights(snap('model.'));
+    this.best = s.bestNormalizers
+      ? { params: this.policy.params.names().map((n) => ({ ...tensors.get(`best.${n}`)!, name: n })), normalizers: s.bestNormalizers }
+      : null;
+    this.epoch = s.epoch;
+    this.position = s.position;
+    this.step = s.step;
+    this.order = s.order;
+    this.accCount = s.accCount;
+    this.rng.setState(s.rng);
+    this.epochLossSum = s.epochLossSum;
+    this.epochLossCount = s.epochLossCount;
+    this.bestValidation = s.bestValidation ?? undefined;
+    this.badEpochs = s.badEpochs;
+    this.finished = s.finished;
+    this.streamLength = s.streamLength;
+  }
+
+  /** Release the trainer's own tensors (accumulated gradients, Adam moments). */
+  dispose(): void {
+    disposeGrads(this.acc);
+    this.adam.dispose();
+  }
+}
+
+/** Gradients of one step and its loss terms. */
+export interface StepGradients {
+  grads: Map<string, tf.Tensor>;
+  loss: number;
+  gen: number;
+  loc: number;
+  reg: number;
+}
+
+function klDivergenceValue(before: tf.Tensor2D, after: tf.Tensor2D): number {
+  return tf.tidy(() => klDivergenceScalar(before, after).dataSync()[0]);
+}
+
+function readStatePointer(dir: string): string | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, STATE_JSON), 'utf8')).tensors as string;
+  } catch {
+    return undefined;
+  }
+}
+
+function serializableOptions(o: TrainerOptions): Record<string, unknown> {
+  const { onProgress: _p, ...rest } = o;
+  return rest as Record<string, unknown>;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

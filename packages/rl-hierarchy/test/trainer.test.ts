@@ -1,0 +1,262 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { tf, SeededRandom, randomNormal, klDivergence } from '@hiedit/tensor-core';
+import type { TokenizedEditRequest } from '@hiedit/tensor-core';
+import { HiEditPolicy, PolicyTrainer, localityReference, windowWeights, presetTrainerOptions, presetPolicyConfig } from '@hiedit/rl-hierarchy';
+import type { PolicyConfigInput, TrainerOptions, TrainProgress, WindowItem } from '@hiedit/rl-hierarchy';
+import { ToyLM, toyRequests } from './toy-lm';
+
+const SPEC = { vocab: 11, dim: 6, ffn: 8, seed: 3 };
+const POLICY: PolicyConfigInput = { low: { rank: 3, blocks: 1, initEta: 0.05 }, high: { hidden: 6, k: 2 }, seed: 5 };
+const BASE_OPTS: Partial<TrainerOptions> = { epochs: 2, updateEvery: 2, backDepth: 3, metaLr: 1e-2, seed: 9, patience: 5 };
+
+function perturb(policy: HiEditPolicy, seed: number, std: number): void {
+  const rng = new SeededRandom(seed);
+  for (const n of policy.params.names()) {
+    const v = policy.params.get(n);
+    tf.tidy(() => v.assign(tf.add(v, randomNormal(v.shape, rng.fork(n), std))));
+  }
+}
+
+function hostParams(policy: HiEditPolicy): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const p of policy.params.toHost()) out[p.name] = Array.from(p.data);
+  return out;
+}
+
+function run(opts: Partial<TrainerOptions>, train: TokenizedEditRequest[], val: TokenizedEditRequest[] = [], policyCfg = POLICY) {
+  const model = new ToyLM(SPEC);
+  const policy = new HiEditPolicy(model.modules, policyCfg);
+  const trainer = new PolicyTrainer(model, policy, { ...BASE_OPTS, ...opts });
+  const result = trainer.train(train, val);
+  const params = hostParams(policy);
+  trainer.dispose();
+  policy.dispose();
+  model.dispose();
+  return { result, params };
+}
+
+describe('hiedit-mode gradients', () => {
+  test('finite differences confirm the policies get the gradient of gen + loc + reg through W + mask*dW', () => {
+    const model = new ToyLM(SPEC);
+    const reqs = toyRequests(3, SPEC.vocab, 17);
+    const policy = new HiEditPolicy(model.modules, { ...POLICY, low: { rank: 3, blocks: 1, initEta: 0.3 } });
+    const opts = { ...BASE_OPTS, locCoef: 0.7, regCoef: 0.05, gamma: 0.8 };
+    const trainer = new PolicyTrainer(model, policy, opts);
+    // one earlier edit already in the weights, as in a trajectory
+    const earlier = model.trace(reqs[0].edit, policy.moduleNames());
+    const e0 = policy.computeEdit(earlier.features, { updateLowNormalizers: true, updateHighNormalizers: true });
+    for (const [n, s] of e0.shifts) if (s.kind === 'lowRank') tf.tidy(() => model.addShift(n, tf.matMul(s.left, s.right)));
+    const trace = model.trace(reqs[2].edit, policy.moduleNames());
+    policy.updateNormalizers(trace.features, { low: true, high: true });
+    perturb(policy, 18, 0.2);
+    const window = reqs.slice(0, 3);
+    const w = windowWeights(3, 0.8);
+    const pBefore = localityReference(model, window);
+    const items: WindowItem[] = window.map((r, i) => ({ request: r, weight: w[i], pBefore: pBefore[i] }));
+    const step = trainer.hieditGradients(trace.features, items);
+
+    // independent objective: hard mask (or its straight-through surrogate for the gate), dense shifts, the
+    // model's own losses; written here without the trainer's loss code
+    const gate0 = tf.tidy(() => Array.from(policy.high!.scores(trace.features).dataSync()));
+    const objective = (): number =>
+      tf.tidy(() => {
+        const edit = policy.computeEdit(trace.features);
+        const g = Array.from(policy.high!.scores(trace.features).dataSync());
+        const shifts = new Map<string, tf.Tensor2D>();
+        let reg = 0;
+        policy.moduleNames().forEach((n, i) => {
+          const s = edit.shifts.get(n)!;
+          const m = (edit.mask.selected[i] ? 1 : 0) + (g[i] - gate0[i]);
+          const d = s.kind === 'lowRank' ? tf.mul(tf.matMul(s.left, s.right), m) : s.delta;
+          reg += tf.sum(tf.mul(d, d)).dataSync()[0];
+          shifts.set(n, d as tf.Tensor2D);
+          if (s.kind === 'lowRank') {
+            s.left.dispose();
+            s.right.dispose();
+          }
+        });
+        let total = opts.regCoef * reg;
+        window.forEach((r, i) => {
+          total += w[i] * model.lossUnderShifts(r.paraphrases, shifts).dataSync()[0];
+          total += opts.locCoef * w[i] * klDivergence(pBefore[i]!, model.logProbsUnderShifts(r.locality, shifts)).dataSync()[0];
+        });
+        return total;
+      });
+    expect(Math.abs(objective() - step.loss)).toBeLessThan(1e-4 * Math.abs(step.loss));
+
+    const probe = policy.computeEdit(trace.features);
+    const selectedGroups = new Set(policy.modules.filter((_, i) => probe.mask.selected[i]).map((m) => `${m.dIn}x${m.dOut}`));
+    for (const s of probe.shifts.values()) if (s.kind === 'lowRank') { s.left.dispose(); s.right.dispose(); }
+    expect(selectedGroups.size).toBeGreaterThan(0);
+    const h = 1e-2;
+    let checked = 0;
+    let skipped = 0;
+    for (const name of policy.params.names()) {
+      const grad = step.grads.get(name);
+      expect(grad).toBeDefined();
+      const g = grad!.dataSync() as Float32Array;
+      let idx = 0;
+      for (let i = 1; i < g.length; i++) if (Math.abs(g[i]) > Math.abs(g[idx])) idx = i;
+      // every parameter must receive a gradient in this mode (the gate's too), except the low-level
+      // networks of groups whose modules are all unselected (mask 0 multiplies their shift)
+      const group = name.split('.')[1];
+      const needed = name.startsWith('high.') || selectedGroups.has(group);
+      if (!needed) {
+        expect({ name, zero: Math.abs(g[idx]) === 0 }).toEqual({ name, zero: true });
+        skipped++;
+        continue;
+      }
+      expect({ name, receives: Math.abs(g[idx]) > 1e-4 }).toEqual({ name, receives: true });
+      const v = policy.params.get(name);
+      const orig = Float32Array.from(v.dataSync() as Float32Array);
+      const at = (delta: number): number => {
+        const x = orig.slice();
+        x[idx] += delta;
+        tf.tidy(() => v.assign(tf.tensor(x, v.shape)));
+        return objective();
+      };
+      const fd = (at(h) - at(-h)) / (2 * h);
+      tf.tidy(() => v.assign(tf.tensor(orig, v.shape)));
+      // float32 objective ~1: central differences are good to ~1e-5 absolute here
+      const ok = Math.abs(fd - g[idx]) <= 3e-2 * Math.abs(g[idx]) + 1e-4;
+      expect({ name, ok, fd, ad: g[idx] }).toMatchObject({ name, ok: true });
+      checked++;
+    }
+    expect(checked).toBe(policy.params.names().length - skipped);
+    expect(checked).toBeGreaterThanOrEqual(10);
+    expect(step.grads.has('high.gate.W')).toBe(true);
+
+    // reference mode: the chain-rule trick gives the same low-level gradient; the gate only sees the regularizer
+    const edit = policy.computeEdit(trace.features);
+    const ref = trainer.referenceGradients(trace.features, items, edit);
+    for (const name of policy.lowParamNames()) {
+      const a = step.grads.get(name)!.dataSync();
+      const b = ref.grads.get(name)!.dataSync();
+      let num = 0, den = 0;
+      for (let i = 0; i < a.length; i++) { num = Math.max(num, Math.abs(a[i] - b[i])); den = Math.max(den, Math.abs(a[i])); }
+      expect(num).toBeLessThanOrEqual(1e-3 * den + 1e-7);
+    }
+    const gateRef = ref.grads.get('high.gate.W')!.dataSync();
+    const gateHi = step.grads.get('high.gate.W')!.dataSync();
+    expect(Array.from(gateRef)).not.toEqual(Array.from(gateHi));
+    for (const s of [step, ref]) for (const t of s.grads.values()) t.dispose();
+    for (const s of [...edit.shifts.values(), ...e0.shifts.values()]) if (s.kind === 'lowRank') { s.left.dispose(); s.right.dispose(); }
+    for (const t of [...trace.features.values(), ...earlier.features.values()]) { t.keys.dispose(); t.valueGrads.dispose(); }
+    pBefore.forEach((p) => p?.dispose());
+    trainer.dispose();
+    policy.dispose();
+    model.dispose();
+  });
+});
+
+describe('training', () => {
+  const train = toyRequests(5, SPEC.vocab, 40);
+  const val = toyRequests(2, SPEC.vocab, 41);
+
+  test('deterministic: the same seed gives bitwise identical policy weights; it learns and leaks nothing', () => {
+    const before = tf.memory().numTensors;
+    const events: TrainProgress[] = [];
+    const a = run({ onProgress: (e) => events.push(e) }, train, val);
+    expect(tf.memory().numTensors).toBe(before);
+    const b = run({}, train, val);
+    expect(b.params).toEqual(a.params);
+    const c = run({ seed: 10 }, train, val);
+    expect(c.params).not.toEqual(a.params);
+    const init = (() => {
+      const m = new ToyLM(SPEC);
+      const p = new HiEditPolicy(m.modules, POLICY);
+      const h = hostParams(p);
+      p.dispose();
+      m.dispose();
+      return h;
+    })();
+    expect(a.params).not.toEqual(init);
+    const steps = events.filter((e) => e.kind === 'step') as Extract<TrainProgress, { kind: 'step' }>[];
+    expect(steps.length).toBe(10);
+    expect(steps.every((s) => s.selected.length === 2 && Number.isFinite(s.loss) && s.advantage !== undefined)).toBe(true);
+    expect(steps.filter((s) => s.updated).length).toBe(4);
+    expect(events.filter((e) => e.kind === 'epoch' && e.validation !== undefined).length).toBe(2);
+  });
+
+  test('resume: stop at step s, resume from the saved state => same weights as uninterrupted', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlh-state-'));
+    const full = run({}, train, val);
+    const m1 = new ToyLM(SPEC);
+    const p1 = new HiEditPolicy(m1.modules, POLICY);
+    const t1 = new PolicyTrainer(m1, p1, { ...BASE_OPTS, maxSteps: 7 });
+    expect(t1.train(train, val).status).toBe('maxSteps');
+    t1.saveState(dir);
+    t1.dispose();
+    p1.dispose();
+    m1.dispose();
+    const m2 = new ToyLM(SPEC);
+    const p2 = new HiEditPolicy(m2.modules, { ...POLICY, seed: 999 }); // weights come from the state
+    expect(() => new PolicyTrainer(m2, p2, BASE_OPTS).loadState(dir)).toThrow(/policy configuration differs/);
+    p2.dispose();
+    const p3 = new HiEditPolicy(m2.modules, POLICY);
+    const t3 = new PolicyTrainer(m2, p3, BASE_OPTS);
+    t3.loadState(dir);
+    const r = t3.train(train, val);
+    expect(r.status).toBe('done');
+    expect(r.steps).toBe(10);
+    expect(hostParams(p3)).toEqual(full.params);
+    t3.dispose();
+    p3.dispose();
+    m2.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('reference mode: Adam steps once per epoch; MEND and RLEdit presets run with the same trainer', () => {
+    const before = tf.memory().numTensors;
+    const events: TrainProgress[] = [];
+    const ref = run({ ...presetTrainerOptions('hiedit-reference'), metaLr: 1e-2, onProgress: (e) => events.push(e) }, train);
+    const steps = events.filter((e) => e.kind === 'step') as Extract<TrainProgress, { kind: 'step' }>[];
+    expect(steps.length).toBe(5);
+    expect(steps.some((s) => s.updated)).toBe(false);
+    const init = run({ epochs: 1, metaLr: 0 }, train).params;
+    expect(ref.params).not.toEqual(init);
+    for (const kind of ['rledit', 'mend'] as const) {
+      const ev: TrainProgress[] = [];
+      run({ ...presetTrainerOptions(kind), epochs: 1, onProgress: (e) => ev.push(e) }, train, [], presetPolicyConfig(kind, POLICY));
+      const st = ev.filter((e) => e.kind === 'step') as Extract<TrainProgress, { kind: 'step' }>[];
+      expect(st.every((s) => s.selected.length === 4)).toBe(true);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  test('adaptive k with the sparsity reward, MALMEN style, checkpoints, and the MEND-variant reference schedule', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlh-ckpt-'));
+    const before = tf.memory().numTensors;
+    const events: TrainProgress[] = [];
+    const cfg: PolicyConfigInput = { low: { style: 'malmen', rank: 3, blocks: 1, initEta: 0.05 }, high: { hidden: 6, adaptive: true, beta: 0.5, minK: 1, maxK: 3 }, seed: 5 };
+    const a = run({ epochs: 1, checkpoint: { dir, everySteps: 2 }, onProgress: (e) => events.push(e) }, train, [], cfg);
+    const steps = events.filter((e) => e.kind === 'step') as Extract<TrainProgress, { kind: 'step' }>[];
+    expect(steps.every((s) => s.selected.length >= 1 && s.selected.length <= 3)).toBe(true);
+    expect(events.filter((e) => e.kind === 'checkpoint').map((e) => (e as { step: number }).step)).toEqual([2, 4]);
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors')).length).toBe(1); // older states are removed
+    expect(Object.keys(a.params)).toContain('high.threshold');
+    const plain = run({ ...presetTrainerOptions('hiedit-reference'), metaLr: 1e-2 }, train);
+    const mendVariant = run({ ...presetTrainerOptions('hiedit-reference'), metaLr: 1e-2, zeroLowLevelGradEachStep: true }, train);
+    const lowDiffers = Object.keys(plain.params).filter((n) => n.startsWith('low.') && JSON.stringify(plain.params[n]) !== JSON.stringify(mendVariant.params[n]));
+    expect(lowDiffers.length).toBeGreaterThan(0);
+    expect(tf.memory().numTensors).toBe(before);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('bad input is refused clearly', () => {
+    const model = new ToyLM(SPEC);
+    const policy = new HiEditPolicy(model.modules, POLICY);
+    expect(() => new PolicyTrainer(model, policy, { backDepth: 0 })).toThrow(/backDepth must be a positive integer/);
+    const trainer = new PolicyTrainer(model, policy, BASE_OPTS);
+    const bad = [{ ...train[0], edit: { ids: [1, 2], labels: [-100, -100] } }];
+    expect(() => trainer.train(bad)).toThrow(/training stream\[0\].*edit has no label positions/);
+    const other = new HiEditPolicy([{ name: 'nope', dIn: 6, dOut: 6, layer: 0 }], { high: null });
+    expect(() => new PolicyTrainer(model, other)).toThrow(/module nope, which the model does not have/);
+    other.dispose();
+    trainer.dispose();
+    policy.dispose();
+    model.dispose();
+  });
+});

@@ -1,0 +1,453 @@
+/**
+ * The native matmul accelerator: keeps the tfjs wasm backend for every op but replaces its BatchMatMul and
+ * _FusedMatMul kernels with ones that call the system BLAS (OpenBLAS / Accelerate) through the optional
+ * N-API addon in ../native, operating directly on the wasm heap (no copies). Cases the addon does not
+ * handle (non-float32, unknown activations, bias / prelu weights that are not row vectors) go to the stock
+ * wasm kernels.
+ *
+ * Besides speed this fixes two stock-kernel defects seen in tfjs-backend-wasm 4.22: BatchMatMul returns a
+ * short buffer when both operands broadcast batch dims (e.g. [2,1,M,K] x [3,K,N]) and garbage when K = 0, and
+ * _FusedMatMul with a bias is wrong for batch > 1.
+ *
+ * The addon is optional: it is built at install time by native/build.js and, when missing, everything runs
+ * on the stock kernels and {@link installAccelerator} says why.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+
+/** Status of the accelerator, as reported by backendReport() and `hiedit doctor`. */
+export interface AcceleratorStatus {
+  name: string;
+  active: boolean;
+  reason: string;
+}
+
+/** The addon's surface (see native/src/hiedit_blas.c for the exact argument contract). */
+export interface NativeBlas {
+  /**
+   * C[i] = op(A[i]) op(B[i]) (+ bias) (activation) for i < batch, everything addressed by byte offsets into
+   * `heap`. aOffsets/bOffsets: one offset for all batches, or a Uint32Array with one per batch. C is packed.
+   */
+  gemm(
+    heap: ArrayBuffer,
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    batch: number,
+    aOffsets: number | Uint32Array,
+    bOffsets: number | Uint32Array,
+    cOffset: number,
+    biasOffset: number,
+    biasLen: number,
+    activation: number,
+    alpha: number,
+    preluOffset?: number,
+    preluLen?: number,
+  ): void;
+  info(): { blas: string; threads?: number };
+  setThreads(n: number): boolean;
+}
+
+const NAME = 'native-blas';
+
+/** Where native/build.js puts the addon; resolved from src/ (tests) and dist/ (the built package) alike. */
+export const NATIVE_ADDON_PATH = path.join(__dirname, '..', 'native', 'build', 'Release', 'hiedit_blas.node');
+
+let loaded: { addon?: NativeBlas; reason: string } | undefined;
+
+function acceleratorDisabledByEnv(): boolean {
+  const v = (process.env.HIEDIT_ACCELERATOR ?? '').trim().toLowerCase();
+  return v === 'off' || v === '0' || v === 'false' || v === 'no';
+}
+
+/**
+ * Loads the addon once. Never throws: a missing or broken addon is reported in `reason`.
+ * Honours HIEDIT_ACCELERATOR=off.
+ */
+export function loadNativeBlas(): { addon?: NativeBlas; reason: string } {
+  if (acceleratorDisabledByEnv()) return { reason: 'disabled by HIEDIT_ACCELERATOR=off' };
+  if (loaded) return loaded;
+  if (!fs.existsSync(NATIVE_ADDON_PATH)) {
+    loaded = {
+      reason:
+        'native addon not built (needs a C compiler and OpenBLAS, e.g. apt-get install libopenblas-dev, then ' +
+        '`npm rebuild @hiedit/tensor-core`); using the stock wasm kernels',
+    };
+    return loaded;
+  }
+  try {
+    // A computed path keeps bundlers from trying to inline a binary.
+    const req: NodeRequire = require;
+    const addon = req(NATIVE_ADDON_PATH) as NativeBlas;
+    if (typeof addon.gemm !== 'function') throw new Error('the addon exports no gemm()');
+    loaded = { addon, reason: addon.info().blas };
+  } catch (e) {
+    loaded = { reason: `native addon failed to load (${(e as Error).message.split('\n')[0]}); using the stock wasm kernels` };
+  }
+  return loaded;
+}
+
+// Matches the addon's activation codes (which follow the wasm backend's FusableActivation numbering).
+const ACTIVATION_CODES: Record<string, number> = { linear: 0, relu: 1, relu6: 2, prelu: 3, leakyrelu: 4, sigmoid: 5, elu: 6 };
+
+interface WasmTensorData {
+  memoryOffset: number;
+  shape: number[];
+  dtype: tf.DataType;
+}
+
+/** The parts of tfjs-backend-wasm's BackendWasm this module relies on. */
+interface WasmBackendLike {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): WasmTensorData | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+interface InstalledState {
+  backendName: string;
+  addon: NativeBlas;
+  stockBatchMatMul: tf.KernelConfig;
+  stockFusedMatMul: tf.KernelConfig;
+}
+
+let installed: InstalledState | undefined;
+let lastStatus: AcceleratorStatus = { name: NAME, active: false, reason: 'not installed yet (initBackend() installs it)' };
+
+/** The current status (what the last install/uninstall left behind). */
+export function acceleratorStatus(): AcceleratorStatus {
+  return { ...lastStatus };
+}
+
+/** The loaded addon, for benchmarks that time raw BLAS next to tfjs; undefined when not available. */
+export function nativeBlas(): NativeBlas | undefined {
+  return loadNativeBlas().addon;
+}
+
+function product(dims: number[]): number {
+  let p = 1;
+  for (const d of dims) p *= d;
+  return p;
+}
+
+/**
+ * Byte offsets of each output batch's operand, honouring numpy-style broadcasting of the batch dims.
+ * Returns a plain number when every batch uses the same matrix (no per-batch list needed).
+ */
+function batchOffsets(base: number, batchShape: number[], outBatch: number[], matrixBytes: number): number | Uint32Array {
+  const size = product(batchShape);
+  const outSize = product(outBatch);
+  if (size === 1) return base;
+  const offs = new Uint32Array(outSize);
+  if (size === outSize) {
+    for (let i = 0; i < outSize; i++) offs[i] = base + i * matrixBytes;
+    return offs;
+  }
+  const rank = outBatch.length;
+  const padded = new Array<number>(rank - batchShape.length).fill(1).concat(batchShape);
+  // Stride (in matrices) of each out dim within this operand; 0 where the operand broadcasts.
+  const strides = new Array<number>(rank).fill(0);
+  let s = 1;
+  for (let d = rank - 1; d >= 0; d--) {
+    strides[d] = padded[d] === 1 ? 0 : s;
+    s *= padded[d];
+  }
+  const idx = new Array<number>(rank).fill(0);
+  let cur = 0;
+  for (let i = 0; i < outSize; i++) {
+    offs[i] = base + cur * matrixBytes;
+    // Odometer increment over the out batch index, tracking this operand's matrix index alongside.
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d]++;
+      cur += strides[d];
+      if (idx[d] < outBatch[d]) break;
+      cur -= strides[d] * idx[d];
+      idx[d] = 0;
+    }
+  }
+  return offs;
+}
+
+function broadcastBatch(a: number[], b: number[]): number[] | undefined {
+  const rank = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const x = a[a.length - rank + i] ?? 1;
+    const y = b[b.length - rank + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) return undefined;
+    out.push(x === 1 ? y : x);
+  }
+  return out;
+}
+
+/**
+ * Runs op(a) op(b) (+ bias) (activation) through BLAS, or returns undefined when the case is not one the
+ * addon handles (the caller then uses the stock kernel, which also produces the stock error messages).
+ */
+function runNative(
+  addon: NativeBlas,
+  backend: WasmBackendLike,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transA: boolean,
+  transB: boolean,
+  bias: tf.TensorInfo | undefined,
+  activation: string,
+  alpha: number,
+  prelu?: tf.TensorInfo,
+): tf.TensorInfo | undefined {
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  if (ra < 2 || rb < 2) return undefined;
+  const m = transA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const kA = transA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const kB = transB ? b.shape[rb - 1] : b.shape[rb - 2];
+  const n = transB ? b.shape[rb - 2] : b.shape[rb - 1];
+  if (kA !== kB) return undefined;
+  const k = kA;
+  const aBatch = a.shape.slice(0, -2);
+  const bBatch = b.shape.slice(0, -2);
+  const outBatch = broadcastBatch(aBatch, bBatch);
+  if (!outBatch) return undefined;
+  const act = ACTIVATION_CODES[activation];
+  if (act === undefined) return undefined;
+
+  // Only row-broadcast vectors (shape [..1.., N]) or scalars; anything else is the stock kernel's job.
+  const rowVectorLen = (t: tf.TensorInfo): number | undefined => {
+    if (t.dtype !== 'float32' || t.shape.length > outBatch.length + 2) return undefined;
+    const size = product(t.shape);
+    if (size === 1) return 1;
+    return size === n && t.shape[t.shape.length - 1] === n ? n : undefined;
+  };
+  const biasLen = bias ? rowVectorLen(bias) : 0;
+  if (biasLen === undefined) return undefined;
+  if ((activation === 'prelu') !== !!prelu) return undefined;
+  const preluLen = prelu ? rowVectorLen(prelu) : 0;
+  if (preluLen === undefined) return undefined;
+
+  const aData = backend.dataIdMap.get(a.dataId);
+  const bData = backend.dataIdMap.get(b.dataId);
+  const biasData = bias ? backend.dataIdMap.get(bias.dataId) : undefined;
+  const preluData = prelu ? backend.dataIdMap.get(prelu.dataId) : undefined;
+  if (!aData || !bData || (bias && !biasData) || (prelu && !preluData)) return undefined;
+
+  const outShape = [...outBatch, m, n];
+  const out = backend.makeOutput(outShape, 'float32');
+  // makeOutput may have grown the wasm memory, which detaches the old heap buffer: read the buffer only
+  // now. Offsets themselves never move.
+  const outData = backend.dataIdMap.get(out.dataId)!;
+  const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
+
+  let batch = product(outBatch);
+  let rows = m;
+  let aOffs: number | Uint32Array;
+  let bOffs: number | Uint32Array;
+  if (batch > 1 && !transA && product(bBatch) === 1 && product(aBatch) === batch) {
+    // Every batch multiplies the same B and A's batches are contiguous: one tall GEMM is much faster than
+    // `batch` small ones (the common x(B,T,d) @ W(d,d') case).
+    rows = m * batch;
+    batch = 1;
+    aOffs = aData.memoryOffset;
+    bOffs = bData.memoryOffset;
+  } else {
+    aOffs = batchOffsets(aData.memoryOffset, aBatch, outBatch, m * k * 4);
+    bOffs = batchOffsets(bData.memoryOffset, bBatch, outBatch, k * n * 4);
+  }
+  try {
+    addon.gemm(
+      heap,
+      transA,
+      transB,
+      rows,
+      n,
+      k,
+      batch,
+      aOffs,
+      bOffs,
+      outData.memoryOffset,
+      biasData ? biasData.memoryOffset : -1,
+      biasLen,
+      act,
+      alpha,
+      preluData ? preluData.memoryOffset : -1,
+      preluLen,
+    );
+  } catch (e) {
+    backend.disposeData(out.dataId);
+    throw new Error(`native matmul failed for a ${JSON.stringify(a.shape)} x b ${JSON.stringify(b.shape)}: ${(e as Error).message}`);
+  }
+  return out;
+}
+
+function makeKernels(state: Omit<InstalledState, 'backendName'>): { batchMatMul: tf.KernelConfig; fusedMatMul: tf.KernelConfig } {
+  const { addon, stockBatchMatMul, stockFusedMatMul } = state;
+  const batchMatMul: tf.KernelConfig = {
+    kernelName: 'BatchMatMul',
+    backendName: stockBatchMatMul.backendName,
+    setupFunc: stockBatchMatMul.setupFunc,
+    disposeFunc: stockBatchMatMul.disposeFunc,
+    kernelFunc: (args) => {
+      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const attrs = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
+      const out = runNative(addon, args.backend as WasmBackendLike, a, b, !!attrs.transposeA, !!attrs.transposeB, undefined, 'linear', 0);
+      return out ?? stockBatchMatMul.kernelFunc(args);
+    },
+  };
+  const fusedMatMul: tf.KernelConfig = {
+    kernelName: '_FusedMatMul',
+    backendName: stockFusedMatMul.backendName,
+    setupFunc: stockFusedMatMul.setupFunc,
+    disposeFunc: stockFusedMatMul.disposeFunc,
+    kernelFunc: (args) => {
+      const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+      const attrs = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean; activation?: string; leakyreluAlpha?: number };
+      let out: tf.TensorInfo | undefined;
+      if (a && b) {
+        out = runNative(
+          addon,
+          args.backend as WasmBackendLike,
+          a,
+          b,
+          !!attrs.transposeA,
+          !!attrs.transposeB,
+          bias ?? undefined,
+          attrs.activation ?? 'linear',
+          attrs.leakyreluAlpha ?? 0.2,
+          preluActivationWeights ?? undefined,
+        );
+      }
+      return out ?? stockFusedMatMul.kernelFunc(args);
+    },
+  };
+  return { batchMatMul, fusedMatMul };
+}
+
+function register(configs: tf.KernelConfig[], backend: object | undefined): void {
+  for (const c of configs) {
+    tf.unregisterKernel(c.kernelName, c.backendName);
+    tf.registerKernel(c);
+    // Kernels registered after the backend initialised are not set up by the engine.
+    if (backend && (backend as Partial<WasmBackendLike>).wasm) c.setupFunc?.(backend);
+  }
+}
+
+/**
+ * Compares the accelerated kernel with a float64 reference on one small fused case; a BLAS that links but
+ * computes nonsense must not silently take over every matmul.
+ */
+function selfTest(): string | undefined {
+  const aVals = [0.5, -1, 2, 3, 0.25, -0.75, 1.5, 2.5, -2, 1, 0, 4]; // (2, 2, 3)
+  const bVals = [1, -2, 0.5, 3, 2, -1]; // (3, 2)
+  const biasVals = [0.125, -0.5];
+  const want: number[] = [];
+  for (let bi = 0; bi < 2; bi++) {
+    for (let r = 0; r < 2; r++) {
+      for (let j = 0; j < 2; j++) {
+        let s = biasVals[j];
+        for (let c = 0; c < 3; c++) s += aVals[bi * 6 + r * 3 + c] * bVals[c * 2 + j];
+        want.push(Math.max(0, s));
+      }
+    }
+  }
+  const got = tf.tidy(() => {
+    const a = tf.tensor3d(aVals, [2, 2, 3]);
+    const b = tf.tensor2d(bVals, [3, 2]);
+    const bias = tf.tensor1d(biasVals);
+    return Array.from(tf.fused.matMul({ a, b, bias, activation: 'relu' }).dataSync());
+  });
+  for (let i = 0; i < want.length; i++) {
+    if (Math.abs(got[i] - want[i]) > 1e-5) return `self-test mismatch at ${i}: ${got[i]} vs ${want[i]}`;
+  }
+  return undefined;
+}
+
+function findWasmBackend(): WasmBackendLike | undefined {
+  try {
+    return tf.findBackend('wasm') as unknown as WasmBackendLike | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Activates the accelerator on `backendName` when possible. Only the wasm backend is accelerated (tfjs-node
+ * already runs native kernels; the cpu backend is the correctness fallback). Idempotent; never throws.
+ */
+export function installAccelerator(backendName: string): AcceleratorStatus {
+  if (acceleratorDisabledByEnv()) {
+    uninstallAccelerator();
+    lastStatus = { name: NAME, active: false, reason: 'disabled by HIEDIT_ACCELERATOR=off' };
+    return acceleratorStatus();
+  }
+  if (installed && installed.backendName === backendName) return acceleratorStatus();
+  if (backendName !== 'wasm') {
+    uninstallAccelerator();
+    lastStatus = { name: NAME, active: false, reason: `not used on the ${backendName} backend (only wasm is accelerated)` };
+    return acceleratorStatus();
+  }
+  const { addon, reason } = loadNativeBlas();
+  if (!addon) {
+    lastStatus = { name: NAME, active: false, reason };
+    return acceleratorStatus();
+  }
+  const backend = findWasmBackend();
+  if (!backend || !backend.wasm || !backend.dataIdMap) {
+    lastStatus = { name: NAME, active: false, reason: 'the wasm backend is not initialised' };
+    return acceleratorStatus();
+  }
+  // Compare tags, not `instanceof`: the heap may come from another realm (jest runs tests in a vm context).
+  if (Object.prototype.toString.call(backend.wasm.HEAPU8.buffer) !== '[object ArrayBuffer]') {
+    // The threaded wasm build shares its memory (SharedArrayBuffer), which N-API cannot hand to C here.
+    lastStatus = { name: NAME, active: false, reason: 'the wasm heap is a SharedArrayBuffer (threaded wasm); using the stock kernels' };
+    return acceleratorStatus();
+  }
+  let stockBatchMatMul: tf.KernelConfig | undefined;
+  let stockFusedMatMul: tf.KernelConfig | undefined;
+  try {
+    stockBatchMatMul = tf.getKernel('BatchMatMul', 'wasm');
+    stockFusedMatMul = tf.getKernel('_FusedMatMul', 'wasm');
+  } catch {
+    stockBatchMatMul = undefined;
+  }
+  if (!stockBatchMatMul || !stockFusedMatMul) {
+    lastStatus = { name: NAME, active: false, reason: 'the wasm backend has no BatchMatMul/_FusedMatMul kernels registered' };
+    return acceleratorStatus();
+  }
+  const kernels = makeKernels({ addon, stockBatchMatMul, stockFusedMatMul });
+  register([kernels.batchMatMul, kernels.fusedMatMul], backend);
+  installed = { backendName, addon, stockBatchMatMul, stockFusedMatMul };
+  let failure: string | undefined;
+  const previous = tf.getBackend();
+  try {
+    if (previous !== 'wasm') tf.setBackend('wasm');
+    failure = selfTest();
+  } catch (e) {
+    failure = `self-test threw: ${(e as Error).message}`;
+  } finally {
+    if (previous && previous !== 'wasm') tf.setBackend(previous);
+  }
+  if (failure) {
+    uninstallAccelerator();
+    lastStatus = { name: NAME, active: false, reason: `${failure}; using the stock wasm kernels` };
+    return acceleratorStatus();
+  }
+  const info = addon.info();
+  lastStatus = {
+    name: NAME,
+    active: true,
+    reason: `BatchMatMul/_FusedMatMul via ${info.blas.split(' ').slice(0, 2).join(' ')}${info.threads ? `, ${info.threads} threads` : ''}`,
+  };
+  return acceleratorStatus();
+}
+
+/** Puts the stock wasm kernels back (used by HIEDIT_ACCELERATOR=off, tests and benchmarks). Idempotent. */
+export function uninstallAccelerator(): void {
+  if (!installed) return;
+  register([installed.stockBatchMatMul, installed.stockFusedMatMul], findWasmBackend());
+  installed = undefined;
+  lastStatus = { name: NAME, active: false, reason: 'uninstalled; using the stock wasm kernels' };
+}

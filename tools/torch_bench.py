@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+"""PyTorch side of the hiedit performance suite (packages/benchmarks/src/perf).
+
+Runs the same workloads as the TypeScript suite on the same Hugging Face checkpoint files, with the same
+thread count, and prints one JSON object on stdout. It needs only torch and numpy (no transformers, no
+safetensors package): the safetensors reader and the GPT-2 / Llama forward passes below follow the Hugging
+Face definitions (Conv1D + gelu_new for GPT-2; RMSNorm, rotate_half RoPE, grouped-query attention and
+SwiGLU for Llama), so logits can be compared with ours as a sanity check.
+
+Usage: torch_bench.py SPEC.json   (the spec is written by the TypeScript suite; see perf/torch.ts)
+"""
+import json
+import math
+import os
+import resource
+import statistics
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64, "I32": np.int32}
+
+
+def read_safetensors(path):
+    """Returns {name: torch.Tensor(float32)}; BF16 is widened by bit shifting (numpy has no bfloat16)."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        if n > 100_000_000:
+            raise ValueError(f"{path}: header length {n} is implausible")
+        header = json.loads(f.read(n))
+        base = 8 + n
+        out = {}
+        for name, e in header.items():
+            if name == "__metadata__":
+                continue
+            start, end = e["data_offsets"]
+            f.seek(base + start)
+            raw = f.read(end - start)
+            if e["dtype"] == "BF16":
+                bits = np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16
+                arr = bits.view(np.float32)
+            elif e["dtype"] in DTYPES:
+                arr = np.frombuffer(raw, dtype=DTYPES[e["dtype"]])
+            else:
+                raise ValueError(f"{path}: tensor {name}: unsupported dtype {e['dtype']}")
+            t = torch.from_numpy(arr.copy()).reshape(e["shape"])
+            out[name] = t.float() if t.is_floating_point() else t
+        return out
+
+
+def load_weights(model_dir):
+    single = os.path.join(model_dir, "model.safetensors")
+    if os.path.exists(single):
+        return read_safetensors(single)
+    index = os.path.join(model_dir, "model.safetensors.index.json")
+    with open(index) as f:
+        files = sorted(set(json.load(f)["weight_map"].values()))
+    weights = {}
+    for fn in files:
+        weights.update(read_safetensors(os.path.join(model_dir, fn)))
+    return weights
+
+
+class GPT2:
+    def __init__(self, cfg, w):
+        w = {k[len("transformer."):] if k.startswith("transformer.") else k: v for k, v in w.items()}
+        self.w = w
+        self.n_layer = cfg["n_layer"]
+        self.n_head = cfg["n_head"]
+        self.d = cfg["n_embd"]
+        self.eps = cfg.get("layer_norm_epsilon", 1e-5)
+        self.lm_head = w.get("lm_head.weight", w["wte.weight"])
+
+    def linear_names(self, layer):
+        return {"mlp_in": f"h.{layer}.mlp.c_fc", "mlp_out": f"h.{layer}.mlp.c_proj"}
+
+    def weight(self, name):
+        return self.w[name + ".weight"]
+
+    def forward(self, ids, cache=None, hook=None):
+        """ids: (T,) LongTensor; cache: list of (k, v) per layer or None. Returns logits (T, V)."""
+        w = self.w
+        past = 0 if cache is None or cache[0] is None else cache[0][0].shape[1]
+        T = ids.shape[0]
+        pos = torch.arange(past, past + T)
+        x = w["wte.weight"][ids] + w["wpe.weight"][pos]
+        hd = self.d // self.n_head
+        for i in range(self.n_layer):
+            p = f"h.{i}."
+            h = F.layer_norm(x, (self.d,), w[p + "ln_1.weight"], w[p + "ln_1.bias"], self.eps)
+            qkv = torch.addmm(w[p + "attn.c_attn.bias"], h, w[p + "attn.c_attn.weight"])
+            q, k, v = qkv.split(self.d, dim=1)
+            q = q.view(T, self.n_head, hd).transpose(0, 1)
+            k = k.view(T, self.n_head, hd).transpose(0, 1)
+            v = v.view(T, self.n_head, hd).transpose(0, 1)
+            if cache is not None:
+                if cache[i] is not None:
+                    k = torch.cat([cache[i][0], k], dim=1)
+                    v = torch.cat([cache[i][1], v], dim=1)
+                cache[i] = (k, v)
+            a = attention(q, k, v, past)
+            a = a.transpose(0, 1).reshape(T, self.d)
+            x = x + torch.addmm(w[p + "attn.c_proj.bias"], a, w[p + "attn.c_proj.weight"])
+            h = F.layer_norm(x, (self.d,), w[p + "ln_2.weight"], w[p + "ln_2.bias"], self.eps)
+            u = torch.addmm(w[p + "mlp.c_fc.bias"], h, w[p + "mlp.c_fc.weight"])
+            if hook:
+                u = hook(f"h.{i}.mlp.c_fc", h, u)
+            g = F.gelu(u, approximate="tanh")
+            o = torch.addmm(w[p + "mlp.c_proj.bias"], g, w[p + "mlp.c_proj.weight"])
+            if hook:
+                o = hook(f"h.{i}.mlp.c_proj", g, o)
+            x = x + o
+        x = F.layer_norm(x, (self.d,), w["ln_f.weight"], w["ln_f.bias"], self.eps)
+        return x @ self.lm_head.t()
+
+
+class Llama:
+    def __init__(self, cfg, w):
+        self.w = w
+        self.n_layer = cfg["num_hidden_layers"]
+        self.n_head = cfg["num_attention_heads"]
+        self.n_kv = cfg.get("num_key_value_heads", self.n_head)
+        self.d = cfg["hidden_size"]
+        self.hd = cfg.get("head_dim") or self.d // self.n_head
+        self.eps = cfg.get("rms_norm_eps", 1e-6)
+        theta = cfg.get("rope_theta", 10000.0)
+        if cfg.get("rope_scaling"):
+            raise ValueError("torch_bench: rope_scaling is not supported by this benchmark model")
+        self.inv_freq = 1.0 / (theta ** (torch.arange(0, self.hd, 2, dtype=torch.float32) / self.hd))
+        self.lm_head = w.get("lm_head.weight", w["model.embed_tokens.weight"])
+        self.bias = bool(cfg.get("attention_bias", False))
+
+    def linear_names(self, layer):
+        return {"mlp_in": f"model.layers.{layer}.mlp.up_proj", "mlp_out": f"model.layers.{layer}.mlp.down_proj"}
+
+    def weight(self, name):
+        return self.w[name + ".weight"]
+
+    def rms(self, x, weight):
+        var = x.pow(2).mean(-1, keepdim=True)
+        return weight * (x * torch.rsqrt(var + self.eps))
+
+    def rope(self, x, pos):
+        freqs = torch.outer(pos.float(), self.inv_freq)
+        emb = torch.cat([freqs, freqs], dim=-1)
+        cos, sin = emb.cos(), emb.sin()
+        half = x.shape[-1] // 2
+        rot = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+        return x * cos + rot * sin
+
+    def lin(self, x, name):
+        b = self.w.get(name + ".bias")
+        return F.linear(x, self.w[name + ".weight"], b)
+
+    def forward(self, ids, cache=None, hook=None):
+        w = self.w
+        past = 0 if cache is None or cache[0] is None else cache[0][0].shape[1]
+        T = ids.shape[0]
+        pos = torch.arange(past, past + T)
+        x = w["model.embed_tokens.weight"][ids]
+        rep = self.n_head // self.n_kv
+        for i in range(self.n_layer):
+            p = f"model.layers.{i}."
+            h = self.rms(x, w[p + "input_layernorm.weight"])
+            q = self.lin(h, p + "self_attn.q_proj").view(T, self.n_head, self.hd).transpose(0, 1)
+            k = self.lin(h, p + "self_attn.k_proj").view(T, self.n_kv, self.hd).transpose(0, 1)
+            v = self.lin(h, p + "self_attn.v_proj").view(T, self.n_kv, self.hd).transpose(0, 1)
+            q = self.rope(q, pos)
+            k = self.rope(k, pos)
+            if cache is not None:
+                if cache[i] is not None:
+                    k = torch.cat([cache[i][0], k], dim=1)
+                    v = torch.cat([cache[i][1], v], dim=1)
+                cache[i] = (k, v)
+            if rep > 1:
+                k = k.repeat_interleave(rep, dim=0)
+                v = v.repeat_interleave(rep, dim=0)
+            a = attention(q, k, v, past).transpose(0, 1).reshape(T, self.n_head * self.hd)
+            x = x + self.lin(a, p + "self_attn.o_proj")
+            h = self.rms(x, w[p + "post_attention_layernorm.weight"])
+            gate = self.lin(h, p + "mlp.gate_proj")
+            up = self.lin(h, p + "mlp.up_proj")
+            if hook:
+                up = hook(f"model.layers.{i}.mlp.up_proj", h, up)
+            m = F.silu(gate) * up
+            o = self.lin(m, p + "mlp.down_proj")
+            if hook:
+                o = hook(f"model.layers.{i}.mlp.down_proj", m, o)
+            x = x + o
+        x = self.rms(x, w["model.norm.weight"])
+        return x @ self.lm_head.t()
+
+
+def attention(q, k, v, past):
+    """q (H, T, hd), k/v (H, S, hd) with S = past + T; causal."""
+    T, S = q.shape[1], k.shape[1]
+    scores = (q @ k.transpose(1, 2)) / math.sqrt(q.shape[-1])
+    if T > 1:
+        mask = torch.ones(T, S, dtype=torch.bool).tril(diagonal=past)
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.softmax(scores, dim=-1) @ v
+
+
+def timed(fn, reps):
+    fn()  # warm-up
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def main():
+    if len(sys.argv) != 2:
+        print("usage: torch_bench.py SPEC.json", file=sys.stderr)
+        return 2
+    with open(sys.argv[1]) as f:
+        spec = json.load(f)
+    torch.set_num_threads(int(spec["threads"]))
+    model_dir = spec["model"]
+    with open(os.path.join(model_dir, "config.json")) as f:
+        cfg = json.load(f)
+    t0 = time.perf_counter()
+    w = load_weights(model_dir)
+    arch = spec["architecture"]
+    model = GPT2(cfg, w) if arch == "gpt2" else Llama(cfg, w)
+    load_ms = (time.perf_counter() - t0) * 1000
+    reps = spec["reps"]
+    ids = torch.tensor(spec["ids"], dtype=torch.long)
+    out = {"torch_version": torch.__version__, "threads": torch.get_num_threads(), "load_ms": load_ms}
+
+    with torch.inference_mode():
+        logits = model.forward(ids)
+        out["loss"] = F.cross_entropy(logits[:-1], ids[1:]).item()
+        out["logits_probe"] = logits[-1, :8].tolist()
+        out["forward_ms"] = timed(lambda: model.forward(ids), reps["forward"])
+
+    # forward + backward: gradient of the loss with respect to three MLP weights, nothing else.
+    grad_names = spec["grad_params"]
+
+    def fwd_bwd():
+        params = [model.weight(n) for n in grad_names]
+        for p in params:
+            p.requires_grad_(True)
+        try:
+            logits = model.forward(ids)
+            loss = F.cross_entropy(logits[:-1], ids[1:])
+            grads = torch.autograd.grad(loss, params)
+        finally:
+            for p in params:
+                p.requires_grad_(False)
+        return grads
+
+    out["forward_backward_ms"] = timed(fwd_bwd, reps["backward"])
+
+    # trace: keys (module inputs) and value gradients (d loss / d module outputs) of six modules.
+    trace_names = set(spec["trace_modules"])
+
+    def trace():
+        keys, deltas = {}, {}
+
+        def hook(name, inp, outp):
+            if name not in trace_names:
+                return outp
+            keys[name] = inp.detach()
+            d = torch.zeros_like(outp, requires_grad=True)
+            deltas[name] = d
+            return outp + d
+
+        logits = model.forward(ids, hook=hook)
+        loss = F.cross_entropy(logits[:-1], ids[1:])
+        names = list(deltas)
+        grads = torch.autograd.grad(loss, [deltas[n] for n in names])
+        return keys, dict(zip(names, grads))
+
+    out["trace_ms"] = timed(trace, reps["trace"])
+
+    # greedy generation with a KV cache: per-token cost from the difference of G and 1 new tokens, so
+    # the prefill of the context is not counted.
+    def generate(ctx, n_new):
+        with torch.inference_mode():
+            cache = [None] * model.n_layer
+            logits = model.forward(torch.tensor(ctx, dtype=torch.long), cache=cache)
+            nxt = int(logits[-1].argmax())
+            toks = [nxt]
+            for _ in range(n_new - 1):
+                logits = model.forward(torch.tensor([nxt], dtype=torch.long), cache=cache)
+                nxt = int(logits[-1].argmax())
+                toks.append(nxt)
+            return toks
+
+    gens = []
+    for g in spec["generation"]:
+        ctx, n_new = g["ids"], g["new_tokens"]
+        t_many = timed(lambda: generate(ctx, n_new), reps["generation"])
+        t_one = timed(lambda: generate(ctx, 1), reps["generation"])
+        per = max(t_many - t_one, 1e-6) / (n_new - 1)
+        gens.append({"context": len(ctx), "new_tokens": n_new, "ms_per_token": per, "tokens_per_s": 1000 / per,
+                     "first_ids": generate(ctx, min(n_new, 8))})
+    out["generation"] = gens
+
+    mm = []
+    for s in spec["matmul_shapes"]:
+        m, k, n, trans_b = s["m"], s["k"], s["n"], s["transB"]
+        a = torch.randn(m, k)
+        b = torch.randn(n, k) if trans_b else torch.randn(k, n)
+        fn = (lambda: a @ b.t()) if trans_b else (lambda: a @ b)
+        ms = timed(fn, s["reps"])
+        mm.append({"m": m, "k": k, "n": n, "transB": trans_b, "ms": ms, "gflops": 2 * m * k * n / ms / 1e6})
+    out["matmul"] = mm
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
