@@ -31,7 +31,7 @@ export async function main(args: string[] = []): Promise<void> {
     assert.notStrictEqual(lossShifted, lossBefore);
 
     const shifted = model.readWeight(m.name);
-    const expected = shifted.dataSync().slice();
+    const expected = Float32Array.from(shifted.dataSync());
     shifted.dispose();
 
     await model.save(path.join(out, 'f32'), { dtype: 'F32' });

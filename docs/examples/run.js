@@ -2,6 +2,7 @@
 /**
  * Runs a TypeScript example straight from the sources, without a build:
  *   node docs/examples/run.js docs/examples/01-load-and-forward.ts [args...]
+ *   node docs/examples/run.js --all        (every numbered example, in order)
  * .ts files are transpiled on the fly with the repository's TypeScript, and `@hiedit/<pkg>` imports
  * resolve to packages/<pkg>/src/index.ts, the same mapping the tests use.
  */
@@ -38,18 +39,36 @@ require.extensions['.ts'] = function compileTs(module, filename) {
   module._compile(outputText, filename);
 };
 
-const [script, ...args] = process.argv.slice(2);
-if (!script) {
-  process.stderr.write('usage: node docs/examples/run.js EXAMPLE.ts [args...]\n');
-  process.exit(2);
+/** Loads an example and runs its exported main(args). */
+async function runExample(script, args) {
+  const file = path.resolve(script);
+  const mod = require(file);
+  if (typeof mod.main !== 'function') throw new Error(`${script} does not export main()`);
+  const code = await mod.main(args);
+  return typeof code === 'number' ? code : 0;
 }
-process.argv = [process.argv[0], path.resolve(script), ...args];
-const mod = require(path.resolve(script));
-if (typeof mod.main !== 'function') {
-  process.stderr.write(`${script} does not export main()\n`);
-  process.exit(2);
+
+async function cli(argv) {
+  const [script, ...args] = argv;
+  if (!script) {
+    process.stderr.write('usage: node docs/examples/run.js EXAMPLE.ts [args...] | --all\n');
+    return 2;
+  }
+  if (script === '--all') {
+    // Every numbered example in order, in this one process (tfjs loads once).
+    const all = fs.readdirSync(__dirname).filter((f) => /^\d\d-.*\.ts$/.test(f)).sort();
+    for (const f of all) {
+      process.stdout.write(`== ${f}\n`);
+      const code = await runExample(path.join(__dirname, f), []);
+      if (code !== 0) return code;
+    }
+    return 0;
+  }
+  process.argv = [process.argv[0], path.resolve(script), ...args];
+  return runExample(script, args);
 }
-Promise.resolve(mod.main(args)).then(
-  (code) => { process.exitCode = typeof code === 'number' ? code : 0; },
+
+cli(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
   (err) => { process.stderr.write(`${err && err.stack ? err.stack : err}\n`); process.exitCode = 1; },
 );

@@ -1,1 +1,6 @@
 export * from './datasets';
+export * from './progress';
+export * from './eval';
+export * from './report';
+export * from './runner';
+export { main, benchCommands, runCommand, parseRunArgs, RUN_DEFAULTS } from './cli/main';

@@ -48,6 +48,7 @@ export class Progress {
   private readonly now: () => number;
   private readonly width: number;
   private note = '';
+  private doneAt: number | undefined;
   private finished = false;
 
   /**
@@ -86,6 +87,7 @@ export class Progress {
     this.done = Math.min(this.total, this.done + n);
     if (note !== undefined) this.note = note;
     const t = this.now();
+    if (this.done >= this.total && this.doneAt === undefined) this.doneAt = t;
     if (this.done >= this.total || t - this.lastDraw >= this.interval) {
       this.lastDraw = t;
       this.draw(false);
@@ -95,6 +97,7 @@ export class Progress {
   /** Jump to an absolute step count (e.g. when resuming). */
   set(done: number, note?: string): void {
     this.done = 0;
+    this.doneAt = undefined;
     this.tick(done, note);
   }
 
@@ -103,6 +106,7 @@ export class Progress {
     if (this.finished) return;
     if (note !== undefined) this.note = note;
     this.done = this.total;
+    this.doneAt ??= this.now();
     this.draw(true);
     this.finished = true;
   }
@@ -113,15 +117,27 @@ export class Progress {
     const filled = Math.round(frac * this.width);
     const bar = '#'.repeat(filled) + '-'.repeat(this.width - filled);
     const pct = `${Math.floor(frac * 100)}`.padStart(3);
-    const eta = this.done >= this.total ? `done in ${formatDuration(this.elapsedSeconds())}` : `ETA ${formatDuration(this.etaSeconds())}`;
+    const eta =
+      this.done >= this.total
+        ? `done in ${formatDuration(((this.doneAt ?? this.now()) - this.start) / 1000)}`
+        : `ETA ${formatDuration(this.etaSeconds())}`;
     const note = this.note ? `  ${this.note}` : '';
     return `${this.label} [${bar}] ${pct}% ${this.done}/${this.total} ${eta}${note}`;
   }
 
+  private lastText = '';
+
   private draw(final: boolean): void {
     if (this.opts.quiet || this.finished) return;
-    if (this.tty) this.sink.write(`\r\x1b[2K${this.render()}${final ? '\n' : ''}`);
-    else this.sink.write(`${this.render()}\n`);
+    const text = this.render();
+    // A bar that already showed its final state is not printed twice.
+    if (text === this.lastText) {
+      if (final && this.tty) this.sink.write('\n');
+      return;
+    }
+    this.lastText = text;
+    if (this.tty) this.sink.write(`\r\x1b[2K${text}${final ? '\n' : ''}`);
+    else this.sink.write(`${text}\n`);
   }
 }
 

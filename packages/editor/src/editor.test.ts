@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { IGNORE_INDEX, tf } from '@hiedit/tensor-core';
-import { CausalLM } from '@hiedit/llm-loader';
+import { CausalLM, createModel, loadModel } from '@hiedit/llm-loader';
 import { tinyGpt2, tupleTokenizer } from '../test/tiny';
 import {
   currentWeightsDigest, defaultEditModules, EditJournal, editorFactory, editorKinds, LifelongEditor, loadEditorDir, openJournalFor,
@@ -10,6 +10,10 @@ import {
 } from './index';
 
 let dir: string;
+// The untouched base weights of seed 12 (for the magnitude bound).
+let tinyGpt2Shared: CausalLM;
+beforeAll(() => { tinyGpt2Shared = tinyGpt2(12); });
+afterAll(() => tinyGpt2Shared.dispose());
 beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-editor-')); });
 afterEach(() => { fs.rmSync(dir, { recursive: true, force: true }); });
 
@@ -29,6 +33,15 @@ describe('default edit modules', () => {
     expect(upperMiddleLayers(2)).toEqual([0, 1]);
     expect(upperMiddleLayers(1)).toEqual([0]);
     expect(upperMiddleLayers(4)).toEqual([2, 3]);
+  });
+  test('Llama: gate_proj and up_proj of those layers', () => {
+    const m = createModel({ architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 96, hidden_size: 16,
+      intermediate_size: 32, num_hidden_layers: 4, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 8,
+      hidden_act: 'silu', max_position_embeddings: 32, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false,
+      bos_token_id: 1, eos_token_id: 2 }, 1);
+    expect(defaultEditModules(m)).toEqual(['model.layers.2.mlp.gate_proj', 'model.layers.2.mlp.up_proj',
+      'model.layers.3.mlp.gate_proj', 'model.layers.3.mlp.up_proj']);
+    m.dispose();
   });
   test('GPT-2: mlp.c_fc of those layers', () => {
     const m = tinyGpt2(1, { n_layer: 4 });
@@ -89,6 +102,81 @@ describe('lifelong editor with a policy editor', () => {
     expect(replayed).toEqual(['e1', 'e3']);
     le.dispose();
     for (const m of [model, fresh, fresh2]) m.dispose();
+  });
+
+  test('on a tiny CausalLM: rollback of edit i out of 50 equals edits 1..50 without i (float32 summation bound)', () => {
+    const model = tinyGpt2(12);
+    const file = path.join(dir, 'fifty.hjournal');
+    const { journal } = openJournalFor(model, file);
+    const le = LifelongEditor.create({ model, kind: 'rledit', tokenize: tupleTokenizer, journal,
+      settings: { policy: { seed: 4, low: { rank: 4, initEta: 0.05 } } } });
+    const prompts = ['Alice plays', 'Bob lives in', 'Carol speaks', 'Dave was born in', 'Erin works at', 'Frank plays the'];
+    const targets = ['golf', 'Paris', 'French', 'Rome', 'chess', 'Berlin', 'violin'];
+    for (let j = 0; j < 50; j++) le.edit({ prompt: prompts[j % prompts.length], target: targets[j % targets.length] });
+    const i = 17;
+    const names = le.editor.modules;
+    const host = (m: CausalLM, n: string): Float32Array => {
+      const w = m.readWeight(n);
+      const d = Float32Array.from(w.dataSync() as Float32Array);
+      w.dispose();
+      return d;
+    };
+    const before = new Map(names.map((n) => [n, host(model, n)]));
+    le.rollback(`e${i}`);
+    // Reference: the base model with edits 1..50 except i, added in order (what replay does).
+    const expected = tinyGpt2(12);
+    expect(LifelongEditor.replay(EditJournal.open(file), expected)).toHaveLength(49);
+    // Bound: each element is a chain of <= 51 float32 additions on both sides, each rounding by at most
+    // 2^-24 of the running magnitude, itself <= M = |W0| + sum_j |dW_j|: |error| <= 2 * 52 * 2^-24 * M.
+    const mag = new Map(names.map((n) => [n, Float32Array.from(host(tinyGpt2Shared, n), Math.abs)]));
+    for (const r of journal.records) {
+      if (r.type !== 'edit') continue;
+      for (const s of journal.readShifts(r.editId)) {
+        const m = mag.get(s.module)!;
+        const d = s.kind === 'dense' ? s.delta : (() => {
+          const out = new Float32Array(s.dIn * s.dOut);
+          for (let a = 0; a < s.dIn; a++) for (let k = 0; k < s.rank; k++) {
+            const l = s.left[a * s.rank + k];
+            for (let b = 0; b < s.dOut; b++) out[a * s.dOut + b] += l * s.right[k * s.dOut + b];
+          }
+          return out;
+        })();
+        for (let k = 0; k < d.length; k++) m[k] += Math.abs(d[k]) * 1.0001;
+      }
+    }
+    let worst = 0;
+    let moved = 0;
+    for (const n of names) {
+      const got = host(model, n);
+      const want = host(expected, n);
+      const pre = before.get(n)!;
+      const m = mag.get(n)!;
+      for (let k = 0; k < got.length; k++) {
+        const tol = 2 * 52 * Math.pow(2, -24) * m[k];
+        worst = Math.max(worst, Math.abs(got[k] - want[k]) / tol);
+        moved = Math.max(moved, Math.abs(pre[k] - want[k]) / tol);
+      }
+    }
+    expect(worst).toBeLessThanOrEqual(1);
+    expect(moved).toBeGreaterThan(100); // edit i itself is far above the tolerance: the check can fail
+    le.dispose();
+    model.dispose();
+    expected.dispose();
+  });
+
+  test('exportModel saves the edited weights as a loadable Hugging Face directory', async () => {
+    const model = tinyGpt2(13);
+    const le = LifelongEditor.create({ model, kind: 'hiedit', tokenize: tupleTokenizer,
+      settings: { policy: { seed: 3, low: { initEta: 0.05 }, high: { hidden: 8 } } } });
+    le.edit(REQ);
+    await le.exportModel(path.join(dir, 'out'), 'F32');
+    const loaded = await loadModel(path.join(dir, 'out'), { tokenizer: false });
+    expect(currentWeightsDigest(loaded)).toBe(currentWeightsDigest(model));
+    await le.exportModel(path.join(dir, 'out16'), 'BF16');
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'out16', 'config.json'), 'utf8')).torch_dtype).toBe('bfloat16');
+    le.dispose();
+    model.dispose();
+    loaded.dispose();
   });
 
   test('no tensor leaks: numTensors after 200 edits equals numTensors after 1', () => {

@@ -106,6 +106,13 @@ export class CausalLM implements EditableModel {
     return this.prefix && name.startsWith(this.prefix) ? name.slice(this.prefix.length) : name;
   }
 
+  /** A forward context; stock autodiff while weights are trainable (see ForwardOptions.plainAutodiff). */
+  private ctx(opts: ForwardOptions = {}): Ctx {
+    return new Ctx(this.weights, { ...opts, plainAutodiff: this.trainable });
+  }
+
+  private trainable = false;
+
   private live(): void {
     if (this.disposed) throw new Error('CausalLM: used after dispose()');
   }
@@ -146,8 +153,7 @@ export class CausalLM implements EditableModel {
 
   /** Logits (N, V) of hidden states (N, d): the tied embedding or lm_head, without transposing it. */
   private head(ctx: Ctx, h: tf.Tensor2D): tf.Tensor2D {
-    const key = this.config.tieWordEmbeddings ? this.arch.embeddingKey : 'lm_head.weight';
-    return tf.matMul(h, ctx.p(key), false, true);
+    return ctx.head(this.config.tieWordEmbeddings ? this.arch.embeddingKey : 'lm_head.weight', h);
   }
 
   /**
@@ -168,7 +174,7 @@ export class CausalLM implements EditableModel {
       }
     }
     return tf.tidy(() => {
-      const ctx = new Ctx(this.weights);
+      const ctx = this.ctx();
       return tf.reshape(this.head(ctx, this.hidden(ctx, ids, attentionMask)), [ids.length, T, this.config.vocabSize]) as tf.Tensor3D;
     });
   }
@@ -200,7 +206,7 @@ export class CausalLM implements EditableModel {
   loss(ids: number[]): number {
     this.live();
     this.checkLossIds(ids, 'loss');
-    const l = tf.tidy(() => this.nextTokenLoss(new Ctx(this.weights), ids));
+    const l = tf.tidy(() => this.nextTokenLoss(this.ctx(), ids));
     try {
       return l.dataSync()[0];
     } finally {
@@ -219,7 +225,7 @@ export class CausalLM implements EditableModel {
     }
     const w = this.weights.get(key)!;
     const { value, grads } = tf.tidy(() =>
-      tf.valueAndGrads((x: tf.Tensor) => this.nextTokenLoss(new Ctx(this.weights, { overrides: new Map([[key, x]]) }), ids))([w]),
+      tf.valueAndGrads((x: tf.Tensor) => this.nextTokenLoss(this.ctx({ overrides: new Map([[key, x]]) }), ids))([w]),
     );
     const g = spec.transposed ? tf.tidy(() => tf.transpose(grads[0])) : grads[0];
     try {
@@ -277,7 +283,7 @@ export class CausalLM implements EditableModel {
 
   /** Logits (P, V) at the label positions of a batch, under the given forward options. */
   private labelLogits(b: Batch, opts: ForwardOptions): tf.Tensor2D {
-    const ctx = new Ctx(this.weights, opts);
+    const ctx = this.ctx(opts);
     const h = this.hidden(ctx, b.ids, b.mask);
     return this.head(ctx, tf.gather(h, tf.tensor1d(b.labelRows, 'int32')));
   }
@@ -394,7 +400,7 @@ export class CausalLM implements EditableModel {
     const old = cache.slice();
     const next = tf.tidy(() => {
       const T = tokens.length;
-      const ctx = new Ctx(this.weights);
+      const ctx = this.ctx();
       const ids = tf.tensor2d(tokens, [1, T], 'int32');
       // A single new query may see every cached key; only a multi-token prefill needs the causal mask.
       const bias = T === 1 ? null : attentionBias(1, T, pos0 + T, pos0);
@@ -492,6 +498,7 @@ export class CausalLM implements EditableModel {
   setTrainable(trainable: boolean): void {
     this.live();
     for (const v of this.weights.values()) v.trainable = trainable;
+    this.trainable = trainable;
   }
 
   /** The weight variables currently trainable, in checkpoint order. */

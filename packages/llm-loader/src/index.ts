@@ -10,3 +10,6 @@ export type { LoadOptions } from './load';
 export type { SaveDType } from './save';
 export { inverseFrequencies } from './models/rope';
 export * from './tokenizer';
+export * from './tokenizer-files';
+export { loaderCommands, createLoaderCommands } from './cli';
+export type { LoaderApi, CliModel, CliBackendReport } from './cli';

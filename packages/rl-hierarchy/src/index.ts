@@ -10,7 +10,7 @@ export { LowLevelGroup, ridgeShift } from './low-level';
 export type { FactoredShift, RidgeForm } from './low-level';
 export { HiNet, topKMask, topKIndices, thresholdMask } from './high-level';
 export type { GateOutput } from './high-level';
-export { HiEditPolicy, disposeShifts, shiftToDense } from './policy';
+export { HiEditPolicy, applySelectedShifts, disposeShifts, shiftToDense } from './policy';
 export type { PolicyEdit, PolicyPassOptions, PolicyForward } from './policy';
 export { Adam, DEFAULT_ADAM } from './adam';
 export type { AdamConfig } from './adam';
@@ -28,13 +28,14 @@ export {
   POLICY_WEIGHTS,
 } from './persist';
 export type { PolicyManifest } from './persist';
+export { PolicyTrainer, TRAIN_STATE_FORMAT } from './trainer';
+export type { StepGradients } from './trainer';
 export {
-  PolicyTrainer,
   DEFAULT_TRAINER_OPTIONS,
   REFERENCE_TRAINER_OPTIONS,
   presetTrainerOptions,
   presetUsesHighLevel,
   presetPolicyConfig,
-  TRAIN_STATE_FORMAT,
-} from './trainer';
-export type { TrainMode, TrainerOptions, TrainProgress, TrainResult, EditorKind, StepGradients } from './trainer';
+  validateOptions,
+} from './trainer-options';
+export type { TrainMode, TrainerOptions, TrainProgress, TrainResult, EditorKind } from './trainer-options';

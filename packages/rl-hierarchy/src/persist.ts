@@ -42,6 +42,7 @@ export function checksumHost(params: readonly HostParam[]): string {
 
 /** Write host tensors + checksum metadata to a safetensors file (atomic). */
 export function writeHostTensors(file: string, tensors: readonly HostParam[], metadata: Record<string, string>): string {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   const checksum = checksumHost(tensors);
   writeSafetensors(file, tensors.map((t) => ({ name: t.name, shape: t.shape, data: t.data })), { dtype: 'F32', metadata: { ...metadata, checksum } });
   return checksum;

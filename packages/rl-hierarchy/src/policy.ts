@@ -2,7 +2,7 @@
  * The two-level edit policy: low-level networks (one per shape group) + optional HiNet gate.
  */
 import { tf, RunningNormalizer, SeededRandom, shapeKey } from '@hiedit/tensor-core';
-import type { EditFeatures, ModuleDescriptor, ModuleMask, ParameterShift, ShiftSet } from '@hiedit/tensor-core';
+import type { EditableModel, EditFeatures, ModuleDescriptor, ModuleMask, ParameterShift, ShiftSet } from '@hiedit/tensor-core';
 import { resolvePolicyConfig } from './config';
 import type { PolicyConfig, PolicyConfigInput } from './config';
 import { HiNet } from './high-level';
@@ -51,6 +51,27 @@ export function disposeShifts(shifts: ShiftSet): void {
 /** Dense (dIn, dOut) tensor of a shift (a new tensor the caller owns). */
 export function shiftToDense(shift: ParameterShift): tf.Tensor2D {
   return shift.kind === 'dense' ? shift.delta.clone() : tf.matMul(shift.left, shift.right);
+}
+
+/**
+ * Apply the selected shifts of `edit` to the model (W_m += dW_m for mask-selected m, outside autodiff).
+ * Returns the names of the shifted modules, in policy order. Does not dispose `edit`.
+ */
+export function applySelectedShifts(model: Pick<EditableModel, 'addShift'>, edit: PolicyEdit): string[] {
+  const applied: string[] = [];
+  edit.mask.modules.forEach((name, i) => {
+    if (!edit.mask.selected[i]) return;
+    const shift = edit.shifts.get(name);
+    if (!shift) throw new Error(`applySelectedShifts: module ${name} is selected but has no shift`);
+    const d = shiftToDense(shift);
+    try {
+      model.addShift(name, d, 1);
+    } finally {
+      d.dispose();
+    }
+    applied.push(name);
+  });
+  return applied;
 }
 
 /** HiEdit's policy pair over a fixed ordered list of edit modules. */

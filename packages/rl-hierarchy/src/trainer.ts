@@ -4,188 +4,19 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { tf, SeededRandom, clipByGlobalNorm, klDivergence as klDivergenceScalar } from '@hiedit/tensor-core';
-import type { EditableModel, TokenizedEditRequest, TracePositions } from '@hiedit/tensor-core';
+import type { EditableModel, EditFeatures, TokenizedEditRequest } from '@hiedit/tensor-core';
 import { Adam } from './adam';
 import { localityReference, shiftRegularizer, windowLoss, windowWeights, generalizationTuples } from './loss';
-import type { GeneralizationTuples, ObjectiveWeights, WindowItem } from './loss';
+import type { ObjectiveWeights, WindowItem } from './loss';
 import { checkModulesMatch, readHostTensors, writeFileAtomic, writeHostTensors } from './persist';
 import type { HostParam } from './params';
-import { disposeShifts, HiEditPolicy, shiftToDense } from './policy';
+import { applySelectedShifts, disposeShifts, HiEditPolicy, shiftToDense } from './policy';
 import type { PolicyEdit } from './policy';
-import type { PolicyConfigInput } from './config';
-
-/** `hiedit`: exact in-graph gradients (default). `reference`: the authors' schedule, for parity. */
-export type TrainMode = 'hiedit' | 'reference';
-
-/** Trainer options; every field has a default (see DEFAULT_TRAINER_OPTIONS / REFERENCE_TRAINER_OPTIONS). */
-export interface TrainerOptions {
-  mode: TrainMode;
-  /** Passes over the training stream (the model is reset to its base weights at each epoch start). */
-  epochs: number;
-  /** hiedit: Adam steps every `updateEvery` requests on the clipped mean gradient. Ignored by `reference`. */
-  updateEvery: number;
-  /** D: number of most recent requests (current one included) in the back-tracking window; 1 = MEND. */
-  backDepth: number;
-  /** gamma of the time decay gamma^(t-j). */
-  gamma: number;
-  locCoef: number;
-  regCoef: number;
-  /** Which tuples the generalization term uses (default: paraphrases, the edit tuple when there are none). */
-  genOn: GeneralizationTuples;
-  /** Adam learning rate. */
-  metaLr: number;
-  beta1: number;
-  beta2: number;
-  /** Global-norm clip of the gradient (reference: of the running accumulated gradient, each step). */
-  clipNorm: number;
-  /** Seed of every random choice of the trainer (stream shuffling). */
-  seed: number;
-  /** Shuffle the training stream at each epoch (seeded). */
-  shuffle: boolean;
-  /** Traced positions (spec §3.1). */
-  positions: TracePositions;
-  /** Keep each step's selected shift applied (lifelong trajectory). false: every edit starts from the base model. */
-  accumulateEdits: boolean;
-  /** Compute L_full (all modules shifted) for the reported advantage L_sel - L_full (needs a high-level policy). */
-  computeBaseline: boolean;
-  /** reference, authors' MEND variant: the low-level gradient is zeroed every step, so only the last step counts. */
-  zeroLowLevelGradEachStep: boolean;
-  /** Update the HiNet normalizers during training (the authors' code never does). */
-  updateHighNormalizers: boolean;
-  /** Epochs without validation improvement before stopping (needs a validation stream). */
-  patience: number;
-  /** Stop (resumably) once this many steps have been taken in total. */
-  maxSteps?: number;
-  /** Write the full training state to `dir` every `everySteps` steps and when training stops. */
-  checkpoint?: { dir: string; everySteps: number };
-  /** Progress callback. */
-  onProgress?: (e: TrainProgress) => void;
-}
-
-/** Progress events. */
-export type TrainProgress =
-  | {
-      kind: 'step';
-      epoch: number;
-      /** Global step count after this step. */
-      step: number;
-      /** Position in the epoch's stream order. */
-      position: number;
-      requestId: string;
-      /** L_sel: generalization + loc_coef * locality + regularizer (the low-level objective). */
-      loss: number;
-      gen: number;
-      loc: number;
-      reg: number;
-      /** L_full and the advantage L_sel - L_full when computed. */
-      full?: number;
-      advantage?: number;
-      /** Modules shifted by this edit. */
-      selected: string[];
-      /** Global norm of this step's gradient (before clipping). */
-      gradNorm: number;
-      /** Whether Adam stepped after this request. */
-      updated: boolean;
-    }
-  | { kind: 'epoch'; epoch: number; meanLoss: number; validation?: number; best?: number; improved?: boolean }
-  | { kind: 'checkpoint'; dir: string; step: number }
-  | { kind: 'early-stop'; epoch: number; best: number };
-
-/** Outcome of `train`. */
-export interface TrainResult {
-  /** 'done': all epochs (or early stop); 'maxSteps': paused, resumable. */
-  status: 'done' | 'maxSteps';
-  steps: number;
-  epochsCompleted: number;
-  bestValidation?: number;
-  stoppedEarly: boolean;
-  seconds: number;
-}
-
-export const DEFAULT_TRAINER_OPTIONS: Omit<TrainerOptions, 'maxSteps' | 'checkpoint' | 'onProgress'> = {
-  mode: 'hiedit',
-  epochs: 3,
-  updateEvery: 4,
-  backDepth: 10,
-  gamma: 0.95,
-  locCoef: 1,
-  regCoef: 1e-2,
-  genOn: 'paraphrases',
-  metaLr: 1e-4,
-  beta1: 0.9,
-  beta2: 0.999,
-  clipNorm: 1,
-  seed: 0,
-  shuffle: true,
-  positions: 'all',
-  accumulateEdits: true,
-  computeBaseline: true,
-  zeroLowLevelGradEachStep: false,
-  updateHighNormalizers: true,
-  patience: 2,
-};
-
-/** The authors' schedule (spec §5): one epoch, Adam once at its end with meta_lr 1e-5, HiNet normalizer frozen. */
-export const REFERENCE_TRAINER_OPTIONS: Partial<TrainerOptions> = {
-  mode: 'reference',
-  epochs: 1,
-  metaLr: 1e-5,
-  shuffle: false,
-  updateHighNormalizers: false,
-  computeBaseline: true,
-};
-
-/** Named configurations the editor exposes; combine with a matching policy config (see presetPolicyConfig). */
-export type EditorKind = 'hiedit' | 'hiedit-reference' | 'rledit' | 'mend';
-
-/**
- * Trainer options of a named configuration. RLEdit: same low-level network, all modules (build the policy with
- * `high: null`), same window. MEND: D = 1 (no window), edits do not accumulate, all modules.
- */
-export function presetTrainerOptions(kind: EditorKind): Partial<TrainerOptions> {
-  switch (kind) {
-    case 'hiedit':
-      return { mode: 'hiedit' };
-    case 'hiedit-reference':
-      return { ...REFERENCE_TRAINER_OPTIONS };
-    case 'rledit':
-      return { mode: 'hiedit', computeBaseline: false };
-    case 'mend':
-      return { mode: 'hiedit', backDepth: 1, accumulateEdits: false, computeBaseline: false };
-    default:
-      throw new Error(`unknown editor kind ${String(kind)}`);
-  }
-}
-
-/** Whether a named configuration uses the high-level policy (rledit and mend shift every module). */
-export function presetUsesHighLevel(kind: EditorKind): boolean {
-  return kind === 'hiedit' || kind === 'hiedit-reference';
-}
-
-/** Policy configuration of a named configuration: rledit and mend drop the high-level policy. */
-export function presetPolicyConfig(kind: EditorKind, base: PolicyConfigInput = {}): PolicyConfigInput {
-  presetTrainerOptions(kind);
-  return presetUsesHighLevel(kind) ? { ...base, high: base.high === null || base.high === false ? {} : base.high } : { ...base, high: null };
-}
+import { DEFAULT_TRAINER_OPTIONS, REFERENCE_TRAINER_OPTIONS, validateOptions } from './trainer-options';
+import type { TrainerOptions, TrainProgress, TrainResult } from './trainer-options';
 
 export const TRAIN_STATE_FORMAT = 'hiedit-train-state';
 const STATE_JSON = 'train-state.json';
-
-function validateOptions(o: TrainerOptions): void {
-  const bad = (f: string, why: string): never => {
-    throw new Error(`trainer options: ${f} ${why}`);
-  };
-  if (o.mode !== 'hiedit' && o.mode !== 'reference') bad('mode', `must be 'hiedit' or 'reference', got ${String(o.mode)}`);
-  for (const f of ['epochs', 'updateEvery', 'backDepth', 'patience'] as const) {
-    if (!Number.isInteger(o[f]) || o[f] < 1) bad(f, `must be a positive integer, got ${o[f]}`);
-  }
-  for (const f of ['gamma', 'locCoef', 'regCoef', 'metaLr', 'clipNorm', 'beta1', 'beta2'] as const) {
-    if (typeof o[f] !== 'number' || !Number.isFinite(o[f]) || o[f] < 0) bad(f, `must be a finite non-negative number, got ${o[f]}`);
-  }
-  if (!Number.isInteger(o.seed)) bad('seed', `must be an integer, got ${o.seed}`);
-  if (o.maxSteps !== undefined && (!Number.isInteger(o.maxSteps) || o.maxSteps < 0)) bad('maxSteps', `must be a non-negative integer, got ${o.maxSteps}`);
-  if (o.checkpoint && (!Number.isInteger(o.checkpoint.everySteps) || o.checkpoint.everySteps < 1)) bad('checkpoint.everySteps', 'must be a positive integer');
-}
 
 function validateStream(stream: readonly TokenizedEditRequest[], label: string): void {
   stream.forEach((r, i) => {
@@ -291,6 +122,8 @@ export class PolicyTrainer {
   /**
    * Run (or continue) training over `train`, validating on `validation` after each epoch (hiedit mode) for
    * early stopping. Returns when done or when `maxSteps` is reached (then `saveState` + `loadState` resume).
+   * On an error (e.g. a non-finite gradient) the model's edit modules are restored to their base weights and
+   * the error names the request; resume from the last checkpoint, not from this trainer.
    */
   train(train: readonly TokenizedEditRequest[], validation: readonly TokenizedEditRequest[] = []): TrainResult {
     const t0 = Date.now();
@@ -298,9 +131,9 @@ export class PolicyTrainer {
     if (this.streamLength >= 0 && this.streamLength !== train.length) {
       throw new Error(`trainer: resumed with a training stream of ${train.length} requests, the saved run had ${this.streamLength}`);
     }
-    this.streamLength = train.length;
     validateStream(train, 'training stream');
     validateStream(validation, 'validation stream');
+    this.streamLength = train.length;
     const o = this.options;
     let stoppedEarly = false;
     while (!this.finished && this.epoch < o.epochs) {
@@ -314,7 +147,14 @@ export class PolicyTrainer {
       }
       while (this.position < train.length) {
         if (o.maxSteps !== undefined && this.step >= o.maxSteps) return this.pause(t0);
-        this.trainStep(train);
+        try {
+          this.trainStep(train);
+        } catch (e) {
+          // leave the model as it was given; the last checkpoint on disk stays valid for a resume
+          this.resetModel();
+          const id = train[this.order![this.position]].id;
+          throw new Error(`training request ${JSON.stringify(id)} (epoch ${this.epoch}, position ${this.position}): ${(e as Error).message}`);
+        }
       }
       this.endEpoch();
       const ev: TrainProgress = { kind: 'epoch', epoch: this.epoch, meanLoss: this.epochLossSum / Math.max(1, this.epochLossCount) };
@@ -432,7 +272,7 @@ export class PolicyTrainer {
    * hiedit mode: the objective as a function of the policy parameters through W + mask * dW(theta).
    * Exposed for gradient checks; returns the gradients (caller owns) and the loss terms.
    */
-  hieditGradients(features: ReturnType<EditableModel['trace']>['features'], window: readonly WindowItem[]): StepGradients {
+  hieditGradients(features: ReadonlyMap<string, EditFeatures>, window: readonly WindowItem[]): StepGradients {
     const M = this.names.length;
     const terms = { gen: 0, loc: 0, reg: 0 };
     const { value, grads } = tf.variableGrads(() => {
@@ -460,7 +300,7 @@ export class PolicyTrainer {
    * reference mode (exposed for checks): the shift is a constant written into the weights; dL/dW reaches the low-level network
    * by the chain rule sum_m <dL/dW_m, d dW_m/d theta>, and the gate only through the regularizer.
    */
-  referenceGradients(features: ReturnType<EditableModel['trace']>['features'], window: readonly WindowItem[], edit: PolicyEdit): StepGradients {
+  referenceGradients(features: ReadonlyMap<string, EditFeatures>, window: readonly WindowItem[], edit: PolicyEdit): StepGradients {
     const sel = edit.mask.selected;
     const constShifts = this.names.map((n, i) => tf.tidy(() => (sel[i] ? shiftToDense(edit.shifts.get(n)!) : tf.zeros([this.policy.modules[i].dIn, this.policy.modules[i].dOut]))) as tf.Tensor2D);
     let dLdW: tf.Tensor[] = [];
@@ -506,6 +346,11 @@ export class PolicyTrainer {
     // the norm is reported for every step, before any clipping
     const stepNorm = tf.tidy(() => Math.sqrt(list.reduce((a, g) => a + (tf.sum(tf.mul(g, g)).dataSync()[0] as number), 0)));
     this.lastGradNorm = stepNorm;
+    if (!Number.isFinite(stepNorm)) {
+      for (const g of grads.values()) g.dispose();
+      grads.clear();
+      throw new Error(`non-finite policy gradient (norm ${stepNorm}); lower metaLr or low.initEta`);
+    }
     if (o.mode === 'reference' && o.zeroLowLevelGradEachStep) {
       for (const n of [...this.acc.keys()]) if (n.startsWith('low.')) {
         this.acc.get(n)!.dispose();
@@ -567,15 +412,7 @@ export class PolicyTrainer {
   }
 
   private applySelected(edit: PolicyEdit): void {
-    this.names.forEach((n, i) => {
-      if (!edit.mask.selected[i]) return;
-      const d = shiftToDense(edit.shifts.get(n)!);
-      try {
-        this.model.addShift(n, d, 1);
-      } finally {
-        d.dispose();
-      }
-    });
+    applySelectedShifts(this.model, edit);
   }
 
   /** L_full: the same generalization + locality losses with every module shifted (no gradient). */
@@ -636,6 +473,7 @@ export class PolicyTrainer {
    * leaves the previous state valid.
    */
   saveState(dir: string): void {
+    fs.mkdirSync(dir, { recursive: true });
     const tensors: HostParam[] = [];
     for (const p of this.policy.params.toHost()) tensors.push({ ...p, name: `policy.${p.name}` });
     for (const p of this.adam.toHost()) tensors.push({ ...p, name: `adam.${p.name}` });
@@ -694,6 +532,12 @@ export class PolicyTrainer {
     }
     if (JSON.stringify(s.policyConfig) !== JSON.stringify(this.policy.config)) {
       throw new Error(`${jsonFile}: the saved policy configuration differs from this policy's (${JSON.stringify(s.policyConfig)} vs ${JSON.stringify(this.policy.config)})`);
+    }
+    // these options shape the trajectory; resuming under different ones would silently change the run
+    for (const k of ['mode', 'backDepth', 'gamma', 'updateEvery', 'seed', 'shuffle', 'positions', 'genOn', 'accumulateEdits'] as const) {
+      if (s.options && JSON.stringify(s.options[k]) !== JSON.stringify(this.options[k])) {
+        throw new Error(`${jsonFile}: the saved run used ${k} = ${JSON.stringify(s.options[k])}, this trainer has ${JSON.stringify(this.options[k])}`);
+      }
     }
     const tensors = readHostTensors(path.join(dir, s.tensors), s.checksum);
     const pick = (prefix: string) => (n: string) => tensors.get(`${prefix}${n}`);

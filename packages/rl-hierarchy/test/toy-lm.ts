@@ -179,18 +179,20 @@ export class ToyLM implements EditableModel {
 /** A seeded stream of synthetic edit requests over the toy vocabulary. */
 export function toyRequests(n: number, vocab: number, seed: number): TokenizedEditRequest[] {
   const rng = new SeededRandom(seed);
-  const tuple = (promptLen: number, answer: number[]): TokenizedTuple => {
-    const prompt = Array.from({ length: promptLen }, () => rng.int(vocab));
+  const tuple = (prompt: number[], answer: number[]): TokenizedTuple => {
     const full = [...prompt, ...answer];
-    return { ids: full.slice(0, -1), labels: [...new Array(promptLen - 1).fill(IGNORE_INDEX), ...answer] };
+    return { ids: full.slice(0, -1), labels: [...new Array(prompt.length - 1).fill(IGNORE_INDEX), ...answer] };
   };
+  const randomPrompt = (len: number) => Array.from({ length: len }, () => rng.int(vocab));
   return Array.from({ length: n }, (_, i) => {
     const answer = [rng.int(vocab), rng.int(vocab)];
+    const prompt = randomPrompt(3);
+    // the paraphrase keeps the prompt's tokens behind a new first token, so it is related but not equal
     return {
       id: `req${i}`,
-      edit: tuple(3, answer),
-      paraphrases: [tuple(4, answer)],
-      locality: [tuple(3, [rng.int(vocab)])],
+      edit: tuple(prompt, answer),
+      paraphrases: [tuple([rng.int(vocab), ...prompt], answer)],
+      locality: [tuple(randomPrompt(3), [rng.int(vocab)])],
     };
   });
 }

@@ -60,6 +60,13 @@ describe('hiedit-mode gradients', () => {
     // independent objective: hard mask (or its straight-through surrogate for the gate), dense shifts, the
     // model's own losses; written here without the trainer's loss code
     const gate0 = tf.tidy(() => Array.from(policy.high!.scores(trace.features).dataSync()));
+    // the hard selection at the evaluation point: a perturbation must not flip it (the gradient is that of
+    // the straight-through surrogate hard0 + g - g0, which is what the gate is meant to receive)
+    const hard0 = (() => {
+      const e = policy.computeEdit(trace.features);
+      for (const s of e.shifts.values()) if (s.kind === 'lowRank') { s.left.dispose(); s.right.dispose(); }
+      return e.mask.selected.slice();
+    })();
     const objective = (): number =>
       tf.tidy(() => {
         const edit = policy.computeEdit(trace.features);
@@ -68,7 +75,7 @@ describe('hiedit-mode gradients', () => {
         let reg = 0;
         policy.moduleNames().forEach((n, i) => {
           const s = edit.shifts.get(n)!;
-          const m = (edit.mask.selected[i] ? 1 : 0) + (g[i] - gate0[i]);
+          const m = (hard0[i] ? 1 : 0) + (g[i] - gate0[i]);
           const d = s.kind === 'lowRank' ? tf.mul(tf.matMul(s.left, s.right), m) : s.delta;
           reg += tf.sum(tf.mul(d, d)).dataSync()[0];
           shifts.set(n, d as tf.Tensor2D);
@@ -117,10 +124,14 @@ describe('hiedit-mode gradients', () => {
         tf.tidy(() => v.assign(tf.tensor(x, v.shape)));
         return objective();
       };
-      const fd = (at(h) - at(-h)) / (2 * h);
+      // step sized so the objective moves by ~1e-2 at most: large enough for float32, small enough that
+      // higher-order terms (and ReLU kinks in the encoder) stay out of the difference
+      const dx = Math.min(h, 1e-2 / Math.abs(g[idx]));
+      const fd = (at(dx) - at(-dx)) / (2 * dx);
       tf.tidy(() => v.assign(tf.tensor(orig, v.shape)));
       // float32 objective ~1: central differences are good to ~1e-5 absolute here
       const ok = Math.abs(fd - g[idx]) <= 3e-2 * Math.abs(g[idx]) + 1e-4;
+      if (!ok) console.log('FD mismatch', name, idx, fd, g[idx]);
       expect({ name, ok, fd, ad: g[idx] }).toMatchObject({ name, ok: true });
       checked++;
     }
@@ -195,6 +206,9 @@ describe('training', () => {
     const p2 = new HiEditPolicy(m2.modules, { ...POLICY, seed: 999 }); // weights come from the state
     expect(() => new PolicyTrainer(m2, p2, BASE_OPTS).loadState(dir)).toThrow(/policy configuration differs/);
     p2.dispose();
+    const p2b = new HiEditPolicy(m2.modules, POLICY);
+    expect(() => new PolicyTrainer(m2, p2b, { ...BASE_OPTS, backDepth: 4 }).loadState(dir)).toThrow(/saved run used backDepth = 3/);
+    p2b.dispose();
     const p3 = new HiEditPolicy(m2.modules, POLICY);
     const t3 = new PolicyTrainer(m2, p3, BASE_OPTS);
     t3.loadState(dir);
@@ -252,6 +266,12 @@ describe('training', () => {
     const trainer = new PolicyTrainer(model, policy, BASE_OPTS);
     const bad = [{ ...train[0], edit: { ids: [1, 2], labels: [-100, -100] } }];
     expect(() => trainer.train(bad)).toThrow(/training stream\[0\].*edit has no label positions/);
+    // a poisoned policy stops training with a clear error naming the request, and leaks nothing
+    const eta = policy.params.get('low.6x6.eta');
+    tf.tidy(() => eta.assign(tf.fill(eta.shape, NaN)));
+    const n0 = tf.memory().numTensors;
+    expect(() => trainer.train(train)).toThrow(/training request "req\d+" \(epoch 0, position 0\): non-finite policy gradient/);
+    expect(tf.memory().numTensors).toBe(n0);
     const other = new HiEditPolicy([{ name: 'nope', dIn: 6, dOut: 6, layer: 0 }], { high: null });
     expect(() => new PolicyTrainer(model, other)).toThrow(/module nope, which the model does not have/);
     other.dispose();

@@ -118,6 +118,44 @@ describeNative('native accelerator (BatchMatMul / _FusedMatMul on the wasm heap)
     expect(installAccelerator('cpu').active).toBe(false);
   });
 
+  test('zero-copy Identity: clones share data safely, gradients and tensor counts are unchanged', () => {
+    uninstallAccelerator();
+    const stockIdentity = tf.getKernel('Identity', 'wasm').kernelFunc;
+    const st = installAccelerator('wasm', { native: false });
+    expect(st.active).toBe(false);
+    expect(st.reason).toMatch(/zero-copy Identity/);
+    expect(tf.getKernel('Identity', 'wasm').kernelFunc).not.toBe(stockIdentity);
+    // BatchMatMul stays stock with native: false.
+    const before = tf.memory().numTensors;
+    const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    const y = tf.clone(x);
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, 2, 3, 4]);
+    const init = tf.tensor1d([1, 2]);
+    const v = tf.variable(init);
+    const snapshot = tf.clone(v);
+    const update = tf.tensor1d([5, 6]);
+    v.assign(update);
+    expect(Array.from(snapshot.dataSync())).toEqual([1, 2]);
+    expect(Array.from(v.dataSync())).toEqual([5, 6]);
+    tf.dispose([y, v, snapshot, init, update]);
+    expect(tf.memory().numTensors).toBe(before);
+
+    const next = rng(99);
+    const w1 = tf.tensor2d(randomValues(6 * 5, next), [6, 5]);
+    const w2 = tf.tensor2d(randomValues(5 * 3, next), [5, 3]);
+    const inp = tf.tensor2d(randomValues(4 * 6, next), [4, 6]);
+    const loss = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.matMul(tf.tanh(tf.matMul(inp, a)), b)));
+    const grads = () => tf.tidy(() => tf.concat(tf.grads(loss)([w1, w2]).map((g) => g.flatten())));
+    const fast = grads();
+    uninstallAccelerator();
+    expect(tf.getKernel('Identity', 'wasm').kernelFunc).toBe(stockIdentity);
+    const ref = grads();
+    expectClose(fast.dataSync() as Float32Array, ref.dataSync() as Float32Array, 1e-6);
+    tf.dispose([w1, w2, inp, fast, ref]);
+    expect(installAccelerator('wasm').active).toBe(true);
+  });
+
   test('HIEDIT_ACCELERATOR=off disables it', () => {
     const prev = process.env.HIEDIT_ACCELERATOR;
     process.env.HIEDIT_ACCELERATOR = 'off';

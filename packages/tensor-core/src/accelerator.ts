@@ -374,24 +374,76 @@ function findWasmBackend(): WasmBackendLike | undefined {
 }
 
 /**
- * Activates the accelerator on `backendName` when possible. Only the wasm backend is accelerated (tfjs-node
- * already runs native kernels; the cpu backend is the correctness fallback). Idempotent; never throws.
+ * Zero-copy Identity for the wasm backend. The engine clones every tensor it saves for the backward pass
+ * through the Identity kernel, and the stock wasm kernel copies the data: for a transformer that is every
+ * weight matrix once per forward+backward (hundreds of MB). Sharing the data id with a reference count is
+ * what the cpu backend does and what the wasm backend's own Reshape does; no wasm kernel writes into its
+ * inputs, so sharing is safe.
  */
-export function installAccelerator(backendName: string): AcceleratorStatus {
+function zeroCopyIdentity(stock: tf.KernelConfig): tf.KernelConfig {
+  return {
+    kernelName: 'Identity',
+    backendName: stock.backendName,
+    setupFunc: stock.setupFunc,
+    disposeFunc: stock.disposeFunc,
+    kernelFunc: (args) => {
+      const x = args.inputs.x as tf.TensorInfo;
+      if (x.dtype === 'string') return stock.kernelFunc(args);
+      (args.backend as { incRef(dataId: object): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+    },
+  };
+}
+
+let jsPaths: { stockIdentity: tf.KernelConfig } | undefined;
+
+function installJsPaths(backend: WasmBackendLike): void {
+  if (jsPaths) return;
+  let stockIdentity: tf.KernelConfig | undefined;
+  try {
+    stockIdentity = tf.getKernel('Identity', 'wasm');
+  } catch {
+    stockIdentity = undefined;
+  }
+  if (!stockIdentity) return;
+  register([zeroCopyIdentity(stockIdentity)], backend);
+  jsPaths = { stockIdentity };
+}
+
+function uninstallJsPaths(): void {
+  if (!jsPaths) return;
+  register([jsPaths.stockIdentity], findWasmBackend());
+  jsPaths = undefined;
+}
+
+function uninstallNative(): void {
+  if (!installed) return;
+  register([installed.stockBatchMatMul, installed.stockFusedMatMul], findWasmBackend());
+  installed = undefined;
+}
+
+/** Options of {@link installAccelerator}. */
+export interface InstallAcceleratorOptions {
+  /** Use the native BLAS kernels when the addon is available (default true). false keeps only the JS fast paths. */
+  native?: boolean;
+}
+
+/**
+ * Activates the accelerator on `backendName` when possible. Only the wasm backend is accelerated (tfjs-node
+ * already runs native kernels; the cpu backend is the correctness fallback). On wasm it always installs the
+ * JS fast paths (zero-copy Identity) and, when the addon loads and passes its self-test, the BLAS matmul
+ * kernels; `active` says whether the BLAS kernels are in use. Idempotent; never throws.
+ */
+export function installAccelerator(backendName: string, opts: InstallAcceleratorOptions = {}): AcceleratorStatus {
+  const wantNative = opts.native !== false;
   if (acceleratorDisabledByEnv()) {
     uninstallAccelerator();
-    lastStatus = { name: NAME, active: false, reason: 'disabled by HIEDIT_ACCELERATOR=off' };
+    lastStatus = { name: NAME, active: false, reason: 'disabled by HIEDIT_ACCELERATOR=off (stock wasm kernels)' };
     return acceleratorStatus();
   }
-  if (installed && installed.backendName === backendName) return acceleratorStatus();
   if (backendName !== 'wasm') {
     uninstallAccelerator();
     lastStatus = { name: NAME, active: false, reason: `not used on the ${backendName} backend (only wasm is accelerated)` };
-    return acceleratorStatus();
-  }
-  const { addon, reason } = loadNativeBlas();
-  if (!addon) {
-    lastStatus = { name: NAME, active: false, reason };
     return acceleratorStatus();
   }
   const backend = findWasmBackend();
@@ -399,10 +451,23 @@ export function installAccelerator(backendName: string): AcceleratorStatus {
     lastStatus = { name: NAME, active: false, reason: 'the wasm backend is not initialised' };
     return acceleratorStatus();
   }
+  installJsPaths(backend);
+  const js = jsPaths ? '; zero-copy Identity on' : '';
+  if (!wantNative) {
+    uninstallNative();
+    lastStatus = { name: NAME, active: false, reason: `native kernels not requested${js}` };
+    return acceleratorStatus();
+  }
+  if (installed) return acceleratorStatus();
+  const { addon, reason } = loadNativeBlas();
+  if (!addon) {
+    lastStatus = { name: NAME, active: false, reason: `${reason}${js}` };
+    return acceleratorStatus();
+  }
   // Compare tags, not `instanceof`: the heap may come from another realm (jest runs tests in a vm context).
   if (Object.prototype.toString.call(backend.wasm.HEAPU8.buffer) !== '[object ArrayBuffer]') {
     // The threaded wasm build shares its memory (SharedArrayBuffer), which N-API cannot hand to C here.
-    lastStatus = { name: NAME, active: false, reason: 'the wasm heap is a SharedArrayBuffer (threaded wasm); using the stock kernels' };
+    lastStatus = { name: NAME, active: false, reason: `the wasm heap is a SharedArrayBuffer (threaded wasm); using the stock matmul kernels${js}` };
     return acceleratorStatus();
   }
   let stockBatchMatMul: tf.KernelConfig | undefined;
@@ -414,7 +479,7 @@ export function installAccelerator(backendName: string): AcceleratorStatus {
     stockBatchMatMul = undefined;
   }
   if (!stockBatchMatMul || !stockFusedMatMul) {
-    lastStatus = { name: NAME, active: false, reason: 'the wasm backend has no BatchMatMul/_FusedMatMul kernels registered' };
+    lastStatus = { name: NAME, active: false, reason: `the wasm backend has no BatchMatMul/_FusedMatMul kernels registered${js}` };
     return acceleratorStatus();
   }
   const kernels = makeKernels({ addon, stockBatchMatMul, stockFusedMatMul });
@@ -431,23 +496,23 @@ export function installAccelerator(backendName: string): AcceleratorStatus {
     if (previous && previous !== 'wasm') tf.setBackend(previous);
   }
   if (failure) {
-    uninstallAccelerator();
-    lastStatus = { name: NAME, active: false, reason: `${failure}; using the stock wasm kernels` };
+    uninstallNative();
+    lastStatus = { name: NAME, active: false, reason: `${failure}; using the stock matmul kernels${js}` };
     return acceleratorStatus();
   }
   const info = addon.info();
   lastStatus = {
     name: NAME,
     active: true,
-    reason: `BatchMatMul/_FusedMatMul via ${info.blas.split(' ').slice(0, 2).join(' ')}${info.threads ? `, ${info.threads} threads` : ''}`,
+    reason: `BatchMatMul/_FusedMatMul via ${info.blas.split(' ').slice(0, 2).join(' ')}${info.threads ? `, ${info.threads} threads` : ''}${js}`,
   };
   return acceleratorStatus();
 }
 
-/** Puts the stock wasm kernels back (used by HIEDIT_ACCELERATOR=off, tests and benchmarks). Idempotent. */
+/** Puts every stock wasm kernel back (HIEDIT_ACCELERATOR=off, tests, benchmarks). Idempotent. */
 export function uninstallAccelerator(): void {
-  if (!installed) return;
-  register([installed.stockBatchMatMul, installed.stockFusedMatMul], findWasmBackend());
-  installed = undefined;
-  lastStatus = { name: NAME, active: false, reason: 'uninstalled; using the stock wasm kernels' };
+  const had = !!installed || !!jsPaths;
+  uninstallNative();
+  uninstallJsPaths();
+  if (had) lastStatus = { name: NAME, active: false, reason: 'uninstalled; using the stock wasm kernels' };
 }

@@ -40,10 +40,12 @@ describe('hiedit-bench command line', () => {
       const tiny = (o: { log: (l: string) => void }) =>
         defaultDeps({
           world: { persons: 20 },
-          pretrain: { model: { layers: 2, hidden: 32, heads: 2, kvHeads: 2, intermediate: 64 }, epochs: 3, batchSize: 64 },
+          pretrain: { model: { layers: 2, hidden: 32, heads: 2, kvHeads: 2, intermediate: 64 }, epochs: 1, batchSize: 512 },
           log: o.log,
         });
-      const argv = ['run', '--editors', 'ft', '--train', '0', '--eval', '3', '--num-pre', '1', '--held-out', '5', '--out', path.join(dir, 'out'), '--cache-dir', path.join(dir, 'cache'), '--quiet', '--backend', 'cpu'];
+      const settings = path.join(dir, 'editors.json');
+      fs.writeFileSync(settings, JSON.stringify({ ft: { steps: 3 } }));
+      const argv = ['run', '--editors', 'ft', '--editor-settings', settings, '--train', '0', '--eval', '3', '--num-pre', '1', '--held-out', '5', '--out', path.join(dir, 'out'), '--cache-dir', path.join(dir, 'cache'), '--quiet', '--backend', 'cpu'];
       const c = capture();
       const code = await runCli('hiedit-bench', [runCommand(tiny)], argv, c.io);
       expect(c.err.join('')).not.toMatch(/hiedit-bench run:/);

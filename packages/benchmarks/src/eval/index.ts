@@ -1,5 +1,5 @@
 export * from './types';
-export * from './batch';
+export { answerPositions, checkTuple, contestScore, teacherForcedStats, tokenAccuracy, type BatchOptions } from './batch';
 export * from './generation';
 export * from './metrics';
 export * from './stream';

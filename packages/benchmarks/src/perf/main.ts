@@ -139,8 +139,9 @@ function atomicWrite(file: string, text: string): void {
 
 /** Child process body: measures one shape on our side and writes a ShapeResult (without torch). */
 async function measureShape(shape: PerfShape, opts: PerfOptions): Promise<ShapeResult> {
-  const ck = await ensureCheckpoint(shape, opts.seed, opts.cacheDir);
+  // Backend first: creating the checkpoint already allocates tensors.
   await initBackend();
+  const ck = await ensureCheckpoint(shape, opts.seed, opts.cacheDir);
   const t0 = performance.now();
   const model = await loadModel(ck.dir, { tokenizer: false });
   const loadMs = performance.now() - t0;
@@ -217,7 +218,7 @@ function torchSpec(shape: PerfShape, opts: PerfOptions, res: ShapeResult): Torch
     threads: res.machine.blasThreads ?? res.machine.cpus,
     reps: r,
     ids,
-    grad_params: shape.gradModules.map((n) => `${n}.weight`),
+    grad_params: shape.gradModules,
     trace_modules: shape.traceModules,
     generation: contexts.map((c) => ({ ids: c, new_tokens: opts.newTokens })),
     matmul_shapes: res.ours.matmul.map(({ m, k, n, transB, reps: rr }) => ({ m, k, n, transB, reps: rr })),

@@ -1,5 +1,5 @@
 export * from './types';
-export * from './state';
+export { RunDir, claimRunDir, settingsKey } from './state';
 export * from './cases';
 export * from './run';
 export * from './defaults';

@@ -252,7 +252,10 @@ export async function runBenchmark(opts: RunOptions, deps: RunnerDeps, io: RunIO
           if (factory.trainable) {
             if (trainCases.length === 0) throw new Error(`editor ${name} needs training but --train is 0`);
             snapshot.restore();
-            train = await trainEditor(editor, model, trainCases, valCases, opts.seed, run.trainCheckpointDir(name), editorSettings, progress, name);
+            const ckpt = run.trainCheckpointDir(name);
+            const resume = prepareCheckpointDir(ckpt, key);
+            if (resume) io.log(`${name}: resuming training from ${ckpt}`);
+            train = await trainEditor(editor, model, trainCases, valCases, opts.seed, ckpt, resume, progress, name);
             const ed = editor;
             writeDirAtomic(run.trainedDir(name), (tmp) => ed.save(tmp));
             writeJsonAtomic(run.trainMetaJson(name), { key, ...train });
@@ -316,7 +319,25 @@ export async function runBenchmark(opts: RunOptions, deps: RunnerDeps, io: RunIO
   return { results, resultsPath: run.resultsJson, reportPath: run.reportHtml, table: formatTable(results), skipped };
 }
 
-/** Trains one editor with a progress bar per epoch. */
+/**
+ * Readies the editor's training checkpoint directory: a checkpoint written under other settings is
+ * discarded; returns whether a checkpoint of these settings is there to resume from.
+ */
+export function prepareCheckpointDir(dir: string, key: string): boolean {
+  const keyFile = `${dir}.key`;
+  const prevKey = fs.existsSync(keyFile) ? fs.readFileSync(keyFile, 'utf8').trim() : undefined;
+  if (prevKey !== key) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    writeFileAtomic(keyFile, `${key}\n`);
+    return false;
+  }
+  return fs.existsSync(dir) && fs.readdirSync(dir).length > 0;
+}
+
+/**
+ * Trains one editor with a progress bar per epoch. The editor's own settings were given at creation;
+ * training options are not repeated here.
+ */
 async function trainEditor(
   editor: BenchEditor,
   model: BenchModel,
@@ -324,7 +345,7 @@ async function trainEditor(
   validation: readonly EvalCase[],
   seed: number,
   checkpointDir: string,
-  settings: Record<string, unknown>,
+  resume: boolean,
   progress: ProgressFactory,
   name: string,
 ): Promise<NonNullable<EditorRecord['train']>> {
@@ -335,8 +356,7 @@ async function trainEditor(
     seed,
     validation,
     checkpointDir,
-    resume: true,
-    settings,
+    resume,
     onProgress: (e) => {
       const k = `${e.phase}:${e.epoch}`;
       if (e.phase === 'train' || e.phase === 'validate') {

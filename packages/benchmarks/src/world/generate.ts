@@ -20,7 +20,7 @@ export interface WorldOptions {
   readonly seed: number;
   /** Number of generated people (the subjects of edits). Default 200. */
   readonly persons?: number;
-  /** How many of the 6 person relations each person has a fact for. Default 3. */
+  /** How many of the 6 person relations each person has a fact for. Default 2 (keeps pretraining short). */
   readonly relationsPerPerson?: number;
   /** Fraction of people held out entirely for the retention set. Default 0.15. */
   readonly retentionFraction?: number;
@@ -91,7 +91,7 @@ export function resolveWorldOptions(o: WorldOptions): ResolvedWorldOptions {
   const r: ResolvedWorldOptions = {
     seed: o.seed,
     persons: o.persons ?? 200,
-    relationsPerPerson: o.relationsPerPerson ?? 3,
+    relationsPerPerson: o.relationsPerPerson ?? 2,
     retentionFraction: o.retentionFraction ?? 0.15,
     editFraction: o.editFraction ?? 0.8,
     neighborsPerEdit: o.neighborsPerEdit ?? 2,

@@ -63,6 +63,10 @@ describe('editor CLI', () => {
     expect(paused.code).toBe(0);
     expect(JSON.parse(paused.out)).toMatchObject({ steps: 3, finished: false });
     expect(policyBytes(path.join(dir, 'ed2')).equals(policyBytes(path.join(dir, 'ed')))).toBe(false);
+    const early = await run(['edit', '--model', modelDir, '--editor', path.join(dir, 'ed2'), '--journal',
+      path.join(dir, 'early.hjournal'), '--prompt', 'Alice plays the', '--target', 'golf']);
+    expect(early.code).toBe(0);
+    expect(early.err).toMatch(/not fully trained \(paused after 3 steps/);
     const again = await run([...base, '--out', path.join(dir, 'ed2')]);
     expect(again.code).toBe(1);
     expect(again.err).toMatch(/already holds an editor; pass --resume/);
@@ -76,7 +80,7 @@ describe('editor CLI', () => {
     const journal = path.join(dir, 'edits.hjournal');
     const one = await run(['edit', '--model', modelDir, '--editor', path.join(dir, 'ed'), '--journal', journal,
       '--prompt', 'Frank lives in', '--target', 'Berlin', '--json']);
-    expect(one.err).toBe('');
+    expect(one.err).toBe(''); // a finished editor: no warning
     expect(one.code).toBe(0);
     const rep = JSON.parse(one.out).edits[0];
     expect(rep).toMatchObject({ editId: 'e1', editor: 'hiedit' });

@@ -64,8 +64,9 @@ function trainEditor(api: EditorCliApi): EditorCommand {
     summary: 'meta-train an editor (hiedit, hiedit-reference, rledit, mend) on a stream of edit requests',
     usage: 'train-editor --model DIR --data FILE --format counterfact|zsre|world|requests ' +
       '--editor hiedit|hiedit-reference|rledit|mend --out EDITOR_DIR [--resume] [--validation FILE] [--seed N] ' +
-      '[--limit N] [--max-steps N] [--modules a,b,...] [--settings JSON|@FILE] [--json]',
+      '[--limit N] [--max-steps N] [--skip-invalid] [--modules a,b,...] [--settings JSON|@FILE] [--json]',
     flags: { model: 'string', data: 'string', format: 'string', editor: 'string', out: 'string', resume: 'bool',
+      'skip-invalid': 'bool',
       validation: 'string', seed: 'int', limit: 'int', 'max-steps': 'int', modules: 'string', settings: 'string',
       json: 'bool' },
     async action(flags, io) {
@@ -73,9 +74,11 @@ function trainEditor(api: EditorCliApi): EditorCommand {
       if (!TRAINABLE.includes(kind)) throw new UsageError(`--editor must be one of ${TRAINABLE.join(', ')} (got "${kind}")`);
       const out = need(flags, 'out');
       const format = parseFormat(flags, 'counterfact');
-      let stream = readEditRequests(need(flags, 'data'), format);
+      const read = (file: string): EditRequestInput[] => readEditRequests(file, format, {
+        skipInvalid: flags['skip-invalid'] === true, onSkip: (i, m) => io.err(`skipped record ${i}: ${m}\n`) });
+      let stream = read(need(flags, 'data'));
       if (typeof flags.limit === 'number') stream = stream.slice(0, flags.limit);
-      const validation = optional(flags, 'validation') ? readEditRequests(optional(flags, 'validation')!, format) : undefined;
+      const validation = optional(flags, 'validation') ? read(optional(flags, 'validation')!) : undefined;
       const resume = flags.resume === true;
       const model = await api.loadModel(need(flags, 'model'));
       let le: LifelongEditor | undefined;
@@ -131,8 +134,8 @@ function edit(api: EditorCliApi): EditorCommand {
     name: 'edit',
     summary: 'apply edit requests to a model, journaling every applied shift',
     usage: 'edit --model DIR --editor EDITOR_DIR|ft --journal FILE (--prompt TEXT --target TEXT | --requests FILE ' +
-      '[--format requests|counterfact|zsre|world]) [--json]',
-    flags: { model: 'string', editor: 'string', journal: 'string', prompt: 'string', target: 'string',
+      '[--format requests|counterfact|zsre|world] [--skip-invalid]) [--modules a,b,...] [--settings JSON|@FILE] [--json]',
+    flags: { model: 'string', editor: 'string', journal: 'string', prompt: 'string', target: 'string', 'skip-invalid': 'bool',
       requests: 'string', format: 'string', modules: 'string', settings: 'string', json: 'bool' },
     async action(flags, io) {
       const editorArg = need(flags, 'editor');
@@ -141,7 +144,8 @@ function edit(api: EditorCliApi): EditorCommand {
       const file = optional(flags, 'requests');
       if (file !== undefined) {
         if (flags.prompt !== undefined || flags.target !== undefined) throw new UsageError('give --requests or --prompt/--target, not both');
-        requests = readEditRequests(file, parseFormat(flags, 'requests'));
+        requests = readEditRequests(file, parseFormat(flags, 'requests'), {
+          skipInvalid: flags['skip-invalid'] === true, onSkip: (i, m) => io.err(`skipped record ${i}: ${m}\n`) });
       } else {
         if (flags.prompt === undefined || flags.target === undefined) throw new UsageError('--prompt and --target (or --requests FILE) are required');
         requests = [{ prompt: String(flags.prompt), target: String(flags.target) }];
@@ -152,7 +156,15 @@ function edit(api: EditorCliApi): EditorCommand {
       try {
         const tokenize = api.tupleTokenizer(model);
         // Resolve the editor and check everything before the journal is created or replayed.
-        if (fs.existsSync(path.join(editorArg, EDITOR_JSON))) editor = loadEditorDir(editorArg, model).editor;
+        if (fs.existsSync(path.join(editorArg, EDITOR_JSON))) {
+          const loaded = loadEditorDir(editorArg, model);
+          editor = loaded.editor;
+          const t = loaded.descriptor.trained;
+          if (editorFactory(loaded.descriptor.kind).trainable && (!t || !t.finished)) {
+            io.err(`warning: editor ${editorArg} is ${t ? `not fully trained (paused after ${t.steps} steps; ` +
+              'finish it with train-editor --resume)' : 'untrained'}\n`);
+          }
+        }
         else if (editorKinds().includes(editorArg) && !editorFactory(editorArg).trainable) {
           const modules = optional(flags, 'modules')?.split(',').map((s) => s.trim()) ?? defaultEditModules(model);
           checkModuleNames(model, modules, '--modules');

@@ -47,7 +47,12 @@ describe('readEditRequests', () => {
   const haveShared = fs.existsSync(shared);
   (haveShared ? test : test.skip)('reads the public datasets in ../shared/data when present', () => {
     expect(readEditRequests(path.join(shared, 'counterfact-train.json'), 'counterfact')).toHaveLength(10000);
-    expect(readEditRequests(path.join(shared, 'zsre-train.json'), 'zsre')).toHaveLength(1000);
+    // Two zsRE training records have an empty "alt": refused by default, skipped and reported on request.
+    expect(() => readEditRequests(path.join(shared, 'zsre-train.json'), 'zsre')).toThrow(/record 534: field "alt"/);
+    const skipped: number[] = [];
+    expect(readEditRequests(path.join(shared, 'zsre-train.json'), 'zsre', { skipInvalid: true, onSkip: (i) => skipped.push(i) }))
+      .toHaveLength(998);
+    expect(skipped).toEqual([534, 723]);
     const rome = readEditRequests(path.join(shared, 'counterfact-rome-format.json'), 'counterfact');
     expect(rome).toHaveLength(261);
     expect(rome[0].prompt).not.toContain('{}');

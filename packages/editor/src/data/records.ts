@@ -109,8 +109,18 @@ function fromNeutral(r: Rec, where: string, index: number): EditRequestInput {
   };
 }
 
-/** Reads every request of `file` in `format`; throws naming the file, record and field on bad input. */
-export function readEditRequests(file: string, format: RequestFormat): EditRequestInput[] {
+/** Options of `readEditRequests`. */
+export interface ReadRequestsOptions {
+  /** Skip records that fail validation instead of refusing the file; each one is reported to `onSkip`. */
+  readonly skipInvalid?: boolean;
+  readonly onSkip?: (index: number, message: string) => void;
+}
+
+/**
+ * Reads every request of `file` in `format`; throws naming the file, record and field on bad input
+ * (or skips and reports such records with `skipInvalid`: nothing is dropped silently).
+ */
+export function readEditRequests(file: string, format: RequestFormat, opts: ReadRequestsOptions = {}): EditRequestInput[] {
   if (!REQUEST_FORMATS.includes(format)) {
     throw new Error(`unknown request format ${JSON.stringify(format)} (expected ${REQUEST_FORMATS.join(', ')})`);
   }
@@ -118,9 +128,17 @@ export function readEditRequests(file: string, format: RequestFormat): EditReque
   if (format === 'world' && fs.existsSync(file) && fs.statSync(file).isDirectory()) src = path.join(file, 'edits.json');
   const records = parseRecords(src);
   if (records.length === 0) throw new Error(`${src}: holds no records`);
-  return records.map((r, i) => {
+  const out: EditRequestInput[] = [];
+  records.forEach((r, i) => {
     const where = `${src}: record ${i}`;
-    const req = format === 'zsre' ? fromZsre(r, where, i) : format === 'requests' ? fromNeutral(r, where, i) : fromCounterfact(r, where);
-    return validateRequest(req, where);
+    try {
+      const req = format === 'zsre' ? fromZsre(r, where, i) : format === 'requests' ? fromNeutral(r, where, i) : fromCounterfact(r, where);
+      out.push(validateRequest(req, where));
+    } catch (e) {
+      if (!opts.skipInvalid) throw e;
+      opts.onSkip?.(i, (e as Error).message);
+    }
   });
+  if (out.length === 0) throw new Error(`${src}: no valid record (all ${records.length} were skipped)`);
+  return out;
 }

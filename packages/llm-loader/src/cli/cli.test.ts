@@ -148,6 +148,11 @@ describe('hiedit CLI numbers equal the library API', () => {
     const human = await hiedit('doctor');
     expect(human.out).toContain(`active backend: ${backendReport().active}`);
     for (const c of backendReport().candidates) expect(human.out).toContain(c.name);
+    // One backend per process: asking for another one afterwards is a clear failure, not a silent switch.
+    const other = backendReport().active === 'cpu' ? 'wasm' : 'cpu';
+    const r = await hiedit('info', '--model', gpt2Dir, '--backend', other);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(new RegExp(`^hiedit info: .*cannot switch to ${other}`));
   });
 
   it('leaves no tensors behind', async () => {

@@ -5,6 +5,7 @@
  */
 import { tf } from '@hiedit/tensor-core';
 import type { Activation } from '../config';
+import { headConst, headDiff, linearConst, linearDiff } from './matmul';
 
 /** Keys and values of one layer for the tokens seen so far: (B, kvHeads, T, headDim) each. */
 export interface LayerCache {
@@ -26,6 +27,12 @@ export interface ForwardOptions {
   capture?: Map<string, tf.Tensor2D>;
   /** Row indices of the flattened (B*T) input whose captured inputs are wanted (default: all rows). */
   captureRows?: tf.Tensor1D;
+  /**
+   * Use tfjs's stock matmul gradients (needed when weights are trainable variables, so that
+   * tf.variableGrads reaches them). Otherwise weights not overridden or shifted are constants and
+   * products use the transpose-free backward of ./matmul.
+   */
+  plainAutodiff?: boolean;
 }
 
 /** Per-call view of the weights: applies overrides, shifts, probes and captures by module name. */
@@ -44,19 +51,36 @@ export class Ctx {
     return w;
   }
 
+  /** Logits (N, V) = h E^T for the output matrix E (V, d) stored under `key`. */
+  head(key: string, h: tf.Tensor2D): tf.Tensor2D {
+    const e = this.p(key) as tf.Tensor2D;
+    if (this.opts.plainAutodiff) return tf.matMul(h, e, false, true);
+    return this.opts.overrides?.has(key) ? headDiff(h, e) : headConst(h, e);
+  }
+
   /** y = x W (+ b) for module `name` (checkpoint name without .weight); x is (N, dIn). */
   linear(name: string, x: tf.Tensor2D): tf.Tensor2D {
     const { shifts, probes, capture, captureRows, captureNames } = this.opts;
     if (capture && captureNames?.has(name) && !capture.has(name)) {
       capture.set(name, tf.keep(captureRows ? tf.gather(x, captureRows) : tf.clone(x)));
     }
-    let w = this.p(`${name}.weight`) as tf.Tensor2D;
+    const wKey = `${name}.weight`;
+    const bKey = `${name}.bias`;
+    let w = this.p(wKey) as tf.Tensor2D;
     const shift = shifts?.get(name);
     if (shift) w = tf.add(w, shift);
-    const biasKey = `${name}.bias`;
-    let y: tf.Tensor2D = this.weights.has(biasKey)
-      ? (tf.fused.matMul({ a: x, b: w, bias: this.p(biasKey) }) as tf.Tensor2D)
-      : tf.matMul(x, w);
+    const hasBias = this.weights.has(bKey);
+    let y: tf.Tensor2D;
+    if (this.opts.plainAutodiff) {
+      // Trainable variables need tfjs's own gradients, which reach every variable.
+      y = hasBias ? (tf.fused.matMul({ a: x, b: w, bias: this.p(bKey) }) as tf.Tensor2D) : tf.matMul(x, w);
+    } else {
+      const biasDiff = hasBias && (this.opts.overrides?.has(bKey) ?? false);
+      const constBias = hasBias && !biasDiff ? this.p(bKey) : undefined;
+      const wDiff = shift !== undefined || (this.opts.overrides?.has(wKey) ?? false);
+      y = wDiff ? linearDiff(x, w, constBias) : linearConst(x, w, constBias);
+      if (biasDiff) y = tf.add(y, this.p(bKey));
+    }
     const probe = probes?.get(name);
     if (probe) y = tf.add(y, probe as tf.Tensor2D);
     return y;

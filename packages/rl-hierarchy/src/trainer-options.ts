@@ -1,0 +1,178 @@
+/**
+ * Trainer options, their defaults and the named configurations (hiedit, hiedit-reference, rledit, mend).
+ */
+import type { TracePositions } from '@hiedit/tensor-core';
+import type { PolicyConfigInput } from './config';
+import type { GeneralizationTuples } from './loss';
+
+/** `hiedit`: exact in-graph gradients (default). `reference`: the authors' schedule, for parity. */
+export type TrainMode = 'hiedit' | 'reference';
+
+/** Trainer options; every field has a default (see DEFAULT_TRAINER_OPTIONS / REFERENCE_TRAINER_OPTIONS). */
+export interface TrainerOptions {
+  mode: TrainMode;
+  /** Passes over the training stream (the model is reset to its base weights at each epoch start). */
+  epochs: number;
+  /** hiedit: Adam steps every `updateEvery` requests on the clipped mean gradient. Ignored by `reference`. */
+  updateEvery: number;
+  /** D: number of most recent requests (current one included) in the back-tracking window; 1 = MEND. */
+  backDepth: number;
+  /** gamma of the time decay gamma^(t-j). */
+  gamma: number;
+  locCoef: number;
+  regCoef: number;
+  /** Which tuples the generalization term uses (default: paraphrases, the edit tuple when there are none). */
+  genOn: GeneralizationTuples;
+  /** Adam learning rate. */
+  metaLr: number;
+  beta1: number;
+  beta2: number;
+  /** Global-norm clip of the gradient (reference: of the running accumulated gradient, each step). */
+  clipNorm: number;
+  /** Seed of every random choice of the trainer (stream shuffling). */
+  seed: number;
+  /** Shuffle the training stream at each epoch (seeded). */
+  shuffle: boolean;
+  /** Traced positions (spec §3.1). */
+  positions: TracePositions;
+  /** Keep each step's selected shift applied (lifelong trajectory). false: every edit starts from the base model. */
+  accumulateEdits: boolean;
+  /** Compute L_full (all modules shifted) for the reported advantage L_sel - L_full (needs a high-level policy). */
+  computeBaseline: boolean;
+  /** reference, authors' MEND variant: the low-level gradient is zeroed every step, so only the last step counts. */
+  zeroLowLevelGradEachStep: boolean;
+  /** Update the HiNet normalizers during training (the authors' code never does). */
+  updateHighNormalizers: boolean;
+  /** Epochs without validation improvement before stopping (needs a validation stream). */
+  patience: number;
+  /** Stop (resumably) once this many steps have been taken in total. */
+  maxSteps?: number;
+  /** Write the full training state to `dir` every `everySteps` steps and when training stops. */
+  checkpoint?: { dir: string; everySteps: number };
+  /** Progress callback. */
+  onProgress?: (e: TrainProgress) => void;
+}
+
+/** Progress events. */
+export type TrainProgress =
+  | {
+      kind: 'step';
+      epoch: number;
+      /** Global step count after this step. */
+      step: number;
+      /** Position in the epoch's stream order. */
+      position: number;
+      requestId: string;
+      /** L_sel: generalization + loc_coef * locality + regularizer (the low-level objective). */
+      loss: number;
+      gen: number;
+      loc: number;
+      reg: number;
+      /** L_full and the advantage L_sel - L_full when computed. */
+      full?: number;
+      advantage?: number;
+      /** Modules shifted by this edit. */
+      selected: string[];
+      /** Global norm of this step's gradient (before clipping). */
+      gradNorm: number;
+      /** Whether Adam stepped after this request. */
+      updated: boolean;
+    }
+  | { kind: 'epoch'; epoch: number; meanLoss: number; validation?: number; best?: number; improved?: boolean }
+  | { kind: 'checkpoint'; dir: string; step: number }
+  | { kind: 'early-stop'; epoch: number; best: number };
+
+/** Outcome of `train`. */
+export interface TrainResult {
+  /** 'done': all epochs (or early stop); 'maxSteps': paused, resumable. */
+  status: 'done' | 'maxSteps';
+  steps: number;
+  epochsCompleted: number;
+  bestValidation?: number;
+  stoppedEarly: boolean;
+  seconds: number;
+}
+
+export const DEFAULT_TRAINER_OPTIONS: Omit<TrainerOptions, 'maxSteps' | 'checkpoint' | 'onProgress'> = {
+  mode: 'hiedit',
+  epochs: 3,
+  updateEvery: 4,
+  backDepth: 10,
+  gamma: 0.95,
+  locCoef: 1,
+  regCoef: 1e-2,
+  genOn: 'paraphrases',
+  metaLr: 1e-4,
+  beta1: 0.9,
+  beta2: 0.999,
+  clipNorm: 1,
+  seed: 0,
+  shuffle: true,
+  positions: 'all',
+  accumulateEdits: true,
+  computeBaseline: true,
+  zeroLowLevelGradEachStep: false,
+  updateHighNormalizers: true,
+  patience: 2,
+};
+
+/** The authors' schedule (spec §5): one epoch, Adam once at its end with meta_lr 1e-5, HiNet normalizer frozen. */
+export const REFERENCE_TRAINER_OPTIONS: Partial<TrainerOptions> = {
+  mode: 'reference',
+  epochs: 1,
+  metaLr: 1e-5,
+  shuffle: false,
+  updateHighNormalizers: false,
+  computeBaseline: true,
+};
+
+/** Named configurations the editor exposes; combine with a matching policy config (see presetPolicyConfig). */
+export type EditorKind = 'hiedit' | 'hiedit-reference' | 'rledit' | 'mend';
+
+/**
+ * Trainer options of a named configuration. RLEdit: same low-level network, all modules (build the policy with
+ * `high: null`), same window. MEND: D = 1 (no window), edits do not accumulate, all modules.
+ */
+export function presetTrainerOptions(kind: EditorKind): Partial<TrainerOptions> {
+  switch (kind) {
+    case 'hiedit':
+      return { mode: 'hiedit' };
+    case 'hiedit-reference':
+      return { ...REFERENCE_TRAINER_OPTIONS };
+    case 'rledit':
+      return { mode: 'hiedit', computeBaseline: false };
+    case 'mend':
+      return { mode: 'hiedit', backDepth: 1, accumulateEdits: false, computeBaseline: false };
+    default:
+      throw new Error(`unknown editor kind ${String(kind)}`);
+  }
+}
+
+/** Whether a named configuration uses the high-level policy (rledit and mend shift every module). */
+export function presetUsesHighLevel(kind: EditorKind): boolean {
+  return kind === 'hiedit' || kind === 'hiedit-reference';
+}
+
+/** Policy configuration of a named configuration: rledit and mend drop the high-level policy. */
+export function presetPolicyConfig(kind: EditorKind, base: PolicyConfigInput = {}): PolicyConfigInput {
+  presetTrainerOptions(kind);
+  return presetUsesHighLevel(kind) ? { ...base, high: base.high === null || base.high === false ? {} : base.high } : { ...base, high: null };
+}
+
+/** Throw a clear error naming the first invalid option. */
+export function validateOptions(o: TrainerOptions): void {
+  const bad = (f: string, why: string): never => {
+    throw new Error(`trainer options: ${f} ${why}`);
+  };
+  if (o.mode !== 'hiedit' && o.mode !== 'reference') bad('mode', `must be 'hiedit' or 'reference', got ${String(o.mode)}`);
+  for (const f of ['epochs', 'updateEvery', 'backDepth', 'patience'] as const) {
+    if (!Number.isInteger(o[f]) || o[f] < 1) bad(f, `must be a positive integer, got ${o[f]}`);
+  }
+  for (const f of ['gamma', 'locCoef', 'regCoef', 'metaLr', 'clipNorm', 'beta1', 'beta2'] as const) {
+    if (typeof o[f] !== 'number' || !Number.isFinite(o[f]) || o[f] < 0) bad(f, `must be a finite non-negative number, got ${o[f]}`);
+  }
+  if (!Number.isInteger(o.seed)) bad('seed', `must be an integer, got ${o.seed}`);
+  if (o.maxSteps !== undefined && (!Number.isInteger(o.maxSteps) || o.maxSteps < 0)) bad('maxSteps', `must be a non-negative integer, got ${o.maxSteps}`);
+  if (o.checkpoint && (!Number.isInteger(o.checkpoint.everySteps) || o.checkpoint.everySteps < 1)) bad('checkpoint.everySteps', 'must be a positive integer');
+}
+
