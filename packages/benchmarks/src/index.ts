@@ -1,4 +1,6 @@
 export * from './datasets';
+export * from './world';
+export * from './pretrain';
 export * from './progress';
 export * from './eval';
 export * from './report';

@@ -1,13 +1,16 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { IGNORE_INDEX, tf } from '@hiedit/tensor-core';
+import { IGNORE_INDEX, initBackend, tf } from '@hiedit/tensor-core';
 import { CausalLM, createModel, loadModel } from '@hiedit/llm-loader';
 import { tinyGpt2, tupleTokenizer } from '../test/tiny';
 import {
   currentWeightsDigest, defaultEditModules, EditJournal, editorFactory, editorKinds, LifelongEditor, loadEditorDir, openJournalFor,
-  saveEditorDir, upperMiddleLayers,
+  applyEditPack, disposeProposal, exportEditPack, saveEditorDir, tokenizeRequest, upperMiddleLayers, validateRequest,
 } from './index';
+
+// Tests pick the backend the way the CLI does (tensor-core registers several).
+beforeAll(async () => { await initBackend(); });
 
 let dir: string;
 // The untouched base weights of seed 12 (for the magnitude bound).
@@ -67,6 +70,10 @@ describe('ft', () => {
       w.dispose();
       expect(s.norm).toBeLessThanOrEqual(0.1 * wn * 1.001 + 1e-3 * wn);
     }
+    // Optimizer slots, shift variables and proposals are all released.
+    const n = tf.memory().numTensors;
+    le.edit({ prompt: 'Bob lives in', target: 'Madrid' });
+    expect(tf.memory().numTensors).toBe(n);
     le.dispose();
     model.dispose();
   });
@@ -162,6 +169,32 @@ describe('lifelong editor with a policy editor', () => {
     le.dispose();
     model.dispose();
     expected.dispose();
+  });
+
+  test('Llama: edits journal, replay bitwise, and an edit pack rebuilds the model elsewhere', () => {
+    const llama = (): CausalLM => createModel({ architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 96,
+      hidden_size: 16, intermediate_size: 32, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1,
+      head_dim: 8, hidden_act: 'silu', max_position_embeddings: 32, rms_norm_eps: 1e-5, rope_theta: 10000,
+      tie_word_embeddings: false, bos_token_id: 1, eos_token_id: 2, initializer_range: 0.1 }, 21);
+    const model = llama();
+    const file = path.join(dir, 'llama.hjournal');
+    const { journal } = openJournalFor(model, file);
+    const le = LifelongEditor.create({ model, kind: 'hiedit', tokenize: tupleTokenizer, journal,
+      settings: { policy: { seed: 2, low: { rank: 4, initEta: 0.05 }, high: { hidden: 8 } } } });
+    expect(le.editor.modules).toHaveLength(4); // gate_proj + up_proj of layers 0 and 1
+    for (const r of [REQ, { prompt: 'Bob lives in', target: 'Rome' }, { prompt: 'Carol speaks', target: 'German' }]) {
+      expect(le.edit(r).selected).toHaveLength(2);
+    }
+    le.rollback('e1');
+    const pack = path.join(dir, 'llama.hpack');
+    expect(exportEditPack(journal, pack)).toBe(2);
+    const elsewhere = llama();
+    expect(applyEditPack(elsewhere, elsewhere.weightsHash(), pack)).toEqual(['e2', 'e3']);
+    const replayed = llama();
+    LifelongEditor.replay(EditJournal.open(file), replayed);
+    expect(currentWeightsDigest(elsewhere)).toBe(currentWeightsDigest(replayed));
+    le.dispose();
+    for (const m of [model, elsewhere, replayed]) m.dispose();
   });
 
   test('exportModel saves the edited weights as a loadable Hugging Face directory', async () => {
@@ -275,8 +308,38 @@ describe('baselines behind the same interface', () => {
     expect(r.selected).toHaveLength(n as number);
     expect(Object.keys(r.scores)).toHaveLength(gated ? 2 : 0);
     expect(currentWeightsDigest(model)).not.toBe(before);
+    const tensors = tf.memory().numTensors;
+    le.rollback(le.edit({ prompt: 'Bob lives in', target: 'Rome' }).editId);
+    expect(tf.memory().numTensors).toBe(tensors);
     le.rollback(r.editId);
     le.dispose();
+    model.dispose();
+  });
+
+  test('an editor directory round-trips: the loaded editor proposes bitwise the same shifts', () => {
+    const model = tinyGpt2(14);
+    const editor = editorFactory('hiedit').create(model, defaultEditModules(model),
+      { policy: { seed: 9, low: { rank: 4, initEta: 0.02 }, high: { hidden: 8 } } });
+    saveEditorDir(path.join(dir, 'rt'), editor, model);
+    const { editor: loaded, descriptor } = loadEditorDir(path.join(dir, 'rt'), model);
+    expect(descriptor.kind).toBe('hiedit');
+    const req = tokenizeRequest(validateRequest(REQ), tupleTokenizer, 'x');
+    const a = editor.propose(model, req);
+    const b = loaded.propose(model, req);
+    expect(b.selected).toEqual(a.selected);
+    expect(b.scores).toEqual(a.scores);
+    for (const [name, s] of a.shifts) {
+      const t = b.shifts.get(name)!;
+      expect(s.kind).toBe('lowRank');
+      if (s.kind === 'lowRank' && t.kind === 'lowRank') {
+        expect(Array.from(t.left.dataSync())).toEqual(Array.from(s.left.dataSync()));
+        expect(Array.from(t.right.dataSync())).toEqual(Array.from(s.right.dataSync()));
+      }
+    }
+    disposeProposal(a);
+    disposeProposal(b);
+    editor.dispose();
+    loaded.dispose();
     model.dispose();
   });
 

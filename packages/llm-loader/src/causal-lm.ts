@@ -25,14 +25,29 @@ export interface CausalLMInit {
   tokenizer?: Tokenizer;
 }
 
-/** Mean cross-entropy of logits (P, V) against labels (P), every label a valid id. */
+/**
+ * Mean cross-entropy of logits (P, V) against labels (P), every label a valid id. The gradient is
+ * written out, (softmax - onehot) / P, instead of differentiating logSumExp's max/exp/sum chain.
+ */
 function meanCrossEntropy(logits: tf.Tensor2D, labels: readonly number[]): tf.Scalar {
   const [P, V] = logits.shape;
-  const lse = tf.logSumExp(logits, 1);
-  // Flat gather of logits[i, labels[i]]: its gradient is a scatter, not a (P, V) one-hot product.
   const flat = tf.tensor1d(labels.map((l, i) => i * V + l), 'int32');
-  const picked = tf.gather(tf.reshape(logits, [P * V]), flat);
-  return tf.mean(tf.sub(lse, picked));
+  const labelT = tf.tensor1d(labels as number[], 'int32');
+  const op = tf.customGrad((...a: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, save] = a as [tf.Tensor2D, tf.GradSaveFunc];
+    const lse = tf.logSumExp(x, 1, true);
+    const picked = tf.gather(tf.reshape(x, [P * V]), flat);
+    // Tensors the backward needs must be saved: everything else made in the forward's scope is gone by then.
+    save([x, lse, labelT]);
+    return {
+      value: tf.mean(tf.sub(tf.reshape(lse, [P]), picked)) as tf.Tensor,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const probs = tf.exp(tf.sub(saved[0], saved[1]));
+        return tf.mul(tf.sub(probs, tf.oneHot(saved[2] as tf.Tensor1D, V)), tf.div(dy, P));
+      },
+    };
+  });
+  return op(logits) as tf.Scalar;
 }
 
 /** A right-padded batch of tuples, with the flat (b * T + t) rows of every label position. */

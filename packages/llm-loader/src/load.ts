@@ -135,6 +135,11 @@ function isModelConfig(c: unknown): c is ModelConfig {
  * (default 0.02)); norm gains 1 + N(0, 0.1); biases ~ N(0, initializer_range).
  */
 export function createModel(config: ModelConfig | Record<string, unknown>, seed: number): CausalLM {
+  try {
+    tf.backend();
+  } catch (e) {
+    throw new Error(`createModel: no tfjs backend is ready (${(e as Error).message}); await initBackend() from @hiedit/tensor-core first (loadModel and createTinyCheckpoint do)`);
+  }
   const cfg = isModelConfig(config) ? config : parseConfig(config, 'config');
   const arch = archOf(cfg);
   const init = cfg.raw.initializer_range;
@@ -185,6 +190,7 @@ export async function createTinyCheckpoint(
     if (v === null && k !== 'n_inner' && k !== 'rope_scaling') delete raw[k];
     else raw[k] = v;
   }
+  await initBackend();
   const model = createModel(parseConfig(raw, 'createTinyCheckpoint config'), spec.seed);
   try {
     await model.save(dir, { dtype: spec.dtype ?? 'F32' });

@@ -1,7 +1,7 @@
 /**
  * Writing tokenizer files of our own: a word-level tokenizer for built-in (synthetic) models, and
- * an atomic writer for any tokenizer.json / tokenizer_config.json pair. Files written here load
- * through {@link loadTokenizer} like any Hugging Face tokenizer, and through the Rust library too.
+ * an atomic writer for any tokenizer.json / tokenizer_config.json pair. Files written here follow the
+ * Hugging Face tokenizer.json format and load through {@link loadTokenizer} like any other.
  */
 import * as fs from 'fs';
 import * as path from 'path';

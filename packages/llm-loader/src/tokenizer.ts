@@ -17,7 +17,8 @@ export interface Tokenizer {
    * Token ids of `text`. Special tokens (BOS/EOS/...) are added only when `addSpecialTokens` is true,
    * and then exactly as the tokenizer's post-processor (and tokenizer_config's add_bos_token /
    * add_eos_token, when given) says. Special-token strings written inside `text` are always
-   * recognised as their single ids, as Hugging Face does.
+   * recognised as their single ids, as Hugging Face does. Text no token covers maps to the unknown
+   * token; without one, a word-level model throws, and a BPE model drops it (as Hugging Face does).
    */
   encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
   /** Text of `ids`, exactly (no clean-up of spaces, so encode/decode round-trips). */

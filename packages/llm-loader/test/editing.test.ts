@@ -6,11 +6,12 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { bf16BitsToFloat32, float32ToBf16Bits, IGNORE_INDEX, tf, type TokenizedTuple } from '@hiedit/tensor-core';
+import { bf16BitsToFloat32, float32ToBf16Bits, IGNORE_INDEX, initBackend, tf, type TokenizedTuple } from '@hiedit/tensor-core';
 import { createModel, createTinyCheckpoint, loadModel, type CausalLM } from '../src';
 import { buildWordLevelTokenizer, writeTokenizerFiles } from '../src/tokenizer-files';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'llm-editing-'));
+beforeAll(() => initBackend());
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const TINY: Record<string, Record<string, unknown>> = {
@@ -192,10 +193,22 @@ describe.each(['gpt2', 'llama'])('%s', (arch) => {
     delta.dispose();
   });
 
-  it('setTrainable exposes the weights as trainable variables', () => {
+  it('setTrainable exposes the weights as trainable variables, and variableGrads reach them', () => {
     expect(model.trainableVariables()).toHaveLength(0);
+    const name = model.modules[0].name;
+    const tr = model.trace(TUPLE, [name]);
+    const f = tr.features.get(name)!;
+    const expected = tf.matMul(f.keys, f.valueGrads, true, false);
     model.setTrainable(true);
     expect(model.trainableVariables()).toHaveLength(model.parameterNames().length);
+    const before = model.readWeight(name);
+    const { value, grads } = tf.variableGrads(() => model.lossUnderShifts([TUPLE]), model.trainableVariables());
+    expect(Object.keys(grads)).toHaveLength(model.parameterNames().length);
+    // The module's variable holds (dIn, dOut): find it by identity of its current value.
+    const match = Object.values(grads).filter((g) => g.shape.join() === expected.shape.join())
+      .map((g) => tf.tidy(() => tf.max(tf.abs(tf.sub(g, expected))).dataSync()[0]));
+    expect(Math.min(...match)).toBeLessThan(1e-5);
+    tf.dispose([value, ...Object.values(grads), expected, before, f.keys, f.valueGrads]);
     model.setTrainable(false);
     expect(model.trainableVariables()).toHaveLength(0);
   });

@@ -144,3 +144,33 @@ describe('Llama-family variants against the float64 oracle', () => {
     }
   });
 });
+
+describe('sharded checkpoints', () => {
+  it('loads model.safetensors.index.json shards with the same logits as the single file', async () => {
+    const single = path.join(tmp, 'single');
+    await createTinyCheckpoint(single, { architecture: 'llama', seed: 4 });
+    const src = openCheckpointWeights(single);
+    const names = src.names();
+    const tensors = names.map((n) => ({ name: n, shape: src.entry(n).shape, data: src.read(n).data as Float32Array }));
+    src.close();
+    const sharded = path.join(tmp, 'sharded');
+    fs.mkdirSync(sharded);
+    fs.copyFileSync(path.join(single, 'config.json'), path.join(sharded, 'config.json'));
+    const half = Math.ceil(tensors.length / 2);
+    const files = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
+    writeSafetensors(path.join(sharded, files[0]), tensors.slice(0, half), { metadata: { format: 'pt' } });
+    writeSafetensors(path.join(sharded, files[1]), tensors.slice(half), { metadata: { format: 'pt' } });
+    const weightMap = Object.fromEntries(tensors.map((t, i) => [t.name, files[i < half ? 0 : 1]]));
+    fs.writeFileSync(path.join(sharded, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    const a = await loadModel(single);
+    const b = await loadModel(sharded);
+    try {
+      expect(Array.from(b.logits(IDS).data)).toEqual(Array.from(a.logits(IDS).data));
+      expect(b.weightsHash()).toBe(a.weightsHash());
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+});
+

@@ -12,6 +12,7 @@ export interface AdamConfig {
   eps: number;
 }
 
+/** Adam's usual settings. */
 export const DEFAULT_ADAM: AdamConfig = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
 /** Adam over named parameters; moments are created lazily at the first step, in parameter order. */

@@ -19,7 +19,10 @@ export interface LowLevelConfig {
   readonly initLogLambda: number;
   /** Standard deviation of the random-normal init of A, as a multiple of 1/sqrt(D). */
   readonly initScaleA: number;
-  /** Epsilon of the running normalizer. */
+  /**
+   * Floor of the running normalizer's standard deviation. Value gradients of larger models are small
+   * (1e-4 and below), so the floor must sit well under them or they are not normalized at all.
+   */
   readonly normEps: number;
 }
 
@@ -59,7 +62,7 @@ export const DEFAULT_LOW_LEVEL: LowLevelConfig = {
   initEta: 1e-3,
   initLogLambda: 0,
   initScaleA: 1,
-  normEps: 1e-5,
+  normEps: 1e-6,
 };
 
 /** Default HiNet settings; `k` is replaced by half the module count when not given. */
@@ -67,7 +70,7 @@ export const DEFAULT_HIGH_LEVEL: Omit<HighLevelConfig, 'k' | 'minK' | 'maxK'> = 
   hidden: 256,
   adaptive: false,
   beta: 0.1,
-  normEps: 1e-5,
+  normEps: 1e-6,
 };
 
 /** User-facing partial configuration. */
@@ -97,6 +100,7 @@ export function resolvePolicyConfig(input: PolicyConfigInput, moduleCount: numbe
   checkFinite(low.initLogLambda, 'low.initLogLambda');
   checkFinite(low.initScaleA, 'low.initScaleA');
   checkFinite(low.normEps, 'low.normEps');
+  if (!(low.normEps > 0)) throw new Error(`policy config: low.normEps must be > 0, got ${low.normEps}`);
   let high: HighLevelConfig | null = null;
   if (input.high !== null && input.high !== false) {
     const h = input.high ?? {};
@@ -111,6 +115,8 @@ export function resolvePolicyConfig(input: PolicyConfigInput, moduleCount: numbe
       throw new Error(`policy config: need 1 <= high.minK (${high.minK}) <= high.maxK (${high.maxK}) <= ${moduleCount}`);
     }
     checkFinite(high.beta, 'high.beta');
+    checkFinite(high.normEps, 'high.normEps');
+    if (!(high.normEps > 0)) throw new Error(`policy config: high.normEps must be > 0, got ${high.normEps}`);
   }
   const seed = input.seed ?? 0;
   if (!Number.isInteger(seed)) throw new Error(`policy config: seed must be an integer, got ${seed}`);

@@ -11,8 +11,11 @@ import type { PolicyConfig } from './config';
 import type { HostParam } from './params';
 import { HiEditPolicy } from './policy';
 
+/** `format` field of policy.json. */
 export const POLICY_FORMAT = 'hiedit-policy';
+/** Version of the policy directory layout this build writes and reads. */
 export const POLICY_VERSION = 1;
+/** File names inside a policy directory. */
 export const POLICY_JSON = 'policy.json';
 export const POLICY_WEIGHTS = 'policy.safetensors';
 

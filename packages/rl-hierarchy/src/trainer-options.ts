@@ -93,6 +93,7 @@ export interface TrainResult {
   seconds: number;
 }
 
+/** Defaults of the `hiedit` mode (the spec's numbers where they apply; update_every 4, 3 epochs). */
 export const DEFAULT_TRAINER_OPTIONS: Omit<TrainerOptions, 'maxSteps' | 'checkpoint' | 'onProgress'> = {
   mode: 'hiedit',
   epochs: 3,

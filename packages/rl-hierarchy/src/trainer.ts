@@ -1,6 +1,7 @@
 /**
  * Lifelong meta-training of the policies (spec §4-5) in the two modes, sharing one objective (loss.ts).
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { tf, SeededRandom, clipByGlobalNorm, klDivergence as klDivergenceScalar } from '@hiedit/tensor-core';
@@ -15,6 +16,33 @@ import type { PolicyEdit } from './policy';
 import { DEFAULT_TRAINER_OPTIONS, REFERENCE_TRAINER_OPTIONS, validateOptions } from './trainer-options';
 import type { TrainerOptions, TrainProgress, TrainResult } from './trainer-options';
 
+/** Contents of train-state.json (see docs/policies.md). */
+interface TrainStateJson {
+  format: string;
+  version: number;
+  tensors: string;
+  checksum: string;
+  modules: readonly { name: string; dIn: number; dOut: number; layer: number }[];
+  policyConfig: unknown;
+  options: Record<string, unknown>;
+  normalizers: ReturnType<HiEditPolicy['normalizersToJSON']>;
+  bestNormalizers: ReturnType<HiEditPolicy['normalizersToJSON']> | null;
+  epoch: number;
+  position: number;
+  step: number;
+  order: number[] | null;
+  accCount: number;
+  adamStep: number;
+  rng: number[];
+  epochLossSum: number;
+  epochLossCount: number;
+  bestValidation: number | null;
+  badEpochs: number;
+  finished: boolean;
+  streamLength: number;
+}
+
+/** `format` field of train-state.json. */
 export const TRAIN_STATE_FORMAT = 'hiedit-train-state';
 const STATE_JSON = 'train-state.json';
 
@@ -66,6 +94,8 @@ export class PolicyTrainer {
   private best: { params: HostParam[]; normalizers: ReturnType<HiEditPolicy['normalizersToJSON']> } | null = null;
   private finished = false;
   private streamLength = -1;
+  /** Edit-module weights of a paused trajectory, held on the host while the model is back at its base weights. */
+  private trajectory: WeightSnapshot | null = null;
 
   constructor(
     readonly model: EditableModel,
@@ -122,6 +152,8 @@ export class PolicyTrainer {
   /**
    * Run (or continue) training over `train`, validating on `validation` after each epoch (hiedit mode) for
    * early stopping. Returns when done or when `maxSteps` is reached (then `saveState` + `loadState` resume).
+   * Whenever it returns (done or paused) the model's edit modules hold their base weights again; a paused
+   * trajectory is kept by the trainer (and in saveState) and put back when training continues.
    * On an error (e.g. a non-finite gradient) the model's edit modules are restored to their base weights and
    * the error names the request; resume from the last checkpoint, not from this trainer.
    */
@@ -136,6 +168,10 @@ export class PolicyTrainer {
     this.streamLength = train.length;
     const o = this.options;
     let stoppedEarly = false;
+    if (this.trajectory) {
+      if (this.order !== null) this.writeEditWeights(this.trajectory);
+      this.trajectory = null;
+    }
     while (!this.finished && this.epoch < o.epochs) {
       if (this.order === null) {
         this.resetModel();
@@ -192,6 +228,8 @@ export class PolicyTrainer {
   }
 
   private pause(t0: number): TrainResult {
+    this.trajectory = this.readEditWeights();
+    this.resetModel();
     if (this.options.checkpoint) this.saveState(this.options.checkpoint.dir);
     return { status: 'maxSteps', steps: this.step, epochsCompleted: this.epoch, bestValidation: this.bestValidation, stoppedEarly: false, seconds: (Date.now() - t0) / 1000 };
   }
@@ -479,12 +517,13 @@ export class PolicyTrainer {
     for (const p of this.adam.toHost()) tensors.push({ ...p, name: `adam.${p.name}` });
     for (const [n, t] of this.acc) tensors.push({ name: `acc.${n}`, shape: t.shape.slice(), data: Float32Array.from(t.dataSync() as Float32Array) });
     for (const p of this.base) tensors.push({ ...p, name: `base.${p.name}` });
-    for (const p of this.readEditWeights()) tensors.push({ ...p, name: `model.${p.name}` });
+    for (const p of this.trajectory ?? this.readEditWeights()) tensors.push({ ...p, name: `model.${p.name}` });
     if (this.best) for (const p of this.best.params) tensors.push({ ...p, name: `best.${p.name}` });
-    const file = `train-state-${this.step}-${this.epoch}${this.finished ? '-final' : ''}.safetensors`;
+    // a fresh name per save: the file the current JSON points to is never overwritten
+    const file = `train-state-${this.step}-${this.epoch}${this.finished ? '-final' : ''}-${crypto.randomBytes(4).toString('hex')}.safetensors`;
     const checksum = writeHostTensors(path.join(dir, file), tensors, { format: TRAIN_STATE_FORMAT });
     const prev = readStatePointer(dir);
-    const json = {
+    const json: TrainStateJson = {
       format: TRAIN_STATE_FORMAT,
       version: 1,
       tensors: file,
@@ -513,20 +552,20 @@ export class PolicyTrainer {
   }
 
   /**
-   * Restore a state written by saveState into this trainer, its policy (same configuration and modules)
-   * and its model (edit-module weights). Continue with `train` on the same streams.
+   * Restore a state written by saveState into this trainer and its policy (same configuration and modules).
+   * The model is not touched until `train` continues on the same streams.
    */
   loadState(dir: string): void {
     const jsonFile = path.join(dir, STATE_JSON);
     if (!fs.existsSync(jsonFile)) throw new Error(`${jsonFile}: no training state found`);
-    let s: any;
+    let s: TrainStateJson;
     try {
-      s = JSON.parse(fs.readFileSync(jsonFile, 'utf8'));
+      s = JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as TrainStateJson;
     } catch (e) {
       throw new Error(`${jsonFile}: invalid JSON (${(e as Error).message})`);
     }
     if (s.format !== TRAIN_STATE_FORMAT) throw new Error(`${jsonFile}: field "format" is ${JSON.stringify(s.format)}, expected "${TRAIN_STATE_FORMAT}"`);
-    const mods = s.modules as { name: string; dIn: number; dOut: number }[];
+    const mods = s.modules;
     if (!Array.isArray(mods) || mods.length !== this.policy.modules.length || mods.some((m, i) => m.name !== this.policy.modules[i].name || m.dIn !== this.policy.modules[i].dIn || m.dOut !== this.policy.modules[i].dOut)) {
       throw new Error(`${jsonFile}: the saved run edits modules ${JSON.stringify(mods?.map((m) => `${m.name}:${m.dIn}x${m.dOut}`))}, this policy edits ${JSON.stringify(this.policy.modules.map((m) => `${m.name}:${m.dIn}x${m.dOut}`))}`);
     }
@@ -557,7 +596,8 @@ export class PolicyTrainer {
         return { ...t, name: n };
       });
     this.base = snap('base.');
-    this.writeEditWeights(snap('model.'));
+    // the model is left as it is; the saved trajectory goes back into it when train() continues
+    this.trajectory = snap('model.');
     this.best = s.bestNormalizers
       ? { params: this.policy.params.names().map((n) => ({ ...tensors.get(`best.${n}`)!, name: n })), normalizers: s.bestNormalizers }
       : null;

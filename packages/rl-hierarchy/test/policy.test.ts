@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tf, SeededRandom, randomNormal } from '@hiedit/tensor-core';
+import { tf, initBackend, SeededRandom, randomNormal } from '@hiedit/tensor-core';
 import type { EditFeatures, ModuleDescriptor } from '@hiedit/tensor-core';
 import {
   HiEditPolicy,
@@ -15,6 +15,11 @@ import {
   loadPolicy,
   POLICY_JSON,
 } from '@hiedit/rl-hierarchy';
+
+// the package default backend (wasm here); it must be initialized before any tensor is made
+beforeAll(async () => {
+  await initBackend();
+});
 
 const MODULES: ModuleDescriptor[] = [
   { name: 'a.0', dIn: 6, dOut: 4, layer: 0 },

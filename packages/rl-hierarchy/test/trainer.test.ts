@@ -1,11 +1,16 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tf, SeededRandom, randomNormal, klDivergence } from '@hiedit/tensor-core';
+import { tf, initBackend, SeededRandom, randomNormal, klDivergence } from '@hiedit/tensor-core';
 import type { TokenizedEditRequest } from '@hiedit/tensor-core';
 import { HiEditPolicy, PolicyTrainer, localityReference, windowWeights, presetTrainerOptions, presetPolicyConfig } from '@hiedit/rl-hierarchy';
 import type { PolicyConfigInput, TrainerOptions, TrainProgress, WindowItem } from '@hiedit/rl-hierarchy';
 import { ToyLM, toyRequests } from './toy-lm';
+
+// the package default backend (wasm here); it must be initialized before any tensor is made
+beforeAll(async () => {
+  await initBackend();
+});
 
 const SPEC = { vocab: 11, dim: 6, ffn: 8, seed: 3 };
 const POLICY: PolicyConfigInput = { low: { rank: 3, blocks: 1, initEta: 0.05 }, high: { hidden: 6, k: 2 }, seed: 5 };
@@ -198,6 +203,15 @@ describe('training', () => {
     const p1 = new HiEditPolicy(m1.modules, POLICY);
     const t1 = new PolicyTrainer(m1, p1, { ...BASE_OPTS, maxSteps: 7 });
     expect(t1.train(train, val).status).toBe('maxSteps');
+    // paused: the model is back at its base weights, the trajectory is held by the trainer
+    const fresh = new ToyLM(SPEC);
+    for (const m of m1.modules) {
+      const [a, b] = [m1.readWeight(m.name), fresh.readWeight(m.name)];
+      expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+      a.dispose();
+      b.dispose();
+    }
+    fresh.dispose();
     t1.saveState(dir);
     t1.dispose();
     p1.dispose();

@@ -177,6 +177,9 @@ describeNative('native accelerator (BatchMatMul / _FusedMatMul on the wasm heap)
     [[5, 7], [3, 7], false, true],
     [[7, 5], [3, 7], true, true],
     [[1, 9], [9, 1], false, false],
+    [[1, 9], [9, 33], false, false], // one row: the sgemv path
+    [[9, 1], [33, 9], true, true],
+    [[4, 1, 9], [4, 9, 5], false, false], // one row per batch
     [[3, 4, 6], [6, 5], false, false], // shared B: collapsed into one tall GEMM
     [[3, 6, 4], [6, 5], true, false], // shared B but transposed A: per-batch
     [[4, 6], [3, 6, 5], false, false], // A broadcast over B's batch

@@ -131,23 +131,48 @@ describe('wasm gradients needed by hiedit', () => {
     expect(tf.getBackend()).toBe('wasm');
   });
 
-  it('gather gradient (UnsortedSegmentSum) works, repeated and out-of-order ids', async () => {
-    await compare(
-      (x) =>
-        tf.tidy(() => {
-          const rows = tf.gather(x, tf.tensor1d([2, 0, 2, 1, 2], 'int32'));
-          return tf.sum(tf.mul(rows, tf.reshape(tf.range(0, 15), [5, 3])));
-        }),
-      [
-        [0.1, 0.2, 0.3],
-        [1, 2, 3],
-        [-1, 0.5, 4],
-      ],
-    );
-    await compare((x) => tf.tidy(() => tf.sum(tf.square(tf.gather(x, tf.tensor1d([1, 1, 0], 'int32'), 1)))), [
-      [0.5, -2],
-      [3, 1],
-    ]);
+  it('gather gradient (UnsortedSegmentSum) is right on wasm and cpu, with repeated, out-of-order ids', async () => {
+    // d/dx sum(gather(x, ids) * w) puts row s of w onto row ids[s] of the gradient (summing repeats).
+    const ids = [2, 0, 2, 1, 2];
+    const w = Array.from({ length: 15 }, (_, i) => i * 0.5 - 3);
+    const want = new Float32Array(3 * 3);
+    ids.forEach((r, s) => {
+      for (let j = 0; j < 3; j++) want[r * 3 + j] += w[s * 3 + j];
+    });
+    for (const backend of ['wasm', 'cpu']) {
+      await tf.setBackend(backend);
+      const base = tf.memory().numTensors;
+      const g = tf.tidy(() =>
+        tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.gather(x, tf.tensor1d(ids, 'int32')), tf.tensor2d(w, [5, 3]))))(tf.zeros([3, 3])),
+      );
+      expect(Array.from(g.dataSync())).toEqual(Array.from(want));
+      g.dispose();
+      // gather along axis 1 and an int32 segment sum directly
+      const g1 = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.square(tf.gather(x, tf.tensor1d([1, 1, 0], 'int32'), 1))))(tf.tensor2d([[0.5, -2], [3, 1]])));
+      expect(Array.from(g1.dataSync())).toEqual([1, -8, 6, 4]);
+      g1.dispose();
+      const seg = tf.tidy(() => tf.unsortedSegmentSum(tf.tensor1d([1, 2, 3, 4], 'int32'), tf.tensor1d([1, 0, 1, 3], 'int32'), 3));
+      expect(Array.from(seg.dataSync())).toEqual([2, 4, 0]); // id 3 is out of range: dropped
+      expect(seg.dtype).toBe('int32');
+      seg.dispose();
+      expect(tf.memory().numTensors).toBe(base);
+    }
+    await tf.setBackend('wasm');
+  });
+
+  it('embedding-sized gather gradients are fast (single pass)', async () => {
+    for (const backend of ['wasm', 'cpu']) {
+      await tf.setBackend(backend);
+      const start = Date.now();
+      const g = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.gather(x, tf.tensor1d([5, 9, 5, 4999], 'int32'))))(tf.zeros([5000, 64])));
+      const v = g.dataSync();
+      expect(v[5 * 64]).toBe(2);
+      expect(v[4999 * 64 + 63]).toBe(1);
+      expect(v[6 * 64]).toBe(0);
+      g.dispose();
+      expect(Date.now() - start).toBeLessThan(5000); // the stock cpu kernel needs one op chain per row
+    }
+    await tf.setBackend('wasm');
   });
 
   it('matmul, softmax, logSoftmax, tanh, exp, rsqrt, mean gradients match cpu', async () => {

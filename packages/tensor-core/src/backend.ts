@@ -4,6 +4,8 @@
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+// Imported statically (it is a regular dependency) so bundlers include it and it shares this tfjs-core.
+import * as tfWasm from '@tensorflow/tfjs-backend-wasm';
 import { installAccelerator } from './accelerator';
 import { registerWasmKernelPatches } from './wasm-kernels';
 
@@ -96,23 +98,33 @@ async function tryNode(name: 'tensorflow-gpu' | 'tensorflow', versions: Record<s
   return { name, available: true, reason: `active (${moduleName})` };
 }
 
-async function tryWasm(versions: Record<string, string>): Promise<Candidate> {
-  const moduleName = '@tensorflow/tfjs-backend-wasm';
-  const { mod, reason } = tryRequire(moduleName);
-  if (!mod) return { name: 'wasm', available: false, reason };
-  if (typeof mod.version_wasm === 'string') versions['tfjs-backend-wasm'] = mod.version_wasm;
-  // Point the loader at the .wasm binaries next to the package's entry point: bundling the JS
-  // elsewhere (esbuild) would otherwise make it look for them beside the bundle.
+/** Directory holding the wasm binaries, next to the package's entry point. */
+function wasmBinaryDir(): string | undefined {
   try {
-    const dir = path.dirname(require.resolve(moduleName));
-    (mod.setWasmPaths as (p: string) => void)(dir + path.sep);
+    return path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
   } catch {
-    // Already initialized once in this process (setWasmPaths then throws): the paths are set.
+    return undefined;
+  }
+}
+
+let wasmPathsSet = false;
+
+async function tryWasm(versions: Record<string, string>): Promise<Candidate> {
+  versions['tfjs-backend-wasm'] = tfWasm.version_wasm;
+  // Point the loader at the .wasm binaries explicitly: bundling the JS elsewhere (esbuild) would
+  // otherwise make it look for them beside the bundle.
+  const dir = wasmBinaryDir();
+  if (dir && !wasmPathsSet) {
+    try {
+      tfWasm.setWasmPaths(dir + path.sep);
+      wasmPathsSet = true;
+    } catch {
+      // Already initialized in this process (setWasmPaths then throws): the paths in use stay valid.
+    }
   }
   if (!tf.findBackendFactory('wasm')) {
-    return { name: 'wasm', available: false, reason: `${moduleName} loaded but registered no 'wasm' backend` };
+    return { name: 'wasm', available: false, reason: `@tensorflow/tfjs-backend-wasm registered no 'wasm' backend (a second tfjs-core copy?)` };
   }
-  registerWasmKernelPatches();
   if (!(await activate('wasm'))) {
     return { name: 'wasm', available: false, reason: 'the wasm backend failed to initialize (WebAssembly unavailable or .wasm files missing)' };
   }
@@ -137,6 +149,7 @@ function runAccelerator(active: string): BackendReport['accelerator'] {
 
 async function select(request: BackendName | 'auto'): Promise<BackendReport> {
   const versions = baseVersions();
+  registerWasmKernelPatches();
   const candidates: Candidate[] = [];
   let active = '';
   for (const name of BACKEND_NAMES) {

@@ -264,6 +264,12 @@ describe('safetensors bad input', () => {
     src.close();
   });
 
+  it('readFiniteFloat refuses integer tensors', () => {
+    const src = openSafetensors(rawFile('int.safetensors', { i: { dtype: 'I32', shape: [2], data_offsets: [0, 8] } }, 8));
+    expect(() => readFiniteFloat(src, 'i')).toThrow(/tensor "i" in .*int\.safetensors: expected a floating dtype, found I32/);
+    src.close();
+  });
+
   it('missing tensor and missing checkpoint are named', () => {
     const file = rawFile('n.safetensors', good, 8);
     const src = openSafetensors(file);
@@ -326,6 +332,19 @@ describe('sharded checkpoints', () => {
   it('refuses a tensor mapped to a shard that lacks it', () => {
     const model = makeSharded({ a: 'model-00002-of-00002.safetensors' });
     expect(() => openCheckpointWeights(model)).toThrow(/maps "a" to shard "model-00002-of-00002.safetensors", which does not contain it/);
+  });
+
+  it('prefers model.safetensors over an index and accepts file paths', () => {
+    const model = makeSharded({ a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors' });
+    writeSafetensors(path.join(model, 'model.safetensors'), [{ name: 'single', shape: [1], data: f32(9) }]);
+    const src = openCheckpointWeights(model);
+    expect(src.names()).toEqual(['single']);
+    src.close();
+    const viaIndex = openCheckpointWeights(path.join(model, 'model.safetensors.index.json'));
+    expect(viaIndex.names().sort()).toEqual(['a', 'b']);
+    expect(() => readFiniteFloat(viaIndex, 'zzz')).toThrow(/index\.json: no tensor named "zzz" in weight_map/);
+    viaIndex.close();
+    expect(() => openCheckpointWeights(path.join(dir, 'nope'))).toThrow(/checkpoint .*nope: no such file or directory/);
   });
 
   it('refuses an index without weight_map', () => {

@@ -215,6 +215,15 @@ function decode(file: string, name: string, e: ParsedEntry, bytes: Uint8Array): 
   }
 }
 
+/** Closes descriptors of sources dropped without close() (e.g. after a failed load elsewhere). */
+const leakedFds = new FinalizationRegistry<number>((fd) => {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // Already closed: nothing to release.
+  }
+});
+
 /** A single open safetensors file. */
 class SafetensorsFile implements WeightSource {
   readonly files: string[];
@@ -260,6 +269,7 @@ class SafetensorsFile implements WeightSource {
       this.metadata = parsed.metadata;
       this.dataStart = 8 + n;
       this.fd = fd;
+      leakedFds.register(this, fd, this);
     } catch (err) {
       fs.closeSync(fd);
       throw err;
@@ -292,6 +302,7 @@ class SafetensorsFile implements WeightSource {
 
   close(): void {
     if (this.fd !== undefined) {
+      leakedFds.unregister(this);
       fs.closeSync(this.fd);
       this.fd = undefined;
     }

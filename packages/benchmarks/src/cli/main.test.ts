@@ -15,13 +15,15 @@ function capture() {
 describe('hiedit-bench command line', () => {
   test('flags map to run options with the documented defaults', () => {
     const { run } = parseRunArgs([]);
-    expect(run).toMatchObject({ dataset: 'world', editors: ['hiedit', 'rledit'], nTrain: 100, nEval: 100, numPre: 20, seed: 0, wild: true });
+    expect(run).toMatchObject({ dataset: 'world', editors: ['hiedit', 'rledit'], seed: 0, wild: true });
+    expect(run.nTrain).toBeUndefined(); // sized to the data by the runner
     expect(run.out).toBe(path.join('bench-out', 'world-s0'));
     const { run: r2 } = parseRunArgs(['--dataset', 'zsre', '--data', 'x.json', '--editors', 'ft, mend', '--eval', '5', '--no-wild', '--seed', '3']);
-    expect(r2).toMatchObject({ dataset: 'zsre', data: 'x.json', editors: ['ft', 'mend'], nEval: 5, numPre: 5, wild: false, out: path.join('bench-out', 'zsre-s3') });
+    expect(r2).toMatchObject({ dataset: 'zsre', data: 'x.json', editors: ['ft', 'mend'], nEval: 5, wild: false, out: path.join('bench-out', 'zsre-s3') });
     expect(() => parseRunArgs(['--dataset', 'zsre'])).toThrow(/needs --data FILE/);
     expect(() => parseRunArgs(['--train', '1.5'])).toThrow(/--train must be a non-negative integer/);
     expect(() => parseRunArgs(['--style', 'rome'])).toThrow(/--style must be zsre or counterfact/);
+    expect(() => parseRunArgs(['--eval', '3', '--num-pre', '4'])).toThrow(/--num-pre \(4\) cannot exceed --eval \(3\)/);
   });
 
   test('usage errors exit 2 and name the problem', async () => {
@@ -45,7 +47,7 @@ describe('hiedit-bench command line', () => {
         });
       const settings = path.join(dir, 'editors.json');
       fs.writeFileSync(settings, JSON.stringify({ ft: { steps: 3 } }));
-      const argv = ['run', '--editors', 'ft', '--editor-settings', settings, '--train', '0', '--eval', '3', '--num-pre', '1', '--held-out', '5', '--out', path.join(dir, 'out'), '--cache-dir', path.join(dir, 'cache'), '--quiet', '--backend', 'cpu'];
+      const argv = ['run', '--editors', 'ft', '--editor-settings', settings, '--train', '0', '--eval', '3', '--num-pre', '1', '--held-out', '5', '--out', path.join(dir, 'out'), '--cache-dir', path.join(dir, 'cache'), '--quiet'];
       const c = capture();
       const code = await runCli('hiedit-bench', [runCommand(tiny)], argv, c.io);
       expect(c.err.join('')).not.toMatch(/hiedit-bench run:/);

@@ -19,9 +19,6 @@ import type { MetricStyle } from '../eval';
 export const RUN_DEFAULTS = {
   dataset: 'world' as BenchDataset,
   editors: ['hiedit', 'rledit'],
-  train: 100,
-  eval: 100,
-  numPre: 20,
   seed: 0,
 };
 
@@ -60,10 +57,10 @@ DIR/report.html. An interrupted run resumes: rerun the same command.
   --model DIR               Hugging Face checkpoint to edit (default: the world model, or a facts model
                             pretrained on the true facts of --data, cached by the file's hash)
   --editors LIST            comma-separated: hiedit,hiedit-reference,rledit,mend,ft (default ${RUN_DEFAULTS.editors.join(',')})
-  --train N                 training stream length (default ${RUN_DEFAULTS.train})
-  --val N                   validation stream length (default max(5, train/5))
-  --eval N                  evaluation stream length (default ${RUN_DEFAULTS.eval})
-  --num-pre N               Pre_* metrics over the first N edits (default ${RUN_DEFAULTS.numPre})
+  --train N                 training stream length (default min(100, 30% of the requests))
+  --val N                   validation stream length (default max(5, train/5), within what is left)
+  --eval N                  evaluation stream length (default min(100, 60% of the requests))
+  --num-pre N               Pre_* metrics over the first N edits (default min(20, eval))
   --seed S                  seed of splits and editor training (default ${RUN_DEFAULTS.seed})
   --out DIR                 output directory (default bench-out/DATASET-sSEED)
   --style zsre|counterfact  ES/GS scoring (default counterfact for world/counterfact, zsre for zsre)
@@ -116,17 +113,20 @@ export function parseRunArgs(argv: string[]): { run: RunOptions; worldSeed: numb
     throw new CliUsageError(`--style must be zsre or counterfact, got ${JSON.stringify(flags.style)}`);
   }
   const seed = nonNegInt(flags.seed, 'seed', RUN_DEFAULTS.seed);
-  const nEval = nonNegInt(flags.eval, 'eval', RUN_DEFAULTS.eval);
+  const int = (v: number | undefined, flag: string): number | undefined => (v === undefined ? undefined : nonNegInt(v, flag, 0));
+  const nEval = int(flags.eval, 'eval');
   if (nEval === 0) throw new CliUsageError('--eval must be at least 1');
+  const numPre = int(flags['num-pre'], 'num-pre');
+  if (numPre !== undefined && nEval !== undefined && numPre > nEval) throw new CliUsageError(`--num-pre (${numPre}) cannot exceed --eval (${nEval})`);
   const run: RunOptions = {
     dataset,
     ...(flags.data !== undefined ? { data: flags.data } : {}),
     ...(flags.model !== undefined ? { model: flags.model } : {}),
     editors: list(flags.editors, 'editors') ?? [...RUN_DEFAULTS.editors],
-    nTrain: nonNegInt(flags.train, 'train', RUN_DEFAULTS.train),
-    ...(flags.val !== undefined ? { nVal: nonNegInt(flags.val, 'val', 0) } : {}),
-    nEval,
-    numPre: nonNegInt(flags['num-pre'], 'num-pre', Math.min(RUN_DEFAULTS.numPre, nEval)),
+    ...(flags.train !== undefined ? { nTrain: int(flags.train, 'train') } : {}),
+    ...(flags.val !== undefined ? { nVal: int(flags.val, 'val') } : {}),
+    ...(nEval !== undefined ? { nEval } : {}),
+    ...(numPre !== undefined ? { numPre } : {}),
     seed,
     out: flags.out ?? path.join('bench-out', `${dataset}-s${seed}`),
     ...(flags.style !== undefined ? { style: flags.style as MetricStyle } : {}),

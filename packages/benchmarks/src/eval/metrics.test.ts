@@ -1,4 +1,4 @@
-import { tf } from '@hiedit/tensor-core';
+import { initBackend, tf } from '@hiedit/tensor-core';
 import { planBatches, teacherForcedStats } from './batch';
 import { beginsWith, generationSuccess, splitTuple } from './generation';
 import { measureCases, measureRetention, recordLocalityBaseline, recordRetentionBaseline, summarize, baselineFromJSON, baselineToJSON } from './metrics';
@@ -18,6 +18,10 @@ function caseA(): EvalCase {
     oldAnswer: [9, 5],
   };
 }
+
+beforeAll(async () => {
+  await initBackend();
+});
 
 describe('teacher-forced metrics on a bigram model', () => {
   let model: BigramModel;

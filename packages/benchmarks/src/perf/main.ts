@@ -20,6 +20,7 @@ import {
 } from '@hiedit/tensor-core';
 import { loadModel } from '@hiedit/llm-loader';
 import { machineInfo, peakRssMb, type MachineInfo } from './machine';
+import { profileKernels, type KernelCost } from './profile';
 import { benchMatmul, modelMatmulShapes, type MatmulResult } from './matmul';
 import { defaultCheckpointCache, ensureCheckpoint, PERF_SHAPES, type PerfShape } from './shapes';
 import { findTorchPython, runTorchBench, torchBenchScript, type TorchResult, type TorchSpec } from './torch';
@@ -37,6 +38,8 @@ export interface PerfOptions {
   tokens: number;
   newTokens: number;
   contexts: number[];
+  /** Repeat ours+pytorch this many times, alternating, and keep each metric's best (noise on shared machines). */
+  rounds: number;
 }
 
 /** Our numbers for one kernel configuration (accelerated or stock). */
@@ -51,6 +54,13 @@ export interface OursResult {
   logitsProbe: number[];
 }
 
+/** Top kernels of one profiled workload. */
+export interface ProfileSummary {
+  totalKernelMs: number;
+  wallMs: number;
+  kernels: KernelCost[];
+}
+
 /** Everything measured for one shape. */
 export interface ShapeResult {
   shape: string;
@@ -60,8 +70,13 @@ export interface ShapeResult {
   tokens: number;
   machine: MachineInfo;
   ours: OursResult;
+  /** Wasm backend with the JS fast paths but without the native kernels (a user without a compiler). */
+  wasmOnly?: OursResult;
+  /** Every stock tfjs-backend-wasm kernel (HIEDIT_ACCELERATOR=off): the baseline before this work. */
   stock?: OursResult;
-  /** Max |logit| difference between accelerated and stock forwards (correctness of the fast path). */
+  /** Kernel time by kernel name (tf.profile) for the native configuration. */
+  profile?: { forward: ProfileSummary; forwardBackward: ProfileSummary };
+  /** Max |logit| difference between the native forward and the wasm-only / stock ones (correctness). */
   stockMaxAbsLogitDiff?: number;
   peakRssMb: number;
   torch?: TorchResult;
@@ -89,13 +104,15 @@ function parseArgs(argv: string[]): PerfOptions & { child?: string; childOut?: s
     if (v === undefined || v.startsWith('--')) throw new Error(`bench: ${flag} needs a value`);
     return v;
   };
-  const known = new Set(['--shapes', '--out', '--cache', '--quick', '--no-torch', '--no-stock', '--seed', '--child', '--child-out', '--help']);
+  const known = new Set(['--shapes', '--out', '--cache', '--quick', '--no-torch', '--no-stock', '--seed', '--rounds', '--child', '--child-out', '--help']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`bench: unknown option ${a} (known: ${[...known].join(' ')})`);
   const quick = argv.includes('--quick') || process.env.HIEDIT_BENCH_QUICK === '1';
   const shapes = (get('--shapes') ?? process.env.HIEDIT_BENCH_SHAPES ?? 'gpt2,llama').split(',').map((s) => s.trim()).filter(Boolean);
   for (const s of shapes) if (!PERF_SHAPES[s]) throw new Error(`bench: unknown shape ${s} (known: ${Object.keys(PERF_SHAPES).join(', ')})`);
   const seed = Number(get('--seed') ?? 1234);
   if (!Number.isInteger(seed)) throw new Error('bench: --seed must be an integer');
+  const rounds = Number(get('--rounds') ?? process.env.HIEDIT_BENCH_ROUNDS ?? 1);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error('bench: --rounds must be a positive integer');
   return {
     shapes,
     out: path.resolve(get('--out') ?? process.env.HIEDIT_BENCH_OUT ?? path.join(repoRoot(), 'bench-out', 'perf.json')),
@@ -107,6 +124,7 @@ function parseArgs(argv: string[]): PerfOptions & { child?: string; childOut?: s
     tokens: 32,
     newTokens: quick ? 6 : 16,
     contexts: [16, 256],
+    rounds,
     child: get('--child'),
     childOut: get('--child-out'),
   };
@@ -156,13 +174,13 @@ async function measureShape(shape: PerfShape, opts: PerfOptions): Promise<ShapeR
       const l = model.logits(ids);
       return { logits: l.data, loss: model.loss(ids) };
     };
-    const measure = (full: boolean): OursResult & { logits: Float32Array } => {
+    const measure = (full: boolean, rr: Reps = r): OursResult & { logits: Float32Array } => {
       const p = probe();
       const V = shape.vocab;
       const res: OursResult & { logits: Float32Array } = {
         accelerator: acceleratorStatus(),
-        forwardMs: timeForward(model, ids, r.forward),
-        forwardBackwardMs: timeForwardBackward(model, ids, shape.gradModules, r.backward),
+        forwardMs: timeForward(model, ids, rr.forward),
+        forwardBackwardMs: timeForwardBackward(model, ids, shape.gradModules, rr.backward),
         matmul: mmShapes.map((s) => benchMatmul(s)),
         loss: p.loss,
         logitsProbe: Array.from(p.logits.subarray((ids.length - 1) * V, (ids.length - 1) * V + 8)),
@@ -175,17 +193,42 @@ async function measureShape(shape: PerfShape, opts: PerfOptions): Promise<ShapeR
       return res;
     };
     const ours = measure(true);
+    const tuple = { ids, labels: [...ids.slice(1), -100] };
+    const zeros = shape.gradModules.map((n) => {
+      const m = model.module(n);
+      return tf.zeros([m.dIn, m.dOut]) as tf.Tensor2D;
+    });
+    let profile: ShapeResult['profile'];
+    try {
+      profile = {
+        forward: await profileKernels(() => model.forward([ids]).dispose()),
+        forwardBackward: await profileKernels(() => {
+          const g = tf.tidy(() =>
+            tf.grads((...sh: tf.Tensor[]) => model.lossUnderShifts([tuple], new Map(shape.gradModules.map((n, i) => [n, sh[i] as tf.Tensor2D]))))(zeros),
+          );
+          tf.dispose(g);
+        }),
+      };
+    } finally {
+      tf.dispose(zeros);
+    }
+    let wasmOnly: (OursResult & { logits: Float32Array }) | undefined;
     let stock: (OursResult & { logits: Float32Array }) | undefined;
     let diff: number | undefined;
     if (opts.stock && ours.accelerator.active) {
-      uninstallAccelerator();
+      const few = { ...r, forward: Math.min(r.forward, 3), backward: Math.min(r.backward, 2) };
       try {
-        stock = measure(false);
+        installAccelerator(tf.getBackend(), { native: false });
+        wasmOnly = measure(false, few);
+        uninstallAccelerator();
+        stock = measure(false, few);
       } finally {
         installAccelerator(tf.getBackend());
       }
       diff = 0;
-      for (let i = 0; i < ours.logits.length; i++) diff = Math.max(diff, Math.abs(ours.logits[i] - stock.logits[i]));
+      for (const other of [wasmOnly, stock]) {
+        for (let i = 0; i < ours.logits.length; i++) diff = Math.max(diff, Math.abs(ours.logits[i] - other.logits[i]));
+      }
     }
     const strip = (x: OursResult & { logits: Float32Array }): OursResult => {
       const { logits: _unused, ...rest } = x;
@@ -200,7 +243,9 @@ async function measureShape(shape: PerfShape, opts: PerfOptions): Promise<ShapeR
       tokens: opts.tokens,
       machine: machineInfo(nativeBlas()?.info().threads),
       ours: strip(ours),
+      wasmOnly: wasmOnly ? strip(wasmOnly) : undefined,
       stock: stock ? strip(stock) : undefined,
+      profile,
       stockMaxAbsLogitDiff: diff,
       peakRssMb: peakRssMb(),
     };
@@ -241,29 +286,66 @@ function compare(res: ShapeResult, t: TorchResult): void {
   res.agreement = { lossDiff: Math.abs(res.ours.loss - t.loss), probeMaxAbsDiff: probeDiff, sameGreedyIds: sameIds };
 }
 
+const LOWER_IS_BETTER = /(^|[a-z_])(ms|Ms|msPerToken|ms_per_token|forward_ms|trace_ms)$/;
+const HIGHER_IS_BETTER = /(gflops|Gflops|tokensPerS|tokens_per_s|peakRssMb|peak_rss_mb)$/;
+
+/**
+ * Best-of merge of two measurements of the same thing: times take the minimum, throughputs the maximum
+ * (peak RSS the maximum: it is a high-water mark). Everything else keeps the first value.
+ */
+export function mergeBest<T>(a: T, b: T): T {
+  if (Array.isArray(a) && Array.isArray(b)) return a.map((x, i) => (i < b.length ? mergeBest(x, b[i]) : x)) as T;
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(a as Record<string, unknown>)) {
+      const w = (b as Record<string, unknown>)[k];
+      if (typeof v === 'number' && typeof w === 'number') {
+        if (k === 'newTokens' || k === 'new_tokens' || k === 'context') out[k] = v;
+        else if (LOWER_IS_BETTER.test(k)) out[k] = Math.min(v, w);
+        else if (HIGHER_IS_BETTER.test(k)) out[k] = Math.max(v, w);
+      } else if (v && typeof v === 'object' && w && typeof w === 'object') {
+        out[k] = mergeBest(v, w);
+      }
+    }
+    return out as T;
+  }
+  return a;
+}
+
+/** Derived numbers recomputed after merging rounds. */
+function refreshDerived(r: OursResult | undefined): void {
+  if (!r) return;
+  for (const m of r.matmul) {
+    m.tfjsGflops = (2 * m.m * m.k * m.n) / m.tfjsMs / 1e6;
+    m.blasGflops = m.blasMs === undefined ? undefined : (2 * m.m * m.k * m.n) / m.blasMs / 1e6;
+    m.ratio = m.blasGflops ? m.tfjsGflops / m.blasGflops : undefined;
+  }
+  for (const g of r.generation ?? []) g.tokensPerS = 1000 / g.msPerToken;
+}
+
 function fmt(x: number | undefined, digits = 1): string {
   return x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits);
 }
 
 /** The side-by-side table printed at the end of a run. */
 export function formatTable(results: ShapeResult[]): string {
-  const rows: string[][] = [['shape', 'metric', 'ours (native)', 'ours (stock wasm)', 'pytorch', 'ours/pytorch']];
+  const rows: string[][] = [['shape', 'metric', 'ours (native)', 'wasm, no native', 'stock wasm (before)', 'pytorch', 'ours/pytorch']];
   for (const r of results) {
     const t = r.torch;
-    const add = (metric: string, ours: number | undefined, stock: number | undefined, torch: number | undefined, digits = 1): void => {
-      rows.push([r.shape, metric, fmt(ours, digits), fmt(stock, digits), fmt(torch, digits), ours !== undefined && torch ? fmt(ours / torch, 2) : '-']);
+    const add = (metric: string, ours: number | undefined, wasm: number | undefined, stock: number | undefined, torch: number | undefined, digits = 1): void => {
+      rows.push([r.shape, metric, fmt(ours, digits), fmt(wasm, digits), fmt(stock, digits), fmt(torch, digits), ours !== undefined && torch ? fmt(ours / torch, 2) : '-']);
     };
-    add('forward ms (T=32)', r.ours.forwardMs, r.stock?.forwardMs, t?.forward_ms);
-    add('fwd+bwd ms (3 MLP W)', r.ours.forwardBackwardMs, r.stock?.forwardBackwardMs, t?.forward_backward_ms);
-    add('trace ms (6 modules)', r.ours.traceMs, undefined, t?.trace_ms);
+    add('forward ms (T=32)', r.ours.forwardMs, r.wasmOnly?.forwardMs, r.stock?.forwardMs, t?.forward_ms);
+    add('fwd+bwd ms (3 MLP W)', r.ours.forwardBackwardMs, r.wasmOnly?.forwardBackwardMs, r.stock?.forwardBackwardMs, t?.forward_backward_ms);
+    add('trace ms (6 modules)', r.ours.traceMs, undefined, undefined, t?.trace_ms);
     for (const [i, g] of (r.ours.generation ?? []).entries()) {
-      add(`ms/token @${g.context} ctx`, g.msPerToken, undefined, t?.generation[i]?.ms_per_token);
-      add(`tokens/s @${g.context} ctx`, g.tokensPerS, undefined, t?.generation[i]?.tokens_per_s);
+      add(`ms/token @${g.context} ctx`, g.msPerToken, undefined, undefined, t?.generation[i]?.ms_per_token);
+      add(`tokens/s @${g.context} ctx`, g.tokensPerS, undefined, undefined, t?.generation[i]?.tokens_per_s);
     }
-    add('peak RSS MB', r.peakRssMb, undefined, t?.peak_rss_mb, 0);
+    add('peak RSS MB', r.peakRssMb, undefined, undefined, t?.peak_rss_mb, 0);
     for (const [i, m] of r.ours.matmul.entries()) {
       const label = `GFLOP/s ${m.m}x${m.k}x${m.n}${m.transB ? 'T' : ''}`;
-      rows.push([r.shape, label, fmt(m.tfjsGflops), fmt(r.stock?.matmul[i]?.tfjsGflops), fmt(t?.matmul[i]?.gflops), `tfjs/BLAS ${fmt(m.ratio, 2)} (BLAS ${fmt(m.blasGflops)})`]);
+      rows.push([r.shape, label, fmt(m.tfjsGflops), fmt(r.wasmOnly?.matmul[i]?.tfjsGflops), fmt(r.stock?.matmul[i]?.tfjsGflops), fmt(t?.matmul[i]?.gflops), `tfjs/BLAS ${fmt(m.ratio, 2)} (BLAS ${fmt(m.blasGflops)})`]);
     }
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
@@ -292,18 +374,32 @@ export async function runPerfSuite(opts: PerfOptions, log: (line: string) => voi
   const results: ShapeResult[] = [];
   for (const name of opts.shapes) {
     const shape = PERF_SHAPES[name];
-    log(`bench: ${name}: measuring ours ...`);
-    const res = runChild(name, opts);
-    if (py.python) {
-      log(`bench: ${name}: measuring pytorch ...`);
-      try {
-        res.torch = runTorchBench(py.python, torchBenchScript(repoRoot()), torchSpec(shape, opts, res));
-        compare(res, res.torch);
-      } catch (e) {
-        res.torchSkipped = (e as Error).message;
+    let res: ShapeResult | undefined;
+    for (let round = 1; round <= opts.rounds; round++) {
+      const tag = opts.rounds > 1 ? ` (round ${round}/${opts.rounds})` : '';
+      log(`bench: ${name}: measuring ours${tag} ...`);
+      const ours = runChild(name, opts);
+      if (py.python) {
+        log(`bench: ${name}: measuring pytorch${tag} ...`);
+        try {
+          ours.torch = runTorchBench(py.python, torchBenchScript(repoRoot()), torchSpec(shape, opts, ours));
+        } catch (e) {
+          ours.torchSkipped = (e as Error).message;
+        }
+      } else {
+        ours.torchSkipped = py.reason;
       }
-    } else {
-      res.torchSkipped = py.reason;
+      res = res ? mergeBest(res, ours) : ours;
+      if (res.torch === undefined && ours.torch) res.torch = ours.torch;
+    }
+    if (!res) continue;
+    refreshDerived(res.ours);
+    refreshDerived(res.wasmOnly);
+    refreshDerived(res.stock);
+    if (res.torch) {
+      for (const m of res.torch.matmul) m.gflops = (2 * m.m * m.k * m.n) / m.ms / 1e6;
+      for (const g of res.torch.generation) g.tokens_per_s = 1000 / g.ms_per_token;
+      compare(res, res.torch);
     }
     results.push(res);
   }
@@ -315,7 +411,12 @@ export async function runPerfSuite(opts: PerfOptions, log: (line: string) => voi
     if (r.agreement) {
       log(`${r.shape}: ours vs pytorch on the same checkpoint: |loss diff| ${r.agreement.lossDiff.toExponential(2)}, max |logit diff| ${r.agreement.probeMaxAbsDiff.toExponential(2)}, same greedy ids: ${r.agreement.sameGreedyIds}`);
     }
-    if (r.stockMaxAbsLogitDiff !== undefined) log(`${r.shape}: native vs stock wasm kernels: max |logit diff| ${r.stockMaxAbsLogitDiff.toExponential(2)}`);
+    if (r.stockMaxAbsLogitDiff !== undefined) log(`${r.shape}: native vs wasm-only / stock kernels: max |logit diff| ${r.stockMaxAbsLogitDiff.toExponential(2)}`);
+    if (r.profile) {
+      const top = (p: ProfileSummary): string => p.kernels.slice(0, 6).map((k) => `${k.kernel} ${k.ms.toFixed(0)}ms/${k.calls}`).join(', ');
+      log(`${r.shape}: forward kernels: ${top(r.profile.forward)}`);
+      log(`${r.shape}: fwd+bwd kernels: ${top(r.profile.forwardBackward)}`);
+    }
     if (r.torchSkipped) log(`${r.shape}: pytorch skipped: ${r.torchSkipped}`);
     log(`${r.shape}: accelerator ${r.ours.accelerator.active ? 'active' : 'inactive'} (${r.ours.accelerator.reason}); backend ${r.machine.backend}; BLAS threads ${r.machine.blasThreads ?? '-'}; load avg ${r.machine.loadAverage.join(' ')}`);
   }

@@ -3,7 +3,7 @@
  * BLAS the accelerator calls, on the same shapes. The ratio says how much the tfjs path costs on top.
  */
 import { tf, nativeBlas } from '@hiedit/tensor-core';
-import { timeMedian } from './timing';
+import { median } from './timing';
 
 /** One matmul shape: (m, k) x (k, n), or x (n, k)^T when transB (the tied LM head). */
 export interface MatmulShape {
@@ -45,32 +45,50 @@ function fill(n: number, seed: number): Float32Array {
   return out;
 }
 
-/** Times tfjs matMul and, when the addon is available, raw sgemm on plain memory. */
+/**
+ * Times tfjs matMul and, when the addon is available, raw sgemm on plain memory. The two are interleaved
+ * rep by rep so that load from other processes hits both alike and the ratio stays meaningful.
+ */
 export function benchMatmul(shape: MatmulShape): MatmulResult {
   const { m, k, n, transB, reps } = shape;
   const flop = 2 * m * k * n;
   const a = tf.tensor2d(fill(m * k, 1), [m, k]);
   const b = transB ? tf.tensor2d(fill(n * k, 2), [n, k]) : tf.tensor2d(fill(k * n, 2), [k, n]);
-  let tfjsMs: number;
+  const addon = nativeBlas();
+  const bytesA = m * k * 4;
+  const bytesB = k * n * 4;
+  let heap: ArrayBuffer | undefined;
+  if (addon) {
+    heap = new ArrayBuffer(bytesA + bytesB + m * n * 4);
+    new Float32Array(heap, 0, m * k).set(fill(m * k, 1));
+    new Float32Array(heap, bytesA, k * n).set(fill(k * n, 2));
+  }
+  const viaTfjs = (): void => {
+    tf.matMul(a, b, false, transB).dispose();
+  };
+  const raw = (): void => {
+    addon!.gemm(heap!, false, transB, m, n, k, 1, 0, bytesA, bytesA + bytesB, -1, 0, 0, 0);
+  };
+  const tfjsTimes: number[] = [];
+  const blasTimes: number[] = [];
   try {
-    tfjsMs = timeMedian(() => {
-      tf.matMul(a, b, false, transB).dispose();
-    }, reps);
+    viaTfjs();
+    if (addon) raw();
+    for (let i = 0; i < reps; i++) {
+      let t0 = performance.now();
+      viaTfjs();
+      tfjsTimes.push(performance.now() - t0);
+      if (addon) {
+        t0 = performance.now();
+        raw();
+        blasTimes.push(performance.now() - t0);
+      }
+    }
   } finally {
     tf.dispose([a, b]);
   }
-  let blasMs: number | undefined;
-  const addon = nativeBlas();
-  if (addon) {
-    const bytesA = m * k * 4;
-    const bytesB = k * n * 4;
-    const heap = new ArrayBuffer(bytesA + bytesB + m * n * 4);
-    new Float32Array(heap, 0, m * k).set(fill(m * k, 1));
-    new Float32Array(heap, bytesA, k * n).set(fill(k * n, 2));
-    blasMs = timeMedian(() => {
-      addon.gemm(heap, false, transB, m, n, k, 1, 0, bytesA, bytesA + bytesB, -1, 0, 0, 0);
-    }, reps);
-  }
+  const tfjsMs = median(tfjsTimes);
+  const blasMs = addon ? median(blasTimes) : undefined;
   const tfjsGflops = flop / tfjsMs / 1e6;
   const blasGflops = blasMs === undefined ? undefined : flop / blasMs / 1e6;
   return { ...shape, tfjsMs, tfjsGflops, blasMs, blasGflops, ratio: blasGflops ? tfjsGflops / blasGflops : undefined };

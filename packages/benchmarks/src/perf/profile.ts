@@ -22,6 +22,8 @@ export async function profileKernels(fn: () => void, top = 15): Promise<{ totalK
   const wallMs = performance.now() - t0;
   const by = new Map<string, { ms: number; calls: number }>();
   for (const k of info.kernels) {
+    // `name__op` entries wrap kernels already listed on their own (e.g. fusedMatMul__op around _FusedMatMul).
+    if (k.name.endsWith('__op') || k.name === 'unnamed scope') continue;
     const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
     const e = by.get(k.name) ?? { ms: 0, calls: 0 };
     e.ms += ms;

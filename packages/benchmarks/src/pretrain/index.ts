@@ -6,6 +6,7 @@ export {
   resolveTrainSettings,
   llamaConfig,
   learningRate,
+  epochBatches,
   DEFAULT_TRAIN_SETTINGS,
   TRAINER_VERSION,
   type TrainSettings,
@@ -16,7 +17,7 @@ export {
 } from './trainer';
 export { defaultCacheDir, findRepoRoot, cacheKey, canonicalJson } from './cache';
 export { buildPretrained, readPretrained, type PretrainedModel, type BuildSpec } from './build';
-export type { PretrainReport } from './report';
+export { formatPretrainReport, type PretrainReport } from './report';
 export {
   ensureWorldModel,
   measureKnowledge,

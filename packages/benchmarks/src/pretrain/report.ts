@@ -23,3 +23,18 @@ export interface PretrainReport {
   /** What the model was trained on (world options, or the data file and its hash). */
   readonly source: Record<string, unknown>;
 }
+
+/** A few human-readable lines summarizing a pretrain report (for logs and the CLI). */
+export function formatPretrainReport(r: PretrainReport): string {
+  const m = r.settings.model;
+  const lines = [
+    `${r.kind} model ${r.key.slice(0, 16)}: Llama ${m.layers} layers, d=${m.hidden}, ${m.heads} heads, ffn ${m.intermediate}; ` +
+      `${r.parameters} parameters, vocabulary ${r.vocabSize}`,
+    `trained on ${r.examples} facts for ${r.epochs} epochs (${r.steps} steps) in ${r.trainSeconds.toFixed(1)} s on ${r.backend}`,
+    'teacher-forced accuracy of the true answers (saved model):',
+  ];
+  for (const [k, v] of Object.entries(r.accuracy)) {
+    lines.push(`  ${k.padEnd(14)} ${(v.tokenAccuracy * 100).toFixed(1).padStart(5)}%  (${v.count} prompts)`);
+  }
+  return lines.join('\n');
+}

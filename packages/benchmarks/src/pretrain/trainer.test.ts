@@ -5,7 +5,8 @@ import { tf, initBackend } from '@hiedit/tensor-core';
 import { loadModel, tokenizerFromDefinition, tokenizeTuple } from '@hiedit/llm-loader';
 import { generateWorld, worldSentences } from '../world';
 import { padBatch } from './accuracy';
-import { ensureWorldModel, learningRate, resolveTrainSettings, trainFactsLM, buildWordTokenizer, writeWordTokenizer, teacherForcedAccuracy } from './index';
+import { SeededRandom } from '@hiedit/tensor-core';
+import { epochBatches, ensureWorldModel, learningRate, resolveTrainSettings, trainFactsLM, buildWordTokenizer, writeWordTokenizer, teacherForcedAccuracy } from './index';
 
 const quiet = { sink: { write: () => true }, quiet: true };
 const progress = (label: string, total: number) => new (require('../progress').Progress)(label, total, quiet);
@@ -34,6 +35,18 @@ describe('pretraining', () => {
     expect(learningRate(s, 99, 100)).toBeCloseTo(0.1, 2);
     expect(learningRate(s, 55, 100)).toBeCloseTo(0.55, 2);
     expect(() => resolveTrainSettings({ model: { hidden: 30, heads: 4 } })).toThrow(/model\.heads/);
+  });
+
+  it('covers every example once per epoch, in length-bucketed seeded batches', () => {
+    const lengths = Array.from({ length: 1000 }, (_, i) => 5 + ((i * 7919) % 9));
+    const a = epochBatches(new SeededRandom(1), lengths, 32);
+    expect(epochBatches(new SeededRandom(1), lengths, 32)).toEqual(a);
+    expect(epochBatches(new SeededRandom(2), lengths, 32)).not.toEqual(a);
+    expect(a.flat().sort((x, y) => x - y)).toEqual(lengths.map((_, i) => i));
+    expect(Math.max(...a.map((b) => b.length))).toBe(32);
+    const padded = a.reduce((sum, b) => sum + b.length * Math.max(...b.map((i) => lengths[i])), 0);
+    const real = lengths.reduce((x, y) => x + y, 0);
+    expect(padded / real).toBeLessThan(1.1);
   });
 
   it('lowers the loss, leaks no tensors, and saves a model that loads back with identical logits', async () => {

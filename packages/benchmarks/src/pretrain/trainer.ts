@@ -10,7 +10,7 @@ import { Adam } from './adam';
 import { padBatch, teacherForcedAccuracy, type AccuracyResult } from './accuracy';
 
 /** Version of the training procedure; part of every cache key, bumped when results would change. */
-export const TRAINER_VERSION = 1;
+export const TRAINER_VERSION = 2;
 
 /** Shape of the Llama model to train. */
 export interface ModelShape {
@@ -193,7 +193,10 @@ export async function trainFactsLM(opts: TrainOptions): Promise<TrainResult> {
   const model = createModel(config, s.seed);
   try {
     const rng = new SeededRandom(s.seed).fork('batches');
-    const stepsPerEpoch = Math.ceil(tuples.length / s.batchSize);
+    const lengths = tuples.map((t) => t.ids.length);
+    const chunk = s.batchSize * BUCKET_BATCHES;
+    let stepsPerEpoch = 0;
+    for (let c = 0; c < tuples.length; c += chunk) stepsPerEpoch += Math.ceil(Math.min(chunk, tuples.length - c) / s.batchSize);
     const totalSteps = stepsPerEpoch * s.epochs;
     model.setTrainable(true);
     const vars = model.trainableVariables();
@@ -206,12 +209,12 @@ export async function trainFactsLM(opts: TrainOptions): Promise<TrainResult> {
     let trainAccuracy: AccuracyResult | undefined;
     try {
       for (let epoch = 0; epoch < s.epochs; epoch++) {
-        const order = rng.shuffle(tuples.map((_, i) => i));
+        const batches = epochBatches(rng, lengths, s.batchSize);
         let lossSum = 0;
         let correct = 0;
         let counted = 0;
         for (let b = 0; b < stepsPerEpoch; b++) {
-          const batch = order.slice(b * s.batchSize, (b + 1) * s.batchSize).map((i) => tuples[i]);
+          const batch = batches[b].map((i) => tuples[i]);
           const r = trainStep(model, vars, adam, batch, padId, s.sentenceLossWeight, learningRate(s, step, totalSteps));
           lossSum += r.loss;
           correct += r.correct;
@@ -239,6 +242,25 @@ export async function trainFactsLM(opts: TrainOptions): Promise<TrainResult> {
     model.dispose();
     throw e;
   }
+}
+
+/** Batches per length bucket: a shuffled window of this many batches is sorted by length before cutting. */
+const BUCKET_BATCHES = 8;
+
+/**
+ * The batches of one epoch: a seeded shuffle, cut into windows of BUCKET_BATCHES batches, each window
+ * sorted by length (so a batch pads little: on wasm the step time is proportional to padded tokens),
+ * then the batch order shuffled again.
+ */
+export function epochBatches(rng: SeededRandom, lengths: readonly number[], batchSize: number): number[][] {
+  const order = rng.shuffle(lengths.map((_, i) => i));
+  const chunk = batchSize * BUCKET_BATCHES;
+  const batches: number[][] = [];
+  for (let c = 0; c < order.length; c += chunk) {
+    const part = order.slice(c, c + chunk).sort((a, b) => lengths[a] - lengths[b] || a - b);
+    for (let b = 0; b < part.length; b += batchSize) batches.push(part.slice(b, b + batchSize));
+  }
+  return rng.shuffle(batches);
 }
 
 /**

@@ -1,9 +1,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tf, type EditableModel, type ModuleDescriptor, type ParameterShift, type TokenizedEditRequest } from '@hiedit/tensor-core';
+import { initBackend, tf, type EditableModel, type ModuleDescriptor, type ParameterShift, type TokenizedEditRequest } from '@hiedit/tensor-core';
 import { validateResults } from '../report';
-import { runBenchmark } from './run';
+import { defaultSizes, runBenchmark } from './run';
 import { claimRunDir, RunDir, settingsKey } from './state';
 import type { BenchEditor, BenchEditorFactory, BenchModel, RunOptions, RunnerDeps, TextRequest } from './types';
 
@@ -137,7 +137,7 @@ function toyDeps(reqs: TextRequest[], factories: Record<string, BenchEditorFacto
       reqs.forEach((r) => {
         for (const p of [r.prompt, ...r.paraphrases]) {
           const ids = enc(p);
-          const d = tf.tidy(() => tf.oneHot([ids[ids.length - 1]], words.length).reshape([words.length, 1]).matMul(tf.oneHot([index.get(r.oldTarget!)!], words.length).reshape([1, words.length])).mul(2)) as tf.Tensor2D;
+          const d = tf.tidy(() => tf.oneHot([ids[ids.length - 1]], words.length).toFloat().reshape([words.length, 1]).matMul(tf.oneHot([index.get(r.oldTarget!)!], words.length).toFloat().reshape([1, words.length])).mul(2)) as tf.Tensor2D;
           lm!.addShift('table', d);
           d.dispose();
         }
@@ -167,6 +167,10 @@ function toyDeps(reqs: TextRequest[], factories: Record<string, BenchEditorFacto
 function opts(out: string, extra: Partial<RunOptions> = {}): RunOptions {
   return { dataset: 'world', editors: ['oracle', 'direct'], nTrain: 6, nVal: 2, nEval: 12, numPre: 4, seed: 3, out, quiet: true, ...extra };
 }
+
+beforeAll(async () => {
+  await initBackend();
+});
 
 describe('runBenchmark on a toy model', () => {
   let dir: string;
@@ -252,6 +256,14 @@ describe('runBenchmark on a toy model', () => {
     expect(() => claimRunDir(run, { seed: 2, n: 2 }, false)).toThrow(/seed: 1 -> 2/);
     expect(claimRunDir(run, { seed: 2, n: 2 }, true)).toBe(false);
     expect(settingsKey({ a: 1, b: [1, 2] })).toBe(settingsKey({ b: [1, 2], a: 1 }));
+  });
+
+  test('split sizes default to the data and explicit ones must fit', () => {
+    expect(defaultSizes(1000, {})).toEqual({ nTrain: 100, nVal: 20, nEval: 100, numPre: 20 });
+    expect(defaultSizes(136, {})).toEqual({ nTrain: 40, nVal: 8, nEval: 81, numPre: 20 });
+    expect(defaultSizes(10, {})).toEqual({ nTrain: 3, nVal: 1, nEval: 6, numPre: 6 });
+    expect(defaultSizes(50, { nTrain: 0, nEval: 10 })).toEqual({ nTrain: 0, nVal: 0, nEval: 10, numPre: 10 });
+    expect(() => defaultSizes(50, { nTrain: 30, nEval: 30 })).toThrow(/holds 50 requests, fewer than --train 30 \+ --val 0 \+ --eval 30/);
   });
 
   test('bad options are refused with the flag named', async () => {

@@ -66,6 +66,32 @@ export function defaultValidationSize(nTrain: number): number {
   return nTrain > 0 ? Math.max(5, Math.round(nTrain / 5)) : 0;
 }
 
+/** Resolved split sizes of a run. */
+export interface SplitPlan {
+  nTrain: number;
+  nVal: number;
+  nEval: number;
+  numPre: number;
+}
+
+/**
+ * Split sizes for `n` records: explicit sizes are kept (and must fit); missing ones default to at most
+ * 100 evaluation and 100 training requests, scaled down to 60% / 30% of a small dataset, with the
+ * validation split taking max(5, train/5) of what is left.
+ */
+export function defaultSizes(n: number, o: Pick<RunOptions, 'nTrain' | 'nVal' | 'nEval' | 'numPre'>): SplitPlan {
+  const nEval = o.nEval ?? Math.max(1, Math.min(100, Math.floor(0.6 * n)));
+  const nTrain = o.nTrain ?? Math.max(0, Math.min(100, Math.floor(0.3 * n), n - nEval));
+  const left = Math.max(0, n - nEval - nTrain);
+  const nVal = o.nVal ?? Math.min(defaultValidationSize(nTrain), left);
+  const numPre = o.numPre ?? Math.min(20, nEval);
+  if (nTrain + nVal + nEval > n) {
+    throw new Error(`run: the data holds ${n} requests, fewer than --train ${nTrain} + --val ${nVal} + --eval ${nEval} = ${nTrain + nVal + nEval}`);
+  }
+  if (numPre > nEval) throw new Error(`run: --num-pre (${numPre}) cannot exceed --eval (${nEval})`);
+  return { nTrain, nVal, nEval, numPre };
+}
+
 /** The default scoring of a dataset: CounterFact-style when old answers exist, zsRE-style for zsRE. */
 export function defaultStyle(dataset: string): MetricStyle {
   return dataset === 'zsre' ? 'zsre' : 'counterfact';
@@ -77,13 +103,15 @@ function checkOptions(o: RunOptions): void {
   };
   if (!['world', 'counterfact', 'zsre'].includes(o.dataset)) throw new Error(`run: --dataset must be world, counterfact or zsre, got "${o.dataset}"`);
   if (o.dataset !== 'world' && !o.data) throw new Error(`run: --dataset ${o.dataset} needs --data FILE (a ${o.dataset} record file)`);
-  intField(o.nTrain, '--train', 0);
-  intField(o.nEval, '--eval', 1);
-  intField(o.numPre, '--num-pre', 0);
+  if (o.nTrain !== undefined) intField(o.nTrain, '--train', 0);
+  if (o.nEval !== undefined) intField(o.nEval, '--eval', 1);
+  if (o.numPre !== undefined) intField(o.numPre, '--num-pre', 0);
   intField(o.seed, '--seed', 0);
   if (o.nVal !== undefined) intField(o.nVal, '--val', 0);
   if (o.heldOut !== undefined) intField(o.heldOut, '--held-out', 0);
-  if (o.numPre > o.nEval) throw new Error(`run: --num-pre (${o.numPre}) cannot exceed --eval (${o.nEval})`);
+  if (o.numPre !== undefined && o.nEval !== undefined && o.numPre > o.nEval) {
+    throw new Error(`run: --num-pre (${o.numPre}) cannot exceed --eval (${o.nEval})`);
+  }
   if (o.editors.length === 0) throw new Error('run: --editors lists no editor');
   const dup = o.editors.find((e, i) => o.editors.indexOf(e) !== i);
   if (dup) throw new Error(`run: editor "${dup}" is listed twice`);
@@ -154,12 +182,12 @@ export async function runBenchmark(opts: RunOptions, deps: RunnerDeps, io: RunIO
   const skipped: string[] = [];
   const style = opts.style ?? defaultStyle(opts.dataset);
   const wild = opts.wild ?? true;
-  const nVal = opts.nVal ?? defaultValidationSize(opts.nTrain);
   const heldOut = opts.heldOut ?? 200;
 
   const data = await deps.loadData(opts, progress);
   io.log(`data: ${data.label} (${data.requests.length} requests)`);
-  const splits = splitRequests(data.requests, { seed: opts.seed, sizes: { train: opts.nTrain, validation: nVal, evaluation: opts.nEval } });
+  const { nTrain, nVal, nEval, numPre } = defaultSizes(data.requests.length, opts);
+  const splits = splitRequests(data.requests, { seed: opts.seed, sizes: { train: nTrain, validation: nVal, evaluation: nEval } });
   const used = [...splits.train, ...splits.validation, ...splits.evaluation];
   const retained = retentionFacts(data.requests, used, heldOut, data.heldOutFacts);
   const mb = await deps.obtainModel(opts, data, progress, [...used.map((r) => r.id), ...retained.requestIds]);
@@ -173,10 +201,10 @@ export async function runBenchmark(opts: RunOptions, deps: RunnerDeps, io: RunIO
     model: mb.name,
     modelHash: mb.hash,
     seed: opts.seed,
-    nTrain: opts.nTrain,
+    nTrain,
     nVal,
-    nEval: opts.nEval,
-    numPre: opts.numPre,
+    nEval,
+    numPre,
     style,
     wild,
     heldOut,
@@ -263,7 +291,7 @@ export async function runBenchmark(opts: RunOptions, deps: RunnerDeps, io: RunIO
         }
         snapshot.add(editor.modules);
         snapshot.restore();
-        const rec = await evaluateEditor(editor, model, evalCases, locality, facts, retentionBase, measureOpts, opts.numPre, progress, name, snapshot);
+        const rec = await evaluateEditor(editor, model, evalCases, locality, facts, retentionBase, measureOpts, numPre, progress, name, snapshot);
         rec.metrics.train_seconds = train?.seconds ?? 0;
         records[name] = { key, train, ...rec };
         writeJsonAtomic(run.editorResultJson(name), records[name]);
@@ -280,9 +308,9 @@ export async function runBenchmark(opts: RunOptions, deps: RunnerDeps, io: RunIO
     dataset: opts.dataset,
     model: mb.name,
     seed: opts.seed,
-    n_train: opts.nTrain,
-    n_eval: opts.nEval,
-    num_pre: opts.numPre,
+    n_train: nTrain,
+    n_eval: nEval,
+    num_pre: numPre,
     editors: Object.fromEntries(opts.editors.map((n) => [n, records[n].metrics])),
     curves: Object.fromEntries(opts.editors.map((n) => [n, records[n].curve])),
   };

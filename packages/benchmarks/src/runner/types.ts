@@ -133,11 +133,14 @@ export interface RunOptions {
   /** Checkpoint directory; default: world model / facts model. */
   model?: string;
   editors: string[];
-  nTrain: number;
-  /** Validation split size (early stopping); default max(5, round(nTrain / 5)). */
+  /** Training stream length; default {@link defaultSizes}. */
+  nTrain?: number;
+  /** Validation split size (early stopping); default max(5, round(nTrain / 5)), within what the data holds. */
   nVal?: number;
-  nEval: number;
-  numPre: number;
+  /** Evaluation stream length; default {@link defaultSizes}. */
+  nEval?: number;
+  /** Pre_* over the first numPre edits; default min(20, nEval). */
+  numPre?: number;
   seed: number;
   /** Output directory. */
   out: string;

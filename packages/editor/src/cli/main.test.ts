@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { CliIO } from '@hiedit/tensor-core';
+import { initBackend, type CliIO } from '@hiedit/tensor-core';
 import { createTinyCheckpoint, loadModel } from '@hiedit/llm-loader';
 import { hieditCommands, main } from './main';
 
@@ -21,6 +21,7 @@ let gpt2Dir: string;
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-main-'));
   gpt2Dir = path.join(tmp, 'gpt2');
+  await initBackend(); // the factory runs tfjs ops
   await createTinyCheckpoint(gpt2Dir, { architecture: 'gpt2', seed: 3 });
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

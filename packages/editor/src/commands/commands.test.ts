@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { initBackend } from '@hiedit/tensor-core';
 import { createTinyCheckpoint, loadModel } from '@hiedit/llm-loader';
 import { tupleTokenizer } from '../../test/tiny';
 import { currentWeightsDigest, EditJournal, LifelongEditor } from '../index';
@@ -20,6 +21,7 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
 let dir: string;
 let modelDir: string;
 beforeAll(async () => {
+  await initBackend();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-cli-'));
   modelDir = path.join(dir, 'model');
   await createTinyCheckpoint(modelDir, { architecture: 'gpt2', seed: 11, config: { bos_token_id: 1, eos_token_id: 2 } });
@@ -121,7 +123,13 @@ describe('editor CLI', () => {
     const px = await run(['export', '--model', modelDir, '--journal', journal, '--pack', pack, '--json']);
     expect(px.code).toBe(0);
     expect(JSON.parse(px.out).edits).toBe(3);
-    for (const m of [exported, replayed, base]) m.dispose();
+    const fromPack = await run(['export', '--model', modelDir, '--from-pack', pack, '--out', path.join(dir, 'from-pack'), '--json']);
+    expect(fromPack.code).toBe(0);
+    expect(JSON.parse(fromPack.out).edits).toEqual(['e1', 'e2', 'e4']);
+    const packed = await loadModel(path.join(dir, 'from-pack'), { tokenizer: false });
+    expect(currentWeightsDigest(packed)).toBe(currentWeightsDigest(replayed));
+    expect((await run(['export', '--model', modelDir, '--journal', journal, '--from-pack', pack, '--out', out])).code).toBe(2);
+    for (const m of [exported, replayed, base, packed]) m.dispose();
 
     expect((await run(['export', '--model', modelDir, '--journal', journal, '--out', out, '--dtype', 'f8'])).code).toBe(2);
   });

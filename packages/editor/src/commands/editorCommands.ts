@@ -9,7 +9,7 @@ import { Editor, EditorTrainOptions, TrainProgress } from '../editors/types';
 import { editorFactory, editorKinds } from '../editors/registry';
 import { EDITOR_JSON, loadEditorDir, readEditorDescriptor, saveEditorDir } from '../editorDir';
 import { EditReport, LifelongEditor, openJournalFor } from '../editor';
-import { EditJournal, exportEditPack } from '../journal';
+import { applyEditPack, EditJournal, exportEditPack } from '../journal';
 import { checkModuleNames, defaultEditModules, EditorModel, TupleTokenizer } from '../model';
 import { EditRequestInput } from '../request';
 import { readEditRequests, REQUEST_FORMATS, RequestFormat } from '../data/records';
@@ -224,18 +224,24 @@ function parseDtype(flags: Flags): 'F32' | 'F16' | 'BF16' {
 function exportCmd(api: EditorCliApi): EditorCommand {
   return command({
     name: 'export',
-    summary: 'save the base model with a journal\'s active edits merged as a Hugging Face directory (or an edit pack)',
-    usage: 'export --model DIR --journal FILE (--out DIR [--dtype bf16|f16|f32] | --pack FILE) [--json]',
-    flags: { model: 'string', journal: 'string', out: 'string', dtype: 'string', pack: 'string', json: 'bool' },
+    summary: 'save the base model with a journal\'s active edits (or an edit pack) merged, as a Hugging Face ' +
+      'directory; or write the journal\'s active edits as an edit pack',
+    usage: 'export --model DIR (--journal FILE | --from-pack FILE) (--out DIR [--dtype bf16|f16|f32] | --pack FILE) [--json]',
+    flags: { model: 'string', journal: 'string', 'from-pack': 'string', out: 'string', dtype: 'string', pack: 'string',
+      json: 'bool' },
     async action(flags, io) {
-      const file = need(flags, 'journal');
-      if (!fs.existsSync(file)) throw new Error(`journal ${file} does not exist`);
+      const file = optional(flags, 'journal');
+      const fromPack = optional(flags, 'from-pack');
+      if ((file === undefined) === (fromPack === undefined)) throw new UsageError('give exactly one of --journal FILE and --from-pack FILE');
       const out = optional(flags, 'out');
       const pack = optional(flags, 'pack');
       if (!out && !pack) throw new UsageError('--out DIR or --pack FILE is required');
+      if (pack && fromPack) throw new UsageError('--pack writes a pack from a journal; it cannot be combined with --from-pack');
       const dtype = parseDtype(flags);
-      const journal = EditJournal.open(file, { onWarning: (w) => io.err(`warning: ${w}\n`) });
-      if (pack) {
+      const source = (file ?? fromPack)!;
+      if (!fs.existsSync(source)) throw new Error(`${file ? 'journal' : 'edit pack'} ${source} does not exist`);
+      const journal = file ? EditJournal.open(file, { onWarning: (w) => io.err(`warning: ${w}\n`) }) : undefined;
+      if (journal && pack) {
         const n = exportEditPack(journal, pack);
         if (!out) {
           if (flags.json) json(io, { journal: file, pack, edits: n });
@@ -245,10 +251,10 @@ function exportCmd(api: EditorCliApi): EditorCommand {
       }
       const model = await api.loadModel(need(flags, 'model'));
       try {
-        const ids = LifelongEditor.replay(journal, model);
+        const ids = journal ? LifelongEditor.replay(journal, model) : applyEditPack(model, model.weightsHash(), fromPack!);
         if (!model.save) throw new Error('this model cannot be saved');
         await model.save(out!, { dtype });
-        if (flags.json) json(io, { journal: file, out, dtype, edits: ids, ...(pack ? { pack } : {}) });
+        if (flags.json) json(io, { ...(file ? { journal: file } : { fromPack }), out, dtype, edits: ids, ...(pack ? { pack } : {}) });
         else io.out(`saved the model with ${ids.length} edit(s) merged to ${out} (${dtype})\n`);
         return 0;
       } finally {

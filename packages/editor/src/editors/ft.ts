@@ -79,7 +79,11 @@ class FtEditor implements Editor {
     });
     const vars = this.modules.map((name) => {
       const m = model.module(name);
-      return tf.variable(tf.zeros([m.dIn, m.dOut]), true, `ft-shift-${++variableCounter}`) as tf.Variable<tf.Rank.R2>;
+      // The variable shares the zeros' data (ref-counted); the zeros handle itself must be released.
+      const zeros = tf.zeros([m.dIn, m.dOut]);
+      const v = tf.variable(zeros, true, `ft-shift-${++variableCounter}`) as tf.Variable<tf.Rank.R2>;
+      zeros.dispose();
+      return v;
     });
     const shiftMap = new Map<string, tf.Tensor2D>(this.modules.map((n, i) => [n, vars[i]]));
     const opt = tf.train.adam(this.s.lr);

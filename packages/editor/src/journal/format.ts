@@ -11,6 +11,10 @@
  * The JSON names every array by (offset, length) in float32 elements relative to the binary section.
  */
 import { createHash } from 'crypto';
+import { endianness } from 'os';
+
+// On little-endian hosts (nearly all) float arrays are copied as bytes; elsewhere they are converted.
+const HOST_LE = endianness() === 'LE';
 
 /** Magic of an edit journal (format version 1). */
 export const JOURNAL_MAGIC = 'HIEDITJ1';
@@ -55,8 +59,12 @@ export function encodePayload(json: unknown, blobs: readonly Float32Array[]): Bu
   text.copy(out, 4);
   let pos = 4 + text.length;
   for (const b of blobs) {
-    // Explicit little-endian writes: the file format must not depend on the host's byte order.
-    for (let i = 0; i < b.length; i++, pos += 4) out.writeFloatLE(b[i], pos);
+    if (HOST_LE) {
+      Buffer.from(b.buffer, b.byteOffset, b.byteLength).copy(out, pos);
+      pos += b.byteLength;
+    } else {
+      for (let i = 0; i < b.length; i++, pos += 4) out.writeFloatLE(b[i], pos);
+    }
   }
   return out;
 }
@@ -96,8 +104,12 @@ export function decodePayload(payload: Buffer, where: string): DecodedPayload {
           `binary section of ${binFloats} floats`);
       }
       const out = new Float32Array(ref.length);
-      let pos = binStart + ref.offset * 4;
-      for (let i = 0; i < ref.length; i++, pos += 4) out[i] = payload.readFloatLE(pos);
+      const pos = binStart + ref.offset * 4;
+      if (HOST_LE) {
+        payload.copy(Buffer.from(out.buffer), 0, pos, pos + ref.length * 4);
+      } else {
+        for (let i = 0; i < ref.length; i++) out[i] = payload.readFloatLE(pos + i * 4);
+      }
       return out;
     },
   };

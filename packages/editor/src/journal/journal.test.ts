@@ -1,12 +1,15 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tf } from '@hiedit/tensor-core';
+import { initBackend, tf } from '@hiedit/tensor-core';
 import { randomArray, rng, WeightsOnlyModel } from '../../test/weightsModel';
 import {
   applyEditPack, applyStoredShifts, currentWeightsDigest, EditJournal, exportEditPack, JournalHeader,
   replayJournal, StoredShift,
 } from './index';
+
+// Tests pick the backend the way the CLI does (tensor-core registers several).
+beforeAll(async () => { await initBackend(); });
 
 const SHAPES = [{ name: 'h.2.mlp.c_fc', dIn: 12, dOut: 20 }, { name: 'h.3.mlp.c_fc', dIn: 12, dOut: 20 },
   { name: 'h.3.attn.c_proj', dIn: 12, dOut: 12 }];

@@ -2,7 +2,7 @@
  * What the loader commands need from the library, as structural types. The commands receive an
  * implementation (the real one in ./index.ts), which keeps them testable and free of import cycles.
  */
-import type { BackendName } from '@hiedit/tensor-core';
+import type { BackendName, BackendReport } from '@hiedit/tensor-core';
 import type { Tokenizer } from '../tokenizer';
 
 /** The subset of CausalLM the commands use. */
@@ -33,13 +33,7 @@ export interface CliModel {
 }
 
 /** Backend report as tensor-core's backendReport() gives it. */
-export interface CliBackendReport {
-  active: string;
-  candidates: { name: string; available: boolean; reason: string }[];
-  accelerator: { name: string; active: boolean; reason: string };
-  versions: Record<string, string>;
-}
-
+export type CliBackendReport = BackendReport;
 
 /** The library functions the commands call. */
 export interface LoaderApi {

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { backendReport, runCli, tf, type CliIO } from '@hiedit/tensor-core';
+import { backendReport, initBackend, runCli, tf, type CliIO } from '@hiedit/tensor-core';
 import { CausalLM } from '../causal-lm';
 import { createTinyCheckpoint, loadModel } from '../load';
 import { loadTokenizer } from '../tokenizer';
@@ -38,6 +38,7 @@ beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-cli-'));
   gpt2Dir = path.join(tmp, 'gpt2');
   llamaDir = path.join(tmp, 'llama');
+  await initBackend(); // the factory runs tfjs ops
   await createTinyCheckpoint(gpt2Dir, { architecture: 'gpt2', seed: 11 });
   await createTinyCheckpoint(llamaDir, { architecture: 'llama', seed: 12, dtype: 'BF16' });
   // A word-level tokenizer filling the tiny llama's 96 ids: <pad> <bos> <eos> <unk> w4 ... w95.

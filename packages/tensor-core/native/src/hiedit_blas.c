@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef HIEDIT_ACCELERATE
@@ -198,6 +199,8 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
   }
 
   char *base = (char *)heap_data;
+  const char *no_gemv_env = getenv("HIEDIT_BLAS_NO_GEMV");
+  const int no_gemv = no_gemv_env != NULL && no_gemv_env[0] == '1';
   const int lda = trans_a ? (int)m : (int)k;
   const int ldb = trans_b ? (int)k : (int)n;
   for (uint32_t i = 0; i < batch; i++) {
@@ -209,6 +212,15 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
     } else {
       const float *a = (const float *)(base + offset_at(&a_offs, i));
       const float *b = (const float *)(base + offset_at(&b_offs, i));
+      if (m == 1 && !no_gemv) {
+        /* One row (a decode step): a matrix-vector product is memory-bound and sgemv streams B once, where
+         * sgemm (OpenBLAS 0.3.21) packs it first. A 1 x K row, or a K x 1 column when transA, is
+         * contiguous either way, so the vector stride is 1. */
+        if (trans_b)
+          cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, 1.0f, b, (int)k, a, 1, 0.0f, c, 1);
+        else
+          cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, 1.0f, b, (int)n, a, 1, 0.0f, c, 1);
+      } else
       cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)m,
                   (int)n, (int)k, 1.0f, a, lda > 0 ? lda : 1, b, ldb > 0 ? ldb : 1, 0.0f, c, n > 0 ? (int)n : 1);
     }
