@@ -197,6 +197,23 @@ describe('lifelong editor with a policy editor', () => {
     for (const m of [model, elsewhere, replayed]) m.dispose();
   });
 
+  test('train: progress events, seeded, and the model restored even when paused', async () => {
+    const model = tinyGpt2(15);
+    const before = currentWeightsDigest(model);
+    const le = LifelongEditor.create({ model, kind: 'hiedit', tokenize: tupleTokenizer,
+      settings: { policy: { seed: 1, low: { rank: 4, initEta: 0.02 }, high: { hidden: 8 } }, trainer: { epochs: 1, backDepth: 2 } } });
+    const events: string[] = [];
+    const stream = [REQ, { prompt: 'Bob lives in', target: 'Rome', paraphrases: ['Bob is from'] },
+      { prompt: 'Carol speaks', target: 'German', locality: [{ prompt: 'Dave speaks', answer: 'French' }] }];
+    const r = await le.train(stream, { seed: 3, stopAfter: 2, onProgress: (e) => events.push(`${e.phase}:${e.step}/${e.total}`) });
+    expect(r).toMatchObject({ steps: 2, finished: false });
+    expect(events).toEqual(['train:1/3', 'train:2/3']);
+    expect(currentWeightsDigest(model)).toBe(before);
+    await expect(le.train([{ prompt: 'x', target: '' }], { seed: 1 })).rejects.toThrow(/training stream\[0\]: field "target" is empty/);
+    le.dispose();
+    model.dispose();
+  });
+
   test('exportModel saves the edited weights as a loadable Hugging Face directory', async () => {
     const model = tinyGpt2(13);
     const le = LifelongEditor.create({ model, kind: 'hiedit', tokenize: tupleTokenizer,

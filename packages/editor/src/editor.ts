@@ -192,8 +192,8 @@ export class LifelongEditor {
 
   /**
    * Meta-trains the editing method on a stream of requests (validated and tokenized here), delegating
-   * to the method (rl-hierarchy's trainer for the policy methods). The model's weights are restored
-   * by the trainer at every epoch start; the journal is not involved.
+   * to the method (rl-hierarchy's trainer for the policy methods). The edit modules' weights are
+   * restored when training stops (finished, paused by `stopAfter`, or failed); the journal is not involved.
    */
   async train(stream: readonly EditRequestInput[], options: EditorTrainOptions & {
     validationRequests?: readonly EditRequestInput[] }): Promise<EditorTrainResult> {
@@ -204,7 +204,17 @@ export class LifelongEditor {
     const train = tok(stream, 'training stream');
     if (train.length === 0) throw new Error('train: the training stream is empty');
     const validation = options.validationRequests ? tok(options.validationRequests, 'validation stream') : options.validation;
-    return this.editor.train(this.model, train, { ...options, ...(validation ? { validation } : {}) });
+    // Training edits the model along its trajectory; a paused or failed run must not leave those shifts
+    // behind (they are in no journal), so the edit modules are restored whatever happens.
+    const snapshot = this.editor.modules.map((n) => [n, this.model.readWeight(n)] as const);
+    try {
+      return await this.editor.train(this.model, train, { ...options, ...(validation ? { validation } : {}) });
+    } finally {
+      for (const [n, w] of snapshot) {
+        this.model.writeWeight(n, w);
+        w.dispose();
+      }
+    }
   }
 
   /** Releases the method's tensors (not the model's). */

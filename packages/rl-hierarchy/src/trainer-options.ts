@@ -173,6 +173,10 @@ export function validateOptions(o: TrainerOptions): void {
     if (typeof o[f] !== 'number' || !Number.isFinite(o[f]) || o[f] < 0) bad(f, `must be a finite non-negative number, got ${o[f]}`);
   }
   if (!Number.isInteger(o.seed)) bad('seed', `must be an integer, got ${o.seed}`);
+  if (!['paraphrases', 'edit', 'both'].includes(o.genOn)) bad('genOn', `must be 'paraphrases', 'edit' or 'both', got ${String(o.genOn)}`);
+  if (o.positions !== 'all' && o.positions !== 'ans') bad('positions', `must be 'all' or 'ans', got ${String(o.positions)}`);
+  if (o.clipNorm <= 0) bad('clipNorm', `must be > 0, got ${o.clipNorm}`);
+  if (o.beta1 >= 1 || o.beta2 >= 1) bad('beta1/beta2', `must be < 1, got ${o.beta1}, ${o.beta2}`);
   if (o.maxSteps !== undefined && (!Number.isInteger(o.maxSteps) || o.maxSteps < 0)) bad('maxSteps', `must be a non-negative integer, got ${o.maxSteps}`);
   if (o.checkpoint && (!Number.isInteger(o.checkpoint.everySteps) || o.checkpoint.everySteps < 1)) bad('checkpoint.everySteps', 'must be a positive integer');
 }

@@ -99,16 +99,19 @@ export function rmsNorm(x: tf.Tensor2D, w: tf.Tensor, eps: number): tf.Tensor2D 
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), w);
 }
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+/** 2 sqrt(2 / pi): 0.5 (1 + tanh(z)) = sigmoid(2 z), so the tanh GELU is x * sigmoid(x (A + B x^2)). */
+const GELU_A = 2 * Math.sqrt(2 / Math.PI);
+const GELU_B = 0.044715 * GELU_A;
 
-/** Activation by normalized name. The tanh GELU uses x*x*x: pow is slow and its gradient is NaN-prone at 0. */
+/**
+ * Activation by normalized name. The tanh GELU is computed through the identity above: the wasm
+ * Tanh kernel is ~14x slower than Sigmoid (50 ms vs 3.6 ms on 256x3072), the sigmoid form does not
+ * cancel catastrophically for negative inputs, and x*x replaces pow (slow, NaN-prone gradient at 0).
+ */
 export function activate(x: tf.Tensor2D, act: Activation): tf.Tensor2D {
   switch (act) {
-    case 'gelu_tanh': {
-      const cube = tf.mul(tf.mul(x, x), x);
-      const inner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), SQRT_2_OVER_PI);
-      return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
-    }
+    case 'gelu_tanh':
+      return tf.mul(x, tf.sigmoid(tf.mul(x, tf.add(tf.mul(tf.square(x), GELU_B), GELU_A))));
     case 'gelu_erf':
       return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
     case 'relu':
