@@ -209,6 +209,10 @@ describe('lifelong editor with a policy editor', () => {
     expect(r).toMatchObject({ steps: 2, finished: false });
     expect(events).toEqual(['train:1/3', 'train:2/3']);
     expect(currentWeightsDigest(model)).toBe(before);
+    // A run that fails mid-trajectory (here: the progress callback throws) leaves no shift behind either.
+    await expect(le.train(stream, { seed: 3, onProgress: (e) => { if (e.step === 2) throw new Error('stop here'); } }))
+      .rejects.toThrow('stop here');
+    expect(currentWeightsDigest(model)).toBe(before);
     await expect(le.train([{ prompt: 'x', target: '' }], { seed: 1 })).rejects.toThrow(/training stream\[0\]: field "target" is empty/);
     le.dispose();
     model.dispose();

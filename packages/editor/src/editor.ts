@@ -148,7 +148,8 @@ export class LifelongEditor {
 
   /**
    * Removes exactly the shift of `editId` (the other edits stay): subtracts its recorded factors and,
-   * with a journal, appends a rollback record (fsynced) first so a crash cannot lose the rollback.
+   * with a journal, appends a rollback record (fsynced) before returning; if that append fails the
+   * subtraction is undone, so the model and the journal never disagree.
    */
   rollback(editId: string): { editId: string; modules: string[]; ms: number } {
     const t0 = performance.now();

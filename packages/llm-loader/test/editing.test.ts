@@ -133,6 +133,21 @@ describe.each(['gpt2', 'llama'])('%s', (arch) => {
     tf.dispose([fa.keys, fa.valueGrads, fn.keys, fn.valueGrads, dir]);
   });
 
+  it('trace computes no gradient of any weight (no kernel output has a parameter shape)', async () => {
+    const names = model.modules.map((m) => m.name);
+    const weightShapes = new Set(model.modules.map((m) => `${m.dIn},${m.dOut}`));
+    weightShapes.add(`${model.config.vocabSize},${model.config.hiddenSize}`);
+    let features: Map<string, { keys: tf.Tensor2D; valueGrads: tf.Tensor2D }> | undefined;
+    const info = await tf.profile(() => {
+      features = model.trace(TUPLE, names).features;
+    });
+    // Identity is the tape keeping a reference to a forward input (a data-sharing clone), not a computation.
+    const offending = info.kernels.filter((k) => k.name !== 'Identity' && k.outputShapes.some((sh) => sh && weightShapes.has(sh.join(','))));
+    expect(offending.map((k) => `${k.name} -> ${k.outputShapes.join(' ')}`)).toEqual([]);
+    expect(features!.size).toBe(names.length);
+    for (const f of features!.values()) tf.dispose([f.keys, f.valueGrads]);
+  });
+
   it('lossUnderShifts equals the loss after addShift; logProbs agree with the loss; readWeight/writeWeight restore', () => {
     const name = model.modules[2].name;
     const m = model.module(name);
