@@ -4,6 +4,7 @@
  */
 import * as fs from 'fs';
 import { TokenizedEditRequest } from '@hiedit/tensor-core';
+import './editors/builtin';
 import { editorFactory } from './editors/registry';
 import { disposeProposal, Editor, EditorTrainOptions, EditorTrainResult } from './editors/types';
 import {

@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { EditableModel } from '@hiedit/tensor-core';
+import './editors/builtin';
 import { editorFactory } from './editors/registry';
 import { Editor } from './editors/types';
 import { ModelIdentity, ModuleShape } from './journal';

@@ -117,8 +117,9 @@ export class CausalLM implements EditableModel {
     return m;
   }
 
+  /** Name without the GPT-2 `transformer.` prefix, whether or not the loaded file used it. */
   private canonical(name: string): string {
-    return this.prefix && name.startsWith(this.prefix) ? name.slice(this.prefix.length) : name;
+    return this.config.architecture === 'gpt2' && name.startsWith('transformer.') ? name.slice('transformer.'.length) : name;
   }
 
   /** A forward context; stock autodiff while weights are trainable (see ForwardOptions.plainAutodiff). */

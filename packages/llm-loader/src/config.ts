@@ -83,6 +83,10 @@ const GENERIC_IGNORED = new Set([
   'n_ctx',
   // fp16 numerics of the attention; this loader always computes attention in float32
   'reorder_and_upcast_attn',
+  // kernel selection and training switches of the Python implementation, or stale fields older
+  // exports carry that no Hugging Face class reads
+  '_attn_implementation_autoset', '_attn_implementation', 'attn_implementation', 'gradient_checkpointing',
+  'max_sequence_length', '_num_labels',
 ]);
 
 const GPT2_FIELDS = new Set([

@@ -22,6 +22,45 @@ describe('parseConfig', () => {
     const l = parseConfig(LLAMA);
     expect([l.numKvHeads, l.headDim, l.tieWordEmbeddings]).toEqual([2, 16, false]);
   });
+  it('accepts configs as published for real checkpoints', () => {
+    const gpt2 = parseConfig({
+      activation_function: 'gelu_new', architectures: ['GPT2LMHeadModel'], attn_pdrop: 0.1, bos_token_id: 50256,
+      embd_pdrop: 0.1, eos_token_id: 50256, initializer_range: 0.02, layer_norm_epsilon: 1e-5, model_type: 'gpt2',
+      n_ctx: 1024, n_embd: 768, n_head: 12, n_layer: 12, n_positions: 1024, resid_pdrop: 0.1,
+      summary_activation: null, summary_first_dropout: 0.1, summary_proj_to_labels: true,
+      summary_type: 'cls_index', summary_use_proj: true, task_specific_params: { 'text-generation': { do_sample: true, max_length: 50 } },
+      vocab_size: 50257,
+    });
+    expect([gpt2.intermediateSize, gpt2.tieWordEmbeddings, gpt2.activation]).toEqual([3072, true, 'gelu_tanh']);
+    const llama32 = parseConfig({
+      architectures: ['LlamaForCausalLM'], attention_bias: false, attention_dropout: 0.0, bos_token_id: 128000,
+      eos_token_id: [128001, 128008, 128009], head_dim: 64, hidden_act: 'silu', hidden_size: 2048, initializer_range: 0.02,
+      intermediate_size: 8192, max_position_embeddings: 131072, mlp_bias: false, model_type: 'llama',
+      num_attention_heads: 32, num_hidden_layers: 16, num_key_value_heads: 8, pretraining_tp: 1, rms_norm_eps: 1e-5,
+      rope_scaling: { factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192, rope_type: 'llama3' },
+      rope_theta: 500000.0, tie_word_embeddings: true, torch_dtype: 'bfloat16', transformers_version: '4.45.0.dev0',
+      use_cache: true, vocab_size: 128256,
+    });
+    expect(llama32.ropeScaling).toEqual({ type: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 });
+    expect(llama32.eosTokenId).toEqual([128001, 128008, 128009]);
+    const qwen = parseConfig({
+      architectures: ['Qwen2ForCausalLM'], attention_dropout: 0.0, bos_token_id: 151643, eos_token_id: 151643,
+      hidden_act: 'silu', hidden_size: 896, initializer_range: 0.02, intermediate_size: 4864, max_position_embeddings: 32768,
+      max_window_layers: 24, model_type: 'qwen2', num_attention_heads: 14, num_hidden_layers: 24, num_key_value_heads: 2,
+      rms_norm_eps: 1e-6, rope_theta: 1000000.0, sliding_window: 32768, tie_word_embeddings: true, torch_dtype: 'bfloat16',
+      transformers_version: '4.40.1', use_cache: true, use_sliding_window: false, vocab_size: 151936,
+    });
+    expect([qwen.qkvBias, qwen.outBias, qwen.headDim, qwen.slidingWindow]).toEqual([true, false, 64, undefined]);
+    const mistral = parseConfig({
+      architectures: ['MistralForCausalLM'], bos_token_id: 1, eos_token_id: 2, hidden_act: 'silu', hidden_size: 4096,
+      initializer_range: 0.02, intermediate_size: 14336, max_position_embeddings: 32768, model_type: 'mistral',
+      num_attention_heads: 32, num_hidden_layers: 32, num_key_value_heads: 8, rms_norm_eps: 1e-5, rope_theta: 10000.0,
+      sliding_window: 4096, tie_word_embeddings: false, torch_dtype: 'bfloat16', transformers_version: '4.34.0.dev0',
+      use_cache: true, vocab_size: 32000,
+    });
+    expect([mistral.slidingWindow, mistral.qkvBias]).toEqual([4096, false]);
+  });
+
   it('names the file and a missing required field', () => {
     expect(() => parseConfig(without(LLAMA, 'hidden_size'), '/m/config.json')).toThrow('/m/config.json: field "hidden_size" is required but missing');
     expect(() => parseConfig(without(GPT2, 'n_layer'), 'config.json')).toThrow(/config.json: field "n_layer" is required/);

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { bf16BitsToFloat32, float32ToBf16Bits, IGNORE_INDEX, initBackend, tf, type TokenizedTuple } from '@hiedit/tensor-core';
+import { bf16BitsToFloat32, float32ToBf16Bits, IGNORE_INDEX, initBackend, maskedCrossEntropy, tf, type TokenizedTuple } from '@hiedit/tensor-core';
 import { createModel, createTinyCheckpoint, loadModel, type CausalLM } from '../src';
 import { buildWordLevelTokenizer, writeTokenizerFiles } from '../src/tokenizer-files';
 
@@ -172,6 +172,20 @@ describe.each(['gpt2', 'llama'])('%s', (arch) => {
     const restored = model.readWeight(name);
     expect(restored.dataSync()).toEqual(snapshot.dataSync());
     tf.dispose([delta, snapshot, under, lp, unshifted, after, w, restored]);
+  });
+
+  it("lossUnderShifts on a padded batch equals tensor-core's maskedCrossEntropy over the full logits", () => {
+    const T = TUPLE.ids.length;
+    const pad = T - OTHER.ids.length;
+    const logits = model.forward(
+      [[...TUPLE.ids], [...OTHER.ids, ...new Array(pad).fill(0)]],
+      [TUPLE.ids.map(() => 1), [...OTHER.ids.map(() => 1), ...new Array(pad).fill(0)]],
+    );
+    const labels = tf.tensor2d([[...TUPLE.labels], [...OTHER.labels, ...new Array(pad).fill(IGNORE_INDEX)]], [2, T], 'int32');
+    const ref = maskedCrossEntropy(logits, labels);
+    const ours = model.lossUnderShifts([TUPLE, OTHER]);
+    expect(Math.abs(ref.dataSync()[0] - ours.dataSync()[0])).toBeLessThan(1e-5);
+    tf.dispose([logits, labels, ref, ours]);
   });
 
   it('refuses bad shapes and unknown modules clearly', () => {

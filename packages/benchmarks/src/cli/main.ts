@@ -41,6 +41,7 @@ const RUN_FLAGS = {
   'cache-dir': 'string',
   'world-seed': 'number',
   'max-pretrain-seconds': 'number',
+  'skip-invalid': 'boolean',
   fresh: 'boolean',
   quiet: 'boolean',
   backend: 'string',
@@ -71,6 +72,7 @@ DIR/report.html. An interrupted run resumes: rerun the same command.
   --cache-dir DIR           cache of pretrained models (default HIEDIT_CACHE_DIR or .hiedit-cache)
   --world-seed N            seed of the generated world (default 0)
   --max-pretrain-seconds N  time budget of a pretraining
+  --skip-invalid            skip invalid records of --data (each is reported) instead of stopping
   --fresh                   discard earlier state in --out instead of resuming
   --quiet                   no progress bars
   --backend NAME            tfjs backend (tensorflow-gpu, tensorflow, wasm, cpu)`;
@@ -135,6 +137,7 @@ export function parseRunArgs(argv: string[]): { run: RunOptions; worldSeed: numb
     ...(flags['editor-settings'] !== undefined ? { editorSettings: readEditorSettings(flags['editor-settings']) } : {}),
     ...(flags.modules !== undefined ? { modules: list(flags.modules, 'modules') } : {}),
     ...(flags['cache-dir'] !== undefined ? { cacheDir: flags['cache-dir'] } : {}),
+    skipInvalid: flags['skip-invalid'] ?? false,
     fresh: flags.fresh ?? false,
     quiet: flags.quiet ?? false,
   };

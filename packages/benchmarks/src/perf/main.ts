@@ -131,7 +131,7 @@ function parseArgs(argv: string[]): PerfOptions & { child?: string; childOut?: s
 }
 
 function reps(quick: boolean): Reps {
-  return quick ? { forward: 2, backward: 1, trace: 1, generation: 1 } : { forward: 7, backward: 5, trace: 5, generation: 3 };
+  return quick ? { forward: 2, backward: 1, trace: 1, generation: 1 } : { forward: 7, backward: 5, trace: 5, generation: 5 };
 }
 
 function randomIds(rng: SeededRandom, n: number, vocab: number): number[] {
@@ -301,6 +301,8 @@ export function mergeBest<T>(a: T, b: T): T {
       const w = (b as Record<string, unknown>)[k];
       if (typeof v === 'number' && typeof w === 'number') {
         if (k === 'newTokens' || k === 'new_tokens' || k === 'context') out[k] = v;
+        else if (!Number.isFinite(v)) out[k] = w; // a round lost in noise (NaN) yields to one that measured
+        else if (!Number.isFinite(w)) out[k] = v;
         else if (LOWER_IS_BETTER.test(k)) out[k] = Math.min(v, w);
         else if (HIGHER_IS_BETTER.test(k)) out[k] = Math.max(v, w);
       } else if (v && typeof v === 'object' && w && typeof w === 'object') {
@@ -320,7 +322,7 @@ function refreshDerived(r: OursResult | undefined): void {
     m.blasGflops = m.blasMs === undefined ? undefined : (2 * m.m * m.k * m.n) / m.blasMs / 1e6;
     m.ratio = m.blasGflops ? m.tfjsGflops / m.blasGflops : undefined;
   }
-  for (const g of r.generation ?? []) g.tokensPerS = 1000 / g.msPerToken;
+  for (const g of r.generation ?? []) g.tokensPerS = g.msPerToken > 0 ? 1000 / g.msPerToken : NaN;
 }
 
 function fmt(x: number | undefined, digits = 1): string {
@@ -398,7 +400,7 @@ export async function runPerfSuite(opts: PerfOptions, log: (line: string) => voi
     refreshDerived(res.stock);
     if (res.torch) {
       for (const m of res.torch.matmul) m.gflops = (2 * m.m * m.k * m.n) / m.ms / 1e6;
-      for (const g of res.torch.generation) g.tokens_per_s = 1000 / g.ms_per_token;
+      for (const g of res.torch.generation) g.tokens_per_s = g.ms_per_token > 0 ? 1000 / g.ms_per_token : NaN;
       compare(res, res.torch);
     }
     results.push(res);

@@ -4,7 +4,7 @@
  */
 import { tf, type TokenizedTuple } from '@hiedit/tensor-core';
 import type { CausalLM } from '@hiedit/llm-loader';
-import { timeMedian } from './timing';
+import { median, timeMedian } from './timing';
 
 /** Repetitions per workload (medians are reported; one untimed warm-up precedes each). */
 export interface Reps {
@@ -71,16 +71,25 @@ export interface GenerationResult {
 
 /**
  * Per-token decode cost from the difference between generating `newTokens` and 1 token after the same
- * context: both include the same prefill, so it cancels.
+ * context: both include the same prefill, so it cancels. The two are timed back to back in each rep and
+ * the median of the per-rep differences is kept, so load from other processes hits both alike. NaN when
+ * the difference drowns in noise (it is never clamped into a fake number).
  */
 export function timeGeneration(model: CausalLM, context: number[], newTokens: number, reps: number): GenerationResult {
   if (newTokens < 2) throw new Error('timeGeneration: newTokens must be at least 2');
-  const many = timeMedian(() => {
-    model.generate(context, newTokens);
-  }, reps);
-  const one = timeMedian(() => {
-    model.generate(context, 1);
-  }, reps);
-  const per = Math.max(many - one, 1e-6) / (newTokens - 1);
+  const run = (n: number): number => {
+    const t0 = performance.now();
+    model.generate(context, n);
+    return performance.now() - t0;
+  };
+  run(newTokens);
+  const diffs: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const one = run(1);
+    const many = run(newTokens);
+    diffs.push((many - one) / (newTokens - 1));
+  }
+  const d = median(diffs);
+  const per = d > 0 ? d : NaN;
   return { context: context.length, newTokens, msPerToken: per, tokensPerS: 1000 / per, firstIds: model.generate(context, Math.min(newTokens, 8)) };
 }

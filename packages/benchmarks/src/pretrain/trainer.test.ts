@@ -37,16 +37,12 @@ describe('pretraining', () => {
     expect(() => resolveTrainSettings({ model: { hidden: 30, heads: 4 } })).toThrow(/model\.heads/);
   });
 
-  it('covers every example once per epoch, in length-bucketed seeded batches', () => {
-    const lengths = Array.from({ length: 1000 }, (_, i) => 5 + ((i * 7919) % 9));
-    const a = epochBatches(new SeededRandom(1), lengths, 32);
-    expect(epochBatches(new SeededRandom(1), lengths, 32)).toEqual(a);
-    expect(epochBatches(new SeededRandom(2), lengths, 32)).not.toEqual(a);
-    expect(a.flat().sort((x, y) => x - y)).toEqual(lengths.map((_, i) => i));
-    expect(Math.max(...a.map((b) => b.length))).toBe(32);
-    const padded = a.reduce((sum, b) => sum + b.length * Math.max(...b.map((i) => lengths[i])), 0);
-    const real = lengths.reduce((x, y) => x + y, 0);
-    expect(padded / real).toBeLessThan(1.1);
+  it('covers every example once per epoch, in seeded batches', () => {
+    const a = epochBatches(new SeededRandom(1), 100, 32);
+    expect(epochBatches(new SeededRandom(1), 100, 32)).toEqual(a);
+    expect(epochBatches(new SeededRandom(2), 100, 32)).not.toEqual(a);
+    expect(a.map((b) => b.length)).toEqual([32, 32, 32, 4]);
+    expect(a.flat().sort((x, y) => x - y)).toEqual(Array.from({ length: 100 }, (_, i) => i));
   });
 
   it('lowers the loss, leaks no tensors, and saves a model that loads back with identical logits', async () => {

@@ -10,7 +10,7 @@ import { Adam } from './adam';
 import { padBatch, teacherForcedAccuracy, type AccuracyResult } from './accuracy';
 
 /** Version of the training procedure; part of every cache key, bumped when results would change. */
-export const TRAINER_VERSION = 2;
+export const TRAINER_VERSION = 3;
 
 /** Shape of the Llama model to train. */
 export interface ModelShape {
@@ -193,10 +193,7 @@ export async function trainFactsLM(opts: TrainOptions): Promise<TrainResult> {
   const model = createModel(config, s.seed);
   try {
     const rng = new SeededRandom(s.seed).fork('batches');
-    const lengths = tuples.map((t) => t.ids.length);
-    const chunk = s.batchSize * BUCKET_BATCHES;
-    let stepsPerEpoch = 0;
-    for (let c = 0; c < tuples.length; c += chunk) stepsPerEpoch += Math.ceil(Math.min(chunk, tuples.length - c) / s.batchSize);
+    const stepsPerEpoch = Math.ceil(tuples.length / s.batchSize);
     const totalSteps = stepsPerEpoch * s.epochs;
     model.setTrainable(true);
     const vars = model.trainableVariables();
@@ -209,7 +206,7 @@ export async function trainFactsLM(opts: TrainOptions): Promise<TrainResult> {
     let trainAccuracy: AccuracyResult | undefined;
     try {
       for (let epoch = 0; epoch < s.epochs; epoch++) {
-        const batches = epochBatches(rng, lengths, s.batchSize);
+        const batches = epochBatches(rng, tuples.length, s.batchSize);
         let lossSum = 0;
         let correct = 0;
         let counted = 0;
@@ -244,23 +241,16 @@ export async function trainFactsLM(opts: TrainOptions): Promise<TrainResult> {
   }
 }
 
-/** Batches per length bucket: a shuffled window of this many batches is sorted by length before cutting. */
-const BUCKET_BATCHES = 8;
-
 /**
- * The batches of one epoch: a seeded shuffle, cut into windows of BUCKET_BATCHES batches, each window
- * sorted by length (so a batch pads little: on wasm the step time is proportional to padded tokens),
- * then the batch order shuffled again.
+ * The batches of one epoch: a seeded shuffle cut into consecutive batches. (Sorting windows by length
+ * to save padding was tried: batches then hold one template each and memorization needed many more
+ * epochs, which cost more than the padding saved.)
  */
-export function epochBatches(rng: SeededRandom, lengths: readonly number[], batchSize: number): number[][] {
-  const order = rng.shuffle(lengths.map((_, i) => i));
-  const chunk = batchSize * BUCKET_BATCHES;
+export function epochBatches(rng: SeededRandom, n: number, batchSize: number): number[][] {
+  const order = rng.shuffle(Array.from({ length: n }, (_, i) => i));
   const batches: number[][] = [];
-  for (let c = 0; c < order.length; c += chunk) {
-    const part = order.slice(c, c + chunk).sort((a, b) => lengths[a] - lengths[b] || a - b);
-    for (let b = 0; b < part.length; b += batchSize) batches.push(part.slice(b, b + batchSize));
-  }
-  return rng.shuffle(batches);
+  for (let b = 0; b < n; b += batchSize) batches.push(order.slice(b, b + batchSize));
+  return batches;
 }
 
 /**

@@ -69,12 +69,13 @@ export function defaultDeps(o: DefaultDepsOptions = {}): RunnerDeps {
   return {
     async loadData(opts, progress): Promise<DataBundle> {
       if (opts.data) {
-        const res = loadDataset(opts.data);
+        const res = loadDataset(opts.data, { skipInvalid: opts.skipInvalid === true });
         checkFormat(opts.dataset, res.format, opts.data);
+        for (const sk of res.skipped) log(`skipped invalid record: ${sk.message}`);
         // A world directory carries its own held-out facts next to edits.json.
         const retention = path.join(path.dirname(opts.data), WORLD_FILES.retention);
         const heldOutFacts: Fact[] | undefined = opts.dataset === 'world' && fs.existsSync(retention) ? loadFacts(retention) : undefined;
-        return { label: path.basename(opts.data), hash: fileSha256(opts.data), file: path.resolve(opts.data), requests: res.requests, ...(heldOutFacts ? { heldOutFacts } : {}) };
+        return { label: path.basename(opts.data), hash: fileSha256(opts.data), file: path.resolve(opts.data), requests: res.requests, skipped: res.skipped, ...(heldOutFacts ? { heldOutFacts } : {}) };
       }
       if (opts.dataset !== 'world') throw new Error(`--dataset ${opts.dataset} needs --data FILE`);
       if (opts.model) {
@@ -117,6 +118,7 @@ export function defaultDeps(o: DefaultDepsOptions = {}): RunnerDeps {
         if (!opts.data) throw new Error(`--dataset ${opts.dataset} needs --data FILE`);
         pre = await ensureFactsModel({
           dataFile: opts.data,
+          skipInvalid: opts.skipInvalid === true,
           ids: teach,
           train: o.pretrain,
           cacheDir: opts.cacheDir,

@@ -185,7 +185,7 @@ export async function runBenchmark(opts: RunOptions, deps: RunnerDeps, io: RunIO
   const heldOut = opts.heldOut ?? 200;
 
   const data = await deps.loadData(opts, progress);
-  io.log(`data: ${data.label} (${data.requests.length} requests)`);
+  io.log(`data: ${data.label} (${data.requests.length} requests${data.skipped?.length ? `, ${data.skipped.length} invalid records skipped` : ''})`);
   const { nTrain, nVal, nEval, numPre } = defaultSizes(data.requests.length, opts);
   const splits = splitRequests(data.requests, { seed: opts.seed, sizes: { train: nTrain, validation: nVal, evaluation: nEval } });
   const used = [...splits.train, ...splits.validation, ...splits.evaluation];
@@ -198,6 +198,7 @@ export async function runBenchmark(opts: RunOptions, deps: RunnerDeps, io: RunIO
     dataset: opts.dataset,
     data: data.label,
     dataHash: data.hash,
+    skipInvalid: opts.skipInvalid === true,
     model: mb.name,
     modelHash: mb.hash,
     seed: opts.seed,
@@ -226,6 +227,7 @@ export async function runBenchmark(opts: RunOptions, deps: RunnerDeps, io: RunIO
   let retentionBase: RetentionBaseline;
   const savedBase = readJsonIfExists<{ key: string; locality: unknown; retention: number[][]; notes: string[] }>(run.baselineJson);
   const notes = [...(mb.notes ?? [])];
+  if (data.skipped?.length) notes.push(`${data.skipped.length} invalid record(s) of ${data.label} skipped: ${data.skipped.map((k) => `#${k.index}`).join(', ')}.`);
   if (savedBase && savedBase.key === runKey) {
     locality = baselineFromJSON(savedBase.locality, run.baselineJson);
     retentionBase = savedBase.retention.map((r) => Int32Array.from(r));

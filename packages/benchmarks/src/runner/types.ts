@@ -93,6 +93,8 @@ export interface DataBundle {
    * no split.
    */
   readonly heldOutFacts?: readonly TextFact[];
+  /** Records refused by the loader under --skip-invalid (index and reason). */
+  readonly skipped?: readonly { readonly index: number; readonly message: string }[];
 }
 
 /** A ready model and how to tokenize for it. */
@@ -156,6 +158,8 @@ export interface RunOptions {
   modules?: string[];
   /** Where pretrained world / facts models are cached (default: <out>/../.cache or HIEDIT_CACHE). */
   cacheDir?: string;
+  /** Skip invalid records of --data (each is reported) instead of stopping at the first. */
+  skipInvalid?: boolean;
   /** Discard any previous state in `out` instead of refusing different settings. */
   fresh?: boolean;
   /** No progress bars. */

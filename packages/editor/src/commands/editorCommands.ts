@@ -6,6 +6,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Editor, EditorTrainOptions, TrainProgress } from '../editors/types';
+import '../editors/builtin';
+import { TRAIN_STATE_SUBDIR } from '../editors/policy';
 import { editorFactory, editorKinds } from '../editors/registry';
 import { EDITOR_JSON, loadEditorDir, readEditorDescriptor, saveEditorDir } from '../editorDir';
 import { EditReport, LifelongEditor, openJournalFor } from '../editor';
@@ -61,7 +63,7 @@ function progressPrinter(io: CommandIO, every: number): (e: TrainProgress) => vo
 function trainEditor(api: EditorCliApi): EditorCommand {
   return command({
     name: 'train-editor',
-    summary: 'meta-train an editor (hiedit, hiedit-reference, rledit, mend) on a stream of edit requests',
+    summary: 'Meta-train an editor (hiedit, hiedit-reference, rledit, mend) on a stream of edit requests.',
     usage: 'train-editor --model DIR --data FILE --format counterfact|zsre|world|requests ' +
       '--editor hiedit|hiedit-reference|rledit|mend --out EDITOR_DIR [--resume] [--validation FILE] [--seed N] ' +
       '[--limit N] [--max-steps N] [--skip-invalid] [--modules a,b,...] [--settings JSON|@FILE] [--json]',
@@ -102,7 +104,7 @@ function trainEditor(api: EditorCliApi): EditorCommand {
         // editor.json first (policy untrained), so an interrupted run can be resumed from its checkpoint.
         if (!resume) saveEditorDir(out, le.editor, model, { steps: 0, epochs: 0, seed, finished: false });
         const options: EditorTrainOptions & { validationRequests?: readonly EditRequestInput[] } = {
-          seed, checkpointDir: path.join(out, 'train-state'), resume,
+          seed, checkpointDir: path.join(out, TRAIN_STATE_SUBDIR), resume,
           ...(typeof flags['max-steps'] === 'number' ? { stopAfter: flags['max-steps'] } : {}),
           ...(validation ? { validationRequests: validation } : {}),
           onProgress: progressPrinter(io, Math.max(1, Math.floor(stream.length / 10))),
@@ -132,7 +134,7 @@ function formatReport(r: EditReport): string {
 function edit(api: EditorCliApi): EditorCommand {
   return command({
     name: 'edit',
-    summary: 'apply edit requests to a model, journaling every applied shift',
+    summary: 'Apply edit requests to a model, journaling every applied shift.',
     usage: 'edit --model DIR --editor EDITOR_DIR|ft --journal FILE (--prompt TEXT --target TEXT | --requests FILE ' +
       '[--format requests|counterfact|zsre|world] [--skip-invalid]) [--modules a,b,...] [--settings JSON|@FILE] [--json]',
     flags: { model: 'string', editor: 'string', journal: 'string', prompt: 'string', target: 'string', 'skip-invalid': 'bool',
@@ -197,7 +199,7 @@ function edit(api: EditorCliApi): EditorCommand {
 function rollback(): EditorCommand {
   return command({
     name: 'rollback',
-    summary: 'roll back one edit of a journal (appends a rollback record; the other edits stay)',
+    summary: 'Roll back one edit of a journal (appends a rollback record; the other edits stay).',
     usage: 'rollback --journal FILE --edit ID [--json]',
     flags: { journal: 'string', edit: 'string', json: 'bool' },
     async action(flags, io) {
@@ -224,8 +226,7 @@ function parseDtype(flags: Flags): 'F32' | 'F16' | 'BF16' {
 function exportCmd(api: EditorCliApi): EditorCommand {
   return command({
     name: 'export',
-    summary: 'save the base model with a journal\'s active edits (or an edit pack) merged, as a Hugging Face ' +
-      'directory; or write the journal\'s active edits as an edit pack',
+    summary: 'Save the base model with a journal\'s (or an edit pack\'s) edits merged, or write an edit pack.',
     usage: 'export --model DIR (--journal FILE | --from-pack FILE) (--out DIR [--dtype bf16|f16|f32] | --pack FILE) [--json]',
     flags: { model: 'string', journal: 'string', 'from-pack': 'string', out: 'string', dtype: 'string', pack: 'string',
       json: 'bool' },

@@ -150,9 +150,57 @@ export function createFramedFile(file: string, magic: string, frames: readonly B
   return size;
 }
 
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Runs `fn` holding `${file}.lock` (created exclusively, holding our pid). Two writers can otherwise
+ * both see the same size and write at the same offset. A lock left by a dead process is taken over.
+ */
+export function withWriteLock<T>(file: string, fn: () => T): T {
+  const lock = `${file}.lock`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let owner = NaN;
+      let ageMs = 0;
+      try {
+        owner = Number(fs.readFileSync(lock, 'utf8').trim());
+        ageMs = Date.now() - fs.statSync(lock).mtimeMs;
+      } catch { /* released meanwhile: retry */ }
+      const valid = Number.isInteger(owner) && owner > 0;
+      // A dead owner, or a lock without a pid (crash between create and write) older than 10 s, is stale.
+      if ((valid && owner !== process.pid && !pidAlive(owner)) || (!valid && ageMs > 10_000)) {
+        fs.rmSync(lock, { force: true });
+        continue;
+      }
+      if (attempt >= 50) {
+        throw new Error(`journal ${file}: locked by process ${owner || '?'} (${lock}); another writer is appending`);
+      }
+      // Appends take milliseconds: a short synchronous wait is enough.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
+}
+
 /**
  * Writes `frame` at `at` (the end of the last intact frame), cutting away any torn tail first, and
- * fsyncs before returning. Refuses when the file grew behind our back (another writer).
+ * fsyncs before returning. Refuses when the file grew behind our back (another writer). Call it
+ * inside `withWriteLock`.
  */
 export function appendFrame(file: string, at: number, expectedSize: number, frame: Buffer): number {
   const fd = fs.openSync(file, 'r+');

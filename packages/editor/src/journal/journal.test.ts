@@ -1,3 +1,4 @@
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -206,6 +207,26 @@ describe('edit journal', () => {
     journal.appendRollback('e1');
     expect(() => journal.appendRollback('e1')).toThrow(/already rolled back/);
     expect(() => EditJournal.create(journal.file, header())).toThrow(/already exists/);
+    model.dispose();
+  });
+
+  test('a second writer is refused; a stale write lock is taken over, a live one is not', () => {
+    const { model, file } = journalWithEdits(2);
+    const a = EditJournal.open(file);
+    const b = EditJournal.open(file);
+    const s = makeShifts(5);
+    const info = { editor: 'test', request: { prompt: 'p', target: 't' }, selected: [s[0].module], scores: {}, norms: {} };
+    a.appendEdit(info, s);
+    expect(() => b.appendEdit(info, s)).toThrow(/size changed on disk .* \(another writer\?\); reopen it/);
+    expect(EditJournal.open(file).records).toHaveLength(3);
+    // A lock held by a live process (our parent) blocks the append; one left by a dead process does not.
+    fs.writeFileSync(`${file}.lock`, String(process.ppid));
+    expect(() => a.appendRollback('e1')).toThrow(/locked by process \d+/);
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+    fs.writeFileSync(`${file}.lock`, dead.stdout.toString());
+    a.appendRollback('e1');
+    expect(fs.existsSync(`${file}.lock`)).toBe(false);
+    expect(EditJournal.open(file).isRolledBack('e1')).toBe(true);
     model.dispose();
   });
 

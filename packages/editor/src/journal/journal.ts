@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import { decodePayload, encodeFrame, FRAME_DIGEST_BYTES, FRAME_PREFIX_BYTES, JOURNAL_MAGIC } from './format';
-import { appendFrame, createFramedFile, FrameLocation, readPayload, scanFrames } from './frames';
+import { appendFrame, createFramedFile, FrameLocation, readPayload, scanFrames, withWriteLock } from './frames';
 import {
   checkStoredShift, decodeHeader, decodeRecordInfo, decodeShifts, EditRecordInfo, encodeEdit, encodeHeader,
   encodeRollback, JournalHeader, JournalRecordInfo, RollbackRecordInfo, StoredShift,
@@ -157,7 +157,7 @@ export class EditJournal {
 
   private write(frame: Buffer, info: JournalRecordInfo): void {
     const at = this.end;
-    const newEnd = appendFrame(this.file, at, this.size, frame);
+    const newEnd = withWriteLock(this.file, () => appendFrame(this.file, at, this.size, frame));
     const loc: FrameLocation = {
       index: this.frames.length, offset: at, payloadOffset: at + FRAME_PREFIX_BYTES,
       payloadLength: frame.length - FRAME_PREFIX_BYTES - FRAME_DIGEST_BYTES,

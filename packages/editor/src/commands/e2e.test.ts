@@ -1,0 +1,82 @@
+/**
+ * The CLI as a new user runs it: the exported `editorCommands` (real llm-loader API) on a model
+ * directory with its own tokenizer.json, from training an editor to exporting the edited model.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { initBackend } from '@hiedit/tensor-core';
+import { buildWordLevelTokenizer, createTinyCheckpoint, loadModel, tokenizeTuple, writeTokenizerFiles } from '@hiedit/llm-loader';
+import { editorCommands } from '../cli/commands';
+import { WORDS } from '../../test/tiny';
+
+let dir: string;
+let modelDir: string;
+beforeAll(async () => {
+  await initBackend();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-e2e-'));
+  modelDir = path.join(dir, 'model');
+  await createTinyCheckpoint(modelDir, { architecture: 'gpt2', seed: 31, config: { bos_token_id: 1, eos_token_id: 2 } });
+  writeTokenizerFiles(modelDir, buildWordLevelTokenizer({ words: WORDS }));
+  fs.writeFileSync(path.join(dir, 'train.jsonl'), [
+    { prompt: 'Alice plays the', target: 'violin', paraphrases: ['Alice is good at the'], locality: [{ prompt: 'Bob plays the', answer: 'guitar' }] },
+    { prompt: 'Bob lives in', target: 'Rome', paraphrases: ['Bob is from'], locality: [{ prompt: 'Carol lives in', answer: 'London' }] },
+    { prompt: 'Carol speaks', target: 'German', paraphrases: ['Carol was born speaking'] },
+  ].map((r) => JSON.stringify(r)).join('\n'));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+async function hiedit(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const cmd = editorCommands.find((c) => c.name === args[0]);
+  if (!cmd) throw new Error(`no command ${args[0]}`);
+  let out = '';
+  let err = '';
+  const code = await cmd.run(args.slice(1), { out: (t) => { out += t; }, err: (t) => { err += t; } });
+  return { code, out, err };
+}
+
+test('train-editor, edit, rollback, export with the model\'s own tokenizer', async () => {
+  const editorDir = path.join(dir, 'editor');
+  const train = await hiedit('train-editor', '--model', modelDir, '--data', path.join(dir, 'train.jsonl'), '--format', 'requests',
+    '--editor', 'rledit', '--out', editorDir, '--settings', '{"policy":{"low":{"rank":4}},"trainer":{"epochs":1}}', '--json');
+  expect(train.err).toMatch(/\[train\]/);
+  expect(train.code).toBe(0);
+  expect(JSON.parse(train.out)).toMatchObject({ editor: 'rledit', steps: 3, finished: true, modules: ['h.0.mlp.c_fc', 'h.1.mlp.c_fc'] });
+
+  const journal = path.join(dir, 'edits.hjournal');
+  const e = await hiedit('edit', '--model', modelDir, '--editor', editorDir, '--journal', journal,
+    '--prompt', 'Dave lives in', '--target', 'Madrid', '--json');
+  expect(e.code).toBe(0);
+  const report = JSON.parse(e.out).edits[0];
+  expect(report.editId).toBe('e1');
+  expect(report.selected.map((s: { module: string }) => s.module)).toEqual(['h.0.mlp.c_fc', 'h.1.mlp.c_fc']);
+  const ft = await hiedit('edit', '--model', modelDir, '--editor', 'ft', '--journal', journal,
+    '--prompt', 'Erin plays', '--target', 'chess', '--json');
+  expect(ft.code).toBe(0);
+  expect(ft.err).toMatch(/replayed 1 earlier edit/);
+
+  expect((await hiedit('rollback', '--journal', journal, '--edit', 'e1')).code).toBe(0);
+  const out = path.join(dir, 'edited');
+  const ex = await hiedit('export', '--model', modelDir, '--journal', journal, '--out', out, '--dtype', 'bf16', '--json');
+  expect(ex.code).toBe(0);
+  expect(JSON.parse(ex.out)).toMatchObject({ edits: ['e2'], dtype: 'BF16' });
+
+  // The exported directory is a complete model: it loads with its tokenizer and the ft edit holds.
+  const edited = await loadModel(out);
+  expect(edited.tokenizer).toBeDefined();
+  const t = tokenizeTuple(edited.tokenizer!, 'Erin plays', 'chess');
+  const { data, shape } = edited.logits(t.ids as number[]);
+  const row = shape[0] - 1;
+  let best = 0;
+  for (let v = 1; v < shape[1]; v++) if (data[row * shape[1] + v] > data[row * shape[1] + best]) best = v;
+  expect(best).toBe(t.labels[t.labels.length - 1]); // bf16 rounding did not undo the edit
+  edited.dispose();
+
+  const noTok = path.join(dir, 'notok');
+  await createTinyCheckpoint(noTok, { architecture: 'gpt2', seed: 31 });
+  const bad = await hiedit('edit', '--model', noTok, '--editor', 'ft', '--journal', path.join(dir, 'x.hjournal'),
+    '--prompt', 'a', '--target', 'b');
+  expect(bad.code).toBe(1);
+  expect(bad.err).toMatch(/has no tokenizer/);
+  expect(fs.existsSync(path.join(dir, 'x.hjournal'))).toBe(false);
+});
