@@ -122,9 +122,9 @@ export class CausalLM implements EditableModel {
     return this.config.architecture === 'gpt2' && name.startsWith('transformer.') ? name.slice('transformer.'.length) : name;
   }
 
-  /** A forward context; stock autodiff while weights are trainable (see ForwardOptions.plainAutodiff). */
+  /** A forward context; every weight is differentiable while the weights are trainable. */
   private ctx(opts: ForwardOptions = {}): Ctx {
-    return new Ctx(this.weights, { ...opts, plainAutodiff: this.trainable });
+    return new Ctx(this.weights, { weightsTrainable: this.trainable, ...opts });
   }
 
   private trainable = false;
@@ -241,7 +241,7 @@ export class CausalLM implements EditableModel {
     }
     const w = this.weights.get(key)!;
     const { value, grads } = tf.tidy(() =>
-      tf.valueAndGrads((x: tf.Tensor) => this.nextTokenLoss(this.ctx({ overrides: new Map([[key, x]]) }), ids))([w]),
+      tf.valueAndGrads((x: tf.Tensor) => this.nextTokenLoss(this.ctx({ overrides: new Map([[key, x]]), weightsTrainable: false }), ids))([w]),
     );
     const g = spec.transposed ? tf.tidy(() => tf.transpose(grads[0])) : grads[0];
     try {
@@ -348,6 +348,8 @@ export class CausalLM implements EditableModel {
             capture,
             captureNames: new Set(names),
             captureRows: rows,
+            // Only the probes are differentiated: weights stay constants even while trainable.
+            weightsTrainable: false,
           });
           return meanCrossEntropy(logits, labels);
         })(probes),
@@ -414,21 +416,23 @@ export class CausalLM implements EditableModel {
   /** Runs `tokens` at absolute position pos0 against the cache, extending it; returns the argmax next id. */
   private step(tokens: number[], pos0: number, cache: LayerCache[]): number {
     const old = cache.slice();
-    const next = tf.tidy(() => {
-      const T = tokens.length;
-      const ctx = this.ctx();
-      const ids = tf.tensor2d(tokens, [1, T], 'int32');
-      // A single new query may see every cached key; only a multi-token prefill needs the causal mask.
-      const bias = T === 1 ? null : attentionBias(1, T, pos0 + T, pos0);
-      const h = this.arch.hidden(ctx, this.config, { ids, B: 1, T, pos0, bias, cache });
-      const last = tf.slice(h, [T - 1, 0], [1, h.shape[1]]);
-      return tf.argMax(this.head(ctx, last), 1);
-    });
-    for (const e of old) {
-      if (e) {
-        e.k.dispose();
-        e.v.dispose();
-      }
+    let next: tf.Tensor;
+    try {
+      next = tf.tidy(() => {
+        const T = tokens.length;
+        const ctx = this.ctx();
+        const ids = tf.tensor2d(tokens, [1, T], 'int32');
+        // A single new query may see every cached key; only a multi-token prefill needs the causal mask.
+        const bias = T === 1 ? null : attentionBias(1, T, pos0 + T, pos0);
+        const h = this.arch.hidden(ctx, this.config, { ids, B: 1, T, pos0, bias, cache });
+        const last = tf.slice(h, [T - 1, 0], [1, h.shape[1]]);
+        return tf.argMax(this.head(ctx, last), 1);
+      });
+    } finally {
+      // Entries replaced by this step are dropped; on failure the caller disposes what the cache holds.
+      old.forEach((e, i) => {
+        if (e && cache[i] !== e) tf.dispose([e.k, e.v]);
+      });
     }
     try {
       return next.dataSync()[0];
@@ -510,7 +514,11 @@ export class CausalLM implements EditableModel {
     });
   }
 
-  /** Make every weight variable trainable (or not), e.g. to pretrain a small world model. */
+  /**
+   * Make every weight variable trainable (or not), e.g. to pretrain a small world model. Gradients
+   * reach the weight variables (tf.variableGrads, optimizers) only while they are trainable; otherwise
+   * forwards treat them as constants and compute no weight gradient.
+   */
   setTrainable(trainable: boolean): void {
     this.live();
     for (const v of this.weights.values()) v.trainable = trainable;

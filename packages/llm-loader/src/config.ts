@@ -338,8 +338,9 @@ function parseLlamaFamily(f: Fields, modelType: string): ModelConfig {
   } else if (modelType === 'qwen2' && windowOn) {
     f.fail('sliding_window', 'is required when use_sliding_window is true');
   }
-  if (modelType === 'llama' && f.has('sliding_window')) {
-    f.fail('sliding_window', 'is not a Llama setting');
+  if (modelType === 'llama') {
+    if (f.has('sliding_window')) f.fail('sliding_window', 'is not a Llama setting');
+    f.refuseTrue('use_sliding_window', 'Llama has no sliding-window attention');
   }
 
   // Biases as the Hugging Face classes hard-wire them: Llama reads attention_bias / mlp_bias, Qwen2

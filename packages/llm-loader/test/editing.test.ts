@@ -72,6 +72,34 @@ describe.each(['gpt2', 'llama'])('%s', (arch) => {
     expect(model.generate(prompt, 0)).toEqual([]);
   });
 
+  it('generation runs the prompt once, then one row per new token through every linear layer', async () => {
+    const prompt = [4, 8, 15, 16, 23, 42, 7, 9, 11, 13, 17, 19, 21];
+    const weightShapes = new Set(model.modules.map((m) => `${m.dIn},${m.dOut}`));
+    // Rows of the activation multiplied with a module weight, for every such product of a generate call.
+    const linearRows = async (n: number): Promise<number[]> => {
+      const info = await tf.profile(() => {
+        model.generate(prompt, n);
+      });
+      const rows: number[] = [];
+      for (const k of info.kernels) {
+        if (!/MatMul/.test(k.name)) continue;
+        const shapes = k.inputShapes.filter((sh): sh is number[] => Array.isArray(sh));
+        const w = shapes.findIndex((sh) => weightShapes.has(sh.slice(-2).join(',')));
+        if (w < 0 || shapes.length < 2) continue;
+        const x = shapes[w === 0 ? 1 : 0];
+        rows.push(x[x.length - 2]);
+      }
+      return rows;
+    };
+    const one = await linearRows(1);
+    const eight = await linearRows(8);
+    expect(one.length).toBeGreaterThan(0);
+    expect(new Set(one)).toEqual(new Set([13]));
+    expect(new Set(eight)).toEqual(new Set([13, 1]));
+    expect(eight.filter((r) => r === 13).length).toBe(one.length);
+    expect(eight.filter((r) => r === 1).length).toBe(7 * one.length);
+  });
+
   it('stops at EOS when asked', () => {
     const eos = model.config.eosTokenId as number | undefined;
     const free = model.generate([1, 2, 3], 20);
@@ -138,9 +166,12 @@ describe.each(['gpt2', 'llama'])('%s', (arch) => {
     const weightShapes = new Set(model.modules.map((m) => `${m.dIn},${m.dOut}`));
     weightShapes.add(`${model.config.vocabSize},${model.config.hiddenSize}`);
     let features: Map<string, { keys: tf.Tensor2D; valueGrads: tf.Tensor2D }> | undefined;
+    // Even while the weights are trainable (world-model pretraining), a trace differentiates only its probes.
+    model.setTrainable(true);
     const info = await tf.profile(() => {
       features = model.trace(TUPLE, names).features;
     });
+    model.setTrainable(false);
     // Identity is the tape keeping a reference to a forward input (a data-sharing clone), not a computation.
     const offending = info.kernels.filter((k) => k.name !== 'Identity' && k.outputShapes.some((sh) => sh && weightShapes.has(sh.join(','))));
     expect(offending.map((k) => `${k.name} -> ${k.outputShapes.join(' ')}`)).toEqual([]);
@@ -240,6 +271,37 @@ describe.each(['gpt2', 'llama'])('%s', (arch) => {
     tf.dispose([value, ...Object.values(grads), expected, before, f.keys, f.valueGrads]);
     model.setTrainable(false);
     expect(model.trainableVariables()).toHaveLength(0);
+  });
+
+  it('while trainable, variableGrads of every weight equal grad() (checkpoint layout transposed back)', () => {
+    const ids = [3, 14, 15, 9, 26, 5, 35];
+    const tuple = { ids, labels: [...ids.slice(1), IGNORE_INDEX] };
+    const expected = model.parameterNames().map((n) => model.grad(n, ids));
+    model.setTrainable(true);
+    try {
+      const vars = model.trainableVariables();
+      const { value, grads } = tf.variableGrads(() => model.lossUnderShifts([tuple]), vars);
+      expect(Math.abs(value.dataSync()[0] - expected[0].loss)).toBeLessThan(1e-5);
+      vars.forEach((v, i) => {
+        const g = grads[v.name];
+        const e = expected[i];
+        // Internal layout is (dIn, dOut); nn.Linear checkpoints store (dOut, dIn).
+        const internal = arch === 'llama' && /_proj\.weight$/.test(model.parameterNames()[i]) ? tf.transpose(g) : g;
+        expect(internal.shape).toEqual(e.shape);
+        const got = internal.dataSync();
+        let num = 0;
+        let den = 0;
+        for (let j = 0; j < got.length; j++) {
+          num += (got[j] - e.grad[j]) ** 2;
+          den += e.grad[j] ** 2;
+        }
+        expect(Math.sqrt(num / Math.max(den, 1e-30))).toBeLessThan(1e-4);
+        if (internal !== g) internal.dispose();
+      });
+      tf.dispose([value, ...Object.values(grads)]);
+    } finally {
+      model.setTrainable(false);
+    }
   });
 });
 

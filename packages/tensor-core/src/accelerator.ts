@@ -74,7 +74,7 @@ export function loadNativeBlas(): { addon?: NativeBlas; reason: string } {
     loaded = {
       reason:
         'native addon not built (needs a C compiler and OpenBLAS, e.g. apt-get install libopenblas-dev, then ' +
-        '`npm rebuild @hiedit/tensor-core`); using the stock wasm kernels',
+        '`npm rebuild @hiedit/tensor-core`); using the wasm matmul kernels',
     };
     return loaded;
   }
@@ -85,7 +85,7 @@ export function loadNativeBlas(): { addon?: NativeBlas; reason: string } {
     if (typeof addon.gemm !== 'function') throw new Error('the addon exports no gemm()');
     loaded = { addon, reason: addon.info().blas };
   } catch (e) {
-    loaded = { reason: `native addon failed to load (${(e as Error).message.split('\n')[0]}); using the stock wasm kernels` };
+    loaded = { reason: `native addon failed to load (${(e as Error).message.split('\n')[0]}); using the wasm matmul kernels` };
   }
   return loaded;
 }

@@ -43,6 +43,7 @@ const RUN_FLAGS = {
   'max-pretrain-seconds': 'number',
   'skip-invalid': 'boolean',
   fresh: 'boolean',
+  overwrite: 'boolean',
   quiet: 'boolean',
   backend: 'string',
 } as const;
@@ -74,6 +75,7 @@ DIR/report.html. An interrupted run resumes: rerun the same command.
   --max-pretrain-seconds N  time budget of a pretraining
   --skip-invalid            skip invalid records of --data (each is reported) instead of stopping
   --fresh                   discard earlier state in --out instead of resuming
+  --overwrite               resume state of the same settings, discard state of other settings
   --quiet                   no progress bars
   --backend NAME            tfjs backend (tensorflow-gpu, tensorflow, wasm, cpu)`;
 
@@ -139,6 +141,7 @@ export function parseRunArgs(argv: string[]): { run: RunOptions; worldSeed: numb
     ...(flags['cache-dir'] !== undefined ? { cacheDir: flags['cache-dir'] } : {}),
     skipInvalid: flags['skip-invalid'] ?? false,
     fresh: flags.fresh ?? false,
+    overwrite: flags.overwrite ?? false,
     quiet: flags.quiet ?? false,
   };
   const maxPretrainSeconds = flags['max-pretrain-seconds'];

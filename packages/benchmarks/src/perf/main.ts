@@ -212,6 +212,8 @@ async function measureShape(shape: PerfShape, opts: PerfOptions): Promise<ShapeR
     } finally {
       tf.dispose(zeros);
     }
+    // Before the stock runs: the stock kernels' XNNPACK caches keep packed copies of every weight.
+    const peakNative = peakRssMb();
     let wasmOnly: (OursResult & { logits: Float32Array }) | undefined;
     let stock: (OursResult & { logits: Float32Array }) | undefined;
     let diff: number | undefined;
@@ -247,7 +249,7 @@ async function measureShape(shape: PerfShape, opts: PerfOptions): Promise<ShapeR
       stock: stock ? strip(stock) : undefined,
       profile,
       stockMaxAbsLogitDiff: diff,
-      peakRssMb: peakRssMb(),
+      peakRssMb: peakNative,
     };
   } finally {
     model.dispose();

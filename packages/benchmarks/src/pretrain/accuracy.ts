@@ -56,7 +56,7 @@ export function teacherForcedAccuracy(
   let tokSum = 0;
   let exact = 0;
   // Sorting by length keeps padding (wasted compute) small; the result does not depend on order.
-  const order = tuples.map((t, i) => i).sort((a, b) => tuples[a].ids.length - tuples[b].ids.length);
+  const order = tuples.map((_, i) => i).sort((a, b) => tuples[a].ids.length - tuples[b].ids.length);
   for (let s = 0; s < order.length; s += bs) {
     const batch = order.slice(s, s + bs).map((i) => tuples[i]);
     const { ids, labels, mask } = padBatch(batch, opts.padId ?? 0);

@@ -75,11 +75,18 @@ export async function buildPretrained(spec: BuildSpec): Promise<PretrainedModel>
   const key = cacheKey({ trainerVersion: TRAINER_VERSION, kind: spec.kind, settings: spec.settings, ...spec.keyMaterial });
   const cacheDir = spec.cacheDir ?? defaultCacheDir();
   const dir = path.join(cacheDir, `${spec.kind}-${key.slice(0, 16)}`);
+  let replace = spec.force === true;
   if (!spec.force) {
     const hit = readPretrained(dir);
-    if (hit) {
+    // A model cut short by a time budget is only good enough for a caller with a budget as tight.
+    const usable = hit && (!hit.report.truncated || (spec.maxSeconds !== undefined && spec.maxSeconds <= hit.report.trainSeconds));
+    if (hit && usable) {
       log(`${spec.kind} model: cached at ${hit.modelDir}`);
       return hit;
+    }
+    if (hit) {
+      log(`${spec.kind} model: the cached entry was cut short by a time budget; training it again`);
+      replace = true;
     }
   }
   await initBackend();
@@ -114,6 +121,7 @@ export async function buildPretrained(spec: BuildSpec): Promise<PretrainedModel>
           epochs: trained.epochs,
           steps: trained.steps,
           trainSeconds: trained.seconds,
+          truncated: trained.truncated,
           epochLosses: trained.epochLosses,
           accuracy,
           backend: backendReport().active,
@@ -122,7 +130,7 @@ export async function buildPretrained(spec: BuildSpec): Promise<PretrainedModel>
         };
         writeJsonAtomic(path.join(tmp, REPORT_FILE), report);
       },
-      { replace: spec.force === true },
+      { replace },
     );
   } finally {
     trained.model.dispose();

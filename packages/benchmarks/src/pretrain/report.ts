@@ -15,6 +15,8 @@ export interface PretrainReport {
   readonly epochs: number;
   readonly steps: number;
   readonly trainSeconds: number;
+  /** True when the time budget (maxSeconds) ended training before the facts were known (stopAccuracy). */
+  readonly truncated: boolean;
   readonly epochLosses: number[];
   /** Accuracy of the SAVED model, loaded back through loadModel, per prompt family. */
   readonly accuracy: Record<string, AccuracyResult>;
@@ -30,7 +32,7 @@ export function formatPretrainReport(r: PretrainReport): string {
   const lines = [
     `${r.kind} model ${r.key.slice(0, 16)}: Llama ${m.layers} layers, d=${m.hidden}, ${m.heads} heads, ffn ${m.intermediate}; ` +
       `${r.parameters} parameters, vocabulary ${r.vocabSize}`,
-    `trained on ${r.examples} facts for ${r.epochs} epochs (${r.steps} steps) in ${r.trainSeconds.toFixed(1)} s on ${r.backend}`,
+    `trained on ${r.examples} facts for ${r.epochs} epochs (${r.steps} steps) in ${r.trainSeconds.toFixed(1)} s on ${r.backend}${r.truncated ? ' (cut short by the time budget)' : ''}`,
     'teacher-forced accuracy of the true answers (saved model):',
   ];
   for (const [k, v] of Object.entries(r.accuracy)) {

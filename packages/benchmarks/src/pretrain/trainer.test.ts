@@ -100,4 +100,18 @@ describe('pretraining', () => {
     expect(other.dir).not.toBe(first.dir);
     expect(fs.readdirSync(cacheDir).filter((f) => f.startsWith('.')).length).toBe(0);
   });
+
+  it('marks a model cut short by the time budget and does not serve it to callers without one', async () => {
+    const cacheDir = path.join(dir, 'cache-budget');
+    const opts = { world: { seed: 5, persons: 20, relationsPerPerson: 1 }, train: { ...tinySettings, epochs: 2 }, cacheDir, progress, log: () => undefined };
+    const cut = await ensureWorldModel({ ...opts, maxSeconds: 0 });
+    expect(cut.report.truncated).toBe(true);
+    expect(cut.report.epochs).toBe(1);
+    expect((await ensureWorldModel({ ...opts, maxSeconds: 0 })).cached).toBe(true);
+    const full = await ensureWorldModel(opts);
+    expect(full.cached).toBe(false);
+    expect(full.dir).toBe(cut.dir);
+    expect(full.report.truncated).toBe(false);
+    expect(full.report.epochs).toBe(2);
+  });
 });

@@ -140,6 +140,8 @@ export interface TrainResult {
   readonly epochLosses: number[];
   /** Teacher-forced accuracy over all training tuples at the end. */
   readonly trainAccuracy: AccuracyResult;
+  /** True when `maxSeconds` stopped training before `stopAccuracy` was reached. */
+  readonly truncated: boolean;
 }
 
 /** Options of {@link trainFactsLM}. */
@@ -204,6 +206,7 @@ export async function trainFactsLM(opts: TrainOptions): Promise<TrainResult> {
     let step = 0;
     let epochsRun = 0;
     let trainAccuracy: AccuracyResult | undefined;
+    let truncated = false;
     try {
       for (let epoch = 0; epoch < s.epochs; epoch++) {
         const batches = epochBatches(rng, tuples.length, s.batchSize);
@@ -225,7 +228,11 @@ export async function trainFactsLM(opts: TrainOptions): Promise<TrainResult> {
         const outOfTime = opts.maxSeconds !== undefined && (Date.now() - t0) / 1000 > opts.maxSeconds;
         if (running >= s.stopAccuracy || outOfTime || epochsRun === s.epochs) {
           trainAccuracy = teacherForcedAccuracy(model, tuples, { padId });
-          if (trainAccuracy.tokenAccuracy >= s.stopAccuracy || outOfTime) break;
+          if (trainAccuracy.tokenAccuracy >= s.stopAccuracy) break;
+          if (outOfTime) {
+            truncated = epochsRun < s.epochs;
+            break;
+          }
         }
       }
     } finally {
@@ -234,7 +241,7 @@ export async function trainFactsLM(opts: TrainOptions): Promise<TrainResult> {
     }
     trainAccuracy ??= teacherForcedAccuracy(model, tuples, { padId });
     bar.finish(`epochs ${epochsRun} loss ${epochLosses[epochLosses.length - 1].toFixed(4)} acc ${trainAccuracy.tokenAccuracy.toFixed(4)}`);
-    return { model, tuples, epochs: epochsRun, steps: step, seconds: (Date.now() - t0) / 1000, epochLosses, trainAccuracy };
+    return { model, tuples, epochs: epochsRun, steps: step, seconds: (Date.now() - t0) / 1000, epochLosses, trainAccuracy, truncated };
   } catch (e) {
     model.dispose();
     throw e;

@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { initBackend, tf, type EditableModel, type ModuleDescriptor, type ParameterShift, type TokenizedEditRequest } from '@hiedit/tensor-core';
 import { validateResults } from '../report';
-import { defaultSizes, runBenchmark } from './run';
+import { applyProposal, defaultSizes, runBenchmark } from './run';
 import { claimRunDir, RunDir, settingsKey } from './state';
 import type { BenchEditor, BenchEditorFactory, BenchModel, RunOptions, RunnerDeps, TextRequest } from './types';
 
@@ -186,7 +186,8 @@ describe('runBenchmark on a toy model', () => {
     const logs: string[] = [];
     const before = tf.memory().numTensors;
     const out = await runBenchmark(opts(dir), deps, { log: (l) => logs.push(l) });
-    lm().dispose();
+    // The run disposed the model it obtained, and everything else it made.
+    expect(() => lm().readWeight('table')).toThrow();
     expect(tf.memory().numTensors).toBe(before);
     const results = validateResults(JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')));
     expect(Object.keys(results.editors)).toEqual(['oracle', 'direct']);
@@ -213,7 +214,6 @@ describe('runBenchmark on a toy model', () => {
     // Same settings again: nothing is trained or edited, the same results come back.
     const { deps: deps2, lm: lm2 } = toyDeps(reqs, { oracle: factory('oracle', true), direct: factory('direct', false) });
     const again = await runBenchmark(opts(dir), deps2, { log: () => {} });
-    lm2().dispose();
     expect(counters.train).toBe(1);
     expect(counters.propose).toBe(24);
     expect(again.skipped).toEqual(expect.arrayContaining(['baseline', 'oracle:train', 'oracle:eval', 'direct:eval']));
@@ -225,13 +225,11 @@ describe('runBenchmark on a toy model', () => {
     // The first editor's 12 edits pass; the second editor crashes on its third edit.
     const crashing = toyDeps(reqs, { oracle: factory('oracle', true), direct: factory('direct', false, 15) });
     await expect(runBenchmark(opts(dir), crashing.deps, { log: () => {} })).rejects.toThrow('simulated crash');
-    crashing.lm().dispose();
     expect(fs.existsSync(path.join(dir, 'editors', 'oracle', 'result.json'))).toBe(true);
     expect(fs.existsSync(path.join(dir, 'results.json'))).toBe(false);
     counters.propose = 0;
     const { deps, lm } = toyDeps(reqs, { oracle: factory('oracle', true), direct: factory('direct', false) });
     const out = await runBenchmark(opts(dir), deps, { log: () => {} });
-    lm().dispose();
     expect(counters.train).toBe(1);
     expect(counters.propose).toBe(12);
     expect(out.skipped).toContain('oracle:eval');
@@ -244,7 +242,6 @@ describe('runBenchmark on a toy model', () => {
     await runBenchmark(opts(dir, { editors: ['oracle'] }), deps, { log: () => {} });
     fs.rmSync(path.join(dir, 'editors', 'oracle', 'result.json'));
     await runBenchmark(opts(dir, { editors: ['oracle'] }), deps, { log: () => {} });
-    lm().dispose();
     expect(counters.train).toBe(1);
     expect(counters.load).toBe(1);
   });
@@ -255,7 +252,25 @@ describe('runBenchmark on a toy model', () => {
     expect(claimRunDir(run, { n: 2, seed: 1 }, false)).toBe(true);
     expect(() => claimRunDir(run, { seed: 2, n: 2 }, false)).toThrow(/seed: 1 -> 2/);
     expect(claimRunDir(run, { seed: 2, n: 2 }, true)).toBe(false);
+    expect(claimRunDir(run, { seed: 2, n: 2 }, 'overwrite')).toBe(true);
+    expect(claimRunDir(run, { seed: 3, n: 2 }, 'overwrite')).toBe(false);
+    expect(claimRunDir(run, { seed: 3, n: 2 })).toBe(true);
     expect(settingsKey({ a: 1, b: [1, 2] })).toBe(settingsKey({ b: [1, 2], a: 1 }));
+  });
+
+  test('proposals are applied (dense and low-rank) and disposed', () => {
+    const lm = new ToyLM(['a', 'b', 'c']);
+    const before = tf.memory().numTensors;
+    const shifts = new Map<string, ParameterShift>([
+      ['table', { kind: 'lowRank', left: tf.tensor2d([[1], [0], [2]]), right: tf.tensor2d([[1, 0, 3]]) }],
+      ['bias', { kind: 'dense', delta: tf.tensor2d([[0.5, 0, 0]]) }],
+    ]);
+    expect(applyProposal(lm, { shifts, selected: ['table', 'bias'] })).toEqual(['table', 'bias']);
+    expect(tf.memory().numTensors).toBe(before); // the three shift tensors are gone
+    const w = lm.readWeight('table');
+    expect(w.arraySync()).toEqual([[1, 0, 3], [0, 0, 0], [2, 0, 6]]);
+    w.dispose();
+    lm.dispose();
   });
 
   test('split sizes default to the data and explicit ones must fit', () => {

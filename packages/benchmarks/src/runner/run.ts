@@ -31,7 +31,9 @@ import { progressFactory, type ProgressFactory } from '../progress';
 import { formatTable, renderReport, validateResults, type EditorResult, type HeatmapData, type ResultsFile } from '../report';
 import { retentionFacts, toEvalCase } from './cases';
 import { claimRunDir, readJsonIfExists, RunDir, settingsKey, writeDirAtomic, writeFileAtomic, writeJsonAtomic } from './state';
-import type { BenchEditor, BenchModel, BenchProposal, RunOptions, RunnerDeps } from './types';
+import type { Splits } from '../datasets';
+import type { RetentionSelection } from './cases';
+import type { BenchEditor, BenchModel, BenchProposal, DataBundle, ModelBundle, RunOptions, RunnerDeps, TextRequest } from './types';
 
 /** What a finished run hands back. */
 export interface RunOutcome {
@@ -178,7 +180,6 @@ function clampFraction(v: number | null): number | null {
 export async function runBenchmark(opts: RunOptions, deps: RunnerDeps, io: RunIO): Promise<RunOutcome> {
   checkOptions(opts);
   const progress = io.progress ?? progressFactory({ quiet: opts.quiet });
-  const run = new RunDir(opts.out);
   const skipped: string[] = [];
   const style = opts.style ?? defaultStyle(opts.dataset);
   const wild = opts.wild ?? true;
@@ -191,6 +192,33 @@ export async function runBenchmark(opts: RunOptions, deps: RunnerDeps, io: RunIO
   const used = [...splits.train, ...splits.validation, ...splits.evaluation];
   const retained = retentionFacts(data.requests, used, heldOut, data.heldOutFacts);
   const mb = await deps.obtainModel(opts, data, progress, [...used.map((r) => r.id), ...retained.requestIds]);
+  try {
+    return await runWithModel(opts, deps, io, { data, splits, retained, mb, progress, skipped, style, wild, heldOut, nTrain, nVal, nEval, numPre });
+  } finally {
+    // The run owns the model it obtained.
+    mb.model.dispose();
+  }
+}
+
+/** The part of a run after the model is ready (split out so the model is disposed whatever happens). */
+async function runWithModel(
+  opts: RunOptions,
+  deps: RunnerDeps,
+  io: RunIO,
+  ctx: {
+    data: DataBundle;
+    splits: Splits<TextRequest>;
+    retained: RetentionSelection;
+    mb: ModelBundle;
+    progress: ProgressFactory;
+    skipped: string[];
+    style: MetricStyle;
+    wild: boolean;
+    heldOut: number;
+  } & SplitPlan,
+): Promise<RunOutcome> {
+  const { data, splits, retained, mb, progress, skipped, style, wild, heldOut, nTrain, nVal, nEval, numPre } = ctx;
+  const run = new RunDir(opts.out);
   const model = mb.model;
   io.log(`model: ${mb.name} (${mb.dir})`);
   const modules = opts.modules ?? deps.defaultModules(model);
@@ -212,7 +240,7 @@ export async function runBenchmark(opts: RunOptions, deps: RunnerDeps, io: RunIO
     modules,
   };
   const runKey = settingsKey(settings);
-  if (claimRunDir(run, settings, Boolean(opts.fresh))) io.log(`resuming the run in ${opts.out}`);
+  if (claimRunDir(run, settings, opts.fresh ? 'fresh' : opts.overwrite ? 'overwrite' : 'resume')) io.log(`resuming the run in ${opts.out}`);
 
   const tokenize = (p: string, a: string): TokenizedTuple => mb.tokenize(p, a);
   const trainCases = splits.train.map((r) => toEvalCase(r, tokenize));

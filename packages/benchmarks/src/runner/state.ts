@@ -106,14 +106,22 @@ export class RunDir {
 }
 
 /**
+ * What to do with earlier state in the run directory: `resume` it when its settings match and refuse
+ * otherwise (default), always discard it (`fresh`), or resume matching state and discard state of other
+ * settings (`overwrite`, for automation such as the Nx targets).
+ */
+export type ClaimMode = 'resume' | 'fresh' | 'overwrite';
+
+/**
  * Claims `dir` for a run with `settings`: a new directory gets run.json; one with the same settings is
- * resumed; one with other settings is refused (naming the differences) unless `fresh`, which wipes it.
+ * resumed; one with other settings is refused (naming the differences) unless the mode says to discard it.
  * Returns true when earlier state is being resumed.
  */
-export function claimRunDir(run: RunDir, settings: Record<string, unknown>, fresh: boolean): boolean {
+export function claimRunDir(run: RunDir, settings: Record<string, unknown>, mode: ClaimMode | boolean = 'resume'): boolean {
+  const m: ClaimMode = mode === true ? 'fresh' : mode === false ? 'resume' : mode;
   const key = settingsKey(settings);
   const prev = readJsonIfExists<{ key?: string; settings?: Record<string, unknown> }>(run.runJson);
-  if (prev && fresh) {
+  if (prev && (m === 'fresh' || (m === 'overwrite' && prev.key !== key))) {
     for (const f of ['run.json', 'baseline.json', 'results.json', 'details.json', 'report.html', 'editors']) {
       fs.rmSync(path.join(run.root, f), { recursive: true, force: true });
     }
@@ -125,7 +133,7 @@ export function claimRunDir(run: RunDir, settings: Record<string, unknown>, fres
       .map((k) => `${k}: ${canonicalJson(before[k])} -> ${canonicalJson(settings[k])}`);
     throw new Error(
       `${run.root} holds a run with other settings (${diffs.join('; ') || 'different key'}); ` +
-        'use another --out, or --fresh to discard it',
+        'use another --out, or --fresh (or --overwrite) to discard it',
     );
   }
   writeJsonAtomic(run.runJson, { key, settings, created: new Date().toISOString() });

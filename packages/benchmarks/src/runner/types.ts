@@ -160,8 +160,10 @@ export interface RunOptions {
   cacheDir?: string;
   /** Skip invalid records of --data (each is reported) instead of stopping at the first. */
   skipInvalid?: boolean;
-  /** Discard any previous state in `out` instead of refusing different settings. */
+  /** Discard any previous state in `out` instead of resuming it. */
   fresh?: boolean;
+  /** Resume state of the same settings, but discard state of other settings instead of refusing it. */
+  overwrite?: boolean;
   /** No progress bars. */
   quiet?: boolean;
 }

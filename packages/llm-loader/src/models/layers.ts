@@ -28,11 +28,10 @@ export interface ForwardOptions {
   /** Row indices of the flattened (B*T) input whose captured inputs are wanted (default: all rows). */
   captureRows?: tf.Tensor1D;
   /**
-   * Use tfjs's stock matmul gradients (needed when weights are trainable variables, so that
-   * tf.variableGrads reaches them). Otherwise weights not overridden or shifted are constants and
-   * products use the transpose-free backward of ./matmul.
+   * Every weight takes part in autodiff (trainable variables, so tf.variableGrads and optimizers reach
+   * them). Otherwise weights not overridden or shifted are constants and get no gradient at all.
    */
-  plainAutodiff?: boolean;
+  weightsTrainable?: boolean;
 }
 
 /** Per-call view of the weights: applies overrides, shifts, probes and captures by module name. */
@@ -54,8 +53,8 @@ export class Ctx {
   /** Logits (N, V) = h E^T for the output matrix E (V, d) stored under `key`. */
   head(key: string, h: tf.Tensor2D): tf.Tensor2D {
     const e = this.p(key) as tf.Tensor2D;
-    if (this.opts.plainAutodiff) return tf.matMul(h, e, false, true);
-    return this.opts.overrides?.has(key) ? headDiff(h, e) : headConst(h, e);
+    const diff = (this.opts.weightsTrainable ?? false) || (this.opts.overrides?.has(key) ?? false);
+    return diff ? headDiff(h, e) : headConst(h, e);
   }
 
   /** y = x W (+ b) for module `name` (checkpoint name without .weight); x is (N, dIn). */
@@ -70,17 +69,12 @@ export class Ctx {
     const shift = shifts?.get(name);
     if (shift) w = tf.add(w, shift);
     const hasBias = this.weights.has(bKey);
-    let y: tf.Tensor2D;
-    if (this.opts.plainAutodiff) {
-      // Trainable variables need tfjs's own gradients, which reach every variable.
-      y = hasBias ? (tf.fused.matMul({ a: x, b: w, bias: this.p(bKey) }) as tf.Tensor2D) : tf.matMul(x, w);
-    } else {
-      const biasDiff = hasBias && (this.opts.overrides?.has(bKey) ?? false);
-      const constBias = hasBias && !biasDiff ? this.p(bKey) : undefined;
-      const wDiff = shift !== undefined || (this.opts.overrides?.has(wKey) ?? false);
-      y = wDiff ? linearDiff(x, w, constBias) : linearConst(x, w, constBias);
-      if (biasDiff) y = tf.add(y, this.p(bKey));
-    }
+    const all = this.opts.weightsTrainable ?? false;
+    const biasDiff = hasBias && (all || (this.opts.overrides?.has(bKey) ?? false));
+    const constBias = hasBias && !biasDiff ? this.p(bKey) : undefined;
+    const wDiff = all || shift !== undefined || (this.opts.overrides?.has(wKey) ?? false);
+    let y = wDiff ? linearDiff(x, w, constBias) : linearConst(x, w, constBias);
+    if (biasDiff) y = tf.add(y, this.p(bKey));
     const probe = probes?.get(name);
     if (probe) y = tf.add(y, probe as tf.Tensor2D);
     return y;
