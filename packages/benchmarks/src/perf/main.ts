@@ -422,6 +422,10 @@ export async function runPerfSuite(opts: PerfOptions, log: (line: string) => voi
       log(`${r.shape}: fwd+bwd kernels: ${top(r.profile.forwardBackward)}`);
     }
     if (r.torchSkipped) log(`${r.shape}: pytorch skipped: ${r.torchSkipped}`);
+    if (r.torch) {
+      const probe = Object.entries(r.torch.intra_op_probe_ms ?? {}).map(([k, v]) => `${k}: ${v.toFixed(0)} ms`).join(', ');
+      log(`${r.shape}: pytorch ${r.torch.torch_version}, BLAS threads ${r.torch.blas_threads}, intra-op threads ${r.torch.threads} (forward probe ${probe})`);
+    }
     log(`${r.shape}: accelerator ${r.ours.accelerator.active ? 'active' : 'inactive'} (${r.ours.accelerator.reason}); backend ${r.machine.backend}; BLAS threads ${r.machine.blasThreads ?? '-'}; load avg ${r.machine.loadAverage.join(' ')}`);
   }
   log(`bench: wrote ${opts.out}`);

@@ -10,7 +10,10 @@ import { spawnSync } from 'child_process';
 /** What torch_bench.py prints. */
 export interface TorchResult {
   torch_version: string;
+  /** torch intra-op threads actually used (the faster of `blas_threads` and 1, see torch_bench.py). */
   threads: number;
+  blas_threads: number;
+  intra_op_probe_ms: Record<string, number>;
   load_ms: number;
   loss: number;
   logits_probe: number[];

@@ -14,7 +14,7 @@ import type { AccuracyResult } from './accuracy';
 import { cacheKey, defaultCacheDir } from './cache';
 import type { PretrainReport } from './report';
 import { trainFactsLM, TRAINER_VERSION, type TrainExample, type TrainSettings } from './trainer';
-import { buildWordTokenizer, preTokenize, writeWordTokenizer } from './wordTokenizer';
+import { buildWordTokenizer, preTokenize, WORD_SPECIALS, writeWordTokenizer } from './wordTokenizer';
 
 /** A cached pretrained model. */
 export interface PretrainedModel {
@@ -92,6 +92,13 @@ export async function buildPretrained(spec: BuildSpec): Promise<PretrainedModel>
   await initBackend();
   const files = buildWordTokenizer(spec.vocabTexts, { maxLength: spec.settings.model.maxPositions });
   const tok = tokenizerFromDefinition({ tokenizerJson: { ...files.tokenizerJson }, tokenizerConfig: { ...files.tokenizerConfig } });
+  // The vocabulary is built from these very texts, so an unknown token means the pre-tokenizers disagree.
+  const unk = tok.encode(WORD_SPECIALS.unk)[0];
+  for (const e of spec.examples) {
+    for (const text of [e.prompt, e.answer]) {
+      if (tok.encode(text).includes(unk)) throw new Error(`buildPretrained: ${JSON.stringify(text)} has a word missing from the generated vocabulary`);
+    }
+  }
   log(`${spec.kind} model: training on ${spec.examples.length} facts, vocabulary ${tok.vocabSize}, cache ${dir}`);
   const trained = await trainFactsLM({ examples: spec.examples, tokenizer: tok, settings: spec.settings, progress: spec.progress, maxSeconds: spec.maxSeconds });
   try {

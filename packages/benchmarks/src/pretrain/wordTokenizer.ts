@@ -5,7 +5,7 @@
  *
  * @huggingface/tokenizers 0.2.0 has no WordLevel class; its fallback ("Legacy") maps the pre-tokenized
  * words through the vocabulary and takes the unknown token from tokenizer_config.json, so we always
- * write both files. The Rust library reads the same files as a genuine WordLevel tokenizer.
+ * write both files. The files follow the Rust library's WordLevel schema, so other tools can read them.
  */
 import * as path from 'path';
 import { writeJsonAtomic } from '../util/atomic';
