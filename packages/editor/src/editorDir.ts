@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { EditableModel } from '@hiedit/tensor-core';
+import { EditableModel, writeJsonAtomic } from '@hiedit/tensor-core';
 import './editors/builtin';
 import { editorFactory } from './editors/registry';
 import { Editor } from './editors/types';
@@ -27,12 +27,6 @@ export interface EditorDescriptor {
   readonly settings: Readonly<Record<string, unknown>>;
   /** Set by training runs. */
   readonly trained?: { readonly steps: number; readonly epochs: number; readonly seed: number; readonly finished: boolean };
-}
-
-function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  fs.renameSync(tmp, file);
 }
 
 /** Writes an editor directory: the method's files, then editor.json (last, so a complete descriptor means a complete dir). */

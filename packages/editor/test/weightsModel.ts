@@ -2,18 +2,12 @@
  * Test fixture: a model that is only its linear weights. The journal is pure weight arithmetic, so
  * its tests need nothing more; anything that runs the network uses llm-loader's tiny models instead.
  */
-import { EditableModel, ModuleDescriptor, TokenizedTuple, TraceResult, tf } from '@hiedit/tensor-core';
+import { EditableModel, ModuleDescriptor, SeededRandom, TokenizedTuple, TraceResult, tf } from '@hiedit/tensor-core';
 
-/** Small seeded generator (mulberry32) so fixtures never use Math.random. */
+/** Uniform [0, 1) values from tensor-core's seeded generator, so fixtures never use Math.random. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new SeededRandom(seed);
+  return () => r.next();
 }
 
 /** Uniform(-scale, scale) values. */

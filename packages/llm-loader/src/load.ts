@@ -7,7 +7,7 @@
 import { createHash, type Hash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { initBackend, isFloatDType, openCheckpointWeights, readFiniteFloat, tf, type SafeDType } from '@hiedit/tensor-core';
+import { initBackend, isFloatDType, openCheckpointWeights, readFiniteFloat, readJsonFile, tf, type SafeDType } from '@hiedit/tensor-core';
 import { CausalLM } from './causal-lm';
 import { parseConfig, type Architecture, type ModelConfig } from './config';
 import { initValues, WeightRng } from './init';
@@ -49,13 +49,7 @@ function disposeAll(ws: Map<string, tf.Variable>): void {
 export function readConfig(dir: string): ModelConfig {
   const file = path.join(path.resolve(dir), 'config.json');
   if (!fs.existsSync(file)) throw new Error(`${file}: not found (a model directory needs config.json)`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
-  }
-  return parseConfig(raw, file);
+  return parseConfig(readJsonFile(file), file);
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeSafetensors } from '@hiedit/tensor-core';
+import { writeDirAtomic, writeSafetensors } from '@hiedit/tensor-core';
 
 /** dtypes a model can be saved in. */
 export type SaveDType = 'F32' | 'F16' | 'BF16';
@@ -42,42 +42,29 @@ export async function saveModelDirectory(dir: string, job: SaveJob): Promise<voi
       throw new Error(`save ${target}: directory is not empty and is not a model directory (no config.json + model.safetensors); refusing to overwrite it`);
     }
   }
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
-  fs.mkdirSync(tmp);
-  try {
-    writeSafetensors(path.join(tmp, 'model.safetensors'), job.tensors(), { dtype: job.dtype, metadata: { format: 'pt' } });
-    const config: Record<string, unknown> = { ...job.config, torch_dtype: TORCH_DTYPE[job.dtype] };
-    if ('dtype' in job.config) config.dtype = TORCH_DTYPE[job.dtype];
-    fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-    const copied = new Set<string>();
-    job.tokenizerFiles.forEach((f, i) => {
-      // The first file is the tokenizer.json itself, whatever it was called where it was loaded from.
-      const name = i === 0 ? 'tokenizer.json' : path.basename(f);
-      if (!fs.existsSync(f)) throw new Error(`save ${target}: tokenizer file ${f} no longer exists`);
-      fs.copyFileSync(f, path.join(tmp, name));
-      copied.add(name);
-    });
-    if (job.sourceDir) {
-      for (const name of COMPANION_FILES) {
-        const f = path.join(job.sourceDir, name);
-        if (!copied.has(name) && fs.existsSync(f)) fs.copyFileSync(f, path.join(tmp, name));
+  // The old model (if any) stays complete under a side name until the new one is in place.
+  await writeDirAtomic(
+    target,
+    (tmp) => {
+      writeSafetensors(path.join(tmp, 'model.safetensors'), job.tensors(), { dtype: job.dtype, metadata: { format: 'pt' } });
+      const config: Record<string, unknown> = { ...job.config, torch_dtype: TORCH_DTYPE[job.dtype] };
+      if ('dtype' in job.config) config.dtype = TORCH_DTYPE[job.dtype];
+      fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+      const copied = new Set<string>();
+      job.tokenizerFiles.forEach((f, i) => {
+        // The first file is the tokenizer.json itself, whatever it was called where it was loaded from.
+        const name = i === 0 ? 'tokenizer.json' : path.basename(f);
+        if (!fs.existsSync(f)) throw new Error(`save ${target}: tokenizer file ${f} no longer exists`);
+        fs.copyFileSync(f, path.join(tmp, name));
+        copied.add(name);
+      });
+      if (job.sourceDir) {
+        for (const name of COMPANION_FILES) {
+          const f = path.join(job.sourceDir, name);
+          if (!copied.has(name) && fs.existsSync(f)) fs.copyFileSync(f, path.join(tmp, name));
+        }
       }
-    }
-    if (existing === undefined) {
-      fs.renameSync(tmp, target);
-    } else if (existing.length === 0) {
-      fs.rmdirSync(target);
-      fs.renameSync(tmp, target);
-    } else {
-      // Swap: the old model stays complete under a side name until the new one is in place.
-      const old = `${target}.old-${process.pid}-${Date.now()}`;
-      fs.renameSync(target, old);
-      fs.renameSync(tmp, target);
-      fs.rmSync(old, { recursive: true, force: true });
-    }
-  } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
+    },
+    { replace: true },
+  );
 }

@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { writeFileAtomic, writeJsonAtomic } from '@hiedit/tensor-core';
 import type { TokenizerDefinition } from './tokenizer';
 
 /** Options of {@link buildWordLevelTokenizer}. */
@@ -98,7 +99,7 @@ export function writeTokenizerFiles(dir: string, def: TokenizerDefinition): stri
     ['tokenizer_config.json', def.tokenizerConfig],
   ] as const) {
     const file = path.join(dir, name);
-    writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
+    writeJsonAtomic(file, value);
     out.push(file);
   }
   return out;
@@ -117,15 +118,4 @@ export function copyTokenizerFiles(files: readonly string[], dir: string): void 
     if (path.resolve(src) === path.resolve(dst)) return;
     writeFileAtomic(dst, fs.readFileSync(src));
   });
-}
-
-function writeFileAtomic(file: string, data: string | Buffer): void {
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw new Error(`cannot write ${file}: ${(e as Error).message}`);
-  }
 }

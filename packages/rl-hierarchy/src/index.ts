@@ -12,8 +12,9 @@ export { HiNet, topKMask, topKIndices, thresholdMask } from './high-level';
 export type { GateOutput } from './high-level';
 export { HiEditPolicy, applySelectedShifts, disposeShifts, shiftToDense } from './policy';
 export type { PolicyEdit, PolicyPassOptions, PolicyForward } from './policy';
-export { Adam, DEFAULT_ADAM } from './adam';
-export type { AdamConfig } from './adam';
+// The optimizer lives in tensor-core (shared with the benchmarks' pretrainer); re-exported under its old names.
+export { Adam, DEFAULT_ADAM } from '@hiedit/tensor-core';
+export type { AdamConfig } from '@hiedit/tensor-core';
 export { windowLoss, windowWeights, shiftRegularizer, localityReference, generalizationTuples } from './loss';
 export type { WindowItem, ObjectiveWeights, ObjectiveTerms, GeneralizationTuples } from './loss';
 export {

@@ -5,7 +5,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { openSafetensors, writeSafetensors } from '@hiedit/tensor-core';
+import { openSafetensors, readJsonFile, writeFileAtomic, writeSafetensors } from '@hiedit/tensor-core';
 import type { ModuleDescriptor } from '@hiedit/tensor-core';
 import type { PolicyConfig } from './config';
 import type { HostParam } from './params';
@@ -19,19 +19,8 @@ export const POLICY_VERSION = 1;
 export const POLICY_JSON = 'policy.json';
 export const POLICY_WEIGHTS = 'policy.safetensors';
 
-/** Write a file atomically: temp file in the same directory, fsync, rename. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-}
+/** Atomic file writes are tensor-core's; re-exported because rl-hierarchy has always exported this name. */
+export { writeFileAtomic };
 
 /** sha256 over names, shapes and bytes of host tensors (in order). */
 export function checksumHost(params: readonly HostParam[]): string {
@@ -102,12 +91,7 @@ export function savePolicy(policy: HiEditPolicy, dir: string): void {
 export function readPolicyManifest(dir: string): PolicyManifest {
   const file = path.join(dir, POLICY_JSON);
   if (!fs.existsSync(file)) throw new Error(`${file}: not found (is ${dir} a saved policy directory?)`);
-  let m: PolicyManifest;
-  try {
-    m = JSON.parse(fs.readFileSync(file, 'utf8')) as PolicyManifest;
-  } catch (e) {
-    throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
-  }
+  const m = readJsonFile(file) as PolicyManifest;
   if (m.format !== POLICY_FORMAT) throw new Error(`${file}: field "format" is ${JSON.stringify(m.format)}, expected "${POLICY_FORMAT}"`);
   if (m.version !== POLICY_VERSION) throw new Error(`${file}: field "version" is ${m.version}, this build reads version ${POLICY_VERSION}`);
   if (!Array.isArray(m.modules) || m.modules.length === 0) throw new Error(`${file}: field "modules" must be a non-empty array`);

@@ -4,9 +4,8 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { tf, SeededRandom, clipByGlobalNorm, klDivergence as klDivergenceScalar } from '@hiedit/tensor-core';
+import { tf, Adam, readJsonFile, SeededRandom, clipByGlobalNorm, klDivergence as klDivergenceScalar } from '@hiedit/tensor-core';
 import type { EditableModel, EditFeatures, TokenizedEditRequest } from '@hiedit/tensor-core';
-import { Adam } from './adam';
 import { localityReference, shiftRegularizer, windowLoss, windowWeights, generalizationTuples } from './loss';
 import type { ObjectiveWeights, WindowItem } from './loss';
 import { checkModulesMatch, readHostTensors, writeFileAtomic, writeHostTensors } from './persist';
@@ -558,12 +557,7 @@ export class PolicyTrainer {
   loadState(dir: string): void {
     const jsonFile = path.join(dir, STATE_JSON);
     if (!fs.existsSync(jsonFile)) throw new Error(`${jsonFile}: no training state found`);
-    let s: TrainStateJson;
-    try {
-      s = JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as TrainStateJson;
-    } catch (e) {
-      throw new Error(`${jsonFile}: invalid JSON (${(e as Error).message})`);
-    }
+    const s = readJsonFile(jsonFile) as TrainStateJson;
     if (s.format !== TRAIN_STATE_FORMAT) throw new Error(`${jsonFile}: field "format" is ${JSON.stringify(s.format)}, expected "${TRAIN_STATE_FORMAT}"`);
     const mods = s.modules;
     if (!Array.isArray(mods) || mods.length !== this.policy.modules.length || mods.some((m, i) => m.name !== this.policy.modules[i].name || m.dIn !== this.policy.modules[i].dIn || m.dOut !== this.policy.modules[i].dOut)) {

@@ -11,3 +11,8 @@ export { hostToTensor } from './host-tensor';
 export { registerWasmKernelPatches } from './wasm-kernels';
 // The accelerator's own API (owned by the accelerator helper): nativeBlas, acceleratorStatus, ...
 export * from './accelerator';
+export { Adam, DEFAULT_ADAM, namedVariables } from './adam';
+export type { AdamConfig, AdamMoment, NamedVariables } from './adam';
+export { fsyncDir, tempSibling, writeDirAtomic, writeFileAtomic, writeFileAtomicWith, writeFully, writeJsonAtomic } from './fs-atomic';
+export { readJsonFile } from './json-file';
+export { median, medianMs } from './timing';

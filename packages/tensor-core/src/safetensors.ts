@@ -9,6 +9,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { writeFileAtomicWith, writeFully } from './fs-atomic';
 import {
   DTYPE_SIZE,
   SafeDType,
@@ -463,16 +464,6 @@ export interface WriteTensor {
   data: Float32Array;
 }
 
-let tmpCounter = 0;
-
-/** Writes `bytes` completely (writeSync may write less than asked). */
-function writeFully(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.length) {
-    done += fs.writeSync(fd, bytes, done, Math.min(IO_CHUNK, bytes.length - done));
-  }
-}
-
 /**
  * Writes tensors to a safetensors file atomically (temp file in the same directory, fsync, rename).
  * The header is padded with spaces so the data region starts 8-byte aligned.
@@ -525,37 +516,17 @@ export function writeSafetensors(
   headerBytes.writeBigUInt64LE(BigInt(padded), 0);
   json.copy(headerBytes, 8);
 
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${Date.now()}-${tmpCounter++}`);
-  let fd: number | undefined;
   try {
-    fd = fs.openSync(tmp, 'wx');
-    writeFully(fd, headerBytes);
-    for (const t of tensors) {
-      const bits =
-        dtype === 'F32' ? t.data : dtype === 'F16' ? float32ToF16Bits(t.data) : float32ToBf16Bits(t.data);
-      writeFully(fd, new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength));
-    }
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, target);
+    writeFileAtomicWith(target, (fd) => {
+      writeFully(fd, headerBytes);
+      for (const t of tensors) {
+        const bits =
+          dtype === 'F32' ? t.data : dtype === 'F16' ? float32ToF16Bits(t.data) : float32ToBf16Bits(t.data);
+        writeFully(fd, new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength));
+      }
+    });
   } catch (err) {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
     throw new Error(`writeSafetensors ${target}: ${(err as Error).message}`);
   }
-  syncDir(path.dirname(target));
 }
 
-/** Best effort: make the rename itself durable (not supported on every platform). */
-function syncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    // Directories cannot be fsynced everywhere (e.g. Windows); the data itself is already synced.
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}

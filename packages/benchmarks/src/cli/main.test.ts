@@ -63,6 +63,18 @@ describe('hiedit-bench command line', () => {
       expect(html).not.toMatch(/https?:/);
       expect(c.out.join('')).toMatch(/report: .*report\.html/);
 
+      // report re-renders from the saved files; validate checks the contract.
+      fs.rmSync(path.join(dir, 'out', 'report.html'));
+      const rep = capture();
+      expect(await main(['report', path.join(dir, 'out'), '--markdown'], rep.io)).toBe(0);
+      expect(rep.out.join('')).toMatch(/\| ft \|/);
+      expect(fs.readFileSync(path.join(dir, 'out', 'report.html'), 'utf8')).toContain('<svg class="heat"');
+      const val = capture();
+      expect(await main(['validate', path.join(dir, 'out', 'results.json')], val.io)).toBe(0);
+      fs.writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ ...results, seed: 'x' }));
+      expect(await main(['validate', path.join(dir, 'bad.json')], val.io)).toBe(1);
+      expect(val.err.join('')).toMatch(/"seed" must be an integer/);
+
       const again = capture();
       expect(await runCli('hiedit-bench', [runCommand(tiny)], argv, again.io)).toBe(0);
       expect(again.err.join('')).toMatch(/ft: finished earlier/);

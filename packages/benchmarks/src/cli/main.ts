@@ -11,6 +11,7 @@ import { progressFactory } from '../progress';
 import { runBenchmark, type RunOptions, type RunnerDeps, type BenchDataset } from '../runner';
 import { defaultDeps } from '../runner/defaults';
 import type { MetricStyle } from '../eval';
+import { reportCommand, validateCommand } from './report-commands';
 
 /**
  * Defaults of `hiedit-bench run` (and so of `npm start`): sized so the whole world benchmark — world
@@ -175,7 +176,7 @@ export function runCommand(makeDeps: (o: { worldSeed: number; maxPretrainSeconds
 
 /** Every hiedit-bench command. */
 export function benchCommands(): CliCommand[] {
-  return [runCommand()];
+  return [runCommand(), reportCommand, validateCommand];
 }
 
 /** Entry point of bin/hiedit-bench.js: runs argv (without node and the script), returns the exit code. */

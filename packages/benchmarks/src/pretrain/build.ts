@@ -6,10 +6,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { backendReport, initBackend } from '@hiedit/tensor-core';
+import { backendReport, initBackend, writeDirAtomic, writeJsonAtomic } from '@hiedit/tensor-core';
 import { loadModel, tokenizerFromDefinition, type CausalLM, type Tokenizer } from '@hiedit/llm-loader';
 import type { ProgressFactory } from '../progress';
-import { buildDirAtomic, writeJsonAtomic } from '../util/atomic';
 import type { AccuracyResult } from './accuracy';
 import { cacheKey, defaultCacheDir } from './cache';
 import type { PretrainReport } from './report';
@@ -27,8 +26,20 @@ export interface PretrainedModel {
   readonly cached: boolean;
 }
 
+/** How a cached pretrained model is found or built (shared by every kind of pretrained model). */
+export interface CacheBuildOptions {
+  readonly cacheDir?: string;
+  /** Retrain even when the entry exists (it is replaced atomically). */
+  readonly force?: boolean;
+  readonly progress?: ProgressFactory;
+  /** Stop training after this many seconds (a budget for slow machines). */
+  readonly maxSeconds?: number;
+  /** Status lines (default: stderr). */
+  readonly log?: (line: string) => void;
+}
+
 /** Inputs of {@link buildPretrained}. */
-export interface BuildSpec {
+export interface BuildSpec extends CacheBuildOptions {
   readonly kind: 'world' | 'facts';
   /** Everything the result depends on besides the trainer version (hashed into the key). */
   readonly keyMaterial: Record<string, unknown>;
@@ -41,14 +52,6 @@ export interface BuildSpec {
   readonly measure: (model: CausalLM, tok: Tokenizer, entryDir: string) => Record<string, AccuracyResult>;
   /** Extra files for the entry (e.g. the world's data directory), written into the temporary entry. */
   readonly extra?: (tmpDir: string) => Promise<void> | void;
-  readonly cacheDir?: string;
-  /** Retrain even when the entry exists (it is replaced atomically). */
-  readonly force?: boolean;
-  readonly progress?: ProgressFactory;
-  /** Stop training after this many seconds (a budget for slow machines). */
-  readonly maxSeconds?: number;
-  /** Status lines (default: stderr). */
-  readonly log?: (line: string) => void;
 }
 
 const REPORT_FILE = 'pretrain.json';
@@ -102,7 +105,7 @@ export async function buildPretrained(spec: BuildSpec): Promise<PretrainedModel>
   log(`${spec.kind} model: training on ${spec.examples.length} facts, vocabulary ${tok.vocabSize}, cache ${dir}`);
   const trained = await trainFactsLM({ examples: spec.examples, tokenizer: tok, settings: spec.settings, progress: spec.progress, maxSeconds: spec.maxSeconds });
   try {
-    await buildDirAtomic(
+    await writeDirAtomic(
       dir,
       async (tmp) => {
         const modelDir = path.join(tmp, 'model');

@@ -5,13 +5,12 @@
  */
 import * as path from 'path';
 import { fileSha256, loadDataset, trueFacts, type DatasetFormat, type EditRequest, type SkippedRecord } from '../datasets';
-import type { ProgressFactory } from '../progress';
-import { buildPretrained, longestTokens, type PretrainedModel } from './build';
+import { buildPretrained, type CacheBuildOptions, longestTokens, type PretrainedModel } from './build';
 import { measureKnowledge, type TrainSettingsInput } from './worldModel';
 import { resolveTrainSettings } from './trainer';
 
 /** Options of {@link ensureFactsModel}. */
-export interface FactsModelOptions {
+export interface FactsModelOptions extends CacheBuildOptions {
   readonly dataFile: string;
   readonly format?: DatasetFormat;
   /** Skip invalid records (they are listed in the result) instead of failing. */
@@ -23,11 +22,6 @@ export interface FactsModelOptions {
   /** Teach locality prompts too (default true). */
   readonly locality?: boolean;
   readonly train?: TrainSettingsInput;
-  readonly cacheDir?: string;
-  readonly force?: boolean;
-  readonly progress?: ProgressFactory;
-  readonly maxSeconds?: number;
-  readonly log?: (line: string) => void;
 }
 
 /** A cached facts model and the requests it was taught. */

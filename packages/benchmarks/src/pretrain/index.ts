@@ -1,4 +1,5 @@
-export { Adam, type AdamSettings } from './adam';
+// The pretrainer's optimizer now lives in tensor-core; these names stay for existing importers.
+export { Adam, type AdamConfig as AdamSettings } from '@hiedit/tensor-core';
 export { teacherForcedAccuracy, padBatch, type AccuracyResult, type ForwardModel } from './accuracy';
 export { buildWordTokenizer, writeWordTokenizer, preTokenize, WORD_SPECIALS, type WordTokenizerFiles } from './wordTokenizer';
 export {
@@ -16,7 +17,7 @@ export {
   type TrainResult,
 } from './trainer';
 export { defaultCacheDir, findRepoRoot, cacheKey, canonicalJson } from './cache';
-export { buildPretrained, readPretrained, type PretrainedModel, type BuildSpec } from './build';
+export { buildPretrained, readPretrained, type PretrainedModel, type BuildSpec, type CacheBuildOptions } from './build';
 export { formatPretrainReport, type PretrainReport } from './report';
 export {
   ensureWorldModel,

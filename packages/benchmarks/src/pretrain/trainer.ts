@@ -3,10 +3,9 @@
  * initialization, seeded batch order, teacher-forced tuples from tokenizeTuple, loss on the answer
  * tokens (plus, optionally, a down-weighted loss on the rest of the sentence).
  */
-import { tf, IGNORE_INDEX, SeededRandom, type TokenizedTuple } from '@hiedit/tensor-core';
+import { tf, Adam, IGNORE_INDEX, SeededRandom, namedVariables, type NamedVariables, type TokenizedTuple } from '@hiedit/tensor-core';
 import { createModel, tokenizeTuple, type CausalLM, type Tokenizer } from '@hiedit/llm-loader';
 import { Progress, type ProgressFactory } from '../progress';
-import { Adam } from './adam';
 import { padBatch, teacherForcedAccuracy, type AccuracyResult } from './accuracy';
 
 /** Version of the training procedure; part of every cache key, bumped when results would change. */
@@ -199,7 +198,9 @@ export async function trainFactsLM(opts: TrainOptions): Promise<TrainResult> {
     const totalSteps = stepsPerEpoch * s.epochs;
     model.setTrainable(true);
     const vars = model.trainableVariables();
-    const adam = new Adam(vars, s);
+    if (vars.length === 0) throw new Error('Adam: no variables to train (did the model expose its trainable variables?)');
+    const params = namedVariables(vars);
+    const adam = new Adam({ lr: s.lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps, weightDecay: s.weightDecay, clipNorm: s.clipNorm });
     const bar = (opts.progress ?? ((label: string, total: number) => new Progress(label, total)))('pretrain', totalSteps);
     const t0 = Date.now();
     const epochLosses: number[] = [];
@@ -215,7 +216,7 @@ export async function trainFactsLM(opts: TrainOptions): Promise<TrainResult> {
         let counted = 0;
         for (let b = 0; b < stepsPerEpoch; b++) {
           const batch = batches[b].map((i) => tuples[i]);
-          const r = trainStep(model, vars, adam, batch, padId, s.sentenceLossWeight, learningRate(s, step, totalSteps));
+          const r = trainStep(model, params, vars, adam, batch, padId, s.sentenceLossWeight, learningRate(s, step, totalSteps));
           lossSum += r.loss;
           correct += r.correct;
           counted += r.answers;
@@ -266,6 +267,7 @@ export function epochBatches(rng: SeededRandom, n: number, batchSize: number): n
  */
 function trainStep(
   model: CausalLM,
+  params: NamedVariables,
   vars: tf.Variable[],
   adam: Adam,
   batch: readonly TokenizedTuple[],
@@ -307,7 +309,7 @@ function trainStep(
       return tf.div(tf.neg(tf.sum(tf.mul(picked, weightT))), tf.sum(weightT)) as tf.Scalar;
     }, vars);
     try {
-      adam.apply(vars.map((v) => grads[v.name]), lr);
+      adam.apply(params, new Map(Object.entries(grads)), lr);
     } finally {
       for (const g of Object.values(grads)) g.dispose();
     }

@@ -8,7 +8,7 @@
  * write both files. The files follow the Rust library's WordLevel schema, so other tools can read them.
  */
 import * as path from 'path';
-import { writeJsonAtomic } from '../util/atomic';
+import { writeJsonAtomic } from '@hiedit/tensor-core';
 
 /** Special tokens, in id order 0..3. */
 export const WORD_SPECIALS = { unk: '<unk>', bos: '<s>', eos: '</s>', pad: '<pad>' } as const;

@@ -6,25 +6,19 @@ import * as path from 'path';
 import type { TokenizedTuple } from '@hiedit/tensor-core';
 import { tokenizeTuple, type Tokenizer } from '@hiedit/llm-loader';
 import type { EditRequest, Fact } from '../datasets';
-import type { ProgressFactory } from '../progress';
 import { generateWorld, resolveWorldOptions, worldSentences, WORLD_GENERATOR_VERSION, writeWorld, readWorldDir, type WorldOptions } from '../world';
 import { teacherForcedAccuracy, type AccuracyResult, type ForwardModel } from './accuracy';
-import { buildPretrained, type PretrainedModel } from './build';
+import { buildPretrained, type CacheBuildOptions, type PretrainedModel } from './build';
 import { resolveTrainSettings, type ModelShape, type TrainSettings } from './trainer';
 
 /** Partial train settings, as options take them. */
 export type TrainSettingsInput = Partial<Omit<TrainSettings, 'model'>> & { model?: Partial<ModelShape> };
 
 /** Options of {@link ensureWorldModel}. */
-export interface WorldModelOptions {
+export interface WorldModelOptions extends CacheBuildOptions {
   /** World generator options (default seed 0, 200 persons). */
   readonly world?: Partial<WorldOptions>;
   readonly train?: TrainSettingsInput;
-  readonly cacheDir?: string;
-  readonly force?: boolean;
-  readonly progress?: ProgressFactory;
-  readonly maxSeconds?: number;
-  readonly log?: (line: string) => void;
 }
 
 /** A cached world model with its world. */

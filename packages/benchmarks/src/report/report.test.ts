@@ -1,6 +1,6 @@
 import { renderReport } from './html';
 import { resultsProblems, validateResults, type ResultsFile } from './results';
-import { formatMarkdownTable, formatTable } from './table';
+import { formatMarkdownTable, formatTable, headline } from './table';
 
 function sample(): ResultsFile {
   const m = {
@@ -77,5 +77,8 @@ describe('report.html', () => {
     expect(t.split('\n')[0]).toMatch(/^editor\s+ES\s+GS/);
     expect(t).toMatch(/hiedit\s+90\.0\s+80\.0/);
     expect(formatMarkdownTable(sample())).toContain('| hiedit | 90.0 | 80.0 |');
+    // hiedit mean (0.9+0.8+0.95)/3 vs <rledit> (0.5+0.8+0.95)/3: +17.8% relative with half the modules.
+    expect(headline(sample(), 'hiedit', '<rledit>')).toMatch(/88\.3 vs 75\.0 \(relative \+17\.8%.*ratio 0\.50/);
+    expect(headline(sample())).toBeUndefined();
   });
 });

@@ -48,3 +48,27 @@ export function formatMarkdownTable(results: ResultsFile): string {
   for (const r of rows.slice(1)) out.push(`| ${r.join(' | ')} |`);
   return out.join('\n');
 }
+
+/** Mean of ES, GS and LS (the paper's summary score), over the metrics that were measured. */
+export function meanEsGsLs(r: EditorResult): number {
+  const xs = [r.ES, r.GS, r.LS].filter((v): v is number => typeof v === 'number');
+  return xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/**
+ * The paper's headline comparison, when both editors ran: HiEdit's mean of ES/GS/LS relative to RLEdit's
+ * (the paper claims at least +8.48%) and the modules each shifts per edit (HiEdit: at most half).
+ */
+export function headline(results: ResultsFile, a = 'hiedit', b = 'rledit'): string | undefined {
+  const ra = results.editors[a];
+  const rb = results.editors[b];
+  if (!ra || !rb) return undefined;
+  const ma = meanEsGsLs(ra);
+  const mb = meanEsGsLs(rb);
+  const rel = mb > 0 ? `${((100 * (ma - mb)) / mb).toFixed(1)}%` : 'n/a';
+  const mods = rb.layers_per_edit > 0 ? (ra.layers_per_edit / rb.layers_per_edit).toFixed(2) : 'n/a';
+  return (
+    `${a} vs ${b}: mean of ES/GS/LS ${(100 * ma).toFixed(1)} vs ${(100 * mb).toFixed(1)} (relative ${rel.startsWith('-') ? '' : '+'}${rel}; ` +
+    `the paper reports +8.48%), modules per edit ${ra.layers_per_edit.toFixed(2)} vs ${rb.layers_per_edit.toFixed(2)} (ratio ${mods}).`
+  );
+}

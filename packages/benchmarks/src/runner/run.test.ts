@@ -63,6 +63,8 @@ class ToyLM implements BenchModel {
 }
 
 const counters = { train: 0, propose: 0, load: 0 };
+const trainCalls: { resume: boolean; dir?: string }[] = [];
+const failTrainOnce = { value: false };
 
 /** Writes +strength at every answer position's (input token, label) cell: a perfect editor when trained. */
 class OracleEditor implements BenchEditor {
@@ -78,8 +80,16 @@ class OracleEditor implements BenchEditor {
     const shifts = new Map<string, ParameterShift>([['table', { kind: 'dense', delta: tf.tensor2d(d, [V, V]) }]]);
     return { shifts, selected: ['table'] };
   }
-  async train(_m: EditableModel, stream: readonly TokenizedEditRequest[], o: { onProgress?: (e: any) => void }) {
+  async train(_m: EditableModel, stream: readonly TokenizedEditRequest[], o: { onProgress?: (e: any) => void; checkpointDir?: string; resume?: boolean }) {
     counters.train++;
+    trainCalls.push({ resume: Boolean(o.resume), dir: o.checkpointDir });
+    if (failTrainOnce.value) {
+      // Write a checkpoint, then die as an interrupted process would.
+      failTrainOnce.value = false;
+      fs.mkdirSync(o.checkpointDir!, { recursive: true });
+      fs.writeFileSync(path.join(o.checkpointDir!, 'train-state.json'), '{"step": 3}');
+      throw new Error('interrupted');
+    }
     stream.forEach((_, i) => o.onProgress?.({ phase: 'train', epoch: 0, step: i + 1, total: stream.length, loss: 1 / (i + 1) }));
     this.strength = 5;
     return { seconds: 0.5, finished: true, epochs: 1, steps: stream.length };
@@ -236,6 +246,21 @@ describe('runBenchmark on a toy model', () => {
     expect(out.results.editors.direct.ES).toBe(1);
   });
 
+  test('an interrupted training resumes from its checkpoint; other settings start it afresh', async () => {
+    const reqs = toyRequests(24);
+    const { deps } = toyDeps(reqs, { oracle: factory('oracle', true) });
+    trainCalls.length = 0;
+    failTrainOnce.value = true;
+    await expect(runBenchmark(opts(dir, { editors: ['oracle'] }), deps, { log: () => {} })).rejects.toThrow('interrupted');
+    const logs: string[] = [];
+    await runBenchmark(opts(dir, { editors: ['oracle'] }), deps, { log: (l) => logs.push(l) });
+    expect(trainCalls.map((c) => c.resume)).toEqual([false, true]);
+    expect(logs.join('\n')).toMatch(/oracle: resuming training from/);
+    // Other editor settings: the stale checkpoint is discarded, not resumed.
+    await runBenchmark(opts(dir, { editors: ['oracle'], editorSettings: { oracle: { x: 1 } } }), deps, { log: () => {} });
+    expect(trainCalls.map((c) => c.resume)).toEqual([false, true, false]);
+  });
+
   test('a trained editor is reloaded instead of retrained when only its evaluation is missing', async () => {
     const reqs = toyRequests(24);
     const { deps, lm } = toyDeps(reqs, { oracle: factory('oracle', true), direct: factory('direct', false) });
@@ -285,5 +310,7 @@ describe('runBenchmark on a toy model', () => {
     const { deps } = toyDeps(toyRequests(4), {});
     await expect(runBenchmark(opts(dir, { numPre: 20 }), deps, { log: () => {} })).rejects.toThrow(/--num-pre \(20\) cannot exceed --eval/);
     await expect(runBenchmark(opts(dir, { dataset: 'zsre' }), deps, { log: () => {} })).rejects.toThrow(/needs --data FILE/);
+    await expect(runBenchmark(opts(dir, { editors: ['nope'] }), deps, { log: () => {} })).rejects.toThrow(/unknown editor nope/);
+    expect(fs.existsSync(path.join(dir, 'run.json'))).toBe(false);
   });
 });

@@ -28,7 +28,7 @@ import {
   type RetentionResult,
 } from '../eval';
 import { progressFactory, type ProgressFactory } from '../progress';
-import { formatTable, renderReport, validateResults, type EditorResult, type HeatmapData, type ResultsFile } from '../report';
+import { formatTable, headline, renderReport, validateResults, type EditorResult, type HeatmapData, type ResultsFile } from '../report';
 import { retentionFacts, toEvalCase } from './cases';
 import { claimRunDir, readJsonIfExists, RunDir, settingsKey, writeDirAtomic, writeFileAtomic, writeJsonAtomic } from './state';
 import type { Splits } from '../datasets';
@@ -179,6 +179,8 @@ function clampFraction(v: number | null): number | null {
 /** Runs the benchmark; see the module comment. */
 export async function runBenchmark(opts: RunOptions, deps: RunnerDeps, io: RunIO): Promise<RunOutcome> {
   checkOptions(opts);
+  // Unknown editor names fail now, not after minutes of pretraining.
+  for (const name of opts.editors) deps.editorFactory(name);
   const progress = io.progress ?? progressFactory({ quiet: opts.quiet });
   const skipped: string[] = [];
   const style = opts.style ?? defaultStyle(opts.dataset);
@@ -315,7 +317,7 @@ async function runWithModel(
             if (resume) io.log(`${name}: resuming training from ${ckpt}`);
             train = await trainEditor(editor, model, trainCases, valCases, opts.seed, ckpt, resume, progress, name);
             const ed = editor;
-            writeDirAtomic(run.trainedDir(name), (tmp) => ed.save(tmp));
+            await writeDirAtomic(run.trainedDir(name), (tmp) => ed.save(tmp));
             writeJsonAtomic(run.trainMetaJson(name), { key, ...train });
           }
         }
@@ -345,6 +347,8 @@ async function runWithModel(
     curves: Object.fromEntries(opts.editors.map((n) => [n, records[n].curve])),
   };
   validateResults(results);
+  const head = headline(results);
+  if (head) notes.push(head);
   const heatmaps: Record<string, HeatmapData> = {};
   for (const n of opts.editors) heatmaps[n] = moduleHeatmap(records[n].modulesPerEdit, modules);
   const reportSettings = {
@@ -374,7 +378,7 @@ async function runWithModel(
     heatmaps,
   });
   writeFileAtomic(run.reportHtml, renderReport({ results, heatmaps, settings: reportSettings, notes }));
-  return { results, resultsPath: run.resultsJson, reportPath: run.reportHtml, table: formatTable(results), skipped };
+  return { results, resultsPath: run.resultsJson, reportPath: run.reportHtml, table: head ? `${formatTable(results)}\n\n${head}` : formatTable(results), skipped };
 }
 
 /**

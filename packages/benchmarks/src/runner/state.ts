@@ -14,18 +14,20 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import {
+  writeDirAtomic as tcWriteDirAtomic,
+  writeFileAtomic as tcWriteFileAtomic,
+  writeJsonAtomic as tcWriteJsonAtomic,
+} from '@hiedit/tensor-core';
 
-/** Writes a file atomically: a reader sees the old content or the new one, never a torn write. */
+/** Writes a file atomically (tensor-core's temp + fsync + rename): readers see old or new, never torn. */
 export function writeFileAtomic(file: string, content: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  fs.writeFileSync(tmp, content);
-  fs.renameSync(tmp, file);
+  tcWriteFileAtomic(file, content);
 }
 
-/** JSON with a trailing newline, written atomically. */
+/** Compact JSON with a trailing newline, written atomically. */
 export function writeJsonAtomic(file: string, value: unknown): void {
-  writeFileAtomic(file, `${JSON.stringify(value, null, 1)}\n`);
+  tcWriteJsonAtomic(file, value, 1);
 }
 
 /** Parsed JSON of a file, or undefined when it does not exist; a corrupt file is an error naming it. */
@@ -39,16 +41,11 @@ export function readJsonIfExists<T = unknown>(file: string): T | undefined {
 }
 
 /**
- * Fills a directory atomically: `fill` writes into a temporary sibling which is then renamed into place,
- * so `dir` either does not exist or is complete.
+ * Fills a directory atomically: `fill` writes into a temporary sibling which then replaces `dir`, so
+ * `dir` either does not exist or is complete.
  */
-export function writeDirAtomic(dir: string, fill: (tmpDir: string) => void): void {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
-  fill(tmp);
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.renameSync(tmp, dir);
+export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => void | Promise<void>): Promise<void> {
+  await tcWriteDirAtomic(dir, fill, { replace: true });
 }
 
 /** JSON with sorted object keys, so equal settings hash equally whatever their key order. */

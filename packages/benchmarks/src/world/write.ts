@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { writeDirAtomic, writeJsonAtomic } from '@hiedit/tensor-core';
 import { loadDataset, loadFacts, type EditRequest, type Fact } from '../datasets';
-import { buildDirAtomic, writeJsonAtomic } from '../util/atomic';
 import type { World } from './generate';
 
 /** File names inside a world directory. */
@@ -16,7 +16,7 @@ export const WORLD_FILES = {
 
 /** Writes a world's three files into `dir`, atomically as a directory (replacing an older one). */
 export async function writeWorld(world: World, dir: string): Promise<void> {
-  await buildDirAtomic(
+  await writeDirAtomic(
     dir,
     (tmp) => {
       writeJsonAtomic(path.join(tmp, WORLD_FILES.world), {

@@ -5,7 +5,7 @@
  * intact data after it is corruption and refused.
  */
 import * as fs from 'fs';
-import * as path from 'path';
+import { writeFileAtomicWith, writeFully } from '@hiedit/tensor-core';
 import { FRAME_DIGEST_BYTES, FRAME_PREFIX_BYTES, MAGIC_BYTES, sha256 } from './format';
 
 /** One verified frame: where its payload lives in the file. */
@@ -115,38 +115,18 @@ export function readPayload(file: string, frame: FrameLocation): Buffer {
   }
 }
 
-function fsyncDir(dir: string): void {
-  // Makes a rename durable; some platforms refuse to open directories, where this is best effort.
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
-  } catch { /* not supported on this platform */ }
-}
-
 /** Creates `file` atomically (temp + fsync + rename) holding the magic and the given frames. */
 export function createFramedFile(file: string, magic: string, frames: readonly Buffer[]): number {
-  const dir = path.dirname(path.resolve(file));
-  fs.mkdirSync(dir, { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  const fd = fs.openSync(tmp, 'w');
   let size = 0;
-  try {
+  writeFileAtomicWith(file, (fd) => {
     const head = Buffer.from(magic, 'latin1');
-    fs.writeSync(fd, head, 0, head.length, 0);
+    writeFully(fd, head);
     size = head.length;
     for (const f of frames) {
-      fs.writeSync(fd, f, 0, f.length, size);
+      writeFully(fd, f);
       size += f.length;
     }
-    fs.fsyncSync(fd);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  fs.closeSync(fd);
-  fs.renameSync(tmp, file);
-  fsyncDir(dir);
+  });
   return size;
 }
 

@@ -39,3 +39,23 @@ export function wholeNumber(value: number | undefined, flag: string, min: number
   if (!Number.isInteger(value) || value < min) throw new CliUsageError(`--${flag} must be a whole number >= ${min}, got ${value}`);
   return value;
 }
+
+/** A measured timing: the median wall time of `repeat` runs. */
+export interface Timing {
+  repeat: number;
+  ms: number;
+}
+
+/**
+ * Prints a command's result: `json` as one JSON line under --json, else the text `lines`. A timing, when
+ * measured, is added to either form (`ms_median` / a last line), so every command reports it alike.
+ */
+export function printResult(io: CliIO, asJson: boolean | undefined, json: object, lines: () => string[], timing?: Timing): void {
+  if (asJson) {
+    writeJson(io, timing ? { ...json, ms_median: timing.ms } : json);
+    return;
+  }
+  const text = lines();
+  if (timing) text.push(`median of ${timing.repeat} runs: ${timing.ms.toFixed(3)} ms`);
+  io.out(text.join('\n') + '\n');
+}

@@ -1,10 +1,9 @@
 /** `info`, `forward`, `grad` and `generate`: commands that load a model directory. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { performance } from 'perf_hooks';
-import { BACKEND_NAMES, CliUsageError, requireFlag, type BackendName, type CliCommand } from '@hiedit/tensor-core';
+import { BACKEND_NAMES, CliUsageError, medianMs, requireFlag, type BackendName, type CliCommand } from '@hiedit/tensor-core';
 import type { CliModel, LoaderApi } from './api';
-import { defineCommand, wholeNumber, writeJson } from './command';
+import { defineCommand, printResult, wholeNumber, type Timing } from './command';
 
 /** --backend NAME: picks the backend before anything loads (same as HIEDIT_BACKEND). */
 export async function selectBackend(api: LoaderApi, backend: string | undefined): Promise<void> {
@@ -49,18 +48,12 @@ function closestNames(name: string, names: readonly string[]): string[] {
   return [...names].sort((a, b) => common(name, b) - common(name, a)).slice(0, 3);
 }
 
-/** Median wall time in ms of `n` runs of `fn`, after one untimed warm-up run. */
-export function medianMs(n: number, fn: () => void): number {
-  fn();
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    fn();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  const mid = times.length >> 1;
-  return times.length % 2 === 1 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
+/** Kept exported from here for existing importers; the timing helper is tensor-core's. */
+export { medianMs };
+
+/** The timing asked for by --repeat (none without it). */
+function timeIf(repeat: number | undefined, fn: () => void): Timing | undefined {
+  return repeat === undefined ? undefined : { repeat, ms: medianMs(repeat, fn) };
 }
 
 function l2(x: Float32Array): number {
@@ -111,22 +104,16 @@ function info(api: LoaderApi): CliCommand {
           backend: api.backendReport().active,
           tokenizer: fs.existsSync(path.join(dir, 'tokenizer.json')),
         };
-        if (flags.json) {
-          writeJson(io, data);
-        } else {
-          io.out(
-            [
-              `model:        ${dir}`,
-              `architecture: ${data.architecture} (model_type ${data.model_type})`,
-              `layers:       ${data.layers}, hidden ${data.hidden_size}, heads ${data.heads} (kv ${data.kv_heads}, head_dim ${data.head_dim}), mlp ${data.intermediate_size}`,
-              `vocabulary:   ${data.vocab_size}, positions ${data.max_positions}, tied embeddings ${data.tied_embeddings ? 'yes' : 'no'}`,
-              `parameters:   ${data.parameters.toLocaleString('en-US')} (${data.editable_modules} editable linear modules)`,
-              `dtype:        ${data.dtype}`,
-              `backend:      ${data.backend}`,
-              `tokenizer:    ${data.tokenizer ? 'tokenizer.json' : 'none'}`,
-            ].join('\n') + '\n',
-          );
-        }
+        printResult(io, flags.json, data, () => [
+          `model:        ${dir}`,
+          `architecture: ${data.architecture} (model_type ${data.model_type})`,
+          `layers:       ${data.layers}, hidden ${data.hidden_size}, heads ${data.heads} (kv ${data.kv_heads}, head_dim ${data.head_dim}), mlp ${data.intermediate_size}`,
+          `vocabulary:   ${data.vocab_size}, positions ${data.max_positions}, tied embeddings ${data.tied_embeddings ? 'yes' : 'no'}`,
+          `parameters:   ${data.parameters.toLocaleString('en-US')} (${data.editable_modules} editable linear modules)`,
+          `dtype:        ${data.dtype}`,
+          `backend:      ${data.backend}`,
+          `tokenizer:    ${data.tokenizer ? 'tokenizer.json' : 'none'}`,
+        ]);
         return 0;
       }),
   });
@@ -147,26 +134,20 @@ function forward(api: LoaderApi): CliCommand {
         const { shape, data } = model.logits(ids);
         // One token has no next token to predict: the loss is undefined, reported as null.
         const loss = ids.length >= 2 ? model.loss(ids) : null;
-        const ms = repeat === undefined ? undefined : medianMs(repeat, () => void model.logits(ids));
-        if (flags.json) {
-          const out: Record<string, unknown> = { logits_shape: shape, logits: Array.from(data), loss };
-          if (ms !== undefined) out.ms_median = ms;
-          writeJson(io, out);
-        } else {
+        const timing = timeIf(repeat, () => void model.logits(ids));
+        printResult(io, flags.json, { logits_shape: shape, logits: Array.from(data), loss }, () => {
           const argmax: number[] = [];
           for (let t = 0; t < shape[0]; t++) {
             let best = 0;
             for (let v = 1; v < shape[1]; v++) if (data[t * shape[1] + v] > data[t * shape[1] + best]) best = v;
             argmax.push(best);
           }
-          const lines = [
+          return [
             `logits: [${shape.join(', ')}] ${preview(data)}`,
             `argmax per position: ${argmax.join(' ')}`,
             `loss (mean next-token cross-entropy): ${loss === null ? 'n/a (one token)' : fmt(loss)}`,
           ];
-          if (ms !== undefined) lines.push(`median of ${repeat} runs: ${ms.toFixed(3)} ms`);
-          io.out(lines.join('\n') + '\n');
-        }
+        }, timing);
         return 0;
       });
     },
@@ -199,21 +180,13 @@ function grad(api: LoaderApi): CliCommand {
           throw new Error(`--param: the model has no tensor "${param}"; similar: ${closestNames(param, names).join(', ')}`);
         }
         const g = model.grad(param, ids);
-        const ms = repeat === undefined ? undefined : medianMs(repeat, () => void model.grad(param, ids));
-        if (flags.json) {
-          const out: Record<string, unknown> = { shape: g.shape, grad: Array.from(g.grad), loss: g.loss };
-          if (ms !== undefined) out.ms_median = ms;
-          writeJson(io, out);
-        } else {
-          const lines = [
-            `param: ${param} [${g.shape.join(', ')}]`,
-            `loss: ${fmt(g.loss)}`,
-            `grad L2 norm: ${fmt(l2(g.grad))}`,
-            `grad: ${preview(g.grad)}`,
-          ];
-          if (ms !== undefined) lines.push(`median of ${repeat} runs: ${ms.toFixed(3)} ms`);
-          io.out(lines.join('\n') + '\n');
-        }
+        const timing = timeIf(repeat, () => void model.grad(param, ids));
+        printResult(io, flags.json, { shape: g.shape, grad: Array.from(g.grad), loss: g.loss }, () => [
+          `param: ${param} [${g.shape.join(', ')}]`,
+          `loss: ${fmt(g.loss)}`,
+          `grad L2 norm: ${fmt(l2(g.grad))}`,
+          `grad: ${preview(g.grad)}`,
+        ], timing);
         return 0;
       });
     },
@@ -255,11 +228,7 @@ function generate(api: LoaderApi): CliCommand {
         }
         const fresh = model.generate(ids, maxNew, { stopAtEos: flags['stop-at-eos'] === true });
         const text = tok ? tok.decode(fresh) : null;
-        if (flags.json) {
-          writeJson(io, { ids: fresh, text });
-        } else {
-          io.out(text !== null ? `${text}\n` : `${fresh.join(' ')}\n`);
-        }
+        printResult(io, flags.json, { ids: fresh, text }, () => [text ?? fresh.join(' ')]);
         return 0;
       });
     },

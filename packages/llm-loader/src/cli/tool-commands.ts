@@ -2,7 +2,7 @@
 import * as path from 'path';
 import { BACKEND_NAMES, CliUsageError, requireFlag, type CliCommand } from '@hiedit/tensor-core';
 import type { LoaderApi } from './api';
-import { defineCommand, writeJson } from './command';
+import { defineCommand, printResult } from './command';
 import { selectBackend } from './model-commands';
 
 function tokenize(api: LoaderApi): CliCommand {
@@ -25,12 +25,7 @@ function tokenize(api: LoaderApi): CliCommand {
       const text = requireFlag(flags.text, 'text');
       const tok = await api.loadTokenizer(path.resolve((flags.model ?? flags.tokenizer) as string));
       const ids = tok.encode(text, { addSpecialTokens: flags.special === true });
-      if (flags.json) {
-        writeJson(io, { ids });
-      } else {
-        const rows = ids.map((id) => `${id}\t${JSON.stringify(tok.decode([id]))}`);
-        io.out(`${ids.length} tokens\n${rows.map((r) => `${r}\n`).join('')}`);
-      }
+      printResult(io, flags.json, { ids }, () => [`${ids.length} tokens`, ...ids.map((id) => `${id}\t${JSON.stringify(tok.decode([id]))}`)]);
       return 0;
     },
   });
@@ -50,20 +45,18 @@ function doctor(api: LoaderApi): CliCommand {
       await selectBackend(api, flags.backend);
       await api.initBackend();
       const r = api.backendReport();
-      if (flags.json) {
-        writeJson(io, r);
-        return 0;
-      }
-      const lines = [`active backend: ${r.active}`, 'candidates:'];
-      for (const c of r.candidates) {
-        const mark = c.name === r.active ? '*' : c.available ? '+' : '-';
-        lines.push(`  ${mark} ${c.name.padEnd(15)} ${c.available ? 'available' : 'unavailable'}${c.reason ? `: ${c.reason}` : ''}`);
-      }
-      const acc = r.accelerator;
-      lines.push(`accelerator: ${acc.name} ${acc.active ? 'active' : 'inactive'}${acc.reason ? ` (${acc.reason})` : ''}`);
-      lines.push('versions:');
-      for (const [k, v] of Object.entries(r.versions)) lines.push(`  ${k.padEnd(28)} ${v}`);
-      io.out(lines.join('\n') + '\n');
+      printResult(io, flags.json, r, () => {
+        const lines = [`active backend: ${r.active}`, 'candidates:'];
+        for (const c of r.candidates) {
+          const mark = c.name === r.active ? '*' : c.available ? '+' : '-';
+          lines.push(`  ${mark} ${c.name.padEnd(15)} ${c.available ? 'available' : 'unavailable'}${c.reason ? `: ${c.reason}` : ''}`);
+        }
+        const acc = r.accelerator;
+        lines.push(`accelerator: ${acc.name} ${acc.active ? 'active' : 'inactive'}${acc.reason ? ` (${acc.reason})` : ''}`);
+        lines.push('versions:');
+        for (const [k, v] of Object.entries(r.versions)) lines.push(`  ${k.padEnd(28)} ${v}`);
+        return lines;
+      });
       return 0;
     },
   });

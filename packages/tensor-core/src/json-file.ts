@@ -1,0 +1,20 @@
+/** Reading JSON files with errors that name the file, so bad input is reported the same way everywhere. */
+import * as fs from 'fs';
+
+/**
+ * Parses the JSON file `file`. Errors: `<file>: cannot read (<reason>)` when it cannot be read, and
+ * `<file>: invalid JSON (<reason>)` when it does not parse. The caller validates the shape.
+ */
+export function readJsonFile(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`${file}: cannot read (${(e as Error).message})`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
+  }
+}
