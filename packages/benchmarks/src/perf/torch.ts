@@ -30,6 +30,8 @@ export interface TorchSpec {
   model: string;
   architecture: string;
   threads: number;
+  /** torch.set_num_threads for this run (OpenBLAS always gets `threads`). */
+  intra_op_threads?: number;
   reps: { forward: number; backward: number; trace: number; generation: number };
   ids: number[];
   grad_params: string[];
