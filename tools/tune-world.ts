@@ -94,7 +94,10 @@ async function main(argv: string[]): Promise<void> {
     const saved = modules.map((n) => [n, model.readWeight(n)] as const);
     const restore = () => { for (const [n, w] of saved) model.writeWeight(n, w); };
     const factory = editorFactory(t.kind);
-    const editor = factory.create(model as unknown as EditorModel, modules, t.settings ?? {});
+    // The trial seed drives both the policy initialization and the trainer's shuffling unless a policy seed is given.
+    const settings = { ...(t.settings ?? {}) } as { policy?: { seed?: number } };
+    if (factory.trainable) settings.policy = { seed: t.seed ?? 0, ...(settings.policy ?? {}) };
+    const editor = factory.create(model as unknown as EditorModel, modules, settings);
     const t0 = Date.now();
     let trainInfo: unknown = null;
     const lossTrace: number[] = [];

@@ -4,6 +4,7 @@ export * from './request';
 export * from './editors/types';
 export * from './editors/registry';
 export * from './editors/policy';
+export * from './editors/sizeDefaults';
 export * from './editors/ft';
 export * from './editorDir';
 export * from './editor';

@@ -9,8 +9,10 @@
  * short buffer when both operands broadcast batch dims (e.g. [2,1,M,K] x [3,K,N]) and garbage when K = 0, and
  * _FusedMatMul with a bias is wrong for batch > 1.
  *
- * The addon is optional: it is built at install time by native/build.js and, when missing, everything runs
- * on the stock kernels and {@link installAccelerator} says why.
+ * The addon is optional: it is built at install time by native/build.js and, when missing, matmuls run on
+ * the stock kernels and {@link installAccelerator} says why. A zero-copy Identity kernel (see
+ * zeroCopyIdentity) needs no addon and is installed on wasm either way; HIEDIT_ACCELERATOR=off restores
+ * every stock kernel.
  */
 import * as fs from 'fs';
 import * as path from 'path';

@@ -12,6 +12,7 @@ import { runBenchmark, type RunOptions, type RunnerDeps, type BenchDataset } fro
 import { defaultDeps } from '../runner/defaults';
 import type { MetricStyle } from '../eval';
 import { reportCommand, validateCommand } from './report-commands';
+import { WORLD_PERSONS_RANGE } from '../world';
 
 /**
  * Defaults of `hiedit-bench run` (and so of `npm start`): sized so the whole world benchmark — world
@@ -41,6 +42,7 @@ const RUN_FLAGS = {
   modules: 'string',
   'cache-dir': 'string',
   'world-seed': 'number',
+  'world-persons': 'number',
   'max-pretrain-seconds': 'number',
   'skip-invalid': 'boolean',
   fresh: 'boolean',
@@ -73,6 +75,9 @@ DIR/report.html. An interrupted run resumes: rerun the same command.
   --modules LIST            edit modules (default: the editor package's default for the architecture)
   --cache-dir DIR           cache of pretrained models (default HIEDIT_CACHE_DIR or .hiedit-cache)
   --world-seed N            seed of the generated world (default 0)
+  --world-persons N         people in the generated world, 20..5000 (default 200: 136 edit requests;
+                            about 0.68 requests per person, so 2000 gives 1360, enough for
+                            --train 300 --eval 1000); a different size is a different cached world model
   --max-pretrain-seconds N  time budget of a pretraining
   --skip-invalid            skip invalid records of --data (each is reported) instead of stopping
   --fresh                   discard earlier state in --out instead of resuming
@@ -108,7 +113,7 @@ function readEditorSettings(file: string): Record<string, Record<string, unknown
 }
 
 /** Parses `run` flags into run options (exported for tests). */
-export function parseRunArgs(argv: string[]): { run: RunOptions; worldSeed: number; maxPretrainSeconds?: number; backend?: string } {
+export function parseRunArgs(argv: string[]): { run: RunOptions; worldSeed: number; worldPersons?: number; maxPretrainSeconds?: number; backend?: string } {
   const { flags, positional } = parseFlags(argv, RUN_FLAGS);
   if (positional.length > 0) throw new CliUsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
   const dataset = (flags.dataset ?? RUN_DEFAULTS.dataset) as BenchDataset;
@@ -147,22 +152,39 @@ export function parseRunArgs(argv: string[]): { run: RunOptions; worldSeed: numb
   };
   const maxPretrainSeconds = flags['max-pretrain-seconds'];
   if (maxPretrainSeconds !== undefined && !(maxPretrainSeconds > 0)) throw new CliUsageError('--max-pretrain-seconds must be positive');
-  return { run, worldSeed: nonNegInt(flags['world-seed'], 'world-seed', 0), maxPretrainSeconds, backend: flags.backend };
+  const worldPersons = flags['world-persons'];
+  if (worldPersons !== undefined) {
+    if (dataset !== 'world' || flags.data !== undefined) {
+      throw new CliUsageError('--world-persons sizes the generated world: it needs --dataset world without --data');
+    }
+    if (!Number.isInteger(worldPersons) || worldPersons < WORLD_PERSONS_RANGE[0] || worldPersons > WORLD_PERSONS_RANGE[1]) {
+      throw new CliUsageError(`--world-persons must be an integer in ${WORLD_PERSONS_RANGE[0]}..${WORLD_PERSONS_RANGE[1]}, got ${worldPersons}`);
+    }
+  }
+  return {
+    run,
+    worldSeed: nonNegInt(flags['world-seed'], 'world-seed', 0),
+    ...(worldPersons !== undefined ? { worldPersons } : {}),
+    maxPretrainSeconds,
+    backend: flags.backend,
+  };
 }
 
 /** The `run` command; `deps` is injectable for tests. */
-export function runCommand(makeDeps: (o: { worldSeed: number; maxPretrainSeconds?: number; log: (l: string) => void }) => RunnerDeps = defaultDeps): CliCommand {
+export function runCommand(
+  makeDeps: (o: { worldSeed: number; worldPersons?: number; maxPretrainSeconds?: number; log: (l: string) => void }) => RunnerDeps = defaultDeps,
+): CliCommand {
   return {
     name: 'run',
     summary: 'run a lifelong-editing benchmark and write results.json + report.html',
     usage: RUN_USAGE,
     async run(argv: string[], io: CliIO): Promise<number> {
-      const { run, worldSeed, maxPretrainSeconds, backend } = parseRunArgs(argv);
+      const { run, worldSeed, worldPersons, maxPretrainSeconds, backend } = parseRunArgs(argv);
       const log = (l: string) => io.err(`${l}\n`);
       const report = await initBackend(backend ? { backend: backend as 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' } : {});
       log(`backend: ${report.active}`);
       const t0 = Date.now();
-      const outcome = await runBenchmark(run, makeDeps({ worldSeed, maxPretrainSeconds, log }), {
+      const outcome = await runBenchmark(run, makeDeps({ worldSeed, worldPersons, maxPretrainSeconds, log }), {
         log,
         progress: progressFactory({ quiet: run.quiet }),
       });

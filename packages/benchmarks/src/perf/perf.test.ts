@@ -1,4 +1,4 @@
-import { formatTable, mergeBest, type ShapeResult } from './main';
+import { checkTargets, formatTable, mergeBest, type ShapeResult } from './main';
 import { median } from './timing';
 
 // Logic of the perf suite only: nothing here times anything (benchmarks are never timed tests).
@@ -58,5 +58,30 @@ describe('perf suite helpers', () => {
     const bwd = lines.find((l) => l.includes('fwd+bwd'))!;
     expect(bwd.trim().split(/\s{2,}/).pop()).toBe('1.20');
     expect(lines.find((l) => l.includes('32x768x768'))).toMatch(/tfjs\/BLAS 0\.50/);
+  });
+});
+
+describe('checkTargets', () => {
+  test('flags each issue-3 target from the numbers, and unknown when a number is missing', () => {
+    const base = {
+      ours: {
+        matmul: [{ ratio: 0.95 }, { ratio: 0.65 }],
+        generation: [{ context: 16, msPerToken: 10 }, { context: 256, msPerToken: 11.5 }],
+        forwardMs: 1, forwardBackwardMs: 1,
+      },
+      wasmOnly: { forwardMs: 90, forwardBackwardMs: 200 },
+      stock: { forwardMs: 100, forwardBackwardMs: 190 },
+      stockMaxAbsLogitDiff: 3e-6,
+    };
+    const t = checkTargets([{ ...base, shape: 'gpt2', ratios: { forward: 0.9, forwardBackward: 1.1 } } as never]);
+    const by = (s: string) => t.find((x) => x.target.includes(s))!;
+    expect(by('GPT-2 forward ours').met).toBe(true);
+    expect(by('GPT-2 forward+backward').met).toBe(false);
+    expect(by('matmul via tfjs').value).toBe('65%');
+    expect(by('matmul via tfjs').met).toBe(false);
+    expect(by('within 20%').met).toBe(true);
+    expect(by('no slower than stock').met).toBe(false); // fwd+bwd 200 vs 190
+    expect(by('logits agree').met).toBe(true);
+    expect(checkTargets([])[0].met).toBeUndefined();
   });
 });

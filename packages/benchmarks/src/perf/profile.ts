@@ -21,9 +21,11 @@ export async function profileKernels(fn: () => void, top = 15): Promise<{ totalK
   });
   const wallMs = performance.now() - t0;
   const by = new Map<string, { ms: number; calls: number }>();
+  // Only registered kernels: tf.profile also lists wrappers (`fusedMatMul__op`, customGrad scopes named after
+  // their function) whose time is already counted in the kernels they ran.
+  const registered = new Set(tf.getKernelsForBackend(tf.getBackend()).map((k) => k.kernelName));
   for (const k of info.kernels) {
-    // `name__op` entries wrap kernels already listed on their own (e.g. fusedMatMul__op around _FusedMatMul).
-    if (k.name.endsWith('__op') || k.name === 'unnamed scope') continue;
+    if (!registered.has(k.name)) continue;
     const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
     const e = by.get(k.name) ?? { ms: 0, calls: 0 };
     e.ms += ms;

@@ -9,7 +9,16 @@ import { defaultEditModules, editorFactory, type EditorModel } from '@hiedit/edi
 import { loadModel, tokenizeTuple, type CausalLM } from '@hiedit/llm-loader';
 import { fileSha256, loadDataset, loadFacts, parseCounterFact, type EditRequest, type Fact } from '../datasets';
 import { ensureFactsModel, ensureWorldModel, readPretrained, type PretrainedModel, type TrainSettingsInput } from '../pretrain';
-import { generateWorld, resolveWorldOptions, WORLD_FILES, WORLD_GENERATOR_VERSION, readWorldDir, type WorldOptions } from '../world';
+import {
+  DEFAULT_WORLD_PERSONS,
+  generateWorld,
+  resolveWorldOptions,
+  WORLD_FILES,
+  WORLD_GENERATOR_VERSION,
+  readWorldDir,
+  type ResolvedWorldOptions,
+  type WorldOptions,
+} from '../world';
 import { settingsKey } from './state';
 import type { BenchEditorFactory, BenchModel, DataBundle, ModelBundle, RunOptions, RunnerDeps } from './types';
 
@@ -17,6 +26,11 @@ import type { BenchEditorFactory, BenchModel, DataBundle, ModelBundle, RunOption
 export interface DefaultDepsOptions {
   /** Seed of the generated world (default 0: the cached world model is shared by every run seed). */
   worldSeed?: number;
+  /**
+   * People in the generated world (default 200, `--world-persons`); overrides `world.persons`. Part of
+   * the world model's cache key, so each size has its own cached model.
+   */
+  worldPersons?: number;
   /** Other world generator options. */
   world?: Partial<WorldOptions>;
   /** Pretraining settings of world / facts models (default: the trainer's). */
@@ -60,10 +74,23 @@ function checkFormat(dataset: string, format: string, file: string): void {
   if (!ok) throw new Error(`${file}: holds ${format} records, but --dataset is ${dataset}`);
 }
 
+/**
+ * Label of a generated world's data (part of a run's settings): `world-s<seed>`, plus `-p<persons>` when
+ * the size is not the default, so runs on different worlds are told apart in reports and resume keys.
+ */
+export function worldDataLabel(w: ResolvedWorldOptions): string {
+  return w.persons === DEFAULT_WORLD_PERSONS ? `world-s${w.seed}` : `world-s${w.seed}-p${w.persons}`;
+}
+
 /** Builds the real dependencies. */
 export function defaultDeps(o: DefaultDepsOptions = {}): RunnerDeps {
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const worldOptions = resolveWorldOptions({ ...o.world, seed: o.worldSeed ?? o.world?.seed ?? 0 });
+  const worldOptions = resolveWorldOptions({
+    ...o.world,
+    seed: o.worldSeed ?? o.world?.seed ?? 0,
+    ...(o.worldPersons !== undefined ? { persons: o.worldPersons } : {}),
+  });
+  const worldLabel = worldDataLabel(worldOptions);
   let worldModel: PretrainedModel | undefined;
 
   return {
@@ -81,9 +108,9 @@ export function defaultDeps(o: DefaultDepsOptions = {}): RunnerDeps {
       if (opts.model) {
         // The world's records without its model: generated in memory, read by the ordinary parser.
         const world = generateWorld(worldOptions);
-        const requests: EditRequest[] = parseCounterFact(world.edits, { label: `world-s${worldOptions.seed}` }).requests;
+        const requests: EditRequest[] = parseCounterFact(world.edits, { label: worldLabel }).requests;
         return {
-          label: `world-s${worldOptions.seed}`,
+          label: worldLabel,
           hash: settingsKey({ generator: WORLD_GENERATOR_VERSION, options: worldOptions }),
           file: '(generated in memory)',
           requests,
@@ -101,7 +128,7 @@ export function defaultDeps(o: DefaultDepsOptions = {}): RunnerDeps {
       const worldDir = path.join(worldModel.dir, 'world');
       const back = readWorldDir(worldDir);
       const file = path.join(worldDir, WORLD_FILES.edits);
-      return { label: `world-s${worldOptions.seed}`, hash: fileSha256(file), file, requests: back.requests, heldOutFacts: back.retention };
+      return { label: worldLabel, hash: fileSha256(file), file, requests: back.requests, heldOutFacts: back.retention };
     },
 
     async obtainModel(opts: RunOptions, data: DataBundle, progress, teach): Promise<ModelBundle> {

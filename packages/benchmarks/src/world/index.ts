@@ -5,6 +5,8 @@ export {
   resolveWorldOptions,
   worldSentences,
   WORLD_GENERATOR_VERSION,
+  WORLD_PERSONS_RANGE,
+  DEFAULT_WORLD_PERSONS,
   type World,
   type WorldOptions,
   type ResolvedWorldOptions,

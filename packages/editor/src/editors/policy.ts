@@ -11,6 +11,7 @@ import {
   presetTrainerOptions, presetUsesHighLevel, savePolicy, TrainerOptions, TrainProgress as RlProgress,
 } from '@hiedit/rl-hierarchy';
 import { registerEditor } from './registry';
+import { sizeScaledStepDefaults } from './sizeDefaults';
 import { Editor, EditorFactory, EditorTrainOptions, EditorTrainResult, ShiftProposal, TrainProgress } from './types';
 
 /** Sub-directory of an editor directory holding the policy (policy.json + policy.safetensors). */
@@ -40,6 +41,20 @@ function resolveSettings(kind: EditorKind, s: Readonly<Record<string, unknown>>)
   const every = s.checkpointEvery ?? 50;
   if (!Number.isInteger(every) || (every as number) < 1) throw new Error(`${kind} settings: checkpointEvery must be a positive integer`);
   return { policy: (s.policy ?? {}) as PolicyConfigInput, trainer: trainer as Partial<TrainerOptions>, checkpointEvery: every as number };
+}
+
+/**
+ * Fills the step sizes the user left unset with the size-scaled defaults (see sizeDefaults.ts), so they are
+ * recorded in editor.json. hiedit-reference keeps its preset (the authors' meta_lr 1e-5) unless told otherwise.
+ */
+export function withSizeDefaults(kind: EditorKind, s: PolicyEditorSettings, dIns: readonly number[]): PolicyEditorSettings {
+  if (dIns.length === 0) return s;
+  const d = sizeScaledStepDefaults(Math.max(...dIns));
+  const low = s.policy?.low ?? {};
+  const policy: PolicyConfigInput = { ...(s.policy ?? {}), low: { ...low, initEta: low.initEta ?? d.initEta } };
+  const trainer: Partial<TrainerOptions> = { ...(s.trainer ?? {}) };
+  if (trainer.metaLr === undefined && kind !== 'hiedit-reference') trainer.metaLr = d.metaLr;
+  return { ...s, policy, trainer };
 }
 
 class PolicyEditor implements Editor {
@@ -145,7 +160,7 @@ function policyFactory(kind: EditorKind, summary: string): EditorFactory {
   return {
     kind, summary, trainable: true,
     create(model, modules, settings) {
-      const s = resolveSettings(kind, settings);
+      const s = withSizeDefaults(kind, resolveSettings(kind, settings), modules.map((n) => model.module(n).dIn));
       const high = presetUsesHighLevel(kind) ? (s.policy?.high === null || s.policy?.high === false ? {} : s.policy?.high ?? {}) : null;
       const policy = new HiEditPolicy(modules.map((n) => model.module(n)), { ...s.policy, high });
       return new PolicyEditor(kind, policy, s);

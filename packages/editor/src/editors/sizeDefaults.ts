@@ -1,0 +1,48 @@
+/**
+ * Size-dependent defaults of the policy editors' two step sizes: the initial per-module step size eta
+ * of the low-level shift and the meta learning rate of its training.
+ *
+ * Why they depend on size: the MEND-style shift is dW = -eta K~^T G~ with normalized (unit-variance)
+ * features, so the change it causes in a module's output for its own key grows with the key width d_in
+ * (x . k~ sums d_in terms); a fixed eta that moves a 64-wide toy model is far too large for a 4096-wide
+ * Llama. Likewise the relative step Adam takes on the network's A (initialized at 1/sqrt(D)) grows with D.
+ *
+ * The rule: log-log interpolation in d_in between two anchors that were each tuned on their own
+ * training/validation data — the built-in world model (d_in 64, see docs/tuning.md) and the authors'
+ * Llama-3-8B runs (d_in 4096, eta 1e-6, meta_lr 1e-5, spec §6) — clamped to the anchor values outside
+ * [64, 4096]. Explicit settings always win.
+ */
+
+/** One tuned point: the edit modules' input width and the step sizes that worked there. */
+export interface SizeAnchor {
+  readonly dIn: number;
+  readonly initEta: number;
+  readonly metaLr: number;
+}
+
+/** Tuned on the world benchmark's validation split (docs/tuning.md). */
+export const SMALL_MODEL_ANCHOR: SizeAnchor = { dIn: 64, initEta: 1e-2, metaLr: 1e-3 };
+/** The authors' Llama-3-8B values (spec §6). */
+export const LLAMA3_ANCHOR: SizeAnchor = { dIn: 4096, initEta: 1e-6, metaLr: 1e-5 };
+
+function interpolate(dIn: number, small: number, large: number): number {
+  const lo = Math.log(SMALL_MODEL_ANCHOR.dIn);
+  const hi = Math.log(LLAMA3_ANCHOR.dIn);
+  const t = (Math.log(dIn) - lo) / (hi - lo);
+  // exact anchor values at and beyond the anchors (exp(log(x)) is not always x in floating point)
+  if (t <= 0) return small;
+  if (t >= 1) return large;
+  return Math.exp(Math.log(small) + t * (Math.log(large) - Math.log(small)));
+}
+
+/**
+ * Default initial eta and meta learning rate for edit modules whose widest input is `dIn`.
+ * @throws when dIn is not a positive integer
+ */
+export function sizeScaledStepDefaults(dIn: number): { initEta: number; metaLr: number } {
+  if (!Number.isInteger(dIn) || dIn < 1) throw new Error(`sizeScaledStepDefaults: dIn must be a positive integer, got ${dIn}`);
+  return {
+    initEta: interpolate(dIn, SMALL_MODEL_ANCHOR.initEta, LLAMA3_ANCHOR.initEta),
+    metaLr: interpolate(dIn, SMALL_MODEL_ANCHOR.metaLr, LLAMA3_ANCHOR.metaLr),
+  };
+}
