@@ -19,6 +19,7 @@ import {
   type ResolvedWorldOptions,
   type WorldOptions,
 } from '../world';
+import { defaultSizes } from './run';
 import { settingsKey } from './state';
 import type { BenchEditorFactory, BenchModel, DataBundle, ModelBundle, RunOptions, RunnerDeps } from './types';
 
@@ -117,6 +118,8 @@ export function defaultDeps(o: DefaultDepsOptions = {}): RunnerDeps {
           heldOutFacts: world.retention.map((f) => ({ prompt: f.prompt, answer: f.answer })),
         };
       }
+      // A stream that cannot fit the world is refused now, not after minutes of pretraining its model.
+      defaultSizes(generateWorld(worldOptions).edits.length, opts);
       worldModel = await ensureWorldModel({
         world: worldOptions,
         train: o.pretrain,

@@ -48,6 +48,18 @@ describe('--world-persons', () => {
     expect(worldDataLabel(resolveWorldOptions({ seed: 2, persons: 200 }))).toBe('world-s2');
   });
 
+  test('refuses a stream the world cannot hold before pretraining its model', async () => {
+    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-world-fit-'));
+    try {
+      const n = generateWorld({ seed: 0, persons: 30 }).edits.length;
+      const deps = defaultDeps({ worldPersons: 30, pretrain: tinyPretrain, log: () => undefined });
+      await expect(deps.loadData(worldRun({ cacheDir, nEval: n + 1 }), progress)).rejects.toThrow(new RegExp(`the data holds ${n} requests`));
+      expect(fs.readdirSync(cacheDir)).toEqual([]);
+    } finally {
+      fs.rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+
   test('a different size is a different cached world model', async () => {
     await initBackend();
     const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-world-size-'));

@@ -1,5 +1,9 @@
+import { initBackend } from '@hiedit/tensor-core';
+import { createModel } from '@hiedit/llm-loader';
 import { LLAMA3_ANCHOR, SMALL_MODEL_ANCHOR, sizeScaledStepDefaults } from './sizeDefaults';
 import { withSizeDefaults } from './policy';
+import { editorFactory } from './registry';
+import './builtin';
 
 describe('size-scaled step defaults', () => {
   it('hits both anchors and clamps outside them', () => {
@@ -30,5 +34,32 @@ describe('size-scaled step defaults', () => {
     const ref = withSizeDefaults('hiedit-reference', { policy: {}, trainer: {} }, [4096]);
     expect(ref.trainer?.metaLr).toBeUndefined();
     expect(ref.policy?.low?.initEta).toBeCloseTo(LLAMA3_ANCHOR.initEta, 12);
+  });
+});
+
+describe('policy editors created without settings', () => {
+  beforeAll(async () => {
+    await initBackend();
+  });
+
+  it('take the size-scaled step sizes of their edit modules (what `hiedit-bench run` uses)', () => {
+    const m = createModel({ architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 32, hidden_size: 64,
+      intermediate_size: 32, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 32,
+      hidden_act: 'silu', max_position_embeddings: 16, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false }, 1);
+    const modules = ['model.layers.1.mlp.gate_proj', 'model.layers.1.mlp.up_proj'];
+    try {
+      for (const kind of ['hiedit', 'rledit', 'mend'] as const) {
+        const ed = editorFactory(kind).create(m, modules, {});
+        const s = ed.settings() as { policy: { low: { initEta: number } }; trainer: { metaLr?: number } };
+        expect(s.policy.low.initEta).toBe(SMALL_MODEL_ANCHOR.initEta);
+        expect(s.trainer.metaLr).toBe(SMALL_MODEL_ANCHOR.metaLr);
+        ed.dispose();
+      }
+      const ref = editorFactory('hiedit-reference').create(m, modules, {});
+      expect((ref.settings() as { trainer: { metaLr?: number } }).trainer.metaLr).toBeUndefined();
+      ref.dispose();
+    } finally {
+      m.dispose();
+    }
   });
 });
