@@ -68,7 +68,13 @@ const failTrainOnce = { value: false };
 
 /** Writes +strength at every answer position's (input token, label) cell: a perfect editor when trained. */
 class OracleEditor implements BenchEditor {
-  constructor(readonly kind: string, readonly modules: readonly string[], public strength: number, private readonly failAt = -1) {}
+  constructor(
+    readonly kind: string,
+    readonly modules: readonly string[],
+    public strength: number,
+    private readonly failAt = -1,
+    private readonly given: Readonly<Record<string, unknown>> = {},
+  ) {}
   propose(model: EditableModel, req: TokenizedEditRequest) {
     counters.propose++;
     if (counters.propose === this.failAt) throw new Error('simulated crash');
@@ -98,7 +104,7 @@ class OracleEditor implements BenchEditor {
     fs.writeFileSync(path.join(dir, 'state.json'), JSON.stringify({ strength: this.strength }));
   }
   settings() {
-    return {};
+    return { ...this.given };
   }
   dispose(): void {}
 }
@@ -107,7 +113,7 @@ function factory(kind: string, trainable: boolean, failAt = -1): BenchEditorFact
   return {
     kind,
     trainable,
-    create: (_m, modules) => new OracleEditor(kind, modules, trainable ? 0 : 5, failAt),
+    create: (_m, modules, settings) => new OracleEditor(kind, modules, trainable ? 0 : 5, failAt, settings),
     load: (dir, _m, modules) => {
       counters.load++;
       const s = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8'));
@@ -259,6 +265,23 @@ describe('runBenchmark on a toy model', () => {
     // Other editor settings: the stale checkpoint is discarded, not resumed.
     await runBenchmark(opts(dir, { editors: ['oracle'], editorSettings: { oracle: { x: 1 } } }), deps, { log: () => {} });
     expect(trainCalls.map((c) => c.resume)).toEqual([false, true, false]);
+  });
+
+  test('a change of an editor\'s own defaults retrains it even with the same command line', async () => {
+    const reqs = toyRequests(24);
+    const defaults = { eta: 1 };
+    const withDefaults: BenchEditorFactory = {
+      ...factory('oracle', true),
+      create: (_m, modules, settings) => new OracleEditor('oracle', modules, 0, -1, { ...defaults, ...settings }),
+    };
+    const { deps } = toyDeps(reqs, { oracle: withDefaults });
+    counters.train = 0;
+    await runBenchmark(opts(dir, { editors: ['oracle'] }), deps, { log: () => {} });
+    await runBenchmark(opts(dir, { editors: ['oracle'] }), deps, { log: () => {} });
+    expect(counters.train).toBe(1);
+    defaults.eta = 2;
+    await runBenchmark(opts(dir, { editors: ['oracle'], fresh: true }), deps, { log: () => {} });
+    expect(counters.train).toBe(2);
   });
 
   test('a trained editor is reloaded instead of retrained when only its evaluation is missing', async () => {

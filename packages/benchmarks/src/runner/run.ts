@@ -33,7 +33,7 @@ import { retentionFacts, toEvalCase } from './cases';
 import { claimRunDir, readJsonIfExists, RunDir, settingsKey, writeDirAtomic, writeFileAtomic, writeJsonAtomic } from './state';
 import type { Splits } from '../datasets';
 import type { RetentionSelection } from './cases';
-import type { BenchEditor, BenchModel, BenchProposal, DataBundle, ModelBundle, RunOptions, RunnerDeps, TextRequest } from './types';
+import type { BenchEditor, BenchEditorFactory, BenchModel, BenchProposal, DataBundle, ModelBundle, RunOptions, RunnerDeps, TextRequest } from './types';
 
 /** What a finished run hands back. */
 export interface RunOutcome {
@@ -61,6 +61,21 @@ interface EditorRecord {
   msPerEdit: number[];
   retention: RetentionResult;
   train: { seconds: number; epochs?: number; steps?: number } | null;
+}
+
+/** The settings an editor resolves from `given` (defaults filled in), for cache keys. */
+function resolvedSettings(
+  factory: BenchEditorFactory,
+  model: BenchModel,
+  modules: readonly string[],
+  given: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const probe = factory.create(model, modules, given);
+  try {
+    return probe.settings();
+  } finally {
+    probe.dispose();
+  }
 }
 
 /** The validation split's default size: a fifth of the training split, at least 5 when training at all. */
@@ -288,7 +303,10 @@ async function runWithModel(
   try {
     for (const name of opts.editors) {
       const editorSettings = opts.editorSettings?.[name] ?? {};
-      const key = settingsKey({ run: runKey, editor: name, settings: editorSettings });
+      const factory = deps.editorFactory(name);
+      // The key covers the settings the editor actually resolves (its defaults included), not only the
+      // ones given on the command line: a change of defaults must not reuse editors trained under the old ones.
+      const key = settingsKey({ run: runKey, editor: name, settings: resolvedSettings(factory, model, modules, editorSettings) });
       const prev = readJsonIfExists<EditorRecord>(run.editorResultJson(name));
       if (prev && prev.key === key) {
         records[name] = prev;
@@ -296,7 +314,6 @@ async function runWithModel(
         io.log(`${name}: finished earlier, reusing ${run.editorResultJson(name)}`);
         continue;
       }
-      const factory = deps.editorFactory(name);
       let editor: BenchEditor | undefined;
       let train: EditorRecord['train'] = null;
       try {
