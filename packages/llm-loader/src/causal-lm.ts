@@ -35,16 +35,17 @@ function meanCrossEntropy(logits: tf.Tensor2D, labels: readonly number[]): tf.Sc
   const labelT = tf.tensor1d(labels as number[], 'int32');
   const op = tf.customGrad((...a: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, save] = a as [tf.Tensor2D, tf.GradSaveFunc];
-    const lse = tf.logSumExp(x, 1, true);
+    // Softmax is one vectorised wasm kernel, while Exp (inside logSumExp) is scalar libm and several
+    // times slower. lse = max(x) - log(max(softmax(x))) is exact and well conditioned: max(softmax) >= 1/V.
+    const probs = tf.softmax(x);
+    const lse = tf.sub(tf.max(x, 1), tf.log(tf.max(probs, 1)));
     const picked = tf.gather(tf.reshape(x, [P * V]), flat);
     // Tensors the backward needs must be saved: everything else made in the forward's scope is gone by then.
-    save([x, lse, labelT]);
+    save([probs, labelT]);
     return {
-      value: tf.mean(tf.sub(tf.reshape(lse, [P]), picked)) as tf.Tensor,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const probs = tf.exp(tf.sub(saved[0], saved[1]));
-        return tf.mul(tf.sub(probs, tf.oneHot(saved[2] as tf.Tensor1D, V)), tf.div(dy, P));
-      },
+      value: tf.mean(tf.sub(lse, picked)) as tf.Tensor,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.mul(tf.sub(saved[0], tf.oneHot(saved[1] as tf.Tensor1D, V)), tf.div(dy, P)),
     };
   });
   return op(logits) as tf.Scalar;

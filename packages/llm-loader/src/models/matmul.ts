@@ -5,18 +5,28 @@
  * activation explicitly keeps every product on the fast path. Weights passed as constants get no
  * gradient at all (trace computes no weight gradients).
  */
-import { tf } from '@hiedit/tensor-core';
+import { acceleratorStatus, tf } from '@hiedit/tensor-core';
+
+/**
+ * With the native accelerator active, transposes are cblas flags (free) and the explicit transposes below only
+ * add Transpose kernels and skinny (V x T) products, so the plain flagged forms are used (perf helper, 17:30).
+ */
+function nativeTransposes(): boolean {
+  return acceleratorStatus().active;
+}
 
 type Save = tf.GradSaveFunc;
 type Arg = tf.Tensor | Save;
 
 /** d(x W)/dx = dy W^T, computed as (W dy^T)^T. */
 function backX(dy: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  if (nativeTransposes()) return tf.matMul(dy, w, false, true);
   return tf.transpose(tf.matMul(w, tf.transpose(dy))) as tf.Tensor2D;
 }
 
 /** d(x W)/dW = x^T dy with x^T materialized (it is (T, dIn), small). */
 function backW(dy: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor2D {
+  if (nativeTransposes()) return tf.matMul(x, dy, true, false);
   return tf.matMul(tf.transpose(x), dy);
 }
 
@@ -51,6 +61,7 @@ export function linearDiff(x: tf.Tensor2D, w: tf.Tensor2D, bias?: tf.Tensor): tf
 
 /** h E^T as (E h^T)^T: E is (V, d) as stored; logits (N, V). */
 function headForward(h: tf.Tensor2D, e: tf.Tensor2D): tf.Tensor2D {
+  if (nativeTransposes()) return tf.matMul(h, e, false, true);
   return tf.transpose(tf.matMul(e, tf.transpose(h))) as tf.Tensor2D;
 }
 
@@ -72,7 +83,7 @@ export function headDiff(h: tf.Tensor2D, e: tf.Tensor2D): tf.Tensor2D {
       value: headForward(hi, ei) as tf.Tensor,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
         tf.matMul(dy as tf.Tensor2D, saved[1] as tf.Tensor2D),
-        tf.matMul(tf.transpose(dy), saved[0] as tf.Tensor2D),
+        nativeTransposes() ? tf.matMul(dy as tf.Tensor2D, saved[0] as tf.Tensor2D, true, false) : tf.matMul(tf.transpose(dy), saved[0] as tf.Tensor2D),
       ],
     };
   });
