@@ -13,7 +13,7 @@ export interface LowLevelConfig {
   readonly rank: number;
   /** Number of residual blocks. */
   readonly blocks: number;
-  /** Initial per-module step size eta. */
+  /** Initial per-module step size eta (> 0; the trained parameter is log(eta), so eta stays positive). */
   readonly initEta: number;
   /** Initial per-module log ridge coefficient lambda (MALMEN style only). */
   readonly initLogLambda: number;
@@ -97,6 +97,7 @@ export function resolvePolicyConfig(input: PolicyConfigInput, moduleCount: numbe
   checkPositiveInt(low.rank, 'low.rank');
   if (!Number.isInteger(low.blocks) || low.blocks < 0) throw new Error(`policy config: low.blocks must be a non-negative integer, got ${low.blocks}`);
   checkFinite(low.initEta, 'low.initEta');
+  if (!(low.initEta > 0)) throw new Error(`policy config: low.initEta must be > 0 (eta is parametrized as exp(logEta)), got ${low.initEta}`);
   checkFinite(low.initLogLambda, 'low.initLogLambda');
   checkFinite(low.initScaleA, 'low.initScaleA');
   checkFinite(low.normEps, 'low.normEps');

@@ -25,11 +25,13 @@ export {
   writeFileAtomic,
   POLICY_FORMAT,
   POLICY_VERSION,
+  POLICY_MIN_VERSION,
+  convertV1Tensors,
   POLICY_JSON,
   POLICY_WEIGHTS,
 } from './persist';
 export type { PolicyManifest } from './persist';
-export { PolicyTrainer, TRAIN_STATE_FORMAT } from './trainer';
+export { PolicyTrainer, TRAIN_STATE_FORMAT, TRAIN_STATE_VERSION } from './trainer';
 export type { StepGradients } from './trainer';
 export {
   DEFAULT_TRAINER_OPTIONS,

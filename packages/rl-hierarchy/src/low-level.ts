@@ -42,7 +42,7 @@ export class LowLevelGroup {
   /** Feature width D = dIn + dOut. */
   readonly width: number;
   readonly rank: number;
-  /** Module names of this group, in policy order; a module's index here selects its s, o, eta, lambda rows. */
+  /** Module names of this group, in policy order; a module's index here selects its s, o, logEta, logLambda rows. */
   readonly moduleNames: string[];
   normalizer: RunningNormalizer;
 
@@ -69,7 +69,9 @@ export class LowLevelGroup {
       params.add(this.p(`block${b}.scale`), tf.ones([n, D]));
       params.add(this.p(`block${b}.shift`), tf.zeros([n, D]));
     }
-    params.add(this.p('eta'), tf.fill([n], config.initEta));
+    // eta = exp(logEta): positive by construction, and Adam's roughly constant-size steps on logEta are
+    // relative changes of eta, the same at eta 1e-2 as at 1e-6 (a raw eta could cross zero and reverse the edit).
+    params.add(this.p('logEta'), tf.fill([n], Math.log(config.initEta)));
     if (config.style === 'malmen') params.add(this.p('logLambda'), tf.fill([n], config.initLogLambda));
   }
 
@@ -88,6 +90,11 @@ export class LowLevelGroup {
   private row(param: string, i: number): tf.Tensor {
     const v = this.params.get(this.p(param));
     return v.rank === 1 ? tf.slice(v, [i], [1]).reshape([]) : tf.slice(v, [i, 0], [1, -1]);
+  }
+
+  /** The step size eta = exp(logEta) of module `moduleIndex`, a differentiable scalar. */
+  eta(moduleIndex: number): tf.Scalar {
+    return tf.exp(this.row('logEta', moduleIndex)) as tf.Scalar;
   }
 
   /**
@@ -130,7 +137,7 @@ export class LowLevelGroup {
     const i = this.indexOf(name);
     const x = this.normalizedInput(keys, valueGrads);
     const t = this.transform(x, i);
-    const eta = this.row('eta', i) as tf.Scalar;
+    const eta = this.eta(i);
     if (this.config.style === 'mend') {
       return { left: tf.mul(tf.transpose(t.keys), tf.neg(eta)) as tf.Tensor2D, right: t.grads };
     }

@@ -13,8 +13,14 @@ import { HiEditPolicy } from './policy';
 
 /** `format` field of policy.json. */
 export const POLICY_FORMAT = 'hiedit-policy';
-/** Version of the policy directory layout this build writes and reads. */
-export const POLICY_VERSION = 1;
+/**
+ * Version of the policy directory layout this build writes. Version 2 stores the step size as
+ * `low.<group>.logEta` (eta = exp(logEta)); version 1 stored the raw `low.<group>.eta` and is still read
+ * (converted on load, see `convertV1Tensors`).
+ */
+export const POLICY_VERSION = 2;
+/** Oldest policy directory version this build can still load. */
+export const POLICY_MIN_VERSION = 1;
 /** File names inside a policy directory. */
 export const POLICY_JSON = 'policy.json';
 export const POLICY_WEIGHTS = 'policy.safetensors';
@@ -93,7 +99,9 @@ export function readPolicyManifest(dir: string): PolicyManifest {
   if (!fs.existsSync(file)) throw new Error(`${file}: not found (is ${dir} a saved policy directory?)`);
   const m = readJsonFile(file) as PolicyManifest;
   if (m.format !== POLICY_FORMAT) throw new Error(`${file}: field "format" is ${JSON.stringify(m.format)}, expected "${POLICY_FORMAT}"`);
-  if (m.version !== POLICY_VERSION) throw new Error(`${file}: field "version" is ${m.version}, this build reads version ${POLICY_VERSION}`);
+  if (!Number.isInteger(m.version) || m.version < POLICY_MIN_VERSION || m.version > POLICY_VERSION) {
+    throw new Error(`${file}: field "version" is ${m.version}, this build reads versions ${POLICY_MIN_VERSION} to ${POLICY_VERSION}`);
+  }
   if (!Array.isArray(m.modules) || m.modules.length === 0) throw new Error(`${file}: field "modules" must be a non-empty array`);
   if (typeof m.checksum !== 'string') throw new Error(`${file}: field "checksum" is missing`);
   return m;
@@ -122,6 +130,32 @@ export function checkModulesMatch(
 }
 
 /**
+ * Version 1 stored the raw step size `low.<group>.eta`; version 2 stores `low.<group>.logEta`. The conversion
+ * log(eta) is exact up to float32 rounding of the log (exp(log(eta)) differs from eta by about one ulp), so a
+ * converted policy edits like the saved one. A non-positive eta (possible under the old raw parametrization)
+ * has no logarithm: such a policy is refused with an error naming the file and value (retrain it).
+ */
+export function convertV1Tensors(tensors: Map<string, HostParam>, file: string): Map<string, HostParam> {
+  const out = new Map<string, HostParam>();
+  for (const [name, t] of tensors) {
+    if (!/^low\.[^.]+\.eta$/.test(name)) {
+      out.set(name, t);
+      continue;
+    }
+    const logName = name.replace(/\.eta$/, '.logEta');
+    const data = new Float32Array(t.data.length);
+    t.data.forEach((v, i) => {
+      if (!(v > 0) || !Number.isFinite(v)) {
+        throw new Error(`${file}: version-1 policy has ${name}[${i}] = ${v}; a step size must be positive to convert it to the log parametrization of version ${POLICY_VERSION} (retrain this policy)`);
+      }
+      data[i] = Math.log(v);
+    });
+    out.set(logName, { name: logName, shape: t.shape.slice(), data });
+  }
+  return out;
+}
+
+/**
  * Load a policy saved by savePolicy. With `modelModule` (e.g. `(n) => model.module(n)`) the module
  * manifest is checked against the model first.
  */
@@ -129,7 +163,9 @@ export function loadPolicy(dir: string, modelModule?: (name: string) => Pick<Mod
   const m = readPolicyManifest(dir);
   const jsonFile = path.join(dir, POLICY_JSON);
   if (modelModule) checkModulesMatch(m.modules, modelModule, jsonFile);
-  const tensors = readHostTensors(path.join(dir, POLICY_WEIGHTS), m.checksum);
+  const weightsFile = path.join(dir, POLICY_WEIGHTS);
+  const raw = readHostTensors(weightsFile, m.checksum);
+  const tensors = m.version === 1 ? convertV1Tensors(raw, weightsFile) : raw;
   const policy = new HiEditPolicy(m.modules, { low: m.config.low, high: m.config.high, seed: m.config.seed });
   try {
     policy.params.fromHost((n) => tensors.get(n), path.join(dir, POLICY_WEIGHTS));

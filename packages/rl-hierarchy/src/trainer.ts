@@ -43,6 +43,12 @@ interface TrainStateJson {
 
 /** `format` field of train-state.json. */
 export const TRAIN_STATE_FORMAT = 'hiedit-train-state';
+/**
+ * Version of train-state.json. Version 2: the step size is the parameter `logEta` (eta = exp(logEta)).
+ * Version-1 states (raw `eta`) are refused: their Adam moments belong to the raw parametrization and
+ * cannot be converted, so resuming would not continue the same run.
+ */
+export const TRAIN_STATE_VERSION = 2;
 const STATE_JSON = 'train-state.json';
 
 function validateStream(stream: readonly TokenizedEditRequest[], label: string): void {
@@ -524,7 +530,7 @@ export class PolicyTrainer {
     const prev = readStatePointer(dir);
     const json: TrainStateJson = {
       format: TRAIN_STATE_FORMAT,
-      version: 1,
+      version: TRAIN_STATE_VERSION,
       tensors: file,
       checksum,
       modules: this.policy.modules,
@@ -559,6 +565,9 @@ export class PolicyTrainer {
     if (!fs.existsSync(jsonFile)) throw new Error(`${jsonFile}: no training state found`);
     const s = readJsonFile(jsonFile) as TrainStateJson;
     if (s.format !== TRAIN_STATE_FORMAT) throw new Error(`${jsonFile}: field "format" is ${JSON.stringify(s.format)}, expected "${TRAIN_STATE_FORMAT}"`);
+    if (s.version !== TRAIN_STATE_VERSION) {
+      throw new Error(`${jsonFile}: field "version" is ${JSON.stringify(s.version)}, this build resumes only version ${TRAIN_STATE_VERSION} (version 1 stored a raw step size eta; its optimizer state cannot be converted to the log parametrization: start the training over)`);
+    }
     const mods = s.modules;
     if (!Array.isArray(mods) || mods.length !== this.policy.modules.length || mods.some((m, i) => m.name !== this.policy.modules[i].name || m.dIn !== this.policy.modules[i].dIn || m.dOut !== this.policy.modules[i].dOut)) {
       throw new Error(`${jsonFile}: the saved run edits modules ${JSON.stringify(mods?.map((m) => `${m.name}:${m.dIn}x${m.dOut}`))}, this policy edits ${JSON.stringify(this.policy.modules.map((m) => `${m.name}:${m.dIn}x${m.dOut}`))}`);

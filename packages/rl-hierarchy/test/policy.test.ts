@@ -14,7 +14,10 @@ import {
   savePolicy,
   loadPolicy,
   POLICY_JSON,
+  POLICY_WEIGHTS,
+  POLICY_VERSION,
 } from '@hiedit/rl-hierarchy';
+import { readHostTensors, writeHostTensors } from '../src/persist';
 
 // the package default backend (wasm here); it must be initialized before any tensor is made
 beforeAll(async () => {
@@ -98,6 +101,10 @@ describe('low-level policy (MEND style)', () => {
 
   test('shift equals -eta K~^T G~ computed directly on the host', () => {
     const policy = new HiEditPolicy(MODULES, { low: { rank: 3, blocks: 2, initEta: 0.1 }, high: null, seed: 4 });
+    // at init every module's eta = exp(logEta) is the configured initEta (up to float32 rounding of the log)
+    for (const g of policy.groups.values()) {
+      for (const v of host(policy.params.get(g.p('logEta')))) expect(Math.abs(Math.exp(v) - 0.1)).toBeLessThan(1e-7);
+    }
     const f = makeFeatures(5);
     policy.updateNormalizers(f, { low: true, high: false });
     perturb(policy, 6);
@@ -126,7 +133,9 @@ describe('low-level policy (MEND style)', () => {
         }
         h = next;
       }
-      const eta = P('eta')[i];
+      // the step size is parametrized as eta = exp(logEta): positive, and the config's initEta at init
+      const eta = Math.exp(P('logEta')[i]);
+      expect(eta).toBeGreaterThan(0);
       const expected = new Float64Array(m.dIn * m.dOut);
       for (let a = 0; a < m.dIn; a++) for (let bb = 0; bb < m.dOut; bb++) {
         let sum = 0;
@@ -311,6 +320,61 @@ describe('policy persistence', () => {
     disposeFeatures(f);
     policy.dispose();
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('version-1 files (raw eta) load converted to logEta; non-positive etas and unknown versions are refused', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rlh-policy-v1-'));
+    const policy = new HiEditPolicy(MODULES, { low: { rank: 3, blocks: 1 }, high: { hidden: 8, k: 1 }, seed: 41 });
+    const f = makeFeatures(42);
+    policy.updateNormalizers(f, { low: true, high: true });
+    perturb(policy, 43, 0.1);
+    savePolicy(policy, dir);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, POLICY_JSON), 'utf8')).version).toBe(POLICY_VERSION);
+    // rewrite the save the way version 1 stored it: low.<group>.eta = exp(logEta)
+    const v2Json = fs.readFileSync(path.join(dir, POLICY_JSON), 'utf8');
+    const cur = readHostTensors(path.join(dir, POLICY_WEIGHTS), undefined);
+    const writeV1 = (etaOf: (logEta: number, i: number) => number): void => {
+      const json = JSON.parse(v2Json);
+      const v1 = [...cur.values()].map((t) => t.name.endsWith('.logEta')
+        ? { name: t.name.replace(/\.logEta$/, '.eta'), shape: t.shape, data: Float32Array.from(t.data, etaOf) }
+        : t);
+      json.version = 1;
+      json.params = v1.map((t) => ({ name: t.name, shape: t.shape }));
+      json.checksum = writeHostTensors(path.join(dir, POLICY_WEIGHTS), v1, { format: 'hiedit-policy' });
+      fs.writeFileSync(path.join(dir, POLICY_JSON), JSON.stringify(json));
+    };
+    writeV1((l) => Math.exp(l));
+    const loaded = loadPolicy(dir);
+    expect(loaded.params.has('low.6x4.logEta')).toBe(true);
+    expect(loaded.params.has('low.6x4.eta')).toBe(false);
+    const a = policy.computeEdit(f);
+    const b = loaded.computeEdit(f);
+    for (const m of MODULES) {
+      const da = shiftToDense(a.shifts.get(m.name)!);
+      const db = shiftToDense(b.shifts.get(m.name)!);
+      // exp(log(eta)) in float32 is eta up to an ulp or two: the converted policy edits the same way
+      expect(maxRelDiff(host(db), host(da))).toBeLessThan(1e-5);
+      da.dispose();
+      db.dispose();
+    }
+    disposeShifts(a.shifts);
+    disposeShifts(b.shifts);
+    loaded.dispose();
+    // a negative eta of the old raw parametrization has no log: a clear error naming file, tensor and value
+    writeV1((l, i) => (i === 1 ? -0.002 : Math.exp(l)));
+    expect(() => loadPolicy(dir)).toThrow(/policy\.safetensors: version-1 policy has low\.\d+x\d+\.eta\[1\] = -0\.002.*must be positive/);
+    const json = JSON.parse(fs.readFileSync(path.join(dir, POLICY_JSON), 'utf8'));
+    json.version = POLICY_VERSION + 1;
+    fs.writeFileSync(path.join(dir, POLICY_JSON), JSON.stringify(json));
+    expect(() => loadPolicy(dir)).toThrow(new RegExp(`field "version" is ${POLICY_VERSION + 1}, this build reads versions 1 to ${POLICY_VERSION}`));
+    disposeFeatures(f);
+    policy.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a non-positive initEta is refused (eta is exp(logEta))', () => {
+    expect(() => new HiEditPolicy(MODULES, { low: { initEta: 0 }, high: null })).toThrow(/low\.initEta must be > 0/);
+    expect(() => new HiEditPolicy(MODULES, { low: { initEta: -1e-3 }, high: null })).toThrow(/low\.initEta must be > 0/);
   });
 
   test('no tensor leaks: creating, using and disposing policies returns numTensors to baseline', () => {

@@ -222,6 +222,13 @@ describe('training', () => {
     p2.dispose();
     const p2b = new HiEditPolicy(m2.modules, POLICY);
     expect(() => new PolicyTrainer(m2, p2b, { ...BASE_OPTS, backDepth: 4 }).loadState(dir)).toThrow(/saved run used backDepth = 3/);
+    // a version-1 state (raw eta, Adam moments of that parametrization) is refused, not resumed wrongly
+    const stateFile = path.join(dir, 'train-state.json');
+    const stateText = fs.readFileSync(stateFile, 'utf8');
+    expect(JSON.parse(stateText).version).toBe(2);
+    fs.writeFileSync(stateFile, JSON.stringify({ ...JSON.parse(stateText), version: 1 }));
+    expect(() => new PolicyTrainer(m2, p2b, BASE_OPTS).loadState(dir)).toThrow(/train-state\.json: field "version" is 1, this build resumes only version 2/);
+    fs.writeFileSync(stateFile, stateText);
     p2b.dispose();
     const p3 = new HiEditPolicy(m2.modules, POLICY);
     const t3 = new PolicyTrainer(m2, p3, BASE_OPTS);
@@ -281,7 +288,7 @@ describe('training', () => {
     const bad = [{ ...train[0], edit: { ids: [1, 2], labels: [-100, -100] } }];
     expect(() => trainer.train(bad)).toThrow(/training stream\[0\].*edit has no label positions/);
     // a poisoned policy stops training with a clear error naming the request, and leaks nothing
-    const eta = policy.params.get('low.6x6.eta');
+    const eta = policy.params.get('low.6x6.logEta');
     tf.tidy(() => eta.assign(tf.fill(eta.shape, NaN)));
     const n0 = tf.memory().numTensors;
     expect(() => trainer.train(train)).toThrow(/training request "req\d+" \(epoch 0, position 0\): non-finite policy gradient/);

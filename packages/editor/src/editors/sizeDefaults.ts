@@ -6,6 +6,10 @@
  * features, so the change it causes in a module's output for its own key grows with the key width d_in
  * (x . k~ sums d_in terms); a fixed eta that moves a 64-wide toy model is far too large for a 4096-wide
  * Llama. Likewise the relative step Adam takes on the network's A (initialized at 1/sqrt(D)) grows with D.
+ * Since eta is trained as log(eta) (rl-hierarchy), Adam's steps on it are relative whatever eta's size, so
+ * eta no longer needs a small meta_lr at large widths; the scaling of meta_lr is kept for A's sake. The
+ * small-model meta_lr was re-checked on world validation after that change (docs/tuning.md): 3e-3 was
+ * not better than 1e-3 (a wash for HiEdit, worse for RLEdit), so 1e-3 stays.
  *
  * The rule: log-log interpolation in d_in between two anchors that were each tuned on their own
  * training/validation data — the built-in world model (d_in 64, see docs/tuning.md) and the authors'
