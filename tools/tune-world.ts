@@ -113,7 +113,15 @@ async function main(argv: string[]): Promise<void> {
       // Learned step sizes (and gate bias) tell whether training pushed eta to zero or flipped its sign.
       const params = (editor as unknown as { policy?: { params: { names(): string[]; get(n: string): tf.Tensor } } }).policy?.params;
       const etas: Record<string, number[]> = {};
-      if (params) for (const n of params.names()) if (/eta$/.test(n)) etas[n] = Array.from(params.get(n).dataSync()).map((v) => +v.toExponential(2));
+      // The step size is stored as logEta (eta = exp(logEta)); report eta itself, keyed by the eta name.
+      if (params) {
+        for (const n of params.names()) {
+          const isLog = /logEta$/.test(n);
+          if (!isLog && !/\.eta$/.test(n)) continue;
+          const raw = Array.from(params.get(n).dataSync());
+          etas[isLog ? n.replace(/logEta$/, 'eta') : n] = raw.map((v) => +(isLog ? Math.exp(v) : v).toExponential(2));
+        }
+      }
       restore();
       const perEdit: string[][] = [];
       const norms: number[] = [];

@@ -7,6 +7,7 @@
  */
 import * as fs from 'fs';
 import { tf, type TokenizedTuple } from '@hiedit/tensor-core';
+import { POLICY_VERSION } from '@hiedit/rl-hierarchy';
 import { splitRequests } from '../datasets';
 import {
   baselineFromJSON,
@@ -72,7 +73,8 @@ function resolvedSettings(
 ): Record<string, unknown> {
   const probe = factory.create(model, modules, given);
   try {
-    return probe.settings();
+    // The policy file format stands for the policies' code: a new format must not reuse old trained editors.
+    return { ...probe.settings(), policyFormat: POLICY_VERSION };
   } finally {
     probe.dispose();
   }
