@@ -6,6 +6,15 @@ import { editorFactory } from './registry';
 import './builtin';
 
 describe('size-scaled step defaults', () => {
+  it('keeps the tuned anchor values (docs/tuning.md)', () => {
+    // A change of these is a change of every default-built editor's results: it needs a new validation sweep.
+    expect(SMALL_MODEL_ANCHOR).toEqual({ dIn: 64, initEta: 5e-3, metaLr: 1e-3 });
+    expect(LLAMA3_ANCHOR).toEqual({ dIn: 4096, initEta: 1e-6, metaLr: 1e-5 });
+    // geometric midpoint (d_in 512): sqrt(5e-3 * 1e-6) and sqrt(1e-3 * 1e-5)
+    expect(sizeScaledStepDefaults(512).initEta).toBeCloseTo(7.0711e-5, 8);
+    expect(sizeScaledStepDefaults(512).metaLr).toBeCloseTo(1e-4, 10);
+  });
+
   it('hits both anchors and clamps outside them', () => {
     expect(sizeScaledStepDefaults(64)).toEqual({ initEta: SMALL_MODEL_ANCHOR.initEta, metaLr: SMALL_MODEL_ANCHOR.metaLr });
     expect(sizeScaledStepDefaults(16)).toEqual(sizeScaledStepDefaults(64));
