@@ -11,7 +11,6 @@
  *   editors/NAME/result.json   metrics, curve and module records of the editor
  *   results.json, details.json, report.html
  */
-import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
@@ -19,6 +18,7 @@ import {
   writeFileAtomic as tcWriteFileAtomic,
   writeJsonAtomic as tcWriteJsonAtomic,
 } from '@hiedit/tensor-core';
+import { cacheKey, canonicalJson } from '../pretrain/cache';
 
 /** Writes a file atomically (tensor-core's temp + fsync + rename): readers see old or new, never torn. */
 export function writeFileAtomic(file: string, content: string): void {
@@ -48,23 +48,11 @@ export async function writeDirAtomic(dir: string, fill: (tmpDir: string) => void
   await tcWriteDirAtomic(dir, fill, { replace: true });
 }
 
-/** JSON with sorted object keys, so equal settings hash equally whatever their key order. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
+export { canonicalJson };
 
 /** Short sha256 key of a settings object. */
 export function settingsKey(v: unknown): string {
-  return createHash('sha256').update(canonicalJson(v)).digest('hex').slice(0, 16);
+  return cacheKey(v).slice(0, 16);
 }
 
 /** The paths of a run directory. */
