@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { backendReport, initBackend, writeDirAtomic, writeJsonAtomic } from '@hiedit/tensor-core';
+import { acceleratorStatus, backendReport, initBackend, writeDirAtomic, writeJsonAtomic } from '@hiedit/tensor-core';
 import { loadModel, tokenizerFromDefinition, type CausalLM, type Tokenizer } from '@hiedit/llm-loader';
 import type { ProgressFactory } from '../progress';
 import type { AccuracyResult } from './accuracy';
@@ -72,10 +72,19 @@ export function longestTokens(texts: readonly string[]): number {
   return m;
 }
 
+/** The active backend and matmul kernels, e.g. `wasm+native-blas` or `wasm+stock`. */
+export function kernelsLabel(): string {
+  const a = acceleratorStatus(); // live: the accelerator can be switched off after init
+  return `${backendReport().active}+${a.active ? a.name : 'stock'}`;
+}
+
 /** Finds the entry for `spec` in the cache, or trains, saves and measures it. */
 export async function buildPretrained(spec: BuildSpec): Promise<PretrainedModel> {
   const log = spec.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  const key = cacheKey({ trainerVersion: TRAINER_VERSION, kind: spec.kind, settings: spec.settings, ...spec.keyMaterial });
+  await initBackend();
+  // Kernels round differently (native BLAS vs stock wasm vs tfjs-node), and a model trained with one set
+  // edits measurably differently: the cache keeps one entry per kernel configuration.
+  const key = cacheKey({ trainerVersion: TRAINER_VERSION, kind: spec.kind, settings: spec.settings, kernels: kernelsLabel(), ...spec.keyMaterial });
   const cacheDir = spec.cacheDir ?? defaultCacheDir();
   const dir = path.join(cacheDir, `${spec.kind}-${key.slice(0, 16)}`);
   let replace = spec.force === true;
@@ -92,7 +101,6 @@ export async function buildPretrained(spec: BuildSpec): Promise<PretrainedModel>
       replace = true;
     }
   }
-  await initBackend();
   const files = buildWordTokenizer(spec.vocabTexts, { maxLength: spec.settings.model.maxPositions });
   const tok = tokenizerFromDefinition({ tokenizerJson: { ...files.tokenizerJson }, tokenizerConfig: { ...files.tokenizerConfig } });
   // The vocabulary is built from these very texts, so an unknown token means the pre-tokenizers disagree.
