@@ -6,3 +6,4 @@ export * from './eval';
 export * from './report';
 export * from './runner';
 export { main, benchCommands, runCommand, parseRunArgs, RUN_DEFAULTS } from './cli/main';
+export { aggregateCommand } from './cli/aggregate-command';

@@ -12,6 +12,7 @@ import { runBenchmark, type RunOptions, type RunnerDeps, type BenchDataset } fro
 import { defaultDeps } from '../runner/defaults';
 import type { MetricStyle } from '../eval';
 import { reportCommand, validateCommand } from './report-commands';
+import { aggregateCommand } from './aggregate-command';
 import { WORLD_PERSONS_RANGE } from '../world';
 
 /**
@@ -198,7 +199,7 @@ export function runCommand(
 
 /** Every hiedit-bench command. */
 export function benchCommands(): CliCommand[] {
-  return [runCommand(), reportCommand, validateCommand];
+  return [runCommand(), reportCommand, validateCommand, aggregateCommand];
 }
 
 /** Entry point of bin/hiedit-bench.js: runs argv (without node and the script), returns the exit code. */
