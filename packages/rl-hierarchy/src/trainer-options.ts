@@ -2,7 +2,7 @@
  * Trainer options, their defaults and the named configurations (hiedit, hiedit-reference, rledit, mend).
  */
 import type { TracePositions } from '@hiedit/tensor-core';
-import type { PolicyConfigInput } from './config';
+import type { PolicyConfigInput, ShiftStyle } from './config';
 import type { GeneralizationTuples } from './loss';
 
 /** `hiedit`: exact in-graph gradients (default). `reference`: the authors' schedule, for parity. */
@@ -133,13 +133,15 @@ export type EditorKind = 'hiedit' | 'hiedit-reference' | 'rledit' | 'mend';
 /**
  * Trainer options of a named configuration. RLEdit: same low-level network, all modules (build the policy with
  * `high: null`), same window. MEND: D = 1 (no window), edits do not accumulate, all modules.
+ * `lowStyle` is the policy's low-level shift style (default 'mend'): the authors' MEND-style low level zeroes its
+ * gradient every step in reference mode (spec §5), their MALMEN-style one does not.
  */
-export function presetTrainerOptions(kind: EditorKind): Partial<TrainerOptions> {
+export function presetTrainerOptions(kind: EditorKind, lowStyle: ShiftStyle = 'mend'): Partial<TrainerOptions> {
   switch (kind) {
     case 'hiedit':
       return { mode: 'hiedit' };
     case 'hiedit-reference':
-      return { ...REFERENCE_TRAINER_OPTIONS };
+      return { ...REFERENCE_TRAINER_OPTIONS, zeroLowLevelGradEachStep: lowStyle === 'mend' };
     case 'rledit':
       return { mode: 'hiedit', computeBaseline: false };
     case 'mend':

@@ -39,6 +39,8 @@ interface TrainStateJson {
   badEpochs: number;
   finished: boolean;
   streamLength: number;
+  /** Training seconds of every session up to this save (absent in states written before it was kept: 0). */
+  elapsedSeconds?: number;
 }
 
 /** `format` field of train-state.json. */
@@ -101,6 +103,10 @@ export class PolicyTrainer {
   private streamLength = -1;
   /** Edit-module weights of a paused trajectory, held on the host while the model is back at its base weights. */
   private trajectory: WeightSnapshot | null = null;
+  /** Seconds spent in training sessions that have ended (restored by loadState, so a resumed run counts them). */
+  private priorSeconds = 0;
+  /** Date.now() when the running train() call started; null outside train(). */
+  private sessionStart: number | null = null;
 
   constructor(
     readonly model: EditableModel,
@@ -163,7 +169,21 @@ export class PolicyTrainer {
    * the error names the request; resume from the last checkpoint, not from this trainer.
    */
   train(train: readonly TokenizedEditRequest[], validation: readonly TokenizedEditRequest[] = []): TrainResult {
-    const t0 = Date.now();
+    this.sessionStart = Date.now();
+    try {
+      return this.runSession(train, validation);
+    } finally {
+      this.priorSeconds = this.elapsedSeconds();
+      this.sessionStart = null;
+    }
+  }
+
+  /** Training seconds so far, earlier (saved and resumed) sessions included. */
+  elapsedSeconds(): number {
+    return this.priorSeconds + (this.sessionStart === null ? 0 : (Date.now() - this.sessionStart) / 1000);
+  }
+
+  private runSession(train: readonly TokenizedEditRequest[], validation: readonly TokenizedEditRequest[]): TrainResult {
     if (train.length === 0) throw new Error('trainer: the training stream is empty');
     if (this.streamLength >= 0 && this.streamLength !== train.length) {
       throw new Error(`trainer: resumed with a training stream of ${train.length} requests, the saved run had ${this.streamLength}`);
@@ -187,7 +207,7 @@ export class PolicyTrainer {
         this.epochLossCount = 0;
       }
       while (this.position < train.length) {
-        if (o.maxSteps !== undefined && this.step >= o.maxSteps) return this.pause(t0);
+        if (o.maxSteps !== undefined && this.step >= o.maxSteps) return this.pause();
         try {
           this.trainStep(train);
         } catch (e) {
@@ -229,14 +249,14 @@ export class PolicyTrainer {
       disposeGrads(this.acc);
       if (o.checkpoint) this.saveState(o.checkpoint.dir);
     }
-    return { status: 'done', steps: this.step, epochsCompleted: this.epoch, bestValidation: this.bestValidation, stoppedEarly, seconds: (Date.now() - t0) / 1000 };
+    return { status: 'done', steps: this.step, epochsCompleted: this.epoch, bestValidation: this.bestValidation, stoppedEarly, seconds: this.elapsedSeconds() };
   }
 
-  private pause(t0: number): TrainResult {
+  private pause(): TrainResult {
     this.trajectory = this.readEditWeights();
     this.resetModel();
     if (this.options.checkpoint) this.saveState(this.options.checkpoint.dir);
-    return { status: 'maxSteps', steps: this.step, epochsCompleted: this.epoch, bestValidation: this.bestValidation, stoppedEarly: false, seconds: (Date.now() - t0) / 1000 };
+    return { status: 'maxSteps', steps: this.step, epochsCompleted: this.epoch, bestValidation: this.bestValidation, stoppedEarly: false, seconds: this.elapsedSeconds() };
   }
 
   /** Build the back-tracking window ending at the current position (oldest first). */
@@ -551,6 +571,7 @@ export class PolicyTrainer {
       badEpochs: this.badEpochs,
       finished: this.finished,
       streamLength: this.streamLength,
+      elapsedSeconds: this.elapsedSeconds(),
     };
     writeFileAtomic(path.join(dir, STATE_JSON), JSON.stringify(json));
     if (prev && prev !== file) fs.rmSync(path.join(dir, prev), { force: true });
@@ -575,11 +596,19 @@ export class PolicyTrainer {
     if (JSON.stringify(s.policyConfig) !== JSON.stringify(this.policy.config)) {
       throw new Error(`${jsonFile}: the saved policy configuration differs from this policy's (${JSON.stringify(s.policyConfig)} vs ${JSON.stringify(this.policy.config)})`);
     }
-    // these options shape the trajectory; resuming under different ones would silently change the run
-    for (const k of ['mode', 'backDepth', 'gamma', 'updateEvery', 'seed', 'shuffle', 'positions', 'genOn', 'accumulateEdits'] as const) {
-      if (s.options && JSON.stringify(s.options[k]) !== JSON.stringify(this.options[k])) {
-        throw new Error(`${jsonFile}: the saved run used ${k} = ${JSON.stringify(s.options[k])}, this trainer has ${JSON.stringify(this.options[k])}`);
+    // Every option but the stopping point and the checkpointing shapes the run; resuming under another
+    // value would silently continue a different run.
+    if (!s.options || typeof s.options !== 'object') throw new Error(`${jsonFile}: field "options" is missing`);
+    const mine = serializableOptions(this.options);
+    const saved = serializableOptions(s.options as unknown as TrainerOptions);
+    for (const k of [...new Set([...Object.keys(mine), ...Object.keys(saved)])]) {
+      if (JSON.stringify(saved[k]) !== JSON.stringify(mine[k])) {
+        throw new Error(`${jsonFile}: the saved run used ${k} = ${JSON.stringify(saved[k])}, this trainer has ${JSON.stringify(mine[k])}`);
       }
+    }
+    const elapsed = s.elapsedSeconds ?? 0;
+    if (typeof elapsed !== 'number' || !Number.isFinite(elapsed) || elapsed < 0) {
+      throw new Error(`${jsonFile}: field "elapsedSeconds" must be a non-negative number, got ${JSON.stringify(s.elapsedSeconds)}`);
     }
     const tensors = readHostTensors(path.join(dir, s.tensors), s.checksum);
     const pick = (prefix: string) => (n: string) => tensors.get(`${prefix}${n}`);
@@ -616,6 +645,7 @@ export class PolicyTrainer {
     this.badEpochs = s.badEpochs;
     this.finished = s.finished;
     this.streamLength = s.streamLength;
+    this.priorSeconds = elapsed;
   }
 
   /** Release the trainer's own tensors (accumulated gradients, Adam moments). */
@@ -646,9 +676,10 @@ function readStatePointer(dir: string): string | undefined {
   }
 }
 
+/** The options that define a run (resume must match them): all but the callback, the stop point and the checkpointing. */
 function serializableOptions(o: TrainerOptions): Record<string, unknown> {
-  const { onProgress: _p, ...rest } = o;
-  return rest as Record<string, unknown>;
+  const { onProgress: _p, checkpoint: _c, maxSteps: _m, ...rest } = o;
+  return stripUndefined(rest) as Record<string, unknown>;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -229,13 +229,23 @@ describe('training', () => {
     fs.writeFileSync(stateFile, JSON.stringify({ ...JSON.parse(stateText), version: 1 }));
     expect(() => new PolicyTrainer(m2, p2b, BASE_OPTS).loadState(dir)).toThrow(/train-state\.json: field "version" is 1, this build resumes only version 2/);
     fs.writeFileSync(stateFile, stateText);
+    // every run-defining option is compared, not only a chosen few; the stop point and checkpointing are not
+    expect(() => new PolicyTrainer(m2, p2b, { ...BASE_OPTS, locCoef: 0.5 }).loadState(dir)).toThrow(/saved run used locCoef = 1, this trainer has 0\.5/);
+    expect(() => new PolicyTrainer(m2, p2b, { ...BASE_OPTS, regCoef: 0.5 }).loadState(dir)).toThrow(/saved run used regCoef = 0\.01/);
+    const saved = JSON.parse(stateText);
+    expect(typeof saved.elapsedSeconds).toBe('number');
+    expect(saved.elapsedSeconds).toBeGreaterThan(0);
+    // the earlier sessions' time is carried over: pretend the first session took 1000 s
+    fs.writeFileSync(stateFile, JSON.stringify({ ...saved, elapsedSeconds: 1000 }));
     p2b.dispose();
     const p3 = new HiEditPolicy(m2.modules, POLICY);
-    const t3 = new PolicyTrainer(m2, p3, BASE_OPTS);
+    const t3 = new PolicyTrainer(m2, p3, { ...BASE_OPTS, maxSteps: 100 });
     t3.loadState(dir);
     const r = t3.train(train, val);
     expect(r.status).toBe('done');
     expect(r.steps).toBe(10);
+    expect(r.seconds).toBeGreaterThanOrEqual(1000);
+    expect(r.seconds).toBeLessThan(1000 + 600);
     expect(hostParams(p3)).toEqual(full.params);
     t3.dispose();
     p3.dispose();
@@ -272,8 +282,12 @@ describe('training', () => {
     expect(events.filter((e) => e.kind === 'checkpoint').map((e) => (e as { step: number }).step)).toEqual([2, 4]);
     expect(fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors')).length).toBe(1); // older states are removed
     expect(Object.keys(a.params)).toContain('high.threshold');
-    const plain = run({ ...presetTrainerOptions('hiedit-reference'), metaLr: 1e-2 }, train);
-    const mendVariant = run({ ...presetTrainerOptions('hiedit-reference'), metaLr: 1e-2, zeroLowLevelGradEachStep: true }, train);
+    // the reference preset zeroes the low-level gradient each step exactly for the MEND-style low level (spec §5)
+    expect(presetTrainerOptions('hiedit-reference').zeroLowLevelGradEachStep).toBe(true);
+    expect(presetTrainerOptions('hiedit-reference', 'mend').zeroLowLevelGradEachStep).toBe(true);
+    expect(presetTrainerOptions('hiedit-reference', 'malmen').zeroLowLevelGradEachStep).toBe(false);
+    const plain = run({ ...presetTrainerOptions('hiedit-reference', 'malmen'), metaLr: 1e-2 }, train);
+    const mendVariant = run({ ...presetTrainerOptions('hiedit-reference', 'mend'), metaLr: 1e-2 }, train);
     const lowDiffers = Object.keys(plain.params).filter((n) => n.startsWith('low.') && JSON.stringify(plain.params[n]) !== JSON.stringify(mendVariant.params[n]));
     expect(lowDiffers.length).toBeGreaterThan(0);
     expect(tf.memory().numTensors).toBe(before);

@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { initBackend, tf, type EditableModel, type ModuleDescriptor, type ParameterShift, type TokenizedEditRequest } from '@hiedit/tensor-core';
 import { validateResults } from '../report';
-import { applyProposal, defaultSizes, runBenchmark } from './run';
+import { applyProposal, defaultSizes, editorSettingsWithSeed, runBenchmark } from './run';
 import { claimRunDir, RunDir, settingsKey } from './state';
 import type { BenchEditor, BenchEditorFactory, BenchModel, RunOptions, RunnerDeps, TextRequest } from './types';
 
@@ -282,6 +282,27 @@ describe('runBenchmark on a toy model', () => {
     defaults.eta = 2;
     await runBenchmark(opts(dir, { editors: ['oracle'], fresh: true }), deps, { log: () => {} });
     expect(counters.train).toBe(2);
+  });
+
+  test('--seed reaches a trainable editor as its policy seed unless the settings give one', async () => {
+    const reqs = toyRequests(24);
+    const created: { kind: string; settings: Readonly<Record<string, unknown>> }[] = [];
+    const recording = (kind: string, trainable: boolean): BenchEditorFactory => ({
+      ...factory(kind, trainable),
+      create: (_m, modules, settings) => {
+        created.push({ kind, settings });
+        return new OracleEditor(kind, modules, trainable ? 0 : 5, -1, settings);
+      },
+    });
+    const { deps } = toyDeps(reqs, { oracle: recording('oracle', true), direct: recording('direct', false) });
+    await runBenchmark(opts(dir, { seed: 4 }), deps, { log: () => {} });
+    expect(created.filter((c) => c.kind === 'oracle').every((c) => (c.settings.policy as { seed: number }).seed === 4)).toBe(true);
+    expect(created.filter((c) => c.kind === 'direct').every((c) => c.settings.policy === undefined)).toBe(true);
+    expect(editorSettingsWithSeed({ trainable: true }, { policy: { seed: 7, low: { rank: 2 } } }, 4)).toEqual({ policy: { seed: 7, low: { rank: 2 } } });
+    expect(editorSettingsWithSeed({ trainable: true }, { policy: { low: { rank: 2 } }, checkpointEvery: 3 }, 4))
+      .toEqual({ policy: { low: { rank: 2 }, seed: 4 }, checkpointEvery: 3 });
+    expect(editorSettingsWithSeed({ trainable: false }, { steps: 2 }, 4)).toEqual({ steps: 2 });
+    expect(() => editorSettingsWithSeed({ trainable: true }, { policy: 3 }, 4)).toThrow(/field "policy" must be an object/);
   });
 
   test('a trained editor is reloaded instead of retrained when only its evaluation is missing', async () => {

@@ -80,6 +80,26 @@ function resolvedSettings(
   }
 }
 
+/**
+ * The settings a trainable editor is built with: the run's `--seed` becomes the policy's initialization seed
+ * (`policy.seed`) unless the user set one, so runs with other seeds start from other policies. Editors without
+ * training have no initialization to seed and get `given` unchanged.
+ */
+export function editorSettingsWithSeed(
+  factory: Pick<BenchEditorFactory, 'trainable'>,
+  given: Readonly<Record<string, unknown>>,
+  seed: number,
+): Readonly<Record<string, unknown>> {
+  if (!factory.trainable) return given;
+  const policy = given.policy;
+  if (policy !== undefined && (typeof policy !== 'object' || policy === null || Array.isArray(policy))) {
+    throw new Error(`run: editor settings field "policy" must be an object, got ${JSON.stringify(policy)}`);
+  }
+  const p = (policy ?? {}) as Record<string, unknown>;
+  if (p.seed !== undefined) return given;
+  return { ...given, policy: { ...p, seed } };
+}
+
 /** The validation split's default size: a fifth of the training split, at least 5 when training at all. */
 export function defaultValidationSize(nTrain: number): number {
   return nTrain > 0 ? Math.max(5, Math.round(nTrain / 5)) : 0;
@@ -304,8 +324,8 @@ async function runWithModel(
   const records: Record<string, EditorRecord> = {};
   try {
     for (const name of opts.editors) {
-      const editorSettings = opts.editorSettings?.[name] ?? {};
       const factory = deps.editorFactory(name);
+      const editorSettings = editorSettingsWithSeed(factory, opts.editorSettings?.[name] ?? {}, opts.seed);
       // The key covers the settings the editor actually resolves (its defaults included), not only the
       // ones given on the command line: a change of defaults must not reuse editors trained under the old ones.
       const key = settingsKey({ run: runKey, editor: name, settings: resolvedSettings(factory, model, modules, editorSettings) });
@@ -452,7 +472,7 @@ async function trainEditor(
   });
   bar?.finish();
   if (!res.finished) throw new Error(`editor ${name}: training stopped before it finished`);
-  // The editor reports its own seconds; a resumed training only knows this session's time.
+  // The editor reports its training seconds, earlier (resumed) sessions included; this session's time is the fallback.
   return { seconds: res.seconds > 0 ? res.seconds : (Date.now() - t0) / 1000, epochs: res.epochs, steps: res.steps };
 }
 

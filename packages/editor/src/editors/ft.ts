@@ -51,7 +51,14 @@ export function resolveFtSettings(input: Readonly<Record<string, unknown>>): FtS
 /** True when every answer position's argmax is its label under the given shifts. */
 function answerIsArgmax(model: EditableModel, req: TokenizedEditRequest, shifts: ReadonlyMap<string, tf.Tensor2D>): boolean {
   const labels = req.edit.labels.filter((l) => l !== IGNORE_INDEX);
-  const argmax = tf.tidy(() => tf.argMax(model.logProbsUnderShifts([req.edit], shifts), 1).dataSync());
+  // Only tensors leave tf.tidy; the host copy is read afterwards.
+  const t = tf.tidy(() => tf.argMax(model.logProbsUnderShifts([req.edit], shifts), 1));
+  let argmax: ArrayLike<number>;
+  try {
+    argmax = t.dataSync() as ArrayLike<number>;
+  } finally {
+    t.dispose();
+  }
   return labels.every((l, i) => argmax[i] === l);
 }
 

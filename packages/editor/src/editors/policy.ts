@@ -69,12 +69,25 @@ class PolicyEditor implements Editor {
   }
 
   private trainerOptions(): Partial<TrainerOptions> {
-    return { ...presetTrainerOptions(this.kind), ...(this.s.trainer ?? {}) };
+    // The preset depends on the low-level style (the MEND-style reference run zeroes its low-level gradient each step).
+    return { ...presetTrainerOptions(this.kind, this.policy.config.low.style), ...(this.s.trainer ?? {}) };
   }
 
+  /**
+   * The fully resolved settings: every trainer option (defaults, the method's preset, the user's values), so that
+   * editor.json and the benchmark's cache keys change when a default does. An editor.json written before this
+   * (user options only) still loads: options it lacks take the current defaults.
+   */
   settings(): Record<string, unknown> {
+    const trainer: Record<string, unknown> = { ...DEFAULT_TRAINER_OPTIONS, ...this.trainerOptions() };
+    // Not run settings: they say where and when to stop, and the callback is not data. The seed is the one
+    // each train() call is given (the run's), so a recorded default would only mislead.
+    delete trainer.seed;
+    delete trainer.maxSteps;
+    delete trainer.checkpoint;
+    delete trainer.onProgress;
     return { policy: { low: this.policy.config.low, high: this.policy.config.high, seed: this.policy.config.seed },
-      trainer: { ...(this.s.trainer ?? {}) }, checkpointEvery: this.s.checkpointEvery };
+      trainer, checkpointEvery: this.s.checkpointEvery };
   }
 
   propose(model: EditableModel, request: TokenizedEditRequest): ShiftProposal {

@@ -65,7 +65,9 @@ describe('policy editors created without settings', () => {
         ed.dispose();
       }
       const ref = editorFactory('hiedit-reference').create(m, modules, {});
-      expect((ref.settings() as { trainer: { metaLr?: number } }).trainer.metaLr).toBeUndefined();
+      // settings() records the resolved options: the reference preset's meta_lr, not the size-scaled one
+      expect((ref.settings() as { trainer: { metaLr?: number } }).trainer.metaLr).toBe(1e-5);
+      expect(SMALL_MODEL_ANCHOR.metaLr).not.toBe(1e-5);
       ref.dispose();
     } finally {
       m.dispose();

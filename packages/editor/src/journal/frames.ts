@@ -190,12 +190,37 @@ export function appendFrame(file: string, at: number, expectedSize: number, fram
       throw new Error(`journal ${file}: size changed on disk from ${expectedSize} to ${size} bytes since it was ` +
         `opened (another writer?); reopen it`);
     }
-    if (size > at) fs.ftruncateSync(fd, at);
-    let done = 0;
-    while (done < frame.length) done += fs.writeSync(fd, frame, done, frame.length - done, at + done);
-    fs.fsyncSync(fd);
+    try {
+      if (size > at) fs.ftruncateSync(fd, at);
+      let done = 0;
+      while (done < frame.length) done += fs.writeSync(fd, frame, done, frame.length - done, at + done);
+      fs.fsyncSync(fd);
+    } catch (e) {
+      // A partial frame must not stay behind the last intact one: cut it away so the file ends at `at` again.
+      let restored = true;
+      try {
+        fs.ftruncateSync(fd, at);
+        fs.fsyncSync(fd);
+      } catch {
+        restored = false;
+      }
+      throw new AppendFailure(file, at, restored, e as Error);
+    }
   } finally {
     fs.closeSync(fd);
   }
   return at + frame.length;
+}
+
+/**
+ * A failed append. `restored`: the file was cut back to `at` (its size is `at`, nothing torn is left);
+ * otherwise its size is unknown and the journal must be reopened (the torn tail is then skipped and cut away).
+ */
+export class AppendFailure extends Error {
+  constructor(readonly file: string, readonly at: number, readonly restored: boolean, readonly reason: Error) {
+    super(`journal ${file}: append at byte offset ${at} failed (${reason.message}); ` +
+      (restored ? 'the partial record was removed, nothing was recorded'
+        : 'the partial record could not be removed: reopen the journal (the torn record is then ignored)'));
+    this.name = 'AppendFailure';
+  }
 }

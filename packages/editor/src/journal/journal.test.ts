@@ -15,6 +15,9 @@ beforeAll(async () => { await initBackend(); });
 const SHAPES = [{ name: 'h.2.mlp.c_fc', dIn: 12, dOut: 20 }, { name: 'h.3.mlp.c_fc', dIn: 12, dOut: 20 },
   { name: 'h.3.attn.c_proj', dIn: 12, dOut: 12 }];
 const BASE_HASH = 'a'.repeat(64);
+// The module object itself (the `import * as` namespace has read-only bindings), to inject write errors.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const nodeFs = require('fs') as typeof fs;
 
 function header(): JournalHeader {
   return { formatVersion: 1, createdAt: '2026-01-01T00:00:00.000Z', baseWeightsHash: BASE_HASH,
@@ -227,6 +230,79 @@ describe('edit journal', () => {
     a.appendRollback('e1');
     expect(fs.existsSync(`${file}.lock`)).toBe(false);
     expect(EditJournal.open(file).isRolledBack('e1')).toBe(true);
+    model.dispose();
+  });
+
+  test('a failed replay restores every touched module bitwise from its snapshot', () => {
+    const { model, journal } = journalWithEdits(6);
+    const other = new WeightsOnlyModel(SHAPES, 7);
+    // perturb the target first so a subtraction-based undo would show its rounding
+    applyStoredShifts(other, makeShifts(40));
+    const digest = currentWeightsDigest(other);
+    const n = tf.memory().numTensors;
+    other.failOnAddShiftCall = 1 + 7; // one call above; edits 1..5 take 6 calls: edit 6 fails on its first shift
+    expect(() => replayJournal(journal, other, BASE_HASH)).toThrow(/injected failure/);
+    expect(currentWeightsDigest(other)).toBe(digest);
+    expect(tf.memory().numTensors).toBe(n);
+    other.dispose();
+    model.dispose();
+  });
+
+  test('a write error in the middle of an append leaves no partial record and the journal usable', () => {
+    const { model, file, journal } = journalWithEdits(2);
+    const sizeBefore = fs.statSync(file).size;
+    const s = makeShifts(5);
+    const info = { editor: 'test', request: { prompt: 'p', target: 't' }, selected: [s[0].module], scores: {}, norms: {} };
+    const realWrite = fs.writeSync;
+    let calls = 0;
+    // the first write call stores half the frame, the second fails like a full disk
+    const spy = jest.spyOn(nodeFs, 'writeSync').mockImplementation(((fd: number, buf: Buffer, off: number, len: number, pos: number) => {
+      // positioned writes are the frame's; the lock file's write goes through
+      if (typeof pos !== 'number') return realWrite(fd, buf, off, len);
+      calls += 1;
+      if (calls === 1) return realWrite(fd, buf, off, Math.max(1, Math.floor(len / 2)), pos);
+      throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    }) as never);
+    try {
+      expect(() => journal.appendEdit(info, s)).toThrow(/append at byte offset \d+ failed \(ENOSPC.*the partial record was removed/);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(calls).toBe(2);
+    expect(fs.statSync(file).size).toBe(sizeBefore);
+    expect(journal.nextEditId()).toBe('e3');
+    journal.appendEdit(info, s);
+    const warnings: string[] = [];
+    const again = EditJournal.open(file, { onWarning: (w) => warnings.push(w) });
+    expect(warnings).toEqual([]);
+    expect(again.records.map((r) => r.editId)).toEqual(['e1', 'e2', 'e3']);
+    expect(again.readShifts('e3')[0].module).toBe(s[0].module);
+    model.dispose();
+  });
+
+  test('when the partial record cannot be cut away the journal refuses further appends until reopened', () => {
+    const { model, file, journal } = journalWithEdits(1);
+    const s = makeShifts(4);
+    const info = { editor: 'test', request: { prompt: 'p', target: 't' }, selected: [s[0].module], scores: {}, norms: {} };
+    const realWrite = fs.writeSync;
+    const w = jest.spyOn(nodeFs, 'writeSync').mockImplementation(((fd: number, buf: Buffer, off: number, len: number, pos: number) => {
+      if (typeof pos !== 'number') return realWrite(fd, buf, off, len);
+      realWrite(fd, buf, off, Math.max(1, Math.floor(len / 3)), pos);
+      throw new Error('EIO: i/o error');
+    }) as never);
+    const t = jest.spyOn(nodeFs, 'ftruncateSync').mockImplementation((() => { throw new Error('EIO: truncate'); }) as never);
+    try {
+      expect(() => journal.appendEdit(info, s)).toThrow(/could not be removed: reopen the journal/);
+    } finally {
+      w.mockRestore();
+      t.mockRestore();
+    }
+    expect(() => journal.appendEdit(info, s)).toThrow(`journal ${file}: an earlier append failed and its partial record could not be removed; reopen the journal (EditJournal.open) before appending again`);
+    const warnings: string[] = [];
+    const reopened = EditJournal.open(file, { onWarning: (m) => warnings.push(m) });
+    expect(warnings[0]).toMatch(/torn last record/);
+    reopened.appendEdit(info, s);
+    expect(EditJournal.open(file).records.map((r) => r.editId)).toEqual(['e1', 'e2']);
     model.dispose();
   });
 

@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import { decodePayload, encodeFrame, FRAME_DIGEST_BYTES, FRAME_PREFIX_BYTES, JOURNAL_MAGIC } from './format';
-import { appendFrame, createFramedFile, FrameLocation, readPayload, scanFrames, withWriteLock } from './frames';
+import { AppendFailure, appendFrame, createFramedFile, FrameLocation, readPayload, scanFrames, withWriteLock } from './frames';
 import {
   checkStoredShift, decodeHeader, decodeRecordInfo, decodeShifts, EditRecordInfo, encodeEdit, encodeHeader,
   encodeRollback, JournalHeader, JournalRecordInfo, RollbackRecordInfo, StoredShift,
@@ -29,6 +29,8 @@ export class EditJournal {
   private readonly rolledBack = new Set<string>();
   private end: number;
   private size: number;
+  /** Set when a failed append left the file in an unknown state: every later append is refused with it. */
+  private needsReopen: string | null = null;
 
   private constructor(
     /** Path of the journal file. */
@@ -156,8 +158,19 @@ export class EditJournal {
   }
 
   private write(frame: Buffer, info: JournalRecordInfo): void {
+    if (this.needsReopen) throw new Error(this.needsReopen);
     const at = this.end;
-    const newEnd = withWriteLock(this.file, () => appendFrame(this.file, at, this.size, frame));
+    let newEnd: number;
+    try {
+      newEnd = withWriteLock(this.file, () => appendFrame(this.file, at, this.size, frame));
+    } catch (e) {
+      if (e instanceof AppendFailure) {
+        if (e.restored) this.size = at;
+        else this.needsReopen = `journal ${this.file}: an earlier append failed and its partial record could not be ` +
+          `removed; reopen the journal (EditJournal.open) before appending again`;
+      }
+      throw e;
+    }
     const loc: FrameLocation = {
       index: this.frames.length, offset: at, payloadOffset: at + FRAME_PREFIX_BYTES,
       payloadLength: frame.length - FRAME_PREFIX_BYTES - FRAME_DIGEST_BYTES,
