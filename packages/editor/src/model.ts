@@ -54,18 +54,14 @@ export function journalHeaderFor(model: EditorModel): JournalHeader {
 }
 
 /**
- * The "upper-middle" layers of an L-layer model: n = clamp(round(3L/16), min(4, L), L) consecutive
+ * The "upper-middle" layers of an L-layer model: n = clamp(round(3L/16), min(2, L), L) consecutive
  * layers starting at the middle, start = min(floor(L/2), L - n). For Llama-3-8B (L = 32) these are
  * layers 16..21 (6 layers, so 12 gate/up modules and k = 6 as in the authors' runs), for GPT-2 small
- * (L = 12) layers 6..9, for a 4-layer model all four layers.
- *
- * Why at least 4 layers: HiEdit's high-level policy chooses, per edit, the layers where the fact lives;
- * with only two candidate layers the choice is nearly fixed (on the tuning world the gate kept the same
- * modules for almost every edit), so small models get a candidate set that spans depth. See docs/tuning.md.
+ * (L = 12) layers 6..7, for a 2-layer tiny model both layers.
  */
 export function upperMiddleLayers(numLayers: number): number[] {
   if (!Number.isInteger(numLayers) || numLayers < 1) throw new Error(`upperMiddleLayers: bad layer count ${numLayers}`);
-  const n = Math.min(numLayers, Math.max(Math.min(4, numLayers), Math.round((3 * numLayers) / 16)));
+  const n = Math.min(numLayers, Math.max(Math.min(2, numLayers), Math.round((3 * numLayers) / 16)));
   const start = Math.min(Math.floor(numLayers / 2), numLayers - n);
   return Array.from({ length: n }, (_, i) => start + i);
 }
