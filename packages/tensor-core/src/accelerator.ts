@@ -17,6 +17,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { registerFusedGradients } from './fused-gradients';
+import { hasNativeFused, registerFusedKernels, unregisterFusedKernels, type NativeFused } from './fused-kernels';
+import { fusedSelfTest } from './fused-ops';
 
 /** Status of the accelerator, as reported by backendReport() and `hiedit doctor`. */
 export interface AcceleratorStatus {
@@ -25,8 +28,11 @@ export interface AcceleratorStatus {
   reason: string;
 }
 
-/** The addon's surface (see native/src/hiedit_blas.c for the exact argument contract). */
-export interface NativeBlas {
+/**
+ * The addon's surface (see native/src/hiedit_blas.c and hiedit_fused.c for the exact argument contracts). The
+ * fused kernels' functions are absent from addons built before they existed.
+ */
+export interface NativeBlas extends Partial<NativeFused> {
   /**
    * C[i] = op(A[i]) op(B[i]) (+ bias) (activation) for i < batch, everything addressed by byte offsets into
    * `heap`. aOffsets/bOffsets: one offset for all batches, or a Uint32Array with one per batch. C is packed.
@@ -367,6 +373,27 @@ function selfTest(): string | undefined {
   return undefined;
 }
 
+/**
+ * Registers the fused LayerNorm/RMSNorm/GELU/SwiGLU/RoPE kernels (and their gradients) when the addon has them and
+ * they pass their self-test; returns the note for the status line. Runs with wasm as the current backend.
+ */
+function installFused(addon: NativeBlas): string {
+  if (!hasNativeFused(addon)) return '; this addon build has no fused kernels (rebuild it)';
+  registerFusedGradients();
+  registerFusedKernels(addon);
+  let failure: string | undefined;
+  try {
+    failure = fusedSelfTest();
+  } catch (e) {
+    failure = `fused self-test threw: ${(e as Error).message}`;
+  }
+  if (failure) {
+    unregisterFusedKernels();
+    return `; ${failure}, fused kernels off`;
+  }
+  return '; fused LayerNorm/RMSNorm/GELU/SwiGLU/RoPE kernels';
+}
+
 function findWasmBackend(): WasmBackendLike | undefined {
   try {
     return tf.findBackend('wasm') as unknown as WasmBackendLike | undefined;
@@ -419,6 +446,7 @@ function uninstallJsPaths(): void {
 }
 
 function uninstallNative(): void {
+  unregisterFusedKernels();
   if (!installed) return;
   register([installed.stockBatchMatMul, installed.stockFusedMatMul], findWasmBackend());
   installed = undefined;
@@ -488,10 +516,12 @@ export function installAccelerator(backendName: string, opts: InstallAccelerator
   register([kernels.batchMatMul, kernels.fusedMatMul], backend);
   installed = { backendName, addon, stockBatchMatMul, stockFusedMatMul };
   let failure: string | undefined;
+  let fusedNote = '';
   const previous = tf.getBackend();
   try {
     if (previous !== 'wasm') tf.setBackend('wasm');
     failure = selfTest();
+    if (!failure) fusedNote = installFused(addon);
   } catch (e) {
     failure = `self-test threw: ${(e as Error).message}`;
   } finally {
@@ -506,7 +536,7 @@ export function installAccelerator(backendName: string, opts: InstallAccelerator
   lastStatus = {
     name: NAME,
     active: true,
-    reason: `BatchMatMul/_FusedMatMul via ${info.blas.split(' ').slice(0, 2).join(' ')}${info.threads ? `, ${info.threads} threads` : ''}${js}`,
+    reason: `BatchMatMul/_FusedMatMul via ${info.blas.split(' ').slice(0, 2).join(' ')}${info.threads ? `, ${info.threads} threads` : ''}${fusedNote}${js}`,
   };
   return acceleratorStatus();
 }

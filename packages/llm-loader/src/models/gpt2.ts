@@ -2,10 +2,10 @@
  * GPT-2 (nanoGPT-style reading of Hugging Face's GPT2LMHeadModel). Checkpoint names are kept as they
  * are; Conv1D weights are already (in, out), which is the internal orientation, so nothing is transposed.
  */
-import { tf, type ModuleDescriptor } from '@hiedit/tensor-core';
+import { tf, untaped, type ModuleDescriptor } from '@hiedit/tensor-core';
 import type { ModelConfig } from '../config';
 import type { ArchImpl, BlockInput, ParamSpec } from './arch';
-import { activate, attention, Ctx, extendCache, layerNorm, splitHeads } from './layers';
+import { activate, attention, Ctx, extendCache, layerNorm } from './layers';
 
 function params(c: ModelConfig): ParamSpec[] {
   const d = c.hiddenSize;
@@ -52,11 +52,14 @@ function selfAttention(ctx: Ctx, c: ModelConfig, i: number, x: tf.Tensor2D, inpu
   const H = c.numHeads;
   const hd = c.headDim;
   const qkv = ctx.linear(`h.${i}.attn.c_attn`, x);
-  const [q, k, v] = tf.split(qkv, 3, 1) as tf.Tensor2D[];
+  // q, k and v are split into heads together: one reshape and one transpose of (B, T, 3H, hd) instead of a
+  // reshape and a transpose each (every tfjs op costs a dispatch, and these run twice per layer with autodiff).
+  const heads = tf.transpose(tf.reshape(qkv, [B, T, 3 * H, hd]), [0, 2, 1, 3]);
+  const [q, k, v] = tf.split(heads, 3, 1) as tf.Tensor4D[];
   let scale = c.scaleAttnWeights ? 1 / Math.sqrt(hd) : 1;
   if (c.scaleAttnByInverseLayerIdx) scale /= i + 1;
-  const qh = splitHeads(scale === 1 ? q : tf.mul(q, scale), B, T, H, hd);
-  const full = extendCache(input.cache, i, splitHeads(k, B, T, H, hd), splitHeads(v, B, T, H, hd));
+  const qh = scale === 1 ? q : (tf.mul(q, scale) as tf.Tensor4D);
+  const full = extendCache(input.cache, i, k, v);
   const y = attention(qh, full.k, full.v, input.bias);
   return ctx.linear(`h.${i}.attn.c_proj`, y);
 }
@@ -64,6 +67,13 @@ function selfAttention(ctx: Ctx, c: ModelConfig, i: number, x: tf.Tensor2D, inpu
 function mlp(ctx: Ctx, c: ModelConfig, i: number, x: tf.Tensor2D): tf.Tensor2D {
   const h = activate(ctx.linear(`h.${i}.mlp.c_fc`, x), c.activation);
   return ctx.linear(`h.${i}.mlp.c_proj`, h);
+}
+
+/** Layer of a GPT-2 parameter or module name (see Ctx.firstTapedLayer). */
+function gpt2LayerOf(name: string): number | 'post' | undefined {
+  const m = /^h\.(\d+)\./.exec(name);
+  if (m) return Number(m[1]);
+  return name.startsWith('ln_f.') || name.startsWith('lm_head.') ? 'post' : undefined;
 }
 
 function hidden(ctx: Ctx, c: ModelConfig, input: BlockInput): tf.Tensor2D {
@@ -74,11 +84,21 @@ function hidden(ctx: Ctx, c: ModelConfig, input: BlockInput): tf.Tensor2D {
   const pos = tf.slice(ctx.p('wpe.weight'), [pos0, 0], [T, d]);
   // (B*T, d) + (T, d) broadcasts per row only when B == 1; tile positions for batches.
   let x = (B === 1 ? tf.add(tok, pos) : tf.add(tf.reshape(tok, [B, T, d]), pos).reshape([B * T, d])) as tf.Tensor2D;
-  for (let i = 0; i < c.numLayers; i++) {
+  const block = (h: tf.Tensor2D, i: number): tf.Tensor2D => {
     const p = `h.${i}`;
-    x = tf.add(x, selfAttention(ctx, c, i, layerNorm(x, ctx.p(`${p}.ln_1.weight`), ctx.p(`${p}.ln_1.bias`), eps), input));
-    x = tf.add(x, mlp(ctx, c, i, layerNorm(x, ctx.p(`${p}.ln_2.weight`), ctx.p(`${p}.ln_2.bias`), eps)));
+    const a: tf.Tensor2D = tf.add(h, selfAttention(ctx, c, i, layerNorm(h, ctx.p(`${p}.ln_1.weight`), ctx.p(`${p}.ln_1.bias`), eps), input));
+    return tf.add(a, mlp(ctx, c, i, layerNorm(a, ctx.p(`${p}.ln_2.weight`), ctx.p(`${p}.ln_2.bias`), eps)));
+  };
+  // Blocks no gradient can pass through run untaped: under tf.grads the engine would otherwise record them and
+  // save their inputs (an Identity dispatch per saved tensor) for a backward pass that never reaches them.
+  const cut = ctx.firstTapedLayer(c.numLayers, gpt2LayerOf);
+  if (cut > 0) {
+    x = untaped(x, (h) => {
+      for (let i = 0; i < cut; i++) h = block(h, i);
+      return h;
+    }, 'gpt2 blocks before the first differentiated one');
   }
+  for (let i = cut; i < c.numLayers; i++) x = block(x, i);
   return layerNorm(x, ctx.p('ln_f.weight'), ctx.p('ln_f.bias'), eps);
 }
 

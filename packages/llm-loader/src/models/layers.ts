@@ -3,7 +3,7 @@
  * forward serve plain inference, gradients of a named parameter, shifted weights inside autodiff,
  * tracing (probes on module outputs, captured module inputs) and KV-cached generation.
  */
-import { tf } from '@hiedit/tensor-core';
+import { layerNorm as fusedLayerNorm, geluTanh, rmsNorm as fusedRmsNorm, tf } from '@hiedit/tensor-core';
 import type { Activation } from '../config';
 import { headConst, headDiff, linearConst, linearDiff } from './matmul';
 
@@ -41,6 +41,25 @@ export class Ctx {
     readonly opts: ForwardOptions = {},
   ) {}
 
+  /**
+   * Index of the first layer autodiff can need (numLayers when none): every differentiated tensor (override,
+   * shift, probe, trainable weight) enters at or after it, so the layers before it can run untaped (see
+   * tensor-core's untaped). layerOf maps a parameter or module name to its layer, to 'post' (after every
+   * layer: final norm, untied head) or to undefined (embeddings and anything else: from the start).
+   */
+  firstTapedLayer(numLayers: number, layerOf: (name: string) => number | 'post' | undefined): number {
+    if (this.opts.weightsTrainable) return 0;
+    let first = numLayers;
+    for (const m of [this.opts.overrides, this.opts.shifts, this.opts.probes]) {
+      if (!m) continue;
+      for (const name of m.keys()) {
+        const l = layerOf(name);
+        if (l !== 'post') first = Math.min(first, l ?? 0);
+      }
+    }
+    return first;
+  }
+
   /** A parameter by internal key (checkpoint name, linear weights in (dIn, dOut)). */
   p(key: string): tf.Tensor {
     const o = this.opts.overrides?.get(key);
@@ -70,42 +89,40 @@ export class Ctx {
     if (shift) w = tf.add(w, shift);
     const hasBias = this.weights.has(bKey);
     const all = this.opts.weightsTrainable ?? false;
-    const biasDiff = hasBias && (all || (this.opts.overrides?.has(bKey) ?? false));
-    const constBias = hasBias && !biasDiff ? this.p(bKey) : undefined;
     const wDiff = all || shift !== undefined || (this.opts.overrides?.has(wKey) ?? false);
-    let y = wDiff ? linearDiff(x, w, constBias) : linearConst(x, w, constBias);
-    if (biasDiff) y = tf.add(y, this.p(bKey));
+    let y = wDiff ? linearDiff(x, w) : linearConst(x, w);
+    // The bias is a separate Add rather than tf.fused.matMul's bias: that op wraps its kernel in three Reshapes
+    // and a customGrad scope (4+ tfjs dispatches instead of 1, per linear), and the kernel adds the bias after the
+    // product anyway, so the values are the same.
+    if (hasBias) y = tf.add(y, this.p(bKey));
     const probe = probes?.get(name);
     if (probe) y = tf.add(y, probe as tf.Tensor2D);
     return y;
   }
 }
 
-/** LayerNorm over the last axis, as torch.nn.LayerNorm (biased variance). */
+/**
+ * LayerNorm over the last axis, as torch.nn.LayerNorm (biased variance). tensor-core's op runs one fused
+ * kernel (forward and backward) when the native accelerator is active, the composite tf ops otherwise.
+ */
 export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor2D {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gamma), beta);
+  return fusedLayerNorm(x, gamma, beta, eps);
 }
 
-/** RMSNorm as Llama: x / sqrt(mean(x^2) + eps) * w. */
+/** RMSNorm as Llama: x / sqrt(mean(x^2) + eps) * w (fused like layerNorm). */
 export function rmsNorm(x: tf.Tensor2D, w: tf.Tensor, eps: number): tf.Tensor2D {
-  const ms = tf.mean(tf.square(x), -1, true);
-  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), w);
+  return fusedRmsNorm(x, w, eps);
 }
-
-/** 2 sqrt(2 / pi): 0.5 (1 + tanh(z)) = sigmoid(2 z), so the tanh GELU is x * sigmoid(x (A + B x^2)). */
-const GELU_A = 2 * Math.sqrt(2 / Math.PI);
-const GELU_B = 0.044715 * GELU_A;
 
 /**
- * Activation by normalized name. The tanh GELU is computed through the identity above: the wasm
- * Tanh kernel is ~14x slower than Sigmoid (50 ms vs 3.6 ms on 256x3072), the sigmoid form does not
- * cancel catastrophically for negative inputs, and x*x replaces pow (slow, NaN-prone gradient at 0).
+ * Activation by normalized name. The tanh GELU is tensor-core's geluTanh, x * sigmoid(2z) (the same
+ * value as 0.5 x (1 + tanh(z))): one fused kernel with the accelerator, and without it the wasm
+ * Sigmoid instead of the ~14x slower Tanh, no catastrophic cancellation for negative inputs, no pow.
  */
 export function activate(x: tf.Tensor2D, act: Activation): tf.Tensor2D {
   switch (act) {
     case 'gelu_tanh':
-      return tf.mul(x, tf.sigmoid(tf.mul(x, tf.add(tf.mul(tf.square(x), GELU_B), GELU_A))));
+      return geluTanh(x);
     case 'gelu_erf':
       return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
     case 'relu':
@@ -153,7 +170,7 @@ export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: 
     scores = g === 1 ? tf.add(scores, bias) : tf.reshape(tf.add(tf.reshape(scores, [B, kvH, g, Tq, Tk]), tf.expandDims(bias, 1)), [B, kvH, g * Tq, Tk]);
   }
   const out = tf.matMul(tf.softmax(scores), v); // (B, kvH, g*Tq, hd)
-  const heads = tf.reshape(out, [B, H, Tq, hd]);
+  const heads = g === 1 ? out : tf.reshape(out, [B, H, Tq, hd]);
   return tf.reshape(tf.transpose(heads, [0, 2, 1, 3]), [B * Tq, H * hd]);
 }
 

@@ -3,11 +3,11 @@
  * rotate_half convention, grouped-query attention, SwiGLU MLP. Checkpoint names are Hugging Face's;
  * nn.Linear weights are stored (out, in) and held internally as (in, out).
  */
-import { tf, type ModuleDescriptor } from '@hiedit/tensor-core';
+import { rotaryEmbedding, siluMul, tf, untaped, type ModuleDescriptor } from '@hiedit/tensor-core';
 import type { ModelConfig } from '../config';
 import type { ArchImpl, BlockInput, ParamSpec } from './arch';
 import { activate, attention, Ctx, extendCache, rmsNorm, splitHeads } from './layers';
-import { applyRope, inverseFrequencies, ropeTables } from './rope';
+import { inverseFrequencies, ropeTables } from './rope';
 
 interface Linear {
   name: string;
@@ -59,9 +59,17 @@ function modules(c: ModelConfig): ModuleDescriptor[] {
   return ms;
 }
 
+/** Rotation tables (T, headDim / 2) for keys, and for queries with the 1/sqrt(headDim) scale folded in. */
+interface RopeTables {
+  cos: tf.Tensor2D;
+  sin: tf.Tensor2D;
+  qCos: tf.Tensor2D;
+  qSin: tf.Tensor2D;
+}
+
 /** Attention of layer i: q/k/v projections, RoPE on q and k, GQA, o_proj. */
 function selfAttention(
-  ctx: Ctx, c: ModelConfig, i: number, x: tf.Tensor2D, input: BlockInput, rope: { cos: tf.Tensor2D; sin: tf.Tensor2D },
+  ctx: Ctx, c: ModelConfig, i: number, x: tf.Tensor2D, input: BlockInput, rope: RopeTables,
 ): tf.Tensor2D {
   const { B, T } = input;
   const hd = c.headDim;
@@ -69,29 +77,50 @@ function selfAttention(
   const q = splitHeads(ctx.linear(`${a}.q_proj`, x), B, T, c.numHeads, hd);
   const k = splitHeads(ctx.linear(`${a}.k_proj`, x), B, T, c.numKvHeads, hd);
   const v = splitHeads(ctx.linear(`${a}.v_proj`, x), B, T, c.numKvHeads, hd);
-  // Scaling q before the product is the same math as scaling the scores, on T*hd instead of T*T values.
-  const qr = tf.mul(applyRope(q, rope.cos, rope.sin), 1 / Math.sqrt(hd)) as tf.Tensor4D;
-  const full = extendCache(input.cache, i, applyRope(k, rope.cos, rope.sin), v);
+  // q's 1/sqrt(hd) scaling is folded into its rotation tables (made once per forward): the same math as
+  // scaling the scores, without an op per layer. tensor-core's rotaryEmbedding is applyRope, fused.
+  const qr = rotaryEmbedding(q, rope.qCos, rope.qSin);
+  const full = extendCache(input.cache, i, rotaryEmbedding(k, rope.cos, rope.sin), v);
   return ctx.linear(`${a}.o_proj`, attention(qr, full.k, full.v, input.bias));
 }
 
-/** SwiGLU: down(act(gate(x)) * up(x)). */
+/** SwiGLU: down(act(gate(x)) * up(x)); with SiLU the product is one fused op (tensor-core's siluMul). */
 function mlp(ctx: Ctx, c: ModelConfig, i: number, x: tf.Tensor2D): tf.Tensor2D {
   const m = `model.layers.${i}.mlp`;
-  const gated = tf.mul(activate(ctx.linear(`${m}.gate_proj`, x), c.activation), ctx.linear(`${m}.up_proj`, x));
+  const gate = ctx.linear(`${m}.gate_proj`, x);
+  const up = ctx.linear(`${m}.up_proj`, x);
+  const gated = c.activation === 'silu' ? siluMul(gate, up) : tf.mul(activate(gate, c.activation), up);
   return ctx.linear(`${m}.down_proj`, gated as tf.Tensor2D);
+}
+
+/** Layer of a Llama parameter or module name (see Ctx.firstTapedLayer). */
+function llamaLayerOf(name: string): number | 'post' | undefined {
+  const m = /^model\.layers\.(\d+)\./.exec(name);
+  if (m) return Number(m[1]);
+  return name.startsWith('model.norm.') || name.startsWith('lm_head.') ? 'post' : undefined;
 }
 
 function hidden(ctx: Ctx, c: ModelConfig, input: BlockInput): tf.Tensor2D {
   const { B, T, pos0 } = input;
   const eps = c.normEps;
-  const rope = ropeTables(inverseFrequencies(c.headDim, c.ropeTheta, c.ropeScaling), pos0, T);
+  const tables = ropeTables(inverseFrequencies(c.headDim, c.ropeTheta, c.ropeScaling), pos0, T);
+  const qScale = 1 / Math.sqrt(c.headDim);
+  const rope: RopeTables = { ...tables, qCos: tf.mul(tables.cos, qScale), qSin: tf.mul(tables.sin, qScale) };
   let x = tf.gather(ctx.p('model.embed_tokens.weight'), tf.reshape(input.ids, [B * T])) as tf.Tensor2D;
-  for (let i = 0; i < c.numLayers; i++) {
+  const layer = (h: tf.Tensor2D, i: number): tf.Tensor2D => {
     const p = `model.layers.${i}`;
-    x = tf.add(x, selfAttention(ctx, c, i, rmsNorm(x, ctx.p(`${p}.input_layernorm.weight`), eps), input, rope));
-    x = tf.add(x, mlp(ctx, c, i, rmsNorm(x, ctx.p(`${p}.post_attention_layernorm.weight`), eps)));
+    const a: tf.Tensor2D = tf.add(h, selfAttention(ctx, c, i, rmsNorm(h, ctx.p(`${p}.input_layernorm.weight`), eps), input, rope));
+    return tf.add(a, mlp(ctx, c, i, rmsNorm(a, ctx.p(`${p}.post_attention_layernorm.weight`), eps)));
+  };
+  // Layers no gradient can pass through run untaped (see gpt2.ts).
+  const cut = ctx.firstTapedLayer(c.numLayers, llamaLayerOf);
+  if (cut > 0) {
+    x = untaped(x, (h) => {
+      for (let i = 0; i < cut; i++) h = layer(h, i);
+      return h;
+    }, 'llama layers before the first differentiated one');
   }
+  for (let i = cut; i < c.numLayers; i++) x = layer(x, i);
   return rmsNorm(x, ctx.p('model.norm.weight'), eps);
 }
 

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hiedit_fused.h"
+
 #ifdef HIEDIT_ACCELERATE
 #include <Accelerate/Accelerate.h>
 #else
@@ -285,6 +287,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  if (!hiedit_fused_define(env, exports)) return NULL;
   return exports;
 }
 

@@ -1,0 +1,275 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { installAccelerator, loadNativeBlas, uninstallAccelerator } from './accelerator';
+import { FUSED_KERNELS, fusedKernelsActive } from './fused-kernels';
+import {
+  compositeGeluTanh, compositeLayerNorm, compositeRmsNorm, compositeRotaryEmbedding, compositeSiluMul, geluTanh, layerNorm, rmsNorm, rotaryEmbedding, siluMul,
+} from './fused-ops';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function rand(shape: number[], next: () => number, scale = 2, shift = 0): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = (next() * 2 - 1) * scale + shift;
+  return tf.tensor(v, shape);
+}
+
+/** max |got - want| / (1 + |want|), computed on the host. */
+function maxErr(got: tf.Tensor, want: tf.Tensor): number {
+  expect(got.shape).toEqual(want.shape);
+  const g = got.dataSync();
+  const w = want.dataSync();
+  let worst = 0;
+  for (let i = 0; i < g.length; i++) {
+    const e = Math.abs(g[i] - w[i]) / (1 + Math.abs(w[i]));
+    if (!(e <= worst)) worst = e;
+  }
+  return worst;
+}
+
+/** Kernel names run by fn (tf.profile), to tell the fused path from the composite one. */
+async function kernelsOf(fn: () => tf.Tensor): Promise<string[]> {
+  const info = await tf.profile(() => fn());
+  info.result && (info.result as tf.Tensor).dispose();
+  return info.kernelNames;
+}
+
+interface Op {
+  name: string;
+  inputs: (next: () => number, shape: number[]) => tf.Tensor[];
+  fused: (...a: tf.Tensor[]) => tf.Tensor;
+  composite: (...a: tf.Tensor[]) => tf.Tensor;
+  kernel: string;
+  /** How many leading inputs are differentiated (default: all). */
+  nDiff?: number;
+}
+
+const OPS: Op[] = [
+  {
+    name: 'layerNorm',
+    // A shifted x (mean far from 0) exercises the variance's cancellation.
+    inputs: (next, shape) => [rand(shape, next, 2, 3), rand([shape[shape.length - 1]], next), rand([shape[shape.length - 1]], next)],
+    fused: (x, g, b) => layerNorm(x, g, b, 1e-5),
+    composite: (x, g, b) => compositeLayerNorm(x, g, b, 1e-5),
+    kernel: FUSED_KERNELS.layerNorm,
+  },
+  {
+    name: 'rmsNorm',
+    inputs: (next, shape) => [rand(shape, next), rand([shape[shape.length - 1]], next)],
+    fused: (x, w) => rmsNorm(x, w, 1e-6),
+    composite: (x, w) => compositeRmsNorm(x, w, 1e-6),
+    kernel: FUSED_KERNELS.rmsNorm,
+  },
+  {
+    name: 'geluTanh',
+    inputs: (next, shape) => [rand(shape, next, 6)],
+    fused: (x) => geluTanh(x),
+    composite: (x) => compositeGeluTanh(x),
+    kernel: FUSED_KERNELS.geluTanh,
+  },
+  {
+    name: 'siluMul',
+    inputs: (next, shape) => [rand(shape, next, 6), rand(shape, next)],
+    fused: (g, u) => siluMul(g, u),
+    composite: (g, u) => compositeSiluMul(g, u),
+    kernel: FUSED_KERNELS.siluMul,
+  },
+  {
+    name: 'rotaryEmbedding',
+    // The last dim is doubled so head dims are even; tables are (T, headDim / 2).
+    inputs: (next, shape) => {
+      const s = [...shape.slice(0, -1), 2 * shape[shape.length - 1]];
+      const T = s.length >= 2 ? s[s.length - 2] : 1;
+      return [rand(s, next), rand([T, shape[shape.length - 1]], next, 1), rand([T, shape[shape.length - 1]], next, 1)];
+    },
+    fused: (x, c, sn) => rotaryEmbedding(x, c, sn),
+    composite: (x, c, sn) => compositeRotaryEmbedding(x, c, sn),
+    kernel: FUSED_KERNELS.rope,
+    nDiff: 1,
+  },
+];
+
+// One row, odd sizes, rank 3, and a large width.
+const SHAPES: number[][] = [[1, 7], [5, 13], [2, 3, 9], [2, 8192]];
+
+const haveAddon = !!loadNativeBlas().addon;
+const envOff = ['off', '0', 'false', 'no'].includes((process.env.HIEDIT_ACCELERATOR ?? '').toLowerCase());
+
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+  await tf.ready();
+});
+afterAll(() => uninstallAccelerator());
+
+/** Gradients of sum(op(inputs) * r) for a random r (so dy is not constant) w.r.t. the first nDiff inputs. */
+function gradsOf(fn: (...a: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[], r: tf.Tensor, nDiff = inputs.length): tf.Tensor[] {
+  const rest = inputs.slice(nDiff);
+  return tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(fn(...a, ...rest), r)))(inputs.slice(0, nDiff));
+}
+
+describe('fused ops: composite path (no native kernels)', () => {
+  test.each(OPS.map((o) => [o.name, o] as const))('%s equals its composite form and runs no fused kernel', async (_name, op) => {
+    uninstallAccelerator();
+    expect(fusedKernelsActive()).toBe(false);
+    const inputs = op.inputs(rng(7), [2, 3, 10]);
+    const before = tf.memory().numTensors;
+    const got = op.fused(...inputs);
+    const want = op.composite(...inputs);
+    expect(maxErr(got, want)).toBe(0);
+    const r = tf.onesLike(got);
+    const g1 = gradsOf(op.fused, inputs, r, op.nDiff);
+    const g2 = gradsOf(op.composite, inputs, r, op.nDiff);
+    g1.forEach((g, i) => expect(maxErr(g, g2[i])).toBe(0));
+    tf.dispose([got, want, r, ...g1, ...g2]);
+    expect(tf.memory().numTensors).toBe(before);
+    const names = await kernelsOf(() => op.fused(...inputs));
+    expect(names.some((n) => n.startsWith('Hiedit'))).toBe(false);
+    tf.dispose(inputs);
+    if (!envOff) installAccelerator('wasm');
+  });
+
+  test('bad arguments are clear errors', () => {
+    const x = tf.ones([2, 3]);
+    const y = tf.ones([3, 2]);
+    const w = tf.ones([3]);
+    expect(() => siluMul(x, y)).toThrow(/siluMul: gate \[2,3\] and up \[3,2\]/);
+    expect(() => layerNorm(x, w, w, -1)).toThrow(/layerNorm: eps/);
+    expect(() => rmsNorm(x, w, Number.NaN)).toThrow(/rmsNorm: eps/);
+    expect(() => rmsNorm(tf.scalar(1), w, 1e-5)).toThrow(/at least one dimension/);
+    tf.dispose([x, y, w]);
+  });
+});
+
+(haveAddon && !envOff ? describe : describe.skip)('fused ops: native kernels', () => {
+  beforeAll(() => {
+    uninstallAccelerator();
+    const st = installAccelerator('wasm');
+    expect(st.active).toBe(true);
+    expect(st.reason).toMatch(/fused/);
+    expect(fusedKernelsActive()).toBe(true);
+  });
+
+  const cases = OPS.flatMap((o) => SHAPES.map((s) => [o.name, JSON.stringify(s), o, s] as const));
+  test.each(cases)('%s on %s: forward and gradients match the composite within 1e-5', async (_n, _s, op, shape) => {
+    const next = rng(shape.reduce((a, b) => a * 31 + b, op.name.length));
+    const inputs = op.inputs(next, shape);
+    const r = rand(inputs[0].shape, next);
+    const before = tf.memory().numTensors;
+    // Backend-level temporaries (the sigmoid buffers of GELU / SwiGLU) are not engine tensors: count data ids too.
+    const dataIds = () => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+    const idsBefore = dataIds();
+    const got = op.fused(...inputs);
+    const want = op.composite(...inputs);
+    expect(maxErr(got, want)).toBeLessThan(1e-5);
+    const g1 = gradsOf(op.fused, inputs, r, op.nDiff);
+    const g2 = gradsOf(op.composite, inputs, r, op.nDiff);
+    expect(g1.length).toBe(op.nDiff ?? inputs.length);
+    g1.forEach((g, i) => {
+      expect(g.shape).toEqual(inputs[i].shape);
+      expect(maxErr(g, g2[i])).toBeLessThan(1e-5);
+    });
+    tf.dispose([got, want, ...g1, ...g2]);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(dataIds()).toBe(idsBefore);
+    const fwd = await kernelsOf(() => op.fused(...inputs));
+    expect(fwd).toEqual([op.kernel]);
+    const bwd = await kernelsOf(() => tf.tidy(() => tf.addN(gradsOf(op.fused, inputs, r, op.nDiff).map((g) => tf.sum(g)))));
+    // RoPE's backward is the same kernel rotating the other way.
+    expect(bwd).toContain(op.kernel === FUSED_KERNELS.rope ? op.kernel : `${op.kernel}Grad`);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([...inputs, r]);
+  });
+
+  test('outputs that force the wasm heap to grow are computed on the new heap', () => {
+    const backend = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } };
+    const heap = () => backend.wasm.HEAPU8.buffer.byteLength;
+    // x as large as the whole current heap: its gradient kernel's outputs cannot fit without growing it again.
+    const d = 1024;
+    const rows = Math.ceil(heap() / 4 / d) + 8;
+    const xv = new Float32Array(rows * d);
+    for (let i = 0; i < xv.length; i++) xv[i] = Math.sin(i * 0.37) * 3;
+    const x = tf.tensor2d(xv, [rows, d]);
+    const w = tf.ones([d]);
+    const before = heap();
+    const [dx, dw] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(rmsNorm(p, q, 1e-6)))([x, w]);
+    expect(heap()).toBeGreaterThan(before);
+    // Spot-check rows against a float64 reference of d/dx sum(rmsNorm(x)) = r - x r^3 mean(x).
+    const got = dx.dataSync();
+    for (const r of [0, Math.floor(rows / 2), rows - 1]) {
+      let ss = 0;
+      let sx = 0;
+      for (let j = 0; j < d; j++) {
+        ss += xv[r * d + j] * xv[r * d + j];
+        sx += xv[r * d + j];
+      }
+      const rr = 1 / Math.sqrt(ss / d + 1e-6);
+      for (const j of [0, 5, d - 1]) {
+        const want = rr - xv[r * d + j] * rr * rr * rr * (sx / d);
+        expect(Math.abs(got[r * d + j] - want)).toBeLessThan(1e-5 * (1 + Math.abs(want)));
+      }
+    }
+    expect(dw.shape).toEqual([d]);
+    tf.dispose([x, w, dx, dw]);
+  });
+
+  test('gradient of one input only, inside tidy, leaves no tensors behind', () => {
+    const next = rng(5);
+    const [x, g, b] = OPS[0].inputs(next, [4, 6]);
+    const before = tf.memory().numTensors;
+    const dx = tf.grad((xi: tf.Tensor) => tf.sum(tf.square(layerNorm(xi, g, b, 1e-5))))(x);
+    const ref = tf.grad((xi: tf.Tensor) => tf.sum(tf.square(compositeLayerNorm(xi, g, b, 1e-5))))(x);
+    expect(maxErr(dx, ref)).toBeLessThan(1e-5);
+    tf.dispose([dx, ref]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, g, b]);
+  });
+
+  test('parameters that are not [d] vectors, non-float32 inputs and empty inputs', async () => {
+    const next = rng(11);
+    const x = rand([3, 5], next);
+    const g2 = rand([1, 5], next);
+    const b2 = rand([1, 5], next);
+    // [1, d] gamma broadcasts: composite path, same math.
+    const names = await kernelsOf(() => layerNorm(x, g2, b2, 1e-5));
+    expect(names).not.toContain(FUSED_KERNELS.layerNorm);
+    const a = layerNorm(x, g2, b2, 1e-5);
+    const c = compositeLayerNorm(x, g2, b2, 1e-5);
+    expect(maxErr(a, c)).toBe(0);
+    const xi = tf.tensor2d([[1, 2], [3, 4]], [2, 2], 'int32');
+    const gi = geluTanh(xi);
+    expect(gi.dtype).toBe('float32');
+    const empty = tf.zeros([0, 5]);
+    const w = rand([5], next);
+    const e1 = rmsNorm(empty, w, 1e-6);
+    expect(e1.shape).toEqual([0, 5]);
+    const [dx, dw] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(rmsNorm(p, q, 1e-6)))([empty, w]);
+    expect(dx.shape).toEqual([0, 5]);
+    expect(Array.from(dw.dataSync())).toEqual([0, 0, 0, 0, 0]);
+    const eg = geluTanh(empty);
+    const es = siluMul(empty, empty);
+    expect(eg.shape).toEqual([0, 5]);
+    expect(es.shape).toEqual([0, 5]);
+    tf.dispose([eg, es]);
+    tf.dispose([x, g2, b2, a, c, xi, gi, empty, w, e1, dx, dw]);
+  });
+
+  test('rotaryEmbedding: the tables get no gradient, with a clear error', () => {
+    const next = rng(3);
+    const x = rand([1, 2, 3, 4], next);
+    const c = rand([3, 2], next);
+    const s = rand([3, 2], next);
+    expect(() => tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(rotaryEmbedding(p, q, s)))([x, c])).toThrow(/cos\/sin tables are constants/);
+    expect(() => rotaryEmbedding(rand([2, 3], next), c, s)).toThrow(/even headDim/);
+    tf.dispose([x, c, s]);
+  });
+});

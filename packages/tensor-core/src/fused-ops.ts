@@ -1,0 +1,144 @@
+/**
+ * Fused transformer ops: LayerNorm, RMSNorm, tanh-GELU and the SwiGLU product. With the native accelerator
+ * active on the wasm backend each is one kernel forward and one backward (fused-kernels.ts,
+ * fused-gradients.ts) instead of 4-10 wasm kernels, each paying tfjs's per-op dispatch. Otherwise (no addon,
+ * another backend, non-float32 inputs, parameters that are not plain [d] vectors) they compute the same
+ * math with composite tf ops and the stock gradients.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { FUSED_KERNELS, fusedKernelsActive } from './fused-kernels';
+
+/** 2 sqrt(2/pi): 0.5 (1 + tanh(z)) == sigmoid(2 z), so gelu_tanh(x) = x * sigmoid(x (A + B x^2)). */
+const GELU_A = 2 * Math.sqrt(2 / Math.PI);
+const GELU_B = 0.044715 * GELU_A;
+
+/** The composite forms (also the reference of the fused kernels' self-test and tests); not exported from the package. */
+export function compositeLayerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor, eps: number): T {
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gamma), beta) as T;
+  });
+}
+
+export function compositeRmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor, eps: number): T {
+  return tf.tidy(() => {
+    const ms = tf.mean(tf.square(x), -1, true);
+    return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), weight) as T;
+  });
+}
+
+export function compositeGeluTanh<T extends tf.Tensor>(x: T): T {
+  return tf.tidy(() => tf.mul(x, tf.sigmoid(tf.mul(x, tf.add(tf.mul(tf.square(x), GELU_B), GELU_A)))) as T);
+}
+
+export function compositeSiluMul<T extends tf.Tensor>(gate: T, up: T): T {
+  return tf.tidy(() => tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as T);
+}
+
+export function compositeRotaryEmbedding<T extends tf.Tensor>(x: T, cos: tf.Tensor, sin: tf.Tensor): T {
+  return tf.tidy(() => {
+    const [x1, x2] = tf.split(x, 2, -1);
+    return tf.concat([tf.sub(tf.mul(x1, cos), tf.mul(x2, sin)), tf.add(tf.mul(x2, cos), tf.mul(x1, sin))], -1) as T;
+  });
+}
+
+/**
+ * Runs each fused kernel on a small input and compares it with the composite form; returns a description of
+ * the first mismatch, or undefined. Call only while the fused kernels are registered and wasm is the backend.
+ */
+export function fusedSelfTest(): string | undefined {
+  return tf.tidy(() => {
+    const x = tf.tensor2d([0.5, -1.25, 2, 3.5, -0.75, 0.125, 1.5, -2.5], [2, 4]);
+    const u = tf.tensor2d([1, -0.5, 0.25, 2, -1.5, 0.75, 3, -2], [2, 4]);
+    const g = tf.tensor1d([1.5, -0.5, 0.25, 2]);
+    const b = tf.tensor1d([0.1, 0.2, -0.3, 0.4]);
+    const cases: [string, tf.Tensor, tf.Tensor][] = [
+      ['layerNorm', layerNorm(x, g, b, 1e-5), compositeLayerNorm(x, g, b, 1e-5)],
+      ['rmsNorm', rmsNorm(x, g, 1e-6), compositeRmsNorm(x, g, 1e-6)],
+      ['geluTanh', geluTanh(x), compositeGeluTanh(x)],
+      ['siluMul', siluMul(x, u), compositeSiluMul(x, u)],
+      ['rotaryEmbedding', rotaryEmbedding(x, g.reshape([2, 2]), b.reshape([2, 2])), compositeRotaryEmbedding(x, g.reshape([2, 2]), b.reshape([2, 2]))],
+    ];
+    for (const [name, got, want] of cases) {
+      const err = tf.max(tf.abs(tf.sub(got, want))).dataSync()[0];
+      if (!(err <= 1e-5)) return `fused ${name} self-test mismatch (max |diff| ${err})`;
+    }
+    return undefined;
+  });
+}
+
+function fusedAvailable(): boolean {
+  return fusedKernelsActive() && tf.getBackend() === 'wasm';
+}
+
+function isF32(...ts: tf.Tensor[]): boolean {
+  return ts.every((t) => t.dtype === 'float32');
+}
+
+function isVectorOf(t: tf.Tensor, d: number): boolean {
+  return t.rank === 1 && t.shape[0] === d;
+}
+
+function checkEps(op: string, eps: number): void {
+  if (typeof eps !== 'number' || !(eps >= 0) || !Number.isFinite(eps)) throw new Error(`${op}: eps must be a finite non-negative number, got ${String(eps)}`);
+}
+
+/**
+ * LayerNorm over the last axis, as torch.nn.LayerNorm (biased variance):
+ * (x - mean) / sqrt(var + eps) * gamma + beta. gamma and beta broadcast against x (normally shape [d]).
+ */
+export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor, eps: number): T {
+  checkEps('layerNorm', eps);
+  if (x.rank < 1) throw new Error('layerNorm: x must have at least one dimension');
+  const d = x.shape[x.rank - 1];
+  if (fusedAvailable() && isF32(x, gamma, beta) && isVectorOf(gamma, d) && isVectorOf(beta, d)) {
+    return tf.engine().runKernel(FUSED_KERNELS.layerNorm, { x, gamma, beta }, { eps }) as T;
+  }
+  return compositeLayerNorm(x, gamma, beta, eps);
+}
+
+/** RMSNorm as Llama: x / sqrt(mean(x^2) + eps) * weight over the last axis. */
+export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor, eps: number): T {
+  checkEps('rmsNorm', eps);
+  if (x.rank < 1) throw new Error('rmsNorm: x must have at least one dimension');
+  const d = x.shape[x.rank - 1];
+  if (fusedAvailable() && isF32(x, weight) && isVectorOf(weight, d)) {
+    return tf.engine().runKernel(FUSED_KERNELS.rmsNorm, { x, weight }, { eps }) as T;
+  }
+  return compositeRmsNorm(x, weight, eps);
+}
+
+/**
+ * GELU, tanh approximation (Hugging Face gelu_new / gelu_pytorch_tanh), computed as x * sigmoid(2z): equal to
+ * 0.5 x (1 + tanh(z)), z = sqrt(2/pi) (x + 0.044715 x^3), without cancellation for negative x, and the
+ * composite path avoids wasm's slow Tanh.
+ */
+export function geluTanh<T extends tf.Tensor>(x: T): T {
+  if (fusedAvailable() && isF32(x)) return tf.engine().runKernel(FUSED_KERNELS.geluTanh, { x }) as T;
+  return compositeGeluTanh(x);
+}
+
+/** The SwiGLU product silu(gate) * up = gate * sigmoid(gate) * up; gate and up have the same shape. */
+export function siluMul<T extends tf.Tensor>(gate: T, up: T): T {
+  if (gate.rank !== up.rank || gate.shape.some((s, i) => s !== up.shape[i])) {
+    throw new Error(`siluMul: gate ${JSON.stringify(gate.shape)} and up ${JSON.stringify(up.shape)} must have the same shape`);
+  }
+  if (fusedAvailable() && isF32(gate, up)) return tf.engine().runKernel(FUSED_KERNELS.siluMul, { gate, up }) as T;
+  return compositeSiluMul(gate, up);
+}
+
+/**
+ * Rotary position embedding in the rotate_half convention (Hugging Face Llama): x (..., T, headDim) with
+ * tables cos, sin (T, headDim / 2) gives [x1 cos - x2 sin, x2 cos + x1 sin] for the halves x1, x2 of the last
+ * axis. Differentiable in x only (the tables are constants).
+ */
+export function rotaryEmbedding<T extends tf.Tensor>(x: T, cos: tf.Tensor, sin: tf.Tensor): T {
+  if (x.rank < 2 || x.shape[x.rank - 1] % 2 !== 0) throw new Error(`rotaryEmbedding: x must be (..., T, headDim) with an even headDim, got ${JSON.stringify(x.shape)}`);
+  const T = x.shape[x.rank - 2];
+  const half = x.shape[x.rank - 1] / 2;
+  const table = (t: tf.Tensor): boolean => t.rank === 2 && t.shape[0] === T && t.shape[1] === half;
+  if (fusedAvailable() && isF32(x, cos, sin) && table(cos) && table(sin)) {
+    return tf.engine().runKernel(FUSED_KERNELS.rope, { x, cos, sin }, { inverse: false }) as T;
+  }
+  return compositeRotaryEmbedding(x, cos, sin);
+}
