@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { acceleratorStatus, backendReport, initBackend, writeDirAtomic, writeJsonAtomic } from '@hiedit/tensor-core';
+import { acceleratorStatus, backendReport, fusedKernelsActive, initBackend, writeDirAtomic, writeJsonAtomic } from '@hiedit/tensor-core';
 import { loadModel, tokenizerFromDefinition, type CausalLM, type Tokenizer } from '@hiedit/llm-loader';
 import type { ProgressFactory } from '../progress';
 import type { AccuracyResult } from './accuracy';
@@ -75,7 +75,8 @@ export function longestTokens(texts: readonly string[]): number {
 /** The active backend and matmul kernels, e.g. `wasm+native-blas` or `wasm+stock`. */
 export function kernelsLabel(): string {
   const a = acceleratorStatus(); // live: the accelerator can be switched off after init
-  return `${backendReport().active}+${a.active ? a.name : 'stock'}`;
+  // The fused norm/activation kernels round differently from the composite ops they replace.
+  return `${backendReport().active}+${a.active ? a.name : 'stock'}${fusedKernelsActive() ? '+fused' : ''}`;
 }
 
 /** Finds the entry for `spec` in the cache, or trains, saves and measures it. */

@@ -1,4 +1,4 @@
-import { acceleratorStatus, backendReport, initBackend, installAccelerator, uninstallAccelerator } from '@hiedit/tensor-core';
+import { acceleratorStatus, backendReport, fusedKernelsActive, initBackend, installAccelerator, uninstallAccelerator } from '@hiedit/tensor-core';
 import { kernelsLabel } from './build';
 
 describe('pretrain cache key: kernel configuration', () => {
@@ -6,9 +6,11 @@ describe('pretrain cache key: kernel configuration', () => {
     await initBackend();
   });
 
-  it('names the active backend and matmul kernels', () => {
+  it('names the active backend, the matmul kernels and whether the fused kernels run', () => {
     const a = acceleratorStatus();
-    expect(kernelsLabel()).toBe(`${backendReport().active}+${a.active ? a.name : 'stock'}`);
+    expect(kernelsLabel()).toBe(`${backendReport().active}+${a.active ? a.name : 'stock'}${fusedKernelsActive() ? '+fused' : ''}`);
+    // the fused kernels come with the native accelerator
+    expect(kernelsLabel().endsWith('+fused')).toBe(a.active);
   });
 
   it('changes when the native matmul is switched off, so caches keep one entry per kernel set', () => {
