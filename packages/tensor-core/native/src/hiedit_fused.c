@@ -71,6 +71,20 @@ static int read_args(napi_env env, napi_callback_info info, heap_t *h, uint32_t 
   return 1;
 }
 
+/* Mean and 1 / sqrt(biased variance + eps) of one row, in double (two passes: numerically safe). */
+static void row_stats(const float *xr, uint32_t d, double eps, double *mean, double *rstd) {
+  double s = 0;
+  for (uint32_t j = 0; j < d; j++) s += xr[j];
+  const double m = s / d;
+  double v = 0;
+  for (uint32_t j = 0; j < d; j++) {
+    const double c = xr[j] - m;
+    v += c * c;
+  }
+  *mean = m;
+  *rstd = 1.0 / sqrt(v / d + eps);
+}
+
 /* layerNorm(heap, x, gamma, beta, y, rows, d, eps): y = (x - mean) / sqrt(var + eps) * gamma + beta per row. */
 static napi_value layer_norm(napi_env env, napi_callback_info info) {
   heap_t h;
@@ -87,15 +101,9 @@ static napi_value layer_norm(napi_env env, napi_callback_info info) {
   for (uint32_t r = 0; r < rows; r++) {
     const float *xr = x + (uint64_t)r * d;
     float *yr = y + (uint64_t)r * d;
-    double s = 0;
-    for (uint32_t j = 0; j < d; j++) s += xr[j];
-    const double mean = s / d;
-    double v = 0;
-    for (uint32_t j = 0; j < d; j++) {
-      const double c = xr[j] - mean;
-      v += c * c;
-    }
-    const float rstd = (float)(1.0 / sqrt(v / d + eps));
+    double mean, rs;
+    row_stats(xr, d, eps, &mean, &rs);
+    const float rstd = (float)rs;
     const float m = (float)mean;
     for (uint32_t j = 0; j < d; j++) yr[j] = (xr[j] - m) * rstd * g[j] + b[j];
   }
@@ -126,15 +134,8 @@ static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
   for (uint32_t r = 0; r < rows; r++) {
     const float *xr = x + (uint64_t)r * d, *dyr = dy + (uint64_t)r * d;
     float *dxr = dx + (uint64_t)r * d;
-    double s = 0;
-    for (uint32_t j = 0; j < d; j++) s += xr[j];
-    const double mean = s / d;
-    double v = 0;
-    for (uint32_t j = 0; j < d; j++) {
-      const double c = xr[j] - mean;
-      v += c * c;
-    }
-    const double rstd = 1.0 / sqrt(v / d + eps);
+    double mean, rstd;
+    row_stats(xr, d, eps, &mean, &rstd);
     double sg = 0, sgx = 0;
     for (uint32_t j = 0; j < d; j++) {
       const double xh = (xr[j] - mean) * rstd;
