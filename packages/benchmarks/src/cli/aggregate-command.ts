@@ -22,7 +22,9 @@ every details.json names the same data file.
   --markdown         print GitHub Markdown instead of text tables
   --baseline NAME    default rledit
   --candidate NAME   default hiedit
-  --no-html          write summary.json only`;
+  --no-html          write summary.json only
+  --across-models    accept runs that edited different models (hiedit-bench run --model-seed S, one per seed):
+                     the spread then includes the model's pretraining`;
 
 /** The `aggregate` command. */
 export const aggregateCommand: CliCommand = {
@@ -30,7 +32,7 @@ export const aggregateCommand: CliCommand = {
   summary: 'aggregate runs of several seeds: mean/sd per metric, the headline gain, the target checks',
   usage: USAGE,
   async run(argv: string[], io: CliIO): Promise<number> {
-    const { flags, positional } = parseFlags(argv, { out: 'string', markdown: 'boolean', baseline: 'string', candidate: 'string', html: 'boolean' });
+    const { flags, positional } = parseFlags(argv, { out: 'string', markdown: 'boolean', baseline: 'string', candidate: 'string', html: 'boolean', 'across-models': 'boolean' });
     if (positional.length === 0) throw new CliUsageError('expected at least one run directory');
     const candidate = flags.candidate ?? 'hiedit';
     const baseline = flags.baseline ?? 'rledit';
@@ -43,7 +45,7 @@ export const aggregateCommand: CliCommand = {
         throw new CliUsageError(`--${flag} ${name}: no such editor in the runs (they have ${known})`);
       }
     }
-    const summary = aggregateRuns(runs, { candidate, baseline });
+    const summary = aggregateRuns(runs, { candidate, baseline, acrossModels: flags['across-models'] ?? false });
     const out = flags.out ?? path.join('bench-out', `${summary.dataset}-aggregate`);
     const written = writeSummary(out, summary, { html: flags.html ?? true });
     io.out(`${formatSummary(summary, flags.markdown ?? false)}\n\n`);

@@ -24,6 +24,10 @@ describe('hiedit-bench command line', () => {
     expect(() => parseRunArgs(['--train', '1.5'])).toThrow(/--train must be a non-negative integer/);
     expect(() => parseRunArgs(['--style', 'rome'])).toThrow(/--style must be zsre or counterfact/);
     expect(() => parseRunArgs(['--eval', '3', '--num-pre', '4'])).toThrow(/--num-pre \(4\) cannot exceed --eval \(3\)/);
+    expect(parseRunArgs(['--model-seed', '2']).modelSeed).toBe(2);
+    expect(parseRunArgs([]).modelSeed).toBeUndefined();
+    expect(() => parseRunArgs(['--model-seed', '-1'])).toThrow(/--model-seed must be a non-negative integer/);
+    expect(() => parseRunArgs(['--model-seed', '1', '--model', 'dir'])).toThrow(/cannot be combined with --model/);
   });
 
   test('usage errors exit 2 and name the problem', async () => {

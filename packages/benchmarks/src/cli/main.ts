@@ -44,6 +44,7 @@ const RUN_FLAGS = {
   'cache-dir': 'string',
   'world-seed': 'number',
   'world-persons': 'number',
+  'model-seed': 'number',
   'max-pretrain-seconds': 'number',
   'skip-invalid': 'boolean',
   fresh: 'boolean',
@@ -79,6 +80,9 @@ DIR/report.html. An interrupted run resumes: rerun the same command.
   --world-persons N         people in the generated world, 20..5000 (default 200: 136 edit requests;
                             about 0.68 requests per person, so 2000 gives 1360, enough for
                             --train 300 --eval 1000); a different size is a different cached world model
+  --model-seed N            seed of the world / facts model's pretraining (default 0); each seed is its own
+                            cached model, so runs with --model-seed S --seed S measure the spread over
+                            pretrained models too (aggregate them with hiedit-bench aggregate --across-models)
   --max-pretrain-seconds N  time budget of a pretraining
   --skip-invalid            skip invalid records of --data (each is reported) instead of stopping
   --fresh                   discard earlier state in --out instead of resuming
@@ -114,7 +118,7 @@ function readEditorSettings(file: string): Record<string, Record<string, unknown
 }
 
 /** Parses `run` flags into run options (exported for tests). */
-export function parseRunArgs(argv: string[]): { run: RunOptions; worldSeed: number; worldPersons?: number; maxPretrainSeconds?: number; backend?: string } {
+export function parseRunArgs(argv: string[]): { run: RunOptions; worldSeed: number; worldPersons?: number; modelSeed?: number; maxPretrainSeconds?: number; backend?: string } {
   const { flags, positional } = parseFlags(argv, RUN_FLAGS);
   if (positional.length > 0) throw new CliUsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
   const dataset = (flags.dataset ?? RUN_DEFAULTS.dataset) as BenchDataset;
@@ -151,6 +155,9 @@ export function parseRunArgs(argv: string[]): { run: RunOptions; worldSeed: numb
     overwrite: flags.overwrite ?? false,
     quiet: flags.quiet ?? false,
   };
+  if (flags['model-seed'] !== undefined && flags.model !== undefined) {
+    throw new CliUsageError('--model-seed seeds the pretraining of the built-in models; it cannot be combined with --model DIR');
+  }
   const maxPretrainSeconds = flags['max-pretrain-seconds'];
   if (maxPretrainSeconds !== undefined && !(maxPretrainSeconds > 0)) throw new CliUsageError('--max-pretrain-seconds must be positive');
   const worldPersons = flags['world-persons'];
@@ -166,6 +173,7 @@ export function parseRunArgs(argv: string[]): { run: RunOptions; worldSeed: numb
     run,
     worldSeed: nonNegInt(flags['world-seed'], 'world-seed', 0),
     ...(worldPersons !== undefined ? { worldPersons } : {}),
+    ...(flags['model-seed'] !== undefined ? { modelSeed: nonNegInt(flags['model-seed'], 'model-seed', 0) } : {}),
     maxPretrainSeconds,
     backend: flags.backend,
   };
@@ -173,19 +181,20 @@ export function parseRunArgs(argv: string[]): { run: RunOptions; worldSeed: numb
 
 /** The `run` command; `deps` is injectable for tests. */
 export function runCommand(
-  makeDeps: (o: { worldSeed: number; worldPersons?: number; maxPretrainSeconds?: number; log: (l: string) => void }) => RunnerDeps = defaultDeps,
+  makeDeps: (o: { worldSeed: number; worldPersons?: number; pretrain?: { seed: number }; maxPretrainSeconds?: number; log: (l: string) => void }) => RunnerDeps = defaultDeps,
 ): CliCommand {
   return {
     name: 'run',
     summary: 'run a lifelong-editing benchmark and write results.json + report.html',
     usage: RUN_USAGE,
     async run(argv: string[], io: CliIO): Promise<number> {
-      const { run, worldSeed, worldPersons, maxPretrainSeconds, backend } = parseRunArgs(argv);
+      const { run, worldSeed, worldPersons, modelSeed, maxPretrainSeconds, backend } = parseRunArgs(argv);
       const log = (l: string) => io.err(`${l}\n`);
       const report = await initBackend(backend ? { backend: backend as 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' } : {});
       log(`backend: ${report.active}`);
       const t0 = Date.now();
-      const outcome = await runBenchmark(run, makeDeps({ worldSeed, worldPersons, maxPretrainSeconds, log }), {
+      const pretrain = modelSeed !== undefined ? { pretrain: { seed: modelSeed } } : {};
+      const outcome = await runBenchmark(run, makeDeps({ worldSeed, worldPersons, ...pretrain, maxPretrainSeconds, log }), {
         log,
         progress: progressFactory({ quiet: run.quiet }),
       });

@@ -247,6 +247,19 @@ describe('aggregate: refusals', () => {
     expect(() => checkSameExperiment([])).toThrow(/nothing to aggregate/);
   });
 
+  test('runs of different pretrained models are aggregated only with acrossModels, and say so', () => {
+    const a = runDir(results(0, eds));
+    const b = runDir(results(1, eds, { model: 'world-model:w2' }));
+    expect(() => aggregateDirs([a, b])).toThrow(/different model .*pass --across-models/);
+    const s = aggregateDirs([a, b], { acrossModels: true });
+    expect(s.model).toBeNull();
+    expect(s.runs.map((r) => r.model)).toEqual(['world-model:w1', 'world-model:w2']);
+    expect(s.notes.some((n) => /2 different pretrained models/.test(n))).toBe(true);
+    // everything else is still checked
+    expect(() => aggregateDirs([a, runDir(results(1, eds, { model: 'world-model:w2', n_eval: 30 }))], { acrossModels: true })).toThrow(/different n_eval/);
+    expect(() => aggregateDirs([a, runDir(results(0, eds, { model: 'world-model:w2' }))], { acrossModels: true })).toThrow(/both are seed 0/);
+  });
+
   test('per-seed facts models are accepted only with the same data file', () => {
     const facts = (seed: number, model: string) => results(seed, eds, { dataset: 'counterfact', model });
     const a = runDir(facts(0, 'facts-model:facts-a'), { dataHash: 'h1', style: 'counterfact' });

@@ -157,6 +157,11 @@ export interface AggregateOptions {
   baseline?: string;
   /** Default 'hiedit'. */
   candidate?: string;
+  /**
+   * Accept runs that edited different models (e.g. `hiedit-bench run --model-seed S`): the spread then covers
+   * the pretraining of the model as well as the split and the editors' training. Default false.
+   */
+  acrossModels?: boolean;
 }
 
 function readJsonFile(file: string): unknown {
@@ -222,7 +227,7 @@ function isFactsModel(label: string): boolean {
  * field. Facts models (label `facts-model:...`) may differ, because the runner pretrains one per seed
  * on the records of that seed's splits, but only when both details.json show the same data file.
  */
-export function checkSameExperiment(runs: readonly SeedRun[]): void {
+export function checkSameExperiment(runs: readonly SeedRun[], opts: Pick<AggregateOptions, 'acrossModels'> = {}): void {
   if (runs.length === 0) throw new Error('nothing to aggregate: no run directories');
   const first = runs[0];
   const bySeed = new Map<number, SeedRun>();
@@ -236,14 +241,14 @@ export function checkSameExperiment(runs: readonly SeedRun[]): void {
     if (first.style !== undefined && run.style !== undefined && first.style !== run.style) {
       refuse(first, run, 'scoring style (details.json settings.style)', first.style, run.style);
     }
-    if (r.model !== f.model) {
+    if (r.model !== f.model && !opts.acrossModels) {
       const sameData = first.dataHash !== undefined && first.dataHash === run.dataHash;
       if (!(isFactsModel(r.model) && isFactsModel(f.model) && sameData)) {
         const why =
           isFactsModel(r.model) && isFactsModel(f.model)
             ? ' (per-seed facts models are accepted only when both details.json name the same data file)'
             : '';
-        refuse(first, run, 'model', f.model, r.model, why);
+        refuse(first, run, 'model', f.model, r.model, `${why}; pass --across-models (acrossModels) to aggregate runs of different pretrained models`);
       }
     }
     const twin = bySeed.get(r.seed);
@@ -437,7 +442,7 @@ function buildChecks(runs: readonly SeedRun[], main: Comparison | undefined, can
 
 /** Aggregates runs of one experiment over their seeds (see {@link checkSameExperiment} for what is refused). */
 export function aggregateRuns(input: readonly SeedRun[], opts: AggregateOptions = {}): AggregateSummary {
-  checkSameExperiment(input);
+  checkSameExperiment(input, opts);
   const candidate = opts.candidate ?? 'hiedit';
   const baseline = opts.baseline ?? 'rledit';
   if (candidate === baseline) throw new Error(`candidate and baseline are both ${JSON.stringify(candidate)}`);
@@ -464,7 +469,13 @@ export function aggregateRuns(input: readonly SeedRun[], opts: AggregateOptions 
     if (missing.length > 0) notes.push(`seed ${r.results.seed} (${r.dir}) has no ${missing.join(', ')}: their statistics use the other seeds`);
   }
   const models = new Set(runs.map((r) => r.results.model));
-  if (models.size > 1) notes.push('each seed edited its own facts model (pretrained on the records of that seed\'s splits)');
+  if (models.size > 1) {
+    notes.push(
+      opts.acrossModels
+        ? `the runs edited ${models.size} different pretrained models (--across-models): the spread includes the models' pretraining`
+        : 'each seed edited its own facts model (pretrained on the records of that seed\'s splits)',
+    );
+  }
   const f = runs[0].results;
   return {
     version: SUMMARY_VERSION,
