@@ -3,7 +3,7 @@
  * forward serve plain inference, gradients of a named parameter, shifted weights inside autodiff,
  * tracing (probes on module outputs, captured module inputs) and KV-cached generation.
  */
-import { layerNorm as fusedLayerNorm, geluTanh, rmsNorm as fusedRmsNorm, tf } from '@hiedit/tensor-core';
+import { acceleratorStatus, layerNorm as fusedLayerNorm, geluTanh, rmsNorm as fusedRmsNorm, tf } from '@hiedit/tensor-core';
 import type { Activation } from '../config';
 import { headConst, headDiff, linearConst, linearDiff } from './matmul';
 
@@ -90,11 +90,13 @@ export class Ctx {
     const hasBias = this.weights.has(bKey);
     const all = this.opts.weightsTrainable ?? false;
     const wDiff = all || shift !== undefined || (this.opts.overrides?.has(wKey) ?? false);
-    let y = wDiff ? linearDiff(x, w) : linearConst(x, w);
-    // The bias is a separate Add rather than tf.fused.matMul's bias: that op wraps its kernel in three Reshapes
-    // and a customGrad scope (4+ tfjs dispatches instead of 1, per linear), and the kernel adds the bias after the
-    // product anyway, so the values are the same.
-    if (hasBias) y = tf.add(y, this.p(bKey));
+    // A constant bias goes into the native matmul's epilogue (one kernel; the kernel adds it after the product,
+    // so the values are those of a separate Add). A differentiated bias, or the stock kernels (whose fused op
+    // costs three Reshapes and a customGrad scope), get a separate Add.
+    const biasDiff = hasBias && (all || (this.opts.overrides?.has(bKey) ?? false));
+    const fusedBias = hasBias && !biasDiff && acceleratorStatus().active ? this.p(bKey) : undefined;
+    let y = wDiff ? linearDiff(x, w, fusedBias) : linearConst(x, w, fusedBias);
+    if (hasBias && !fusedBias) y = tf.add(y, this.p(bKey));
     const probe = probes?.get(name);
     if (probe) y = tf.add(y, probe as tf.Tensor2D);
     return y;
