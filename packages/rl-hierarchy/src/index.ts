@@ -31,7 +31,7 @@ export {
   POLICY_WEIGHTS,
 } from './persist';
 export type { PolicyManifest } from './persist';
-export { PolicyTrainer, TRAIN_STATE_FORMAT, TRAIN_STATE_VERSION } from './trainer';
+export { PolicyTrainer, serializableOptions, TRAIN_STATE_FORMAT, TRAIN_STATE_VERSION } from './trainer';
 export type { StepGradients } from './trainer';
 export {
   DEFAULT_TRAINER_OPTIONS,

@@ -677,7 +677,7 @@ function readStatePointer(dir: string): string | undefined {
 }
 
 /** The options that define a run (resume must match them): all but the callback, the stop point and the checkpointing. */
-function serializableOptions(o: TrainerOptions): Record<string, unknown> {
+export function serializableOptions(o: TrainerOptions): Record<string, unknown> {
   const { onProgress: _p, checkpoint: _c, maxSteps: _m, ...rest } = o;
   return stripUndefined(rest) as Record<string, unknown>;
 }

@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { registerFusedGradients } from './fused-gradients';
 import { hasNativeFused, registerFusedKernels, unregisterFusedKernels, type NativeFused } from './fused-kernels';
 import { fusedSelfTest } from './fused-ops';
+import type { WasmBackendLike } from './wasm-backend';
 
 /** Status of the accelerator, as reported by backendReport() and `hiedit doctor`. */
 export interface AcceleratorStatus {
@@ -100,20 +101,6 @@ export function loadNativeBlas(): { addon?: NativeBlas; reason: string } {
 
 // Matches the addon's activation codes (which follow the wasm backend's FusableActivation numbering).
 const ACTIVATION_CODES: Record<string, number> = { linear: 0, relu: 1, relu6: 2, prelu: 3, leakyrelu: 4, sigmoid: 5, elu: 6 };
-
-interface WasmTensorData {
-  memoryOffset: number;
-  shape: number[];
-  dtype: tf.DataType;
-}
-
-/** The parts of tfjs-backend-wasm's BackendWasm this module relies on. */
-interface WasmBackendLike {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(dataId: object): WasmTensorData | undefined };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  disposeData(dataId: object, force?: boolean): boolean;
-}
 
 interface InstalledState {
   backendName: string;

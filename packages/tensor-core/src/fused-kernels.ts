@@ -5,6 +5,7 @@
  * fused-ops.ts fall back to composite tf ops whenever they are absent. Gradients are in fused-gradients.ts.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { WasmBackendLike } from './wasm-backend';
 
 /** Kernel names (hiedit's own; no tfjs backend defines them). */
 export const FUSED_KERNELS = {
@@ -41,45 +42,48 @@ export function hasNativeFused(addon: object): addon is NativeFused {
   return FUNCTIONS.every((f) => typeof a[f] === 'function');
 }
 
-interface WasmData {
-  memoryOffset: number;
-}
-
-interface WasmBackendLike {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(dataId: object): WasmData | undefined };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  disposeData(dataId: object, force?: boolean): boolean;
-}
-
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-function size(shape: number[]): number {
-  let p = 1;
-  for (const s of shape) p *= s;
-  return p;
+const size = (shape: number[]): number => tf.util.sizeFromShape(shape);
+
+/**
+ * One kernel call's view of its inputs and of the heap, with the kernel's name bound for every error message:
+ * `input` checks a float32 input is present, `off` gives a tensor's heap offset, the others check shapes.
+ */
+interface KernelView {
+  backend: WasmBackendLike;
+  input(name: string): tf.TensorInfo;
+  off(t: tf.TensorInfo): number;
+  vector(name: string, t: tf.TensorInfo, d: number): void;
+  sameShape(a: tf.TensorInfo, b: tf.TensorInfo): void;
+  outputs(shapes: number[][], run: (heap: ArrayBuffer, outOffsets: number[]) => void): tf.TensorInfo[];
 }
 
-function float32(kernel: string, name: string, t: tf.TensorInfo | undefined): tf.TensorInfo {
-  if (!t) throw new Error(`${kernel}: missing input ${name}`);
-  if (t.dtype !== 'float32') throw new Error(`${kernel}: input ${name} must be float32, got ${t.dtype}`);
-  return t;
-}
-
-function offsetOf(kernel: string, backend: WasmBackendLike, t: tf.TensorInfo): number {
-  const d = backend.dataIdMap.get(t.dataId);
-  if (!d) throw new Error(`${kernel}: a tensor is not in the wasm backend`);
-  return d.memoryOffset;
-}
-
-function vectorOf(kernel: string, name: string, t: tf.TensorInfo, d: number): void {
-  if (size(t.shape) !== d) throw new Error(`${kernel}: ${name} must hold ${d} values (the last dim of x), got shape ${JSON.stringify(t.shape)}`);
-}
-
-function sameShape(kernel: string, a: tf.TensorInfo, b: tf.TensorInfo): void {
-  if (a.shape.length !== b.shape.length || a.shape.some((s, i) => s !== b.shape[i])) {
-    throw new Error(`${kernel}: shapes ${JSON.stringify(a.shape)} and ${JSON.stringify(b.shape)} differ`);
-  }
+function viewOf(kernel: string, args: KernelArgs, backend: WasmBackendLike): KernelView {
+  const off = (t: tf.TensorInfo): number => {
+    const d = backend.dataIdMap.get(t.dataId);
+    if (!d) throw new Error(`${kernel}: a tensor is not in the wasm backend`);
+    return d.memoryOffset;
+  };
+  return {
+    backend,
+    input(name) {
+      const t = args.inputs[name];
+      if (!t) throw new Error(`${kernel}: missing input ${name}`);
+      if (t.dtype !== 'float32') throw new Error(`${kernel}: input ${name} must be float32, got ${t.dtype}`);
+      return t;
+    },
+    off,
+    vector(name, t, d) {
+      if (size(t.shape) !== d) throw new Error(`${kernel}: ${name} must hold ${d} values (the last dim of x), got shape ${JSON.stringify(t.shape)}`);
+    },
+    sameShape(a, b) {
+      if (a.shape.length !== b.shape.length || a.shape.some((x, i) => x !== b.shape[i])) {
+        throw new Error(`${kernel}: shapes ${JSON.stringify(a.shape)} and ${JSON.stringify(b.shape)} differ`);
+      }
+    },
+    outputs: (shapes, run) => withOutputs(off, backend, shapes, run),
+  };
 }
 
 /**
@@ -87,7 +91,7 @@ function sameShape(kernel: string, a: tf.TensorInfo, b: tf.TensorInfo): void {
  * wasm memory detaches the previous buffer) and the outputs' offsets. Outputs are freed if `run` throws.
  */
 function withOutputs(
-  kernel: string,
+  off: (t: tf.TensorInfo) => number,
   backend: WasmBackendLike,
   shapes: number[][],
   run: (heap: ArrayBuffer, outOffsets: number[]) => void,
@@ -95,10 +99,10 @@ function withOutputs(
   const outs = shapes.map((s) => backend.makeOutput(s, 'float32'));
   try {
     if (shapes.every((s) => size(s) > 0)) {
-      run(backend.wasm.HEAPU8.buffer as ArrayBuffer, outs.map((o) => offsetOf(kernel, backend, o)));
+      run(backend.wasm.HEAPU8.buffer as ArrayBuffer, outs.map(off));
     } else {
       // Empty inputs: nothing to compute, but statistics over an empty batch are zeros (dgamma, dbeta).
-      for (const o of outs) if (size(o.shape) > 0) new Float32Array(backend.wasm.HEAPU8.buffer, offsetOf(kernel, backend, o), size(o.shape)).fill(0);
+      for (const o of outs) if (size(o.shape) > 0) new Float32Array(backend.wasm.HEAPU8.buffer, off(o), size(o.shape)).fill(0);
     }
   } catch (e) {
     for (const o of outs) backend.disposeData(o.dataId);
@@ -124,19 +128,20 @@ function makeConfigs(addon: NativeFused): tf.KernelConfig[] {
    * The caller disposes the result.
    */
   const sigmoidOf = (
-    kernel: string, be: WasmBackendLike, shape: number[], fill?: (heap: ArrayBuffer, zOffset: number) => void, input?: tf.TensorInfo,
+    k: KernelView, shape: number[], fill?: (heap: ArrayBuffer, zOffset: number) => void, input?: tf.TensorInfo,
   ): tf.TensorInfo => {
-    const z = input ?? withOutputs(kernel, be, [shape], (heap, [zo]) => fill!(heap, zo))[0];
+    const be = k.backend;
+    const z = input ?? k.outputs([shape], (heap, [zo]) => fill!(heap, zo))[0];
     try {
       return stockSigmoid.kernelFunc({ inputs: { x: z }, backend: be as unknown as tf.KernelBackend, attrs: {} }) as tf.TensorInfo;
     } finally {
       if (!input) be.disposeData(z.dataId);
     }
   };
-  const kernel = (kernelName: string, fn: (args: KernelArgs, be: WasmBackendLike) => tf.TensorInfo | tf.TensorInfo[]): tf.KernelConfig => ({
+  const kernel = (kernelName: string, fn: (k: KernelView, args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): tf.KernelConfig => ({
     kernelName,
     backendName: 'wasm',
-    kernelFunc: ((args: KernelArgs) => fn(args, args.backend as unknown as WasmBackendLike)) as tf.KernelFunc,
+    kernelFunc: ((args: KernelArgs) => fn(viewOf(kernelName, args, args.backend as unknown as WasmBackendLike), args)) as tf.KernelFunc,
   });
   const eps = (args: KernelArgs): number => {
     const e = (args.attrs as { eps?: number } | undefined)?.eps;
@@ -144,113 +149,113 @@ function makeConfigs(addon: NativeFused): tf.KernelConfig[] {
     return e;
   };
   return [
-    kernel(K.layerNorm, (args, be) => {
-      const x = float32(K.layerNorm, 'x', args.inputs.x);
-      const g = float32(K.layerNorm, 'gamma', args.inputs.gamma);
-      const b = float32(K.layerNorm, 'beta', args.inputs.beta);
+    kernel(K.layerNorm, (k, args) => {
+      const x = k.input('x');
+      const g = k.input('gamma');
+      const b = k.input('beta');
       const { rows, d } = rowsOf(x);
-      vectorOf(K.layerNorm, 'gamma', g, d);
-      vectorOf(K.layerNorm, 'beta', b, d);
+      k.vector('gamma', g, d);
+      k.vector('beta', b, d);
       const e = eps(args);
-      return withOutputs(K.layerNorm, be, [x.shape], (heap, [y]) =>
-        addon.layerNorm(heap, offsetOf(K.layerNorm, be, x), offsetOf(K.layerNorm, be, g), offsetOf(K.layerNorm, be, b), y, rows, d, e),
+      return k.outputs([x.shape], (heap, [y]) =>
+        addon.layerNorm(heap, k.off(x), k.off(g), k.off(b), y, rows, d, e),
       )[0];
     }),
-    kernel(K.layerNormGrad, (args, be) => {
-      const x = float32(K.layerNormGrad, 'x', args.inputs.x);
-      const g = float32(K.layerNormGrad, 'gamma', args.inputs.gamma);
-      const dy = float32(K.layerNormGrad, 'dy', args.inputs.dy);
-      sameShape(K.layerNormGrad, x, dy);
+    kernel(K.layerNormGrad, (k, args) => {
+      const x = k.input('x');
+      const g = k.input('gamma');
+      const dy = k.input('dy');
+      k.sameShape(x, dy);
       const { rows, d } = rowsOf(x);
-      vectorOf(K.layerNormGrad, 'gamma', g, d);
+      k.vector('gamma', g, d);
       const e = eps(args);
-      return withOutputs(K.layerNormGrad, be, [x.shape, g.shape, g.shape], (heap, [dx, dg, db]) =>
-        addon.layerNormGrad(heap, offsetOf(K.layerNormGrad, be, x), offsetOf(K.layerNormGrad, be, g), offsetOf(K.layerNormGrad, be, dy), dx, dg, db, rows, d, e),
+      return k.outputs([x.shape, g.shape, g.shape], (heap, [dx, dg, db]) =>
+        addon.layerNormGrad(heap, k.off(x), k.off(g), k.off(dy), dx, dg, db, rows, d, e),
       );
     }),
-    kernel(K.rmsNorm, (args, be) => {
-      const x = float32(K.rmsNorm, 'x', args.inputs.x);
-      const w = float32(K.rmsNorm, 'weight', args.inputs.weight);
+    kernel(K.rmsNorm, (k, args) => {
+      const x = k.input('x');
+      const w = k.input('weight');
       const { rows, d } = rowsOf(x);
-      vectorOf(K.rmsNorm, 'weight', w, d);
+      k.vector('weight', w, d);
       const e = eps(args);
-      return withOutputs(K.rmsNorm, be, [x.shape], (heap, [y]) =>
-        addon.rmsNorm(heap, offsetOf(K.rmsNorm, be, x), offsetOf(K.rmsNorm, be, w), y, rows, d, e),
+      return k.outputs([x.shape], (heap, [y]) =>
+        addon.rmsNorm(heap, k.off(x), k.off(w), y, rows, d, e),
       )[0];
     }),
-    kernel(K.rmsNormGrad, (args, be) => {
-      const x = float32(K.rmsNormGrad, 'x', args.inputs.x);
-      const w = float32(K.rmsNormGrad, 'weight', args.inputs.weight);
-      const dy = float32(K.rmsNormGrad, 'dy', args.inputs.dy);
-      sameShape(K.rmsNormGrad, x, dy);
+    kernel(K.rmsNormGrad, (k, args) => {
+      const x = k.input('x');
+      const w = k.input('weight');
+      const dy = k.input('dy');
+      k.sameShape(x, dy);
       const { rows, d } = rowsOf(x);
-      vectorOf(K.rmsNormGrad, 'weight', w, d);
+      k.vector('weight', w, d);
       const e = eps(args);
-      return withOutputs(K.rmsNormGrad, be, [x.shape, w.shape], (heap, [dx, dw]) =>
-        addon.rmsNormGrad(heap, offsetOf(K.rmsNormGrad, be, x), offsetOf(K.rmsNormGrad, be, w), offsetOf(K.rmsNormGrad, be, dy), dx, dw, rows, d, e),
+      return k.outputs([x.shape, w.shape], (heap, [dx, dw]) =>
+        addon.rmsNormGrad(heap, k.off(x), k.off(w), k.off(dy), dx, dw, rows, d, e),
       );
     }),
-    kernel(K.geluTanh, (args, be) => {
-      const x = float32(K.geluTanh, 'x', args.inputs.x);
+    kernel(K.geluTanh, (k, args) => {
+      const x = k.input('x');
       const n = size(x.shape);
-      const s = sigmoidOf(K.geluTanh, be, x.shape, (heap, z) => addon.geluArg(heap, offsetOf(K.geluTanh, be, x), z, n));
+      const s = sigmoidOf(k, x.shape, (heap, z) => addon.geluArg(heap, k.off(x), z, n));
       try {
-        return withOutputs(K.geluTanh, be, [x.shape], (heap, [y]) => addon.mul2(heap, offsetOf(K.geluTanh, be, x), offsetOf(K.geluTanh, be, s), y, n))[0];
+        return k.outputs([x.shape], (heap, [y]) => addon.mul2(heap, k.off(x), k.off(s), y, n))[0];
       } finally {
-        be.disposeData(s.dataId);
+        k.backend.disposeData(s.dataId);
       }
     }),
-    kernel(K.geluTanhGrad, (args, be) => {
-      const x = float32(K.geluTanhGrad, 'x', args.inputs.x);
-      const dy = float32(K.geluTanhGrad, 'dy', args.inputs.dy);
-      sameShape(K.geluTanhGrad, x, dy);
+    kernel(K.geluTanhGrad, (k, args) => {
+      const x = k.input('x');
+      const dy = k.input('dy');
+      k.sameShape(x, dy);
       const n = size(x.shape);
-      const s = sigmoidOf(K.geluTanhGrad, be, x.shape, (heap, z) => addon.geluArg(heap, offsetOf(K.geluTanhGrad, be, x), z, n));
+      const s = sigmoidOf(k, x.shape, (heap, z) => addon.geluArg(heap, k.off(x), z, n));
       try {
-        return withOutputs(K.geluTanhGrad, be, [x.shape], (heap, [dx]) =>
-          addon.geluGrad(heap, offsetOf(K.geluTanhGrad, be, x), offsetOf(K.geluTanhGrad, be, s), offsetOf(K.geluTanhGrad, be, dy), dx, n),
+        return k.outputs([x.shape], (heap, [dx]) =>
+          addon.geluGrad(heap, k.off(x), k.off(s), k.off(dy), dx, n),
         )[0];
       } finally {
-        be.disposeData(s.dataId);
+        k.backend.disposeData(s.dataId);
       }
     }),
-    kernel(K.siluMul, (args, be) => {
-      const gate = float32(K.siluMul, 'gate', args.inputs.gate);
-      const up = float32(K.siluMul, 'up', args.inputs.up);
-      sameShape(K.siluMul, gate, up);
+    kernel(K.siluMul, (k, args) => {
+      const gate = k.input('gate');
+      const up = k.input('up');
+      k.sameShape(gate, up);
       const n = size(gate.shape);
-      const s = sigmoidOf(K.siluMul, be, gate.shape, undefined, gate);
+      const s = sigmoidOf(k, gate.shape, undefined, gate);
       try {
-        return withOutputs(K.siluMul, be, [gate.shape], (heap, [y]) =>
-          addon.mul3(heap, offsetOf(K.siluMul, be, gate), offsetOf(K.siluMul, be, s), offsetOf(K.siluMul, be, up), y, n),
+        return k.outputs([gate.shape], (heap, [y]) =>
+          addon.mul3(heap, k.off(gate), k.off(s), k.off(up), y, n),
         )[0];
       } finally {
-        be.disposeData(s.dataId);
+        k.backend.disposeData(s.dataId);
       }
     }),
-    kernel(K.siluMulGrad, (args, be) => {
-      const gate = float32(K.siluMulGrad, 'gate', args.inputs.gate);
-      const up = float32(K.siluMulGrad, 'up', args.inputs.up);
-      const dy = float32(K.siluMulGrad, 'dy', args.inputs.dy);
-      sameShape(K.siluMulGrad, gate, up);
-      sameShape(K.siluMulGrad, gate, dy);
+    kernel(K.siluMulGrad, (k, args) => {
+      const gate = k.input('gate');
+      const up = k.input('up');
+      const dy = k.input('dy');
+      k.sameShape(gate, up);
+      k.sameShape(gate, dy);
       const n = size(gate.shape);
-      const s = sigmoidOf(K.siluMulGrad, be, gate.shape, undefined, gate);
+      const s = sigmoidOf(k, gate.shape, undefined, gate);
       try {
-        return withOutputs(K.siluMulGrad, be, [gate.shape, gate.shape], (heap, [dg, du]) =>
+        return k.outputs([gate.shape, gate.shape], (heap, [dg, du]) =>
           addon.siluMulGrad(
-            heap, offsetOf(K.siluMulGrad, be, gate), offsetOf(K.siluMulGrad, be, s), offsetOf(K.siluMulGrad, be, up),
-            offsetOf(K.siluMulGrad, be, dy), dg, du, n,
+            heap, k.off(gate), k.off(s), k.off(up),
+            k.off(dy), dg, du, n,
           ),
         );
       } finally {
-        be.disposeData(s.dataId);
+        k.backend.disposeData(s.dataId);
       }
     }),
-    kernel(K.rope, (args, be) => {
-      const x = float32(K.rope, 'x', args.inputs.x);
-      const cos = float32(K.rope, 'cos', args.inputs.cos);
-      const sin = float32(K.rope, 'sin', args.inputs.sin);
+    kernel(K.rope, (k, args) => {
+      const x = k.input('x');
+      const cos = k.input('cos');
+      const sin = k.input('sin');
       const r = x.shape.length;
       const T = r >= 2 ? x.shape[r - 2] : -1;
       const hd = r >= 2 ? x.shape[r - 1] : -1;
@@ -264,8 +269,8 @@ function makeConfigs(addon: NativeFused): tf.KernelConfig[] {
       }
       const outer = T * hd === 0 ? 0 : size(x.shape) / (T * hd);
       const inverse = (args.attrs as { inverse?: boolean } | undefined)?.inverse ? 1 : 0;
-      return withOutputs(K.rope, be, [x.shape], (heap, [y]) =>
-        addon.rope(heap, offsetOf(K.rope, be, x), offsetOf(K.rope, be, cos), offsetOf(K.rope, be, sin), y, outer, T, half, inverse),
+      return k.outputs([x.shape], (heap, [y]) =>
+        addon.rope(heap, k.off(x), k.off(cos), k.off(sin), y, outer, T, half, inverse),
       )[0];
     }),
   ];

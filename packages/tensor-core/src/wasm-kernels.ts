@@ -4,12 +4,8 @@
  * vocabulary-sized tables. Both get a single-pass JS implementation.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { WasmBackendLike } from './wasm-backend';
 
-/** The parts of BackendWasm these kernels use (it is not exported with types from the node build). */
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
 
 /** The parts of MathBackendCPU these kernels use. */
 interface CpuBackendLike {

@@ -2,8 +2,7 @@
  * Matmul throughput through tfjs (whatever kernels are registered: accelerated or stock) next to the raw
  * BLAS the accelerator calls, on the same shapes. The ratio says how much the tfjs path costs on top.
  */
-import { tf, nativeBlas } from '@hiedit/tensor-core';
-import { median } from './timing';
+import { median, nativeBlas, tf } from '@hiedit/tensor-core';
 
 /** One matmul shape: (m, k) x (k, n), or x (n, k)^T when transB (the tied LM head). */
 export interface MatmulShape {

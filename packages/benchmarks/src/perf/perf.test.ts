@@ -1,5 +1,5 @@
 import { checkTargets, formatTable, mergeBest, type ShapeResult } from './main';
-import { median } from './timing';
+import { median } from '@hiedit/tensor-core';
 
 // Logic of the perf suite only: nothing here times anything (benchmarks are never timed tests).
 

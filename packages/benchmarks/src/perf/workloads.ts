@@ -2,9 +2,8 @@
  * The measured workloads on our side (the PyTorch side in tools/torch_bench.py mirrors them one for one):
  * forward, forward+backward to three MLP weights, a trace of six modules, and greedy generation.
  */
-import { tf, type TokenizedTuple } from '@hiedit/tensor-core';
+import { median, medianMs, tf, type TokenizedTuple } from '@hiedit/tensor-core';
 import type { CausalLM } from '@hiedit/llm-loader';
-import { median, timeMedian } from './timing';
 
 /** Repetitions per workload (medians are reported; one untimed warm-up precedes each). */
 export interface Reps {
@@ -21,9 +20,9 @@ export function nextTokenTuple(ids: number[]): TokenizedTuple {
 
 /** Median ms of one forward pass producing (1, T, V) logits. */
 export function timeForward(model: CausalLM, ids: number[], reps: number): number {
-  return timeMedian(() => {
+  return medianMs(reps, () => {
     model.forward([ids]).dispose();
-  }, reps);
+  });
 }
 
 /**
@@ -37,12 +36,12 @@ export function timeForwardBackward(model: CausalLM, ids: number[], modules: str
     return tf.zeros([m.dIn, m.dOut]) as tf.Tensor2D;
   });
   try {
-    return timeMedian(() => {
+    return medianMs(reps, () => {
       const grads = tf.tidy(() =>
         tf.grads((...shifts: tf.Tensor[]) => model.lossUnderShifts([tuple], new Map(modules.map((n, i) => [n, shifts[i] as tf.Tensor2D]))))(zeros),
       );
       tf.dispose(grads);
-    }, reps);
+    });
   } finally {
     tf.dispose(zeros);
   }
@@ -51,13 +50,13 @@ export function timeForwardBackward(model: CausalLM, ids: number[], modules: str
 /** Median ms of one trace (keys and value gradients) of `modules` at every position. */
 export function timeTrace(model: CausalLM, ids: number[], modules: string[], reps: number): number {
   const tuple = nextTokenTuple(ids);
-  return timeMedian(() => {
+  return medianMs(reps, () => {
     const r = model.trace(tuple, modules, 'all');
     for (const f of r.features.values()) {
       f.keys.dispose();
       f.valueGrads.dispose();
     }
-  }, reps);
+  });
 }
 
 /** Per-token cost of greedy decoding after a context, prefill excluded. */

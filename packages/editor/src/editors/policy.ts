@@ -8,7 +8,7 @@ import * as path from 'path';
 import { EditableModel, ParameterShift, TokenizedEditRequest, TracePositions } from '@hiedit/tensor-core';
 import {
   DEFAULT_TRAINER_OPTIONS, disposeShifts, EditorKind, HiEditPolicy, loadPolicy, PolicyConfigInput, PolicyTrainer,
-  presetTrainerOptions, presetUsesHighLevel, savePolicy, TrainerOptions, TrainProgress as RlProgress,
+  presetTrainerOptions, presetUsesHighLevel, savePolicy, serializableOptions, TrainerOptions, TrainProgress as RlProgress,
 } from '@hiedit/rl-hierarchy';
 import { registerEditor } from './registry';
 import { sizeScaledStepDefaults } from './sizeDefaults';
@@ -79,13 +79,9 @@ class PolicyEditor implements Editor {
    * (user options only) still loads: options it lacks take the current defaults.
    */
   settings(): Record<string, unknown> {
-    const trainer: Record<string, unknown> = { ...DEFAULT_TRAINER_OPTIONS, ...this.trainerOptions() };
-    // Not run settings: they say where and when to stop, and the callback is not data. The seed is the one
-    // each train() call is given (the run's), so a recorded default would only mislead.
+    const trainer = serializableOptions({ ...DEFAULT_TRAINER_OPTIONS, ...this.trainerOptions() } as TrainerOptions);
+    // The seed is the one each train() call is given (the run's), so a recorded default would only mislead.
     delete trainer.seed;
-    delete trainer.maxSteps;
-    delete trainer.checkpoint;
-    delete trainer.onProgress;
     return { policy: { low: this.policy.config.low, high: this.policy.config.high, seed: this.policy.config.seed },
       trainer, checkpointEvery: this.s.checkpointEvery };
   }

@@ -2,7 +2,7 @@
  * GPT-2 (nanoGPT-style reading of Hugging Face's GPT2LMHeadModel). Checkpoint names are kept as they
  * are; Conv1D weights are already (in, out), which is the internal orientation, so nothing is transposed.
  */
-import { tf, untaped, type ModuleDescriptor } from '@hiedit/tensor-core';
+import { tf, type ModuleDescriptor } from '@hiedit/tensor-core';
 import type { ModelConfig } from '../config';
 import type { ArchImpl, BlockInput, ParamSpec } from './arch';
 import { activate, attention, Ctx, extendCache, layerNorm } from './layers';
@@ -89,16 +89,7 @@ function hidden(ctx: Ctx, c: ModelConfig, input: BlockInput): tf.Tensor2D {
     const a: tf.Tensor2D = tf.add(h, selfAttention(ctx, c, i, layerNorm(h, ctx.p(`${p}.ln_1.weight`), ctx.p(`${p}.ln_1.bias`), eps), input));
     return tf.add(a, mlp(ctx, c, i, layerNorm(a, ctx.p(`${p}.ln_2.weight`), ctx.p(`${p}.ln_2.bias`), eps)));
   };
-  // Blocks no gradient can pass through run untaped: under tf.grads the engine would otherwise record them and
-  // save their inputs (an Identity dispatch per saved tensor) for a backward pass that never reaches them.
-  const cut = ctx.firstTapedLayer(c.numLayers, gpt2LayerOf);
-  if (cut > 0) {
-    x = untaped(x, (h) => {
-      for (let i = 0; i < cut; i++) h = block(h, i);
-      return h;
-    }, 'gpt2 blocks before the first differentiated one');
-  }
-  for (let i = cut; i < c.numLayers; i++) x = block(x, i);
+  x = ctx.layers(x, c.numLayers, gpt2LayerOf, block);
   return layerNorm(x, ctx.p('ln_f.weight'), ctx.p('ln_f.bias'), eps);
 }
 

@@ -3,7 +3,7 @@
  * forward serve plain inference, gradients of a named parameter, shifted weights inside autodiff,
  * tracing (probes on module outputs, captured module inputs) and KV-cached generation.
  */
-import { acceleratorStatus, layerNorm as fusedLayerNorm, geluTanh, rmsNorm as fusedRmsNorm, tf } from '@hiedit/tensor-core';
+import { layerNorm as fusedLayerNorm, geluTanh, rmsNorm as fusedRmsNorm, tf, untaped } from '@hiedit/tensor-core';
 import type { Activation } from '../config';
 import { headConst, headDiff, linearConst, linearDiff } from './matmul';
 
@@ -60,6 +60,29 @@ export class Ctx {
     return first;
   }
 
+  /**
+   * Runs `block` over layers 0..numLayers-1. The layers before the first one autodiff can need (see
+   * firstTapedLayer) run untaped: under tf.grads the engine would otherwise record them and save their inputs
+   * (an Identity dispatch per saved tensor) for a backward pass that never reaches them.
+   */
+  layers(
+    x: tf.Tensor2D,
+    numLayers: number,
+    layerOf: (name: string) => number | 'post' | undefined,
+    block: (h: tf.Tensor2D, i: number) => tf.Tensor2D,
+  ): tf.Tensor2D {
+    const cut = this.firstTapedLayer(numLayers, layerOf);
+    let h = x;
+    if (cut > 0) {
+      h = untaped(h, (u) => {
+        for (let i = 0; i < cut; i++) u = block(u, i);
+        return u;
+      }, 'layers before the first differentiated one');
+    }
+    for (let i = cut; i < numLayers; i++) h = block(h, i);
+    return h;
+  }
+
   /** A parameter by internal key (checkpoint name, linear weights in (dIn, dOut)). */
   p(key: string): tf.Tensor {
     const o = this.opts.overrides?.get(key);
@@ -90,13 +113,11 @@ export class Ctx {
     const hasBias = this.weights.has(bKey);
     const all = this.opts.weightsTrainable ?? false;
     const wDiff = all || shift !== undefined || (this.opts.overrides?.has(wKey) ?? false);
-    // A constant bias goes into the native matmul's epilogue (one kernel; the kernel adds it after the product,
-    // so the values are those of a separate Add). A differentiated bias, or the stock kernels (whose fused op
-    // costs three Reshapes and a customGrad scope), get a separate Add.
+    // A constant bias is the matmul's (matmul.ts picks how to add it); a differentiated one is a separate Add.
     const biasDiff = hasBias && (all || (this.opts.overrides?.has(bKey) ?? false));
-    const fusedBias = hasBias && !biasDiff && acceleratorStatus().active ? this.p(bKey) : undefined;
-    let y = wDiff ? linearDiff(x, w, fusedBias) : linearConst(x, w, fusedBias);
-    if (hasBias && !fusedBias) y = tf.add(y, this.p(bKey));
+    const constBias = hasBias && !biasDiff ? this.p(bKey) : undefined;
+    let y = wDiff ? linearDiff(x, w, constBias) : linearConst(x, w, constBias);
+    if (biasDiff) y = tf.add(y, this.p(bKey));
     const probe = probes?.get(name);
     if (probe) y = tf.add(y, probe as tf.Tensor2D);
     return y;

@@ -3,7 +3,7 @@
  * rotate_half convention, grouped-query attention, SwiGLU MLP. Checkpoint names are Hugging Face's;
  * nn.Linear weights are stored (out, in) and held internally as (in, out).
  */
-import { rotaryEmbedding, siluMul, tf, untaped, type ModuleDescriptor } from '@hiedit/tensor-core';
+import { rotaryEmbedding, siluMul, tf, type ModuleDescriptor } from '@hiedit/tensor-core';
 import type { ModelConfig } from '../config';
 import type { ArchImpl, BlockInput, ParamSpec } from './arch';
 import { activate, attention, Ctx, extendCache, rmsNorm, splitHeads } from './layers';
@@ -112,15 +112,7 @@ function hidden(ctx: Ctx, c: ModelConfig, input: BlockInput): tf.Tensor2D {
     const a: tf.Tensor2D = tf.add(h, selfAttention(ctx, c, i, rmsNorm(h, ctx.p(`${p}.input_layernorm.weight`), eps), input, rope));
     return tf.add(a, mlp(ctx, c, i, rmsNorm(a, ctx.p(`${p}.post_attention_layernorm.weight`), eps)));
   };
-  // Layers no gradient can pass through run untaped (see gpt2.ts).
-  const cut = ctx.firstTapedLayer(c.numLayers, llamaLayerOf);
-  if (cut > 0) {
-    x = untaped(x, (h) => {
-      for (let i = 0; i < cut; i++) h = layer(h, i);
-      return h;
-    }, 'llama layers before the first differentiated one');
-  }
-  for (let i = cut; i < c.numLayers; i++) x = layer(x, i);
+  x = ctx.layers(x, c.numLayers, llamaLayerOf, layer);
   return rmsNorm(x, ctx.p('model.norm.weight'), eps);
 }
 

@@ -32,13 +32,13 @@ function backW(dy: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor2D {
 
 function forward(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor | undefined): tf.Tensor2D {
   if (!bias) return tf.matMul(x, w);
-  // The native kernel takes 2-D operands and adds the bias in its epilogue: one dispatch, where tf.fused.matMul
-  // wraps the same kernel in three Reshapes and a customGrad scope (the gradient is ours, from the customGrad
-  // around this call). The stock kernel needs the op's 3-D reshapes.
+  // The native kernel takes 2-D operands and adds the bias in its epilogue: one dispatch (the gradient is ours,
+  // from the customGrad around this call). Otherwise a plain Add: tf.fused.matMul would wrap the stock kernel in
+  // three Reshapes and a customGrad scope. Both add the bias after the product, so the values are the same.
   if (nativeTransposes()) {
     return tf.engine().runKernel('_FusedMatMul', { a: x, b: w, bias }, { transposeA: false, transposeB: false, activation: 'linear' }) as tf.Tensor2D;
   }
-  return tf.fused.matMul({ a: x, b: w, bias }) as tf.Tensor2D;
+  return tf.add(tf.matMul(x, w), bias);
 }
 
 /** y = x W (+ bias), differentiable in x only; w and bias are constants. */

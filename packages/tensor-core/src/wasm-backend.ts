@@ -1,0 +1,21 @@
+/**
+ * The parts of tfjs-backend-wasm's BackendWasm that tensor-core's own kernels use (the node build does not
+ * export its types): one description shared by the matmul accelerator, the fused kernels and the kernel patches.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** A tensor's storage on the wasm heap. */
+export interface WasmTensorData {
+  memoryOffset: number;
+  shape: number[];
+  dtype: tf.DataType;
+}
+
+/** BackendWasm as seen by hiedit's kernels. */
+export interface WasmBackendLike {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): WasmTensorData | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: object, force?: boolean): boolean;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
