@@ -6,8 +6,8 @@
       "defines": ["<!@(node blas-config.js defines)"],
       "include_dirs": ["<!@(node blas-config.js include_dirs)"],
       "libraries": ["<!@(node blas-config.js libraries)"],
-      "cflags": ["-O2", "-std=c99", "-Wall"],
-      "xcode_settings": { "OTHER_CFLAGS": ["-O2", "-std=c99"] }
+      "cflags": ["-O3", "-std=c99", "-Wall", "-fno-trapping-math", "-ffp-contract=off"],
+      "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-std=c99", "-fno-trapping-math", "-ffp-contract=off"] }
     }
   ]
 }

@@ -56,7 +56,8 @@ export interface NativeBlas extends Partial<NativeFused> {
     preluOffset?: number,
     preluLen?: number,
   ): void;
-  info(): { blas: string; threads?: number };
+  /** Which BLAS the addon links; `core` is the kernel set OpenBLAS runs (absent for other BLAS libraries and older addons). */
+  info(): { blas: string; threads?: number; core?: string };
   setThreads(n: number): boolean;
 }
 
@@ -520,10 +521,13 @@ export function installAccelerator(backendName: string, opts: InstallAccelerator
     return acceleratorStatus();
   }
   const info = addon.info();
+  // OpenBLAS honours OPENBLAS_CORETYPE (set on some machines because old OpenBLAS builds miscompute on newer
+  // CPUs), so say which kernel set actually runs.
+  const core = info.core ? `, ${info.core} kernels${process.env.OPENBLAS_CORETYPE ? ' (OPENBLAS_CORETYPE)' : ''}` : '';
   lastStatus = {
     name: NAME,
     active: true,
-    reason: `BatchMatMul/_FusedMatMul via ${info.blas.split(' ').slice(0, 2).join(' ')}${info.threads ? `, ${info.threads} threads` : ''}${fusedNote}${js}`,
+    reason: `BatchMatMul/_FusedMatMul via ${info.blas.split(' ').slice(0, 2).join(' ')}${core}${info.threads ? `, ${info.threads} threads` : ''}${fusedNote}${js}`,
   };
   return acceleratorStatus();
 }

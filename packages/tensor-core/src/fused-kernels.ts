@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './wasm-backend';
+import { hasNativeAttention, registerAttentionKernels, unregisterAttentionKernels } from './attention-kernels';
 
 /** Kernel names (hiedit's own; no tfjs backend defines them). */
 export const FUSED_KERNELS = {
@@ -26,15 +27,14 @@ export interface NativeFused {
   layerNormGrad(heap: ArrayBuffer, x: number, gamma: number, dy: number, dx: number, dgamma: number, dbeta: number, rows: number, d: number, eps: number): void;
   rmsNorm(heap: ArrayBuffer, x: number, w: number, y: number, rows: number, d: number, eps: number): void;
   rmsNormGrad(heap: ArrayBuffer, x: number, w: number, dy: number, dx: number, dw: number, rows: number, d: number, eps: number): void;
-  geluArg(heap: ArrayBuffer, x: number, z: number, n: number): void;
-  geluGrad(heap: ArrayBuffer, x: number, s: number, dy: number, dx: number, n: number): void;
-  mul2(heap: ArrayBuffer, a: number, b: number, y: number, n: number): void;
-  mul3(heap: ArrayBuffer, a: number, b: number, c: number, y: number, n: number): void;
-  siluMulGrad(heap: ArrayBuffer, gate: number, s: number, up: number, dy: number, dgate: number, dup: number, n: number): void;
+  gelu(heap: ArrayBuffer, x: number, y: number, n: number): void;
+  geluBackward(heap: ArrayBuffer, x: number, dy: number, dx: number, n: number): void;
+  swiglu(heap: ArrayBuffer, gate: number, up: number, y: number, n: number): void;
+  swigluBackward(heap: ArrayBuffer, gate: number, up: number, dy: number, dgate: number, dup: number, n: number): void;
   rope(heap: ArrayBuffer, x: number, cos: number, sin: number, y: number, outer: number, t: number, half: number, inverse: number): void;
 }
 
-const FUNCTIONS: (keyof NativeFused)[] = ['layerNorm', 'layerNormGrad', 'rmsNorm', 'rmsNormGrad', 'geluArg', 'geluGrad', 'mul2', 'mul3', 'siluMulGrad', 'rope'];
+const FUNCTIONS: (keyof NativeFused)[] = ['layerNorm', 'layerNormGrad', 'rmsNorm', 'rmsNormGrad', 'gelu', 'geluBackward', 'swiglu', 'swigluBackward', 'rope'];
 
 /** True when `addon` exports every fused function (an addon built before they existed does not). */
 export function hasNativeFused(addon: object): addon is NativeFused {
@@ -119,25 +119,6 @@ function rowsOf(x: tf.TensorInfo): { rows: number; d: number } {
 
 function makeConfigs(addon: NativeFused): tf.KernelConfig[] {
   const K = FUSED_KERNELS;
-  // GELU and SwiGLU take their sigmoid from the backend's own Sigmoid kernel (XNNPACK, vectorised; about 2x faster
-  // than a C loop over expf), called directly - no engine dispatch - between the addon's elementwise passes.
-  const stockSigmoid = tf.getKernel('Sigmoid', 'wasm');
-  if (!stockSigmoid) throw new Error('fused kernels: the wasm backend has no Sigmoid kernel');
-  /**
-   * sigmoid(z) as a new backend tensor, where z is `input` or is written by `fill` into a temporary of `shape`.
-   * The caller disposes the result.
-   */
-  const sigmoidOf = (
-    k: KernelView, shape: number[], fill?: (heap: ArrayBuffer, zOffset: number) => void, input?: tf.TensorInfo,
-  ): tf.TensorInfo => {
-    const be = k.backend;
-    const z = input ?? k.outputs([shape], (heap, [zo]) => fill!(heap, zo))[0];
-    try {
-      return stockSigmoid.kernelFunc({ inputs: { x: z }, backend: be as unknown as tf.KernelBackend, attrs: {} }) as tf.TensorInfo;
-    } finally {
-      if (!input) be.disposeData(z.dataId);
-    }
-  };
   const kernel = (kernelName: string, fn: (k: KernelView, args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): tf.KernelConfig => ({
     kernelName,
     backendName: 'wasm',
@@ -195,62 +176,31 @@ function makeConfigs(addon: NativeFused): tf.KernelConfig[] {
         addon.rmsNormGrad(heap, k.off(x), k.off(w), k.off(dy), dx, dw, rows, d, e),
       );
     }),
-    kernel(K.geluTanh, (k, args) => {
+    kernel(K.geluTanh, (k) => {
       const x = k.input('x');
-      const n = size(x.shape);
-      const s = sigmoidOf(k, x.shape, (heap, z) => addon.geluArg(heap, k.off(x), z, n));
-      try {
-        return k.outputs([x.shape], (heap, [y]) => addon.mul2(heap, k.off(x), k.off(s), y, n))[0];
-      } finally {
-        k.backend.disposeData(s.dataId);
-      }
+      return k.outputs([x.shape], (heap, [y]) => addon.gelu(heap, k.off(x), y, size(x.shape)))[0];
     }),
-    kernel(K.geluTanhGrad, (k, args) => {
+    kernel(K.geluTanhGrad, (k) => {
       const x = k.input('x');
       const dy = k.input('dy');
       k.sameShape(x, dy);
-      const n = size(x.shape);
-      const s = sigmoidOf(k, x.shape, (heap, z) => addon.geluArg(heap, k.off(x), z, n));
-      try {
-        return k.outputs([x.shape], (heap, [dx]) =>
-          addon.geluGrad(heap, k.off(x), k.off(s), k.off(dy), dx, n),
-        )[0];
-      } finally {
-        k.backend.disposeData(s.dataId);
-      }
+      return k.outputs([x.shape], (heap, [dx]) => addon.geluBackward(heap, k.off(x), k.off(dy), dx, size(x.shape)))[0];
     }),
-    kernel(K.siluMul, (k, args) => {
+    kernel(K.siluMul, (k) => {
       const gate = k.input('gate');
       const up = k.input('up');
       k.sameShape(gate, up);
-      const n = size(gate.shape);
-      const s = sigmoidOf(k, gate.shape, undefined, gate);
-      try {
-        return k.outputs([gate.shape], (heap, [y]) =>
-          addon.mul3(heap, k.off(gate), k.off(s), k.off(up), y, n),
-        )[0];
-      } finally {
-        k.backend.disposeData(s.dataId);
-      }
+      return k.outputs([gate.shape], (heap, [y]) => addon.swiglu(heap, k.off(gate), k.off(up), y, size(gate.shape)))[0];
     }),
-    kernel(K.siluMulGrad, (k, args) => {
+    kernel(K.siluMulGrad, (k) => {
       const gate = k.input('gate');
       const up = k.input('up');
       const dy = k.input('dy');
       k.sameShape(gate, up);
       k.sameShape(gate, dy);
-      const n = size(gate.shape);
-      const s = sigmoidOf(k, gate.shape, undefined, gate);
-      try {
-        return k.outputs([gate.shape, gate.shape], (heap, [dg, du]) =>
-          addon.siluMulGrad(
-            heap, k.off(gate), k.off(s), k.off(up),
-            k.off(dy), dg, du, n,
-          ),
-        );
-      } finally {
-        k.backend.disposeData(s.dataId);
-      }
+      return k.outputs([gate.shape, gate.shape], (heap, [dg, du]) =>
+        addon.swigluBackward(heap, k.off(gate), k.off(up), k.off(dy), dg, du, size(gate.shape)),
+      );
     }),
     kernel(K.rope, (k, args) => {
       const x = k.input('x');
@@ -289,6 +239,8 @@ export function registerFusedKernels(addon: NativeFused): void {
     if (tf.getKernel(c.kernelName, c.backendName)) tf.unregisterKernel(c.kernelName, c.backendName);
     tf.registerKernel(c);
   }
+  // The fused attention lives in its own module (attention-kernels.ts); addons built before it lack its functions.
+  if (hasNativeAttention(addon)) registerAttentionKernels(addon);
   active = true;
 }
 
@@ -297,5 +249,6 @@ export function unregisterFusedKernels(): void {
   for (const name of Object.values(FUSED_KERNELS)) {
     if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
   }
+  unregisterAttentionKernels();
   active = false;
 }

@@ -190,6 +190,26 @@ describe('fused ops: composite path (no native kernels)', () => {
     tf.dispose([...inputs, r]);
   });
 
+  test('GELU and SwiGLU (own vectorised sigmoid) match tf.sigmoid at extreme inputs, forward and backward', () => {
+    // Around and beyond the exponential's clamp at +-87, tiny values, zero, and a NaN that must propagate.
+    const edge = [-1e4, -100, -90, -87.5, -87, -60, -20, -5, -1e-3, -1e-30, 0, 1e-30, 1e-3, 5, 20, 60, 87, 87.5, 90, 100, 1e4];
+    const x = tf.tensor1d(edge);
+    const up = tf.tensor1d(edge.map((_, i) => (i % 3) - 1.5));
+    const before = tf.memory().numTensors;
+    const got = [geluTanh(x), siluMul(x, up), ...gradsOf((a) => geluTanh(a), [x], up), ...gradsOf((a, b) => siluMul(a, b), [x, up], x)];
+    const want = [
+      compositeGeluTanh(x), compositeSiluMul(x, up),
+      ...gradsOf((a) => compositeGeluTanh(a), [x], up), ...gradsOf((a, b) => compositeSiluMul(a, b), [x, up], x),
+    ];
+    got.forEach((g, i) => expect(maxErr(g, want[i])).toBeLessThan(1e-5));
+    tf.dispose([...got, ...want]);
+    expect(tf.memory().numTensors).toBe(before);
+    const nan = tf.tensor1d([Number.NaN, 1]);
+    const [gn, sn] = [geluTanh(nan), siluMul(nan, nan)];
+    expect(Number.isNaN(gn.dataSync()[0]) && Number.isNaN(sn.dataSync()[0])).toBe(true);
+    tf.dispose([x, up, nan, gn, sn]);
+  });
+
   test('outputs that force the wasm heap to grow are computed on the new heap', () => {
     const backend = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } };
     const heap = () => backend.wasm.HEAPU8.buffer.byteLength;

@@ -233,6 +233,7 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
 
 #ifdef HIEDIT_OPENBLAS
 extern char *openblas_get_config(void);
+extern char *openblas_get_corename(void);
 extern int openblas_get_num_threads(void);
 extern void openblas_set_num_threads(int);
 #endif
@@ -254,6 +255,8 @@ static napi_value blas_info(napi_env env, napi_callback_info info) {
   CHECK_NAPI(napi_set_named_property(env, obj, "blas", v));
   CHECK_NAPI(napi_create_int32(env, openblas_get_num_threads(), &v));
   CHECK_NAPI(napi_set_named_property(env, obj, "threads", v));
+  CHECK_NAPI(napi_create_string_utf8(env, openblas_get_corename(), NAPI_AUTO_LENGTH, &v));
+  CHECK_NAPI(napi_set_named_property(env, obj, "core", v));
 #else
   CHECK_NAPI(napi_create_string_utf8(env, "cblas", NAPI_AUTO_LENGTH, &v));
   CHECK_NAPI(napi_set_named_property(env, obj, "blas", v));
