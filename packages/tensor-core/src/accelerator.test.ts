@@ -261,6 +261,24 @@ describeNative('native accelerator (BatchMatMul / _FusedMatMul on the wasm heap)
     tf.dispose([a, b, bias, alpha]);
   });
 
+  test('fused matMul of one row (the sgemv path) adds a per-column or a scalar bias', () => {
+    const next = rng(77);
+    const a = tf.tensor2d(randomValues(9, next), [1, 9]);
+    const b = tf.tensor2d(randomValues(9 * 7, next), [9, 7]);
+    for (const bias of [tf.tensor1d(randomValues(7, next)), tf.tensor1d([0.75])]) {
+      for (const tb of [false, true]) {
+        const B = tb ? tf.transpose(b) : b;
+        const got = tf.tidy(() => tf.fused.matMul({ a, b: B, transposeB: tb, bias, activation: 'relu' }).dataSync());
+        const ref = refMatMul(a, B, false, tb);
+        const bv = bias.dataSync();
+        expectClose(got as Float32Array, Float32Array.from(ref.data, (x, i) => Math.max(0, x + bv[bv.length === 1 ? 0 : i % 7])));
+        if (B !== b) B.dispose();
+      }
+      bias.dispose();
+    }
+    tf.dispose([a, b]);
+  });
+
   test('fused matMul without bias and with a broadcast [1, N] bias', () => {
     const next = rng(77);
     const a = tf.tensor2d(randomValues(4 * 3, next), [4, 3]);

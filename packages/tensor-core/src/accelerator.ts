@@ -17,6 +17,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { copyKernels, type StockCopyKernels } from './copy-kernels';
 import { registerFusedGradients } from './fused-gradients';
 import { hasNativeFused, registerFusedKernels, unregisterFusedKernels, type NativeFused } from './fused-kernels';
 import { fusedSelfTest } from './fused-ops';
@@ -412,7 +413,7 @@ function zeroCopyIdentity(stock: tf.KernelConfig): tf.KernelConfig {
   };
 }
 
-let jsPaths: { stockIdentity: tf.KernelConfig } | undefined;
+let jsPaths: { stockIdentity: tf.KernelConfig; stockCopies?: StockCopyKernels } | undefined;
 
 function installJsPaths(backend: WasmBackendLike): void {
   if (jsPaths) return;
@@ -423,13 +424,15 @@ function installJsPaths(backend: WasmBackendLike): void {
     stockIdentity = undefined;
   }
   if (!stockIdentity) return;
-  register([zeroCopyIdentity(stockIdentity)], backend);
-  jsPaths = { stockIdentity };
+  const copies = copyKernels();
+  register([zeroCopyIdentity(stockIdentity), ...(copies?.fast ?? [])], backend);
+  jsPaths = { stockIdentity, stockCopies: copies?.stock };
 }
 
 function uninstallJsPaths(): void {
   if (!jsPaths) return;
-  register([jsPaths.stockIdentity], findWasmBackend());
+  const copies = jsPaths.stockCopies;
+  register([jsPaths.stockIdentity, ...(copies ? [copies.slice, copies.splitV, copies.gather] : [])], findWasmBackend());
   jsPaths = undefined;
 }
 
@@ -470,7 +473,7 @@ export function installAccelerator(backendName: string, opts: InstallAccelerator
     return acceleratorStatus();
   }
   installJsPaths(backend);
-  const js = jsPaths ? '; zero-copy Identity on' : '';
+  const js = jsPaths ? `; zero-copy Identity${jsPaths.stockCopies ? ', block-copy Slice/SplitV/GatherV2' : ''} on` : '';
   if (!wantNative) {
     uninstallNative();
     lastStatus = { name: NAME, active: false, reason: `native kernels not requested${js}` };

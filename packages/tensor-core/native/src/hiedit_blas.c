@@ -214,18 +214,34 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
     } else {
       const float *a = (const float *)(base + offset_at(&a_offs, i));
       const float *b = (const float *)(base + offset_at(&b_offs, i));
+      /* A bias is written into C first and BLAS adds the product to it (beta = 1), as PyTorch's addmm does:
+       * one pass over C less than adding it afterwards. */
+      float beta = 0.0f;
+      if (bias != NULL) {
+        for (uint32_t r = 0; r < m; r++) {
+          float *row = c + (uint64_t)r * n;
+          if (bias_len == 1)
+            for (uint32_t j = 0; j < n; j++) row[j] = bias[0];
+          else
+            memcpy(row, bias, (size_t)n * sizeof(float));
+        }
+        beta = 1.0f;
+      }
       if (m == 1 && !no_gemv) {
         /* One row (a decode step): a matrix-vector product is memory-bound and sgemv streams B once, where
          * sgemm (OpenBLAS 0.3.21) packs it first. A 1 x K row, or a K x 1 column when transA, is
          * contiguous either way, so the vector stride is 1. */
         if (trans_b)
-          cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, 1.0f, b, (int)k, a, 1, 0.0f, c, 1);
+          cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, 1.0f, b, (int)k, a, 1, beta, c, 1);
         else
-          cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, 1.0f, b, (int)n, a, 1, 0.0f, c, 1);
+          cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, 1.0f, b, (int)n, a, 1, beta, c, 1);
       } else
       cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)m,
-                  (int)n, (int)k, 1.0f, a, lda > 0 ? lda : 1, b, ldb > 0 ? ldb : 1, 0.0f, c, n > 0 ? (int)n : 1);
+                  (int)n, (int)k, 1.0f, a, lda > 0 ? lda : 1, b, ldb > 0 ? ldb : 1, beta, c, n > 0 ? (int)n : 1);
+      if (act != ACT_LINEAR) apply_epilogue(c, m, n, NULL, 0, act, (float)alpha_d, prelu, prelu_len);
+      continue;
     }
+    /* K == 0: C is zero, so the epilogue is the bias and the activation. */
     if (bias != NULL || act != ACT_LINEAR) apply_epilogue(c, m, n, bias, bias_len, act, (float)alpha_d, prelu, prelu_len);
   }
   return NULL;
