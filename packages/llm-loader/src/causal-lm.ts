@@ -3,7 +3,7 @@
  * needs: forward with padding, loss and gradients, tracing of module keys and value gradients,
  * shifted forwards inside autodiff, weight shifts, greedy generation with a KV cache, and save.
  */
-import { tf, type EditableModel, type ModuleDescriptor, type SafeDType, type TokenizedTuple, type TraceResult, type TracePositions, IGNORE_INDEX } from '@hiedit/tensor-core';
+import { softmaxCrossEntropy, tf, type EditableModel, type ModuleDescriptor, type SafeDType, type TokenizedTuple, type TraceResult, type TracePositions, IGNORE_INDEX } from '@hiedit/tensor-core';
 import type { ModelConfig } from './config';
 import type { ArchImpl, ParamSpec } from './models/arch';
 import { attentionBias, Ctx, type ForwardOptions, type LayerCache } from './models/layers';
@@ -25,30 +25,9 @@ export interface CausalLMInit {
   tokenizer?: Tokenizer;
 }
 
-/**
- * Mean cross-entropy of logits (P, V) against labels (P), every label a valid id. The gradient is
- * written out, (softmax - onehot) / P, instead of differentiating logSumExp's max/exp/sum chain.
- */
+/** Mean cross-entropy of logits (P, V) against labels (P), every label a valid id (tensor-core's fused op). */
 function meanCrossEntropy(logits: tf.Tensor2D, labels: readonly number[]): tf.Scalar {
-  const [P, V] = logits.shape;
-  const flat = tf.tensor1d(labels.map((l, i) => i * V + l), 'int32');
-  const labelT = tf.tensor1d(labels as number[], 'int32');
-  const op = tf.customGrad((...a: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [x, save] = a as [tf.Tensor2D, tf.GradSaveFunc];
-    // Softmax is one vectorised wasm kernel, while Exp (inside logSumExp) is scalar libm and several
-    // times slower. lse = max(x) - log(max(softmax(x))) is exact and well conditioned: max(softmax) >= 1/V.
-    const probs = tf.softmax(x);
-    const lse = tf.sub(tf.max(x, 1), tf.log(tf.max(probs, 1)));
-    const picked = tf.gather(tf.reshape(x, [P * V]), flat);
-    // Tensors the backward needs must be saved: everything else made in the forward's scope is gone by then.
-    save([probs, labelT]);
-    return {
-      value: tf.mean(tf.sub(lse, picked)) as tf.Tensor,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.mul(tf.sub(saved[0], tf.oneHot(saved[1] as tf.Tensor1D, V)), tf.div(dy, P)),
-    };
-  });
-  return op(logits) as tf.Scalar;
+  return tf.mean(softmaxCrossEntropy(logits, labels));
 }
 
 /** A right-padded batch of tuples, with the flat (b * T + t) rows of every label position. */

@@ -55,6 +55,17 @@ const CONFIGS: tf.GradConfig[] = [
     },
   },
   {
+    kernelName: FUSED_KERNELS.crossEntropy,
+    inputsToSave: ['logits', 'labels'],
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: Saved) => {
+      const [logits, labels] = saved;
+      return {
+        logits: () => run(FUSED_KERNELS.crossEntropyGrad, { logits, labels, dy: dy as tf.Tensor })[0],
+        labels: () => tf.zerosLike(labels),
+      };
+    },
+  },
+  {
     kernelName: FUSED_KERNELS.rope,
     inputsToSave: ['cos', 'sin'],
     gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: Saved, attrs?: tf.NamedAttrMap) => {

@@ -18,6 +18,8 @@ export const FUSED_KERNELS = {
   geluTanhGrad: 'HieditGeluTanhGrad',
   siluMul: 'HieditSiluMul',
   siluMulGrad: 'HieditSiluMulGrad',
+  crossEntropy: 'HieditSoftmaxCrossEntropy',
+  crossEntropyGrad: 'HieditSoftmaxCrossEntropyGrad',
   rope: 'HieditRope',
 } as const;
 
@@ -31,10 +33,12 @@ export interface NativeFused {
   geluBackward(heap: ArrayBuffer, x: number, dy: number, dx: number, n: number): void;
   swiglu(heap: ArrayBuffer, gate: number, up: number, y: number, n: number): void;
   swigluBackward(heap: ArrayBuffer, gate: number, up: number, dy: number, dgate: number, dup: number, n: number): void;
+  softmaxCrossEntropy(heap: ArrayBuffer, logits: number, labels: number, loss: number, rows: number, v: number): void;
+  softmaxCrossEntropyGrad(heap: ArrayBuffer, logits: number, labels: number, dy: number, dx: number, rows: number, v: number): void;
   rope(heap: ArrayBuffer, x: number, cos: number, sin: number, y: number, outer: number, t: number, half: number, inverse: number): void;
 }
 
-const FUNCTIONS: (keyof NativeFused)[] = ['layerNorm', 'layerNormGrad', 'rmsNorm', 'rmsNormGrad', 'gelu', 'geluBackward', 'swiglu', 'swigluBackward', 'rope'];
+const FUNCTIONS: (keyof NativeFused)[] = ['layerNorm', 'layerNormGrad', 'rmsNorm', 'rmsNormGrad', 'gelu', 'geluBackward', 'swiglu', 'swigluBackward', 'rope', 'softmaxCrossEntropy', 'softmaxCrossEntropyGrad'];
 
 /** True when `addon` exports every fused function (an addon built before they existed does not). */
 export function hasNativeFused(addon: object): addon is NativeFused {
@@ -48,11 +52,11 @@ const size = (shape: number[]): number => tf.util.sizeFromShape(shape);
 
 /**
  * One kernel call's view of its inputs and of the heap, with the kernel's name bound for every error message:
- * `input` checks a float32 input is present, `off` gives a tensor's heap offset, the others check shapes.
+ * `input` checks an input is present with its dtype (float32 unless named), `off` gives a tensor's heap offset, the others check shapes.
  */
 interface KernelView {
   backend: WasmBackendLike;
-  input(name: string): tf.TensorInfo;
+  input(name: string, dtype?: tf.DataType): tf.TensorInfo;
   off(t: tf.TensorInfo): number;
   vector(name: string, t: tf.TensorInfo, d: number): void;
   sameShape(a: tf.TensorInfo, b: tf.TensorInfo): void;
@@ -67,10 +71,10 @@ function viewOf(kernel: string, args: KernelArgs, backend: WasmBackendLike): Ker
   };
   return {
     backend,
-    input(name) {
+    input(name, dtype = 'float32') {
       const t = args.inputs[name];
       if (!t) throw new Error(`${kernel}: missing input ${name}`);
-      if (t.dtype !== 'float32') throw new Error(`${kernel}: input ${name} must be float32, got ${t.dtype}`);
+      if (t.dtype !== dtype) throw new Error(`${kernel}: input ${name} must be ${dtype}, got ${t.dtype}`);
       return t;
     },
     off,
@@ -109,6 +113,14 @@ function withOutputs(
     throw e;
   }
   return outs;
+}
+
+/** (rows, V) of a logits matrix and its int32 label vector. */
+function crossEntropyShape(logits: tf.TensorInfo, labels: tf.TensorInfo): [number, number] {
+  if (logits.shape.length !== 2 || labels.shape.length !== 1 || labels.shape[0] !== logits.shape[0] || labels.dtype !== 'int32') {
+    throw new Error(`softmax cross-entropy: logits must be (rows, V) and labels int32 [rows], got ${JSON.stringify(logits.shape)} and ${labels.dtype} ${JSON.stringify(labels.shape)}`);
+  }
+  return [logits.shape[0], logits.shape[1]];
 }
 
 function rowsOf(x: tf.TensorInfo): { rows: number; d: number } {
@@ -201,6 +213,22 @@ function makeConfigs(addon: NativeFused): tf.KernelConfig[] {
       return k.outputs([gate.shape, gate.shape], (heap, [dg, du]) =>
         addon.swigluBackward(heap, k.off(gate), k.off(up), k.off(dy), dg, du, size(gate.shape)),
       );
+    }),
+    kernel(K.crossEntropy, (k) => {
+      const logits = k.input('logits');
+      const labels = k.input('labels', 'int32');
+      const [rows, v] = crossEntropyShape(logits, labels);
+      return k.outputs([[rows]], (heap, [loss]) => addon.softmaxCrossEntropy(heap, k.off(logits), k.off(labels), loss, rows, v))[0];
+    }),
+    kernel(K.crossEntropyGrad, (k) => {
+      const logits = k.input('logits');
+      const labels = k.input('labels', 'int32');
+      const dy = k.input('dy');
+      const [rows, v] = crossEntropyShape(logits, labels);
+      if (dy.shape.length !== 1 || dy.shape[0] !== rows) throw new Error(`${K.crossEntropyGrad}: dy must be [${rows}], got ${JSON.stringify(dy.shape)}`);
+      return k.outputs([logits.shape], (heap, [dx]) =>
+        addon.softmaxCrossEntropyGrad(heap, k.off(logits), k.off(labels), k.off(dy), dx, rows, v),
+      )[0];
     }),
     kernel(K.rope, (k, args) => {
       const x = k.input('x');

@@ -4,6 +4,7 @@ import { installAccelerator, loadNativeBlas, uninstallAccelerator } from './acce
 import { FUSED_KERNELS, fusedKernelsActive } from './fused-kernels';
 import {
   compositeGeluTanh, compositeLayerNorm, compositeRmsNorm, compositeRotaryEmbedding, compositeSiluMul, geluTanh, layerNorm, rmsNorm, rotaryEmbedding, siluMul,
+  compositeSoftmaxCrossEntropy, softmaxCrossEntropy,
 } from './fused-ops';
 
 function rng(seed: number): () => number {
@@ -291,5 +292,67 @@ describe('fused ops: composite path (no native kernels)', () => {
     expect(() => tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(rotaryEmbedding(p, q, s)))([x, c])).toThrow(/cos\/sin tables are constants/);
     expect(() => rotaryEmbedding(rand([2, 3], next), c, s)).toThrow(/even headDim/);
     tf.dispose([x, c, s]);
+  });
+});
+
+/** Per-row logsumexp(x) - x[label] and its gradient (softmax - onehot) * dy, in float64. */
+function refCrossEntropy(x: Float32Array, rows: number, v: number, labels: number[], dy: Float32Array): { loss: number[]; grad: Float64Array } {
+  const loss: number[] = [];
+  const grad = new Float64Array(rows * v);
+  for (let r = 0; r < rows; r++) {
+    let m = -Infinity;
+    for (let j = 0; j < v; j++) m = Math.max(m, x[r * v + j]);
+    let sum = 0;
+    for (let j = 0; j < v; j++) sum += Math.exp(x[r * v + j] - m);
+    loss.push(m + Math.log(sum) - x[r * v + labels[r]]);
+    for (let j = 0; j < v; j++) grad[r * v + j] = (Math.exp(x[r * v + j] - m) / sum - (j === labels[r] ? 1 : 0)) * dy[r];
+  }
+  return { loss, grad };
+}
+
+describe('softmaxCrossEntropy', () => {
+  // Widths up to GPT-2's vocabulary; logits spread +-20 so exponentials span many orders of magnitude.
+  const cases: [number, number][] = [[1, 7], [5, 13], [3, 8192], [2, 50257]];
+  const runBoth = (native: boolean) => test.each(cases)(`${native ? 'native kernel' : 'composite'}: %i x %i rows match a float64 reference, loss and gradient`, async (rows, v) => {
+    uninstallAccelerator();
+    if (native) expect(installAccelerator('wasm').active).toBe(true);
+    const next = rng(rows * 7 + v);
+    const x = rand([rows, v], next, 40);
+    const labels = Array.from({ length: rows }, () => Math.floor(next() * v));
+    const w = rand([rows], next);
+    const before = tf.memory().numTensors;
+    const loss = softmaxCrossEntropy(x as tf.Tensor2D, labels);
+    const [g] = tf.grads((t: tf.Tensor) => tf.sum(tf.mul(softmaxCrossEntropy(t as tf.Tensor2D, labels), w)))([x]);
+    const ref = refCrossEntropy(x.dataSync() as Float32Array, rows, v, labels, w.dataSync() as Float32Array);
+    const lv = loss.dataSync();
+    ref.loss.forEach((l, r) => expect(Math.abs(lv[r] - l)).toBeLessThan(1e-5 * (1 + Math.abs(l))));
+    const gv = g.dataSync();
+    let worst = 0;
+    for (let i = 0; i < gv.length; i++) worst = Math.max(worst, Math.abs(gv[i] - ref.grad[i]));
+    expect(worst).toBeLessThan(1e-6);
+    tf.dispose([loss, g]);
+    expect(tf.memory().numTensors).toBe(before);
+    const names = await kernelsOf(() => softmaxCrossEntropy(x as tf.Tensor2D, labels));
+    expect(names.includes(FUSED_KERNELS.crossEntropy)).toBe(native);
+    tf.dispose([x, w]);
+    if (!envOff) installAccelerator('wasm');
+  });
+  runBoth(false);
+  if (haveAddon && !envOff) runBoth(true);
+
+  test('labels must be integers in [0, V), one per row', () => {
+    const x = tf.zeros([2, 3]) as tf.Tensor2D;
+    expect(() => softmaxCrossEntropy(x, [0])).toThrow(/1 labels for 2 rows/);
+    expect(() => softmaxCrossEntropy(x, [0, 3])).toThrow(/label 3 of row 1 is outside \[0, 3\)/);
+    expect(() => softmaxCrossEntropy(x, [0, 1.5])).toThrow(/label 1.5 of row 1/);
+    x.dispose();
+  });
+
+  test('the composite form is the one the native kernel replaces (same values on a small case)', () => {
+    const x = tf.tensor2d([[0.5, -1, 2], [3, 0, -2]]);
+    const a = softmaxCrossEntropy(x, [2, 1]);
+    const b = compositeSoftmaxCrossEntropy(x, tf.tensor1d([2, 1], 'int32'));
+    expect(maxErr(a, b)).toBeLessThan(1e-6);
+    tf.dispose([x, a, b]);
   });
 });

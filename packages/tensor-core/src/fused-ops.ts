@@ -43,6 +43,31 @@ export function compositeRotaryEmbedding<T extends tf.Tensor>(x: T, cos: tf.Tens
 }
 
 /**
+ * Per-row softmax cross-entropy logsumexp(x_r) - x_r[label_r] with its gradient written out,
+ * (softmax(x_r) - onehot(label_r)) dy_r, instead of differentiating logSumExp's max/exp/sum chain. Softmax is
+ * one vectorised wasm kernel, while Exp (inside logSumExp) is scalar libm and several times slower, so
+ * lse = max(x) - log(max(softmax(x))) (exact, and well conditioned: max(softmax) >= 1/V).
+ */
+export function compositeSoftmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
+  const [P, V] = logits.shape;
+  const op = tf.customGrad((...a: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, save] = a as [tf.Tensor2D, tf.GradSaveFunc];
+    const probs = tf.softmax(x);
+    const lse = tf.sub(tf.max(x, 1), tf.log(tf.max(probs, 1)));
+    const flat = tf.add(tf.mul(tf.range(0, P, 1, 'int32'), tf.scalar(V, 'int32')), labels);
+    const picked = tf.gather(tf.reshape(x, [P * V]), flat);
+    // Tensors the backward needs must be saved: everything else made in the forward's scope is gone by then.
+    save([probs, labels]);
+    return {
+      value: tf.sub(lse, picked) as tf.Tensor,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.mul(tf.sub(saved[0], tf.oneHot(saved[1] as tf.Tensor1D, V)), tf.reshape(dy, [P, 1])),
+    };
+  });
+  return tf.tidy(() => op(logits) as tf.Tensor1D);
+}
+
+/**
  * Runs each fused kernel on a small input and compares it with the composite form; returns a description of
  * the first mismatch, or undefined. Call only while the fused kernels are registered and wasm is the backend.
  */
@@ -57,6 +82,7 @@ export function fusedSelfTest(): string | undefined {
       ['rmsNorm', rmsNorm(x, g, 1e-6), compositeRmsNorm(x, g, 1e-6)],
       ['geluTanh', geluTanh(x), compositeGeluTanh(x)],
       ['siluMul', siluMul(x, u), compositeSiluMul(x, u)],
+      ['softmaxCrossEntropy', softmaxCrossEntropy(x, [3, 0]), compositeSoftmaxCrossEntropy(x, tf.tensor1d([3, 0], 'int32'))],
       ['rotaryEmbedding', rotaryEmbedding(x, g.reshape([2, 2]), b.reshape([2, 2])), compositeRotaryEmbedding(x, g.reshape([2, 2]), b.reshape([2, 2]))],
     ];
     for (const [name, got, want] of cases) {
@@ -141,4 +167,25 @@ export function rotaryEmbedding<T extends tf.Tensor>(x: T, cos: tf.Tensor, sin: 
     return tf.engine().runKernel(FUSED_KERNELS.rope, { x, cos, sin }, { inverse: false }) as T;
   }
   return compositeRotaryEmbedding(x, cos, sin);
+}
+
+/**
+ * Softmax cross-entropy of each row of `logits` (rows, V) against its label: logsumexp(x_r) - x_r[label_r]
+ * (mean it for the usual loss). Differentiable in the logits; with the accelerator one kernel forward and
+ * one backward, never materialising the (rows, V) softmax or one-hot matrices.
+ */
+export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: readonly number[]): tf.Tensor1D {
+  if (logits.rank !== 2) throw new Error(`softmaxCrossEntropy: logits must be (rows, V), got ${JSON.stringify(logits.shape)}`);
+  const [P, V] = logits.shape;
+  if (labels.length !== P) throw new Error(`softmaxCrossEntropy: ${labels.length} labels for ${P} rows of logits`);
+  labels.forEach((l, r) => {
+    if (!Number.isInteger(l) || l < 0 || l >= V) throw new Error(`softmaxCrossEntropy: label ${l} of row ${r} is outside [0, ${V})`);
+  });
+  return tf.tidy(() => {
+    const labelT = tf.tensor1d(labels as number[], 'int32');
+    if (fusedAvailable() && isF32(logits) && P > 0 && V > 0) {
+      return tf.engine().runKernel(FUSED_KERNELS.crossEntropy, { logits, labels: labelT }) as tf.Tensor1D;
+    }
+    return compositeSoftmaxCrossEntropy(logits, labelT);
+  });
 }

@@ -12,7 +12,7 @@ export { registerWasmKernelPatches } from './wasm-kernels';
 // The accelerator's own API (owned by the accelerator helper): nativeBlas, acceleratorStatus, ...
 export * from './accelerator';
 // Fused transformer ops (one native kernel each with the accelerator, composite tf ops otherwise).
-export { geluTanh, layerNorm, rmsNorm, rotaryEmbedding, siluMul } from './fused-ops';
+export { geluTanh, layerNorm, rmsNorm, rotaryEmbedding, siluMul, softmaxCrossEntropy } from './fused-ops';
 export { fusedKernelsActive } from './fused-kernels';
 export { untaped } from './untaped';
 export { Adam, DEFAULT_ADAM, namedVariables } from './adam';

@@ -3,8 +3,8 @@
 #define HIEDIT_FUSED_H
 #include <node_api.h>
 
-/* Defines layerNorm, layerNormGrad, rmsNorm, rmsNormGrad, gelu, geluBackward, swiglu, swigluBackward and
- * rope on `exports`. Returns 1 on success. */
+/* Defines layerNorm, layerNormGrad, rmsNorm, rmsNormGrad, gelu, geluBackward, swiglu, swigluBackward,
+ * rope, softmaxCrossEntropy and softmaxCrossEntropyGrad on `exports`. Returns 1 on success. */
 int hiedit_fused_define(napi_env env, napi_value exports);
 
 #endif
