@@ -106,7 +106,8 @@ describe('loadModel refuses bad checkpoints without leaking', () => {
     const dir = path.join(tmp, name);
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config ?? JSON.parse(fs.readFileSync(path.join(base, 'config.json'), 'utf8'))));
-    writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
+    // Some variants hold NaN / Inf on purpose: the loader's refusal is under test.
+    writeSafetensors(path.join(dir, 'model.safetensors'), tensors, { allowNonFinite: true });
     return dir;
   }
   const all = (): { name: string; shape: number[]; data: Float32Array }[] => names.map((n) => ({ name: n, ...read(n) }));

@@ -143,6 +143,32 @@ export function findNonFinite(data: Float32Array | Float64Array): { index: numbe
   return undefined;
 }
 
+/** Largest finite value of each half-width float dtype. */
+export const HALF_DTYPE_MAX: Readonly<Record<'F16' | 'BF16', number>> = { F16: 65504, BF16: 3.3895313892515355e38 };
+
+/**
+ * Throws a clear Error naming `label` and `dtype` when converting finite float32 `source` gave `bits`
+ * holding +-Inf (or NaN): the value was beyond what the dtype holds (|x| >= 65520 for F16, near
+ * float32's own limit for BF16). Every loader refuses non-finite weights, so such a file would be
+ * written but never read back.
+ */
+export function assertFiniteHalf(bits: Uint16Array, dtype: 'F16' | 'BF16', source: Float32Array, label: string): void {
+  // The exponent field all ones means Inf or NaN in both formats.
+  const expMask = dtype === 'F16' ? 0x7c00 : 0x7f80;
+  let first = -1;
+  let count = 0;
+  for (let i = 0; i < bits.length; i++) {
+    if ((bits[i] & expMask) !== expMask) continue;
+    if (first < 0) first = i;
+    count++;
+  }
+  if (first < 0) return;
+  throw new Error(
+    `${label} cannot be saved as ${dtype}: ${count} value(s) overflow to +-Inf, first ${source[first]} at flat index ${first} ` +
+      `(largest finite ${dtype} is ${HALF_DTYPE_MAX[dtype]}); save as F32 or rescale`,
+  );
+}
+
 /**
  * Throws a clear Error naming `label` when `data` holds a NaN or an Inf (weights must be finite).
  * @param label what the data is, e.g. `tensor h.0.attn.c_attn.weight in /m/model.safetensors`

@@ -144,6 +144,31 @@ describe('safetensors round trips', () => {
     ).toThrow(/duplicate tensor name "a"/);
     expect(fs.readdirSync(dir)).toEqual([]);
   });
+
+  it('refuses NaN / Inf weights and values the half dtypes cannot hold, naming tensor and dtype, writing nothing', () => {
+    const file = path.join(dir, 'w.safetensors');
+    const ok = { name: 'ok', shape: [2], data: f32(1, 2) };
+    for (const dtype of ['F32', 'F16', 'BF16'] as const) {
+      expect(() => writeSafetensors(file, [ok, { name: 'w.nan', shape: [3], data: f32(1, NaN, 2) }], { dtype })).toThrow(
+        /tensor "w\.nan".*non-finite.*NaN at flat index 1/,
+      );
+      expect(() => writeSafetensors(file, [{ name: 'w.inf', shape: [1], data: f32(-Infinity) }], { dtype })).toThrow(/tensor "w\.inf".*-Inf/);
+    }
+    // 65504 is the largest half; 65519 still rounds down to it, 65520 rounds to Inf.
+    writeSafetensors(file, [{ name: 'edge', shape: [2], data: f32(65504, -65519) }], { dtype: 'F16' });
+    expect(Array.from(openSafetensors(file).read('edge').data as Float32Array)).toEqual([65504, -65504]);
+    fs.rmSync(file);
+    expect(() => writeSafetensors(file, [ok, { name: 'big', shape: [3], data: f32(0, 70000, -65520) }], { dtype: 'F16' })).toThrow(
+      /tensor "big" cannot be saved as F16: 2 value\(s\) overflow to \+-Inf, first 70000 at flat index 1 \(largest finite F16 is 65504\)/,
+    );
+    // F32 and BF16 hold 70000; BF16 overflows only near float32's own limit.
+    writeSafetensors(file, [{ name: 'big', shape: [1], data: f32(70000) }], { dtype: 'BF16' });
+    expect(() => writeSafetensors(file, [{ name: 'huge', shape: [1], data: f32(3.4e38) }], { dtype: 'BF16' })).toThrow(
+      /tensor "huge" cannot be saved as BF16: 1 value\(s\) overflow/,
+    );
+    fs.rmSync(file);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
 });
 
 describe('safetensors bad input', () => {
@@ -256,7 +281,7 @@ describe('safetensors bad input', () => {
       { name: 'ok', shape: [2], data: f32(1, 2) },
       { name: 'bad.weight', shape: [3], data: f32(1, NaN, 3) },
       { name: 'inf.weight', shape: [2], data: f32(-Infinity, 0) },
-    ], { dtype: 'BF16' });
+    ], { dtype: 'BF16', allowNonFinite: true });
     const src = openSafetensors(file);
     expect(Array.from(readFiniteFloat(src, 'ok').data)).toEqual([1, 2]);
     expect(() => readFiniteFloat(src, 'bad.weight')).toThrow(/tensor "bad.weight" in .*nan\.safetensors: contains 1 non-finite value\(s\), first NaN at flat index 1/);

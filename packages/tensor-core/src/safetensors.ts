@@ -14,6 +14,7 @@ import {
   DTYPE_SIZE,
   SafeDType,
   assertFinite,
+  assertFiniteHalf,
   bf16BitsToFloat32,
   f16BitsToFloat32,
   float32ToBf16Bits,
@@ -467,11 +468,15 @@ export interface WriteTensor {
 /**
  * Writes tensors to a safetensors file atomically (temp file in the same directory, fsync, rename).
  * The header is padded with spaces so the data region starts 8-byte aligned.
+ *
+ * Every value must be finite, and representable in `dtype` (F16 tops out at 65504): loaders refuse
+ * non-finite weights, so such a file is refused here, with an Error naming the tensor and the dtype,
+ * and nothing is written. `allowNonFinite` lifts both checks, only for deliberately broken test fixtures.
  */
 export function writeSafetensors(
   file: string,
   tensors: WriteTensor[],
-  opts: { dtype?: 'F32' | 'F16' | 'BF16'; metadata?: Record<string, string> } = {},
+  opts: { dtype?: 'F32' | 'F16' | 'BF16'; metadata?: Record<string, string>; allowNonFinite?: boolean } = {},
 ): void {
   const target = path.resolve(file);
   const dtype = opts.dtype ?? 'F32';
@@ -507,6 +512,7 @@ export function writeSafetensors(
         `writeSafetensors ${target}: tensor "${t.name}" shape [${t.shape.join(', ')}] has ${elements} elements but data has ${t.data.length}`,
       );
     }
+    if (!opts.allowNonFinite) assertFinite(t.data, `writeSafetensors ${target}: tensor "${t.name}"`);
     header[t.name] = { dtype, shape: t.shape.slice(), data_offsets: [offset, offset + elements * size] };
     offset += elements * size;
   }
@@ -520,8 +526,12 @@ export function writeSafetensors(
     writeFileAtomicWith(target, (fd) => {
       writeFully(fd, headerBytes);
       for (const t of tensors) {
-        const bits =
-          dtype === 'F32' ? t.data : dtype === 'F16' ? float32ToF16Bits(t.data) : float32ToBf16Bits(t.data);
+        let bits: Float32Array | Uint16Array = t.data;
+        if (dtype !== 'F32') {
+          bits = dtype === 'F16' ? float32ToF16Bits(t.data) : float32ToBf16Bits(t.data);
+          // Converted here, while writing, so the halves are never all held at once; a throw removes the temp file.
+          if (!opts.allowNonFinite) assertFiniteHalf(bits, dtype, t.data, `tensor "${t.name}"`);
+        }
         writeFully(fd, new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength));
       }
     });

@@ -105,9 +105,18 @@ describe('zsRE loader', () => {
     ['loc missing', { loc: undefined }, /record 1: field "loc" is missing/],
     ['loc_ans whitespace', { loc_ans: '   ' }, /record 1: field "loc_ans" must be a non-empty string, got an empty string/],
     ['pred wrong type', { pred: ['x'] }, /record 1: field "pred" must be a non-empty string, got an array/],
+    ['a no-op edit (alt is the true answer)', { alt: ' baker ' }, /record 1: field "alt" must differ from "answers\[0\]" \(both are "baker"\)/],
   ];
   it.each(bad)('rejects %s with the record index and field', (_name, over, msg) => {
     expectDatasetError(() => parseZsre([zsreRecord(), zsreRecord(over)], { label: 'z.json' }), msg);
+  });
+
+  it('skips a no-op edit only when asked, as CounterFact does', () => {
+    const res = parseZsre([zsreRecord(), zsreRecord({ alt: 'baker' })], { label: 'z.json', skipInvalid: true });
+    expect(res.requests).toHaveLength(1);
+    expect(res.skipped.map((k) => [k.index, k.field])).toEqual([[1, 'alt']]);
+    // Only the first answer is the old target; another true answer as the new one is a real edit.
+    expect(parseZsre([zsreRecord({ answers: ['baker', 'pilot'] })]).requests[0].target).toBe('pilot');
   });
 
   it('rejects a record that is not an object', () => {

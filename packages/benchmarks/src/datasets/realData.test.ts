@@ -45,19 +45,35 @@ describe('real datasets (../shared/data)', () => {
     }
   });
 
-  maybe('zsre-train.json')('reports the two empty "alt" fields of zsre-train.json, and skips them only when asked', () => {
+  maybe('zsre-train.json')('reports the empty "alt" fields and the no-op edits of zsre-train.json, and skips them only when asked', () => {
     const f = path.join(DATA, 'zsre-train.json');
-    expect(() => loadDataset(f)).toThrow(/zsre-train\.json: record 534: field "alt" must be a non-empty string.*\(and 1 more invalid record\)/);
+    expect(() => loadDataset(f)).toThrow(/zsre-train\.json: record 101: field "alt" must differ from "answers\[0\]".*\(and 18 more invalid records\)/);
     const res = loadDataset(f, { skipInvalid: true });
-    expect(res.requests.length).toBe(998);
-    expect(res.skipped.map((s) => s.index)).toEqual([534, 723]);
+    expect(res.requests.length).toBe(1000 - 2 - 17);
+    expect(res.skipped.filter((s) => /non-empty/.test(s.message)).map((s) => s.index)).toEqual([534, 723]);
+    expect(res.skipped.filter((s) => /must differ/.test(s.message))).toHaveLength(17);
+    for (const r of res.requests) expect(r.target).not.toBe(r.oldTarget);
     const facts = trueFacts(res.requests);
     expect(facts.facts.length).toBeGreaterThan(2000);
   });
 
-  maybe('zsre-eval.json')('loads zsre-eval.json (extra portability field tolerated)', () => {
-    const res = loadDataset(path.join(DATA, 'zsre-eval.json'));
-    expect(res.requests.length).toBe(520);
+  maybe('zsre-eval.json')('loads zsre-eval.json (extra portability field tolerated), its 16 no-op edits skipped only when asked', () => {
+    const f = path.join(DATA, 'zsre-eval.json');
+    expect(() => loadDataset(f)).toThrow(/zsre-eval\.json: record 64: field "alt" must differ from "answers\[0\]".*\(and 15 more invalid records\)/);
+    const res = loadDataset(f, { skipInvalid: true });
+    expect(res.requests.length).toBe(520 - 16);
     expect(res.requests[0].oldTarget).toBe(res.requests[0].trueAnswers![0]);
+  });
+
+  maybe('zsre-eval.json')('splits zsre-eval.json by subject with the default fractions for every seed', () => {
+    const res = loadDataset(path.join(DATA, 'zsre-eval.json'), { skipInvalid: true });
+    const n = res.requests.length;
+    for (let seed = 0; seed < 20; seed++) {
+      const s = splitRequests(res.requests, { seed });
+      expect(s.train.length + s.validation.length + s.evaluation.length).toBe(n);
+      expect(Math.abs(s.evaluation.length - 0.3 * n)).toBeLessThan(0.05 * n);
+      const trained = new Set(s.train.map((r) => r.subject));
+      for (const r of s.evaluation) expect(trained.has(r.subject)).toBe(false);
+    }
   });
 });

@@ -48,6 +48,24 @@ describe('splitRequests', () => {
     for (const x of s.evaluation) expect(subj(s.validation).has(x.subject)).toBe(false);
   });
 
+  it('by default hands out whole subject groups by cumulative fraction, using every record', () => {
+    // Uneven groups (1 to 4 records): a 60/10/30 cut in record counts falls inside one for most seeds.
+    const xs = items(300, (i) => `subj${Math.floor(i / (1 + (i % 4)))}`);
+    for (let seed = 0; seed < 10; seed++) {
+      const s = splitRequests(xs, { seed });
+      const sizes = [s.train.length, s.validation.length, s.evaluation.length];
+      expect(sizes[0] + sizes[1] + sizes[2]).toBe(300);
+      expect(Math.abs(sizes[0] - 180)).toBeLessThanOrEqual(4);
+      expect(Math.abs(sizes[1] - 30)).toBeLessThanOrEqual(4);
+      const subj = (a: { subject?: string }[]): Set<string | undefined> => new Set(a.map((x) => x.subject));
+      const [tr, va, ev] = [subj(s.train), subj(s.validation), subj(s.evaluation)];
+      for (const x of ev) expect(tr.has(x) || va.has(x)).toBe(false);
+      for (const x of va) expect(tr.has(x)).toBe(false);
+    }
+    // One subject for everything cannot fill three splits: a clear error, not an empty split.
+    expect(() => splitRequests(items(10, () => 'same'), { seed: 1 })).toThrow(/no record left for the validation split.*groupBySubject: false/);
+  });
+
   it('refuses impossible sizes, bad values and duplicate ids', () => {
     expect(() => splitRequests(items(10), { seed: 1, sizes: { train: 8, evaluation: 3 } })).toThrow(/= 11 records, but only 10 exist/);
     expect(() => splitRequests(items(10), { seed: 1, sizes: { train: 1.5 } })).toThrow(/sizes\.train must be a non-negative integer/);

@@ -6,12 +6,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { acceleratorStatus, backendReport, fusedKernelsActive, initBackend, writeDirAtomic, writeJsonAtomic } from '@hiedit/tensor-core';
+import { acceleratorStatus, backendReport, fusedKernelsActive, initBackend, readJsonFile, writeDirAtomic, writeJsonAtomic } from '@hiedit/tensor-core';
 import { loadModel, tokenizerFromDefinition, type CausalLM, type Tokenizer } from '@hiedit/llm-loader';
 import type { ProgressFactory } from '../progress';
 import type { AccuracyResult } from './accuracy';
 import { cacheKey, defaultCacheDir } from './cache';
-import type { PretrainReport } from './report';
+import { knowledgeWarnings, type PretrainReport } from './report';
 import { trainFactsLM, TRAINER_VERSION, type TrainExample, type TrainSettings } from './trainer';
 import { buildWordTokenizer, preTokenize, WORD_SPECIALS, writeWordTokenizer } from './wordTokenizer';
 
@@ -56,12 +56,16 @@ export interface BuildSpec extends CacheBuildOptions {
 
 const REPORT_FILE = 'pretrain.json';
 
-/** Reads a cache entry if it is complete. */
+/**
+ * Reads a cache entry if it is complete (undefined when its report or model config is missing).
+ *
+ * @throws Error naming pretrain.json when it is not valid JSON.
+ */
 export function readPretrained(dir: string): PretrainedModel | undefined {
   const reportFile = path.join(dir, REPORT_FILE);
   const modelDir = path.join(dir, 'model');
   if (!fs.existsSync(reportFile) || !fs.existsSync(path.join(modelDir, 'config.json'))) return undefined;
-  const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as PretrainReport;
+  const report = readJsonFile(reportFile) as PretrainReport;
   return { dir, modelDir, report, cached: true };
 }
 
@@ -79,7 +83,16 @@ export function kernelsLabel(): string {
   return `${backendReport().active}+${a.active ? a.name : 'stock'}${fusedKernelsActive() ? '+fused' : ''}`;
 }
 
-/** Finds the entry for `spec` in the cache, or trains, saves and measures it. */
+/** Logs a WARNING line per shortfall of the model's pre-edit knowledge (issue 5's 95%). */
+function warnKnowledge(kind: string, report: PretrainReport, log: (line: string) => void): void {
+  for (const w of knowledgeWarnings(report.accuracy)) log(`WARNING: ${kind} model: ${w}`);
+}
+
+/**
+ * Finds the entry for `spec` in the cache, or trains, saves and measures it. A model that falls short
+ * of the pre-edit knowledge threshold is still returned (a budgeted run may want it), with a WARNING
+ * logged and `knowledgeOk: false` in its report.
+ */
 export async function buildPretrained(spec: BuildSpec): Promise<PretrainedModel> {
   const log = spec.log ?? ((l: string) => process.stderr.write(l + '\n'));
   await initBackend();
@@ -95,10 +108,15 @@ export async function buildPretrained(spec: BuildSpec): Promise<PretrainedModel>
     const usable = hit && (!hit.report.truncated || (spec.maxSeconds !== undefined && spec.maxSeconds <= hit.report.trainSeconds));
     if (hit && usable) {
       log(`${spec.kind} model: cached at ${hit.modelDir}`);
+      warnKnowledge(spec.kind, hit.report, log);
       return hit;
     }
     if (hit) {
       log(`${spec.kind} model: the cached entry was cut short by a time budget; training it again`);
+      replace = true;
+    } else if (fs.existsSync(dir)) {
+      // Without replace, writeDirAtomic would keep this folder and the new model would never land.
+      log(`${spec.kind} model: the cache entry ${dir} is incomplete; training it again`);
       replace = true;
     }
   }
@@ -146,6 +164,8 @@ export async function buildPretrained(spec: BuildSpec): Promise<PretrainedModel>
           backend: backendReport().active,
           createdAt: new Date().toISOString(),
           source: spec.source,
+          knowledgeOk: knowledgeWarnings(accuracy).length === 0,
+          knowledgeWarnings: knowledgeWarnings(accuracy),
         };
         writeJsonAtomic(path.join(tmp, REPORT_FILE), report);
       },
@@ -160,5 +180,6 @@ export async function buildPretrained(spec: BuildSpec): Promise<PretrainedModel>
     .map(([k, v]) => `${k} ${(v.tokenAccuracy * 100).toFixed(1)}%`)
     .join(', ');
   log(`${spec.kind} model: trained in ${entry.report.trainSeconds.toFixed(0)} s (${entry.report.epochs} epochs); accuracy ${acc}`);
+  warnKnowledge(spec.kind, entry.report, log);
   return { ...entry, cached: false };
 }

@@ -18,7 +18,7 @@ export {
 } from './trainer';
 export { defaultCacheDir, findRepoRoot, cacheKey, canonicalJson } from './cache';
 export { buildPretrained, readPretrained, type PretrainedModel, type BuildSpec, type CacheBuildOptions } from './build';
-export { formatPretrainReport, type PretrainReport } from './report';
+export { formatPretrainReport, knowledgeWarnings, KNOWLEDGE_THRESHOLD, type PretrainReport } from './report';
 export {
   ensureWorldModel,
   measureKnowledge,

@@ -24,6 +24,37 @@ export interface PretrainReport {
   readonly createdAt: string;
   /** What the model was trained on (world options, or the data file and its hash). */
   readonly source: Record<string, unknown>;
+  /**
+   * Whether the saved model knows its facts as issue 5 requires (see {@link knowledgeWarnings});
+   * absent in reports written before the check existed.
+   */
+  readonly knowledgeOk?: boolean;
+  /** The shortfalls behind `knowledgeOk: false`, one line per prompt family. */
+  readonly knowledgeWarnings?: string[];
+}
+
+/** Teacher-forced accuracy of the true answers a pretrained model must reach before any edit. */
+export const KNOWLEDGE_THRESHOLD = 0.95;
+
+/** The prompt families the threshold applies to (locality and training accuracy are reported only). */
+const KNOWLEDGE_FAMILIES = ['editPrompts', 'paraphrases'] as const;
+
+/**
+ * One line per required prompt family (edit prompts, paraphrases) whose token accuracy is below
+ * {@link KNOWLEDGE_THRESHOLD}; empty when the model knows its facts. A family with no prompts is not
+ * a shortfall: a dataset without paraphrases cannot fail on them.
+ */
+export function knowledgeWarnings(accuracy: Readonly<Record<string, AccuracyResult>>): string[] {
+  const out: string[] = [];
+  for (const k of KNOWLEDGE_FAMILIES) {
+    const a = accuracy[k];
+    if (!a || a.count === 0 || a.tokenAccuracy >= KNOWLEDGE_THRESHOLD) continue;
+    out.push(
+      `${k} ${(100 * a.tokenAccuracy).toFixed(1)}% is below ${(100 * KNOWLEDGE_THRESHOLD).toFixed(0)}% ` +
+        `(${a.count} prompts): the model does not know its facts before the edits, so ES/GS/LS measure little`,
+    );
+  }
+  return out;
 }
 
 /** A few human-readable lines summarizing a pretrain report (for logs and the CLI). */

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { defaultEditModules, editorFactory, type EditorModel } from '@hiedit/editor';
 import { loadModel, tokenizeTuple, type CausalLM } from '@hiedit/llm-loader';
 import { fileSha256, loadDataset, loadFacts, parseCounterFact, type EditRequest, type Fact } from '../datasets';
-import { ensureFactsModel, ensureWorldModel, readPretrained, type PretrainedModel, type TrainSettingsInput } from '../pretrain';
+import { ensureFactsModel, ensureWorldModel, knowledgeWarnings, readPretrained, type PretrainedModel, type TrainSettingsInput } from '../pretrain';
 import {
   DEFAULT_WORLD_PERSONS,
   generateWorld,
@@ -20,6 +20,7 @@ import {
   type WorldOptions,
 } from '../world';
 import { defaultSizes } from './run';
+import { cacheKey } from '../pretrain/cache';
 import { settingsKey } from './state';
 import type { BenchEditorFactory, BenchModel, DataBundle, ModelBundle, RunOptions, RunnerDeps } from './types';
 
@@ -50,7 +51,21 @@ function pretrainNotes(p: PretrainedModel): string[] {
   return [
     `${p.report.kind} model ${p.cached ? 'from the cache' : 'pretrained in this run'} (${p.report.parameters} parameters, ` +
       `${p.report.trainSeconds.toFixed(0)} s, ${p.report.epochs} epochs); teacher-forced accuracy of its true facts: ${acc}.`,
+    // Recomputed rather than read from the report, so entries cached before the check say it too.
+    ...knowledgeWarnings(p.report.accuracy).map((w) => `WARNING: ${w}.`),
   ];
+}
+
+/**
+ * The identity of a loaded model for resume keys: its weights hash (which covers names, shapes and
+ * values only) combined with config.json as parsed (canonical key order) and the bytes of every
+ * tokenizer file it was loaded with, because a changed rope_theta, rms_norm_eps or add_bos_token
+ * changes every result while leaving the weights alone. The weights hash itself stays as it is: the
+ * editor's journal relies on it.
+ */
+export function modelIdentityHash(model: CausalLM): string {
+  const tokenizerFiles = (model.tokenizer?.files ?? []).map((f) => ({ name: path.basename(f), sha256: fileSha256(f) }));
+  return cacheKey({ weights: model.weightsHash(), config: model.config.raw, tokenizerFiles });
 }
 
 async function bundleFor(model: CausalLM, dir: string, name: string, notes: string[]): Promise<ModelBundle> {
@@ -63,7 +78,7 @@ async function bundleFor(model: CausalLM, dir: string, name: string, notes: stri
     model: model as unknown as BenchModel,
     name,
     dir,
-    hash: model.weightsHash(),
+    hash: modelIdentityHash(model),
     tokenize: (p, a) => tokenizeTuple(tok, p, a),
     notes,
   };
