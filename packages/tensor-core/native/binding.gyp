@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "hiedit_blas",
-      "sources": ["src/hiedit_blas.c", "src/hiedit_fused.c"],
+      "sources": ["src/hiedit_blas.c", "src/hiedit_fused.c", "src/hiedit_attention.c"],
       "defines": ["<!@(node blas-config.js defines)"],
       "include_dirs": ["<!@(node blas-config.js include_dirs)"],
       "libraries": ["<!@(node blas-config.js libraries)"],

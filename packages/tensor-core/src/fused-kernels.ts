@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './wasm-backend';
+import { hasNativeAttention, registerAttentionKernels, unregisterAttentionKernels } from './attention-kernels';
 
 /** Kernel names (hiedit's own; no tfjs backend defines them). */
 export const FUSED_KERNELS = {
@@ -266,6 +267,8 @@ export function registerFusedKernels(addon: NativeFused): void {
     if (tf.getKernel(c.kernelName, c.backendName)) tf.unregisterKernel(c.kernelName, c.backendName);
     tf.registerKernel(c);
   }
+  // The fused attention lives in its own module (attention-kernels.ts); addons built before it lack its functions.
+  if (hasNativeAttention(addon)) registerAttentionKernels(addon);
   active = true;
 }
 
@@ -274,5 +277,6 @@ export function unregisterFusedKernels(): void {
   for (const name of Object.values(FUSED_KERNELS)) {
     if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
   }
+  unregisterAttentionKernels();
   active = false;
 }

@@ -14,6 +14,10 @@ export * from './accelerator';
 // Fused transformer ops (one native kernel each with the accelerator, composite tf ops otherwise).
 export { geluTanh, layerNorm, rmsNorm, rotaryEmbedding, siluMul, softmaxCrossEntropy } from './fused-ops';
 export { fusedKernelsActive } from './fused-kernels';
+// Fused scaled-dot-product attention (one native kernel forward and backward with the accelerator).
+export { attention, attentionPacked } from './attention-op';
+export type { AttentionOptions, HeadLayout, PackedAttentionOptions, SeparateAttentionOptions } from './attention-op';
+export { attentionKernelsActive, attentionKernelsFailure } from './attention-kernels';
 export { untaped } from './untaped';
 export { Adam, DEFAULT_ADAM, namedVariables } from './adam';
 export type { AdamConfig, AdamMoment, NamedVariables } from './adam';

@@ -2,10 +2,10 @@
  * GPT-2 (nanoGPT-style reading of Hugging Face's GPT2LMHeadModel). Checkpoint names are kept as they
  * are; Conv1D weights are already (in, out), which is the internal orientation, so nothing is transposed.
  */
-import { tf, type ModuleDescriptor } from '@hiedit/tensor-core';
+import { attention, attentionPacked, tf, type ModuleDescriptor } from '@hiedit/tensor-core';
 import type { ModelConfig } from '../config';
 import type { ArchImpl, BlockInput, ParamSpec } from './arch';
-import { activate, attention, Ctx, extendCache, layerNorm } from './layers';
+import { activate, Ctx, extendCache, layerNorm } from './layers';
 
 function params(c: ModelConfig): ParamSpec[] {
   const d = c.hiddenSize;
@@ -52,16 +52,19 @@ function selfAttention(ctx: Ctx, c: ModelConfig, i: number, x: tf.Tensor2D, inpu
   const H = c.numHeads;
   const hd = c.headDim;
   const qkv = ctx.linear(`h.${i}.attn.c_attn`, x);
-  // q, k and v are split into heads together: one reshape and one transpose of (B, T, 3H, hd) instead of a
-  // reshape and a transpose each (every tfjs op costs a dispatch, and these run twice per layer with autodiff).
-  const heads = tf.transpose(tf.reshape(qkv, [B, T, 3 * H, hd]), [0, 2, 1, 3]);
-  const [q, k, v] = tf.split(heads, 3, 1) as tf.Tensor4D[];
   let scale = c.scaleAttnWeights ? 1 / Math.sqrt(hd) : 1;
   if (c.scaleAttnByInverseLayerIdx) scale /= i + 1;
-  const qh = scale === 1 ? q : (tf.mul(q, scale) as tf.Tensor4D);
+  const bias = input.bias;
+  if (!input.cache) {
+    // The packed (B*T, 3 H hd) projection goes to attention as it is: with the fused kernel q, k and v are read
+    // in place and the backward writes one packed gradient (no reshape, split, concat or transpose).
+    const y = attentionPacked(qkv, { scale, bias, numHeads: H, numKvHeads: H, batch: B });
+    return ctx.linear(`h.${i}.attn.c_proj`, y);
+  }
+  // Generation: keys and values join the cache, so they are split off (in the cache's (B, T, heads, hd) layout).
+  const [q, k, v] = tf.split(tf.reshape(qkv, [B, T, 3 * H, hd]), 3, 2) as tf.Tensor4D[];
   const full = extendCache(input.cache, i, k, v);
-  const y = attention(qh, full.k, full.v, input.bias);
-  return ctx.linear(`h.${i}.attn.c_proj`, y);
+  return ctx.linear(`h.${i}.attn.c_proj`, attention(q, full.k, full.v, { scale, bias }));
 }
 
 function mlp(ctx: Ctx, c: ModelConfig, i: number, x: tf.Tensor2D): tf.Tensor2D {

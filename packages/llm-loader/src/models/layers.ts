@@ -7,7 +7,10 @@ import { layerNorm as fusedLayerNorm, geluTanh, rmsNorm as fusedRmsNorm, tf, unt
 import type { Activation } from '../config';
 import { headConst, headDiff, linearConst, linearDiff } from './matmul';
 
-/** Keys and values of one layer for the tokens seen so far: (B, kvHeads, T, headDim) each. */
+/**
+ * Keys and values of one layer for the tokens seen so far: (B, T, kvHeads, headDim) each, the layout
+ * tensor-core's attention reads in place (a projection's output reshaped, no transposes).
+ */
 export interface LayerCache {
   k: tf.Tensor4D;
   v: tf.Tensor4D;
@@ -176,37 +179,13 @@ export function attentionBias(B: number, Tq: number, Tk: number, pos0: number, k
 }
 
 /**
- * Scaled dot-product attention with grouped-query heads, without materializing repeated keys/values:
- * query heads are grouped by the key/value head they share (head h uses kv head floor(h / groups), as
- * Hugging Face's repeat_kv), so q is viewed as (B, kvHeads, groups * Tq, hd).
- * q (B, H, Tq, hd) already scaled; k, v (B, kvHeads, Tk, hd); bias (B, 1, Tq, Tk) or null.
- * Returns (B * Tq, H * hd).
+ * Append new keys/values (B, T, kvHeads, headDim) to a layer cache (or start one); returns the full keys/values
+ * to attend over.
  */
-export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D | null): tf.Tensor2D {
-  const [B, H, Tq, hd] = q.shape;
-  const kvH = k.shape[1];
-  const Tk = k.shape[2];
-  const g = H / kvH;
-  const qg = g === 1 ? q : (tf.reshape(q, [B, kvH, g * Tq, hd]) as tf.Tensor4D);
-  let scores: tf.Tensor = tf.matMul(qg, k, false, true); // (B, kvH, g*Tq, Tk)
-  if (bias) {
-    scores = g === 1 ? tf.add(scores, bias) : tf.reshape(tf.add(tf.reshape(scores, [B, kvH, g, Tq, Tk]), tf.expandDims(bias, 1)), [B, kvH, g * Tq, Tk]);
-  }
-  const out = tf.matMul(tf.softmax(scores), v); // (B, kvH, g*Tq, hd)
-  const heads = g === 1 ? out : tf.reshape(out, [B, H, Tq, hd]);
-  return tf.reshape(tf.transpose(heads, [0, 2, 1, 3]), [B * Tq, H * hd]);
-}
-
-/** (B*T, heads*hd) -> (B, heads, T, hd). */
-export function splitHeads(x: tf.Tensor2D, B: number, T: number, heads: number, hd: number): tf.Tensor4D {
-  return tf.transpose(tf.reshape(x, [B, T, heads, hd]), [0, 2, 1, 3]);
-}
-
-/** Append new keys/values to a layer cache (or start one); returns the full keys/values to attend over. */
 export function extendCache(cache: LayerCache[] | undefined, layer: number, k: tf.Tensor4D, v: tf.Tensor4D): { k: tf.Tensor4D; v: tf.Tensor4D } {
   if (!cache) return { k, v };
   const prev = cache[layer];
-  const full = prev ? { k: tf.concat([prev.k, k], 2) as tf.Tensor4D, v: tf.concat([prev.v, v], 2) as tf.Tensor4D } : { k, v };
+  const full = prev ? { k: tf.concat([prev.k, k], 1) as tf.Tensor4D, v: tf.concat([prev.v, v], 1) as tf.Tensor4D } : { k, v };
   // The cache outlives this step's tidy; the caller disposes the previous entry.
   cache[layer] = { k: tf.keep(full.k), v: tf.keep(full.v) };
   return full;

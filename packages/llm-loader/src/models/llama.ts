@@ -3,10 +3,10 @@
  * rotate_half convention, grouped-query attention, SwiGLU MLP. Checkpoint names are Hugging Face's;
  * nn.Linear weights are stored (out, in) and held internally as (in, out).
  */
-import { rotaryEmbedding, siluMul, tf, type ModuleDescriptor } from '@hiedit/tensor-core';
+import { attention, rotaryEmbedding, siluMul, tf, type ModuleDescriptor } from '@hiedit/tensor-core';
 import type { ModelConfig } from '../config';
 import type { ArchImpl, BlockInput, ParamSpec } from './arch';
-import { activate, attention, Ctx, extendCache, rmsNorm, splitHeads } from './layers';
+import { activate, Ctx, extendCache, rmsNorm } from './layers';
 import { inverseFrequencies, ropeTables } from './rope';
 
 interface Linear {
@@ -59,12 +59,34 @@ function modules(c: ModelConfig): ModuleDescriptor[] {
   return ms;
 }
 
-/** Rotation tables (T, headDim / 2) for keys, and for queries with the 1/sqrt(headDim) scale folded in. */
+/**
+ * Rotation tables for (B, T * heads, headDim) views of the projections: row t * heads + h holds position t's
+ * (headDim / 2) angles, so RoPE applies in the (B, T, heads, hd) layout attention reads, without transposes.
+ * The query tables carry the 1/sqrt(headDim) scale.
+ */
 interface RopeTables {
   cos: tf.Tensor2D;
   sin: tf.Tensor2D;
   qCos: tf.Tensor2D;
   qSin: tf.Tensor2D;
+}
+
+/** The (T, half) tables repeated per head: (T * heads, half). One gather each, made once per forward. */
+function perHead(t: tf.Tensor2D, heads: number): tf.Tensor2D {
+  const T = t.shape[0];
+  const rows = new Int32Array(T * heads);
+  for (let i = 0; i < rows.length; i++) rows[i] = Math.floor(i / heads);
+  return tf.gather(t, tf.tensor1d(rows, 'int32'));
+}
+
+function headTables(cos: tf.Tensor2D, sin: tf.Tensor2D, c: ModelConfig): RopeTables {
+  const qScale = 1 / Math.sqrt(c.headDim);
+  return {
+    cos: perHead(cos, c.numKvHeads),
+    sin: perHead(sin, c.numKvHeads),
+    qCos: perHead(tf.mul(cos, qScale), c.numHeads),
+    qSin: perHead(tf.mul(sin, qScale), c.numHeads),
+  };
 }
 
 /** Attention of layer i: q/k/v projections, RoPE on q and k, GQA, o_proj. */
@@ -73,15 +95,18 @@ function selfAttention(
 ): tf.Tensor2D {
   const { B, T } = input;
   const hd = c.headDim;
+  const H = c.numHeads;
+  const kvH = c.numKvHeads;
   const a = `model.layers.${i}.self_attn`;
-  const q = splitHeads(ctx.linear(`${a}.q_proj`, x), B, T, c.numHeads, hd);
-  const k = splitHeads(ctx.linear(`${a}.k_proj`, x), B, T, c.numKvHeads, hd);
-  const v = splitHeads(ctx.linear(`${a}.v_proj`, x), B, T, c.numKvHeads, hd);
-  // q's 1/sqrt(hd) scaling is folded into its rotation tables (made once per forward): the same math as
-  // scaling the scores, without an op per layer. tensor-core's rotaryEmbedding is applyRope, fused.
-  const qr = rotaryEmbedding(q, rope.qCos, rope.qSin);
-  const full = extendCache(input.cache, i, rotaryEmbedding(k, rope.cos, rope.sin), v);
-  return ctx.linear(`${a}.o_proj`, attention(qr, full.k, full.v, input.bias));
+  // tensor-core's rotaryEmbedding is applyRope (fused), here on (B, T * heads, hd) views; q's 1/sqrt(hd) is in
+  // its tables (the same math as scaling the scores, without an op per layer), so attention's scale is 1.
+  const rot = (name: string, heads: number, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D =>
+    tf.reshape(rotaryEmbedding(tf.reshape(ctx.linear(name, x), [B, T * heads, hd]), cos, sin), [B, T, heads, hd]);
+  const q = rot(`${a}.q_proj`, H, rope.qCos, rope.qSin);
+  const k = rot(`${a}.k_proj`, kvH, rope.cos, rope.sin);
+  const v = tf.reshape(ctx.linear(`${a}.v_proj`, x), [B, T, kvH, hd]) as tf.Tensor4D;
+  const full = extendCache(input.cache, i, k, v);
+  return ctx.linear(`${a}.o_proj`, attention(q, full.k, full.v, { scale: 1, bias: input.bias }));
 }
 
 /** SwiGLU: down(act(gate(x)) * up(x)); with SiLU the product is one fused op (tensor-core's siluMul). */
@@ -104,8 +129,7 @@ function hidden(ctx: Ctx, c: ModelConfig, input: BlockInput): tf.Tensor2D {
   const { B, T, pos0 } = input;
   const eps = c.normEps;
   const tables = ropeTables(inverseFrequencies(c.headDim, c.ropeTheta, c.ropeScaling), pos0, T);
-  const qScale = 1 / Math.sqrt(c.headDim);
-  const rope: RopeTables = { ...tables, qCos: tf.mul(tables.cos, qScale), qSin: tf.mul(tables.sin, qScale) };
+  const rope = headTables(tables.cos, tables.sin, c);
   let x = tf.gather(ctx.p('model.embed_tokens.weight'), tf.reshape(input.ids, [B * T])) as tf.Tensor2D;
   const layer = (h: tf.Tensor2D, i: number): tf.Tensor2D => {
     const p = `model.layers.${i}`;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "hiedit_fused.h"
+#include "hiedit_attention.h"
 
 #ifdef HIEDIT_ACCELERATE
 #include <Accelerate/Accelerate.h>
@@ -307,6 +308,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   if (!hiedit_fused_define(env, exports)) return NULL;
+  if (!hiedit_attention_define(env, exports)) return NULL;
   return exports;
 }
 

@@ -1,0 +1,318 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { installAccelerator, loadNativeBlas, uninstallAccelerator } from './accelerator';
+import {
+  ATTENTION_KERNELS, attentionKernelsActive, attentionKernelsFailure, registerAttentionKernels, type HeadLayout, type NativeAttention,
+} from './attention-kernels';
+import { attention, attentionPacked, compositeAttention } from './attention-op';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function rand(shape: number[], next: () => number, scale = 1.5): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = (next() * 2 - 1) * scale;
+  return tf.tensor(v, shape);
+}
+
+/** max |got - want| / (1 + |want|), on the host. */
+function maxErr(got: tf.Tensor, want: tf.Tensor): number {
+  expect(got.shape).toEqual(want.shape);
+  const g = got.dataSync();
+  const w = want.dataSync();
+  let worst = 0;
+  for (let i = 0; i < g.length; i++) {
+    const e = Math.abs(g[i] - w[i]) / (1 + Math.abs(w[i]));
+    if (!(e <= worst)) worst = e;
+  }
+  return worst;
+}
+
+/**
+ * Causal mask for queries at absolute positions pos0.. against Tk keys, with the last `pad[b]` keys of batch b
+ * hidden (right padding; never a fully hidden row).
+ */
+function mask(B: number, Tq: number, Tk: number, pos0: number, pad: number[]): tf.Tensor4D {
+  const d = new Float32Array(B * Tq * Tk);
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < Tq; i++) {
+      for (let j = 0; j < Tk; j++) if (j > pos0 + i || j >= Tk - pad[b]) d[(b * Tq + i) * Tk + j] = -1e9;
+    }
+  }
+  return tf.tensor4d(d, [B, 1, Tq, Tk]);
+}
+
+interface Case {
+  name: string;
+  B: number;
+  Tq: number;
+  Tk: number;
+  H: number;
+  kvH: number;
+  hd: number;
+  layouts: { q: HeadLayout; k: HeadLayout; v: HeadLayout };
+  /** 'causal' (with padding when B > 1), 'shared' (one (1, 1, Tq, Tk) mask for all batches) or none. */
+  bias: 'causal' | 'shared' | 'none';
+  scale: number;
+}
+
+const BTHD = { q: 'bthd', k: 'bthd', v: 'bthd' } as const;
+const CASES: Case[] = [
+  { name: 'MHA, causal + padding, B=2', B: 2, Tq: 6, Tk: 6, H: 4, kvH: 4, hd: 8, layouts: BTHD, bias: 'causal', scale: 1 / Math.sqrt(8) },
+  { name: 'GQA kvH=2, mixed layouts, shared mask', B: 2, Tq: 5, Tk: 5, H: 4, kvH: 2, hd: 6, layouts: { q: 'bhtd', k: 'bhtd', v: 'bthd' }, bias: 'shared', scale: 0.7 },
+  { name: 'GQA kvH=1, decode Tq=1 Tk=17, no mask', B: 1, Tq: 1, Tk: 17, H: 4, kvH: 1, hd: 8, layouts: BTHD, bias: 'none', scale: 1 / Math.sqrt(8) },
+  { name: 'GQA kvH=2, prefill Tq=3 against Tk=17, B=2', B: 2, Tq: 3, Tk: 17, H: 4, kvH: 2, hd: 4, layouts: { q: 'bhtd', k: 'bthd', v: 'bhtd' }, bias: 'causal', scale: 1 },
+  { name: 'GQA kvH=1, B=2, odd hd', B: 2, Tq: 7, Tk: 7, H: 4, kvH: 1, hd: 5, layouts: BTHD, bias: 'causal', scale: 0.3 },
+  // Scores up to ~+-100: the softmax's exponentials span the whole float range (the kernel's own exp, its clamp).
+  { name: 'large scores, B=2', B: 2, Tq: 9, Tk: 9, H: 2, kvH: 2, hd: 16, layouts: BTHD, bias: 'causal', scale: 3 },
+];
+
+function make(c: Case, next: () => number): { q: tf.Tensor4D; k: tf.Tensor4D; v: tf.Tensor4D; bias: tf.Tensor4D | null } {
+  const shape = (T: number, heads: number, l: HeadLayout): number[] => (l === 'bthd' ? [c.B, T, heads, c.hd] : [c.B, heads, T, c.hd]);
+  const q = rand(shape(c.Tq, c.H, c.layouts.q), next) as tf.Tensor4D;
+  const k = rand(shape(c.Tk, c.kvH, c.layouts.k), next) as tf.Tensor4D;
+  const v = rand(shape(c.Tk, c.kvH, c.layouts.v), next) as tf.Tensor4D;
+  const pos0 = c.Tk - c.Tq;
+  const bias = c.bias === 'none' ? null
+    : c.bias === 'shared' ? mask(1, c.Tq, c.Tk, pos0, [0])
+      : mask(c.B, c.Tq, c.Tk, pos0, Array.from({ length: c.B }, (_, b) => (b === 0 ? 0 : 2)));
+  return { q, k, v, bias };
+}
+
+/** The reference: the composite core on (B, heads, T, hd) operands, transposed here. */
+function reference(c: Case, bias: tf.Tensor4D | null) {
+  return (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor => tf.tidy(() => {
+    const bhtd = (t: tf.Tensor, l: HeadLayout): tf.Tensor4D => (l === 'bhtd' ? t : tf.transpose(t, [0, 2, 1, 3])) as tf.Tensor4D;
+    return compositeAttention(bhtd(q, c.layouts.q), bhtd(k, c.layouts.k), bhtd(v, c.layouts.v), c.scale, bias);
+  });
+}
+
+function packedReference(H: number, kvH: number, scale: number, bias: tf.Tensor4D | null) {
+  return (qkv: tf.Tensor): tf.Tensor => tf.tidy(() => {
+    const [q, k, v] = tf.split(qkv, [H, kvH, kvH], 2)
+      .map((t) => tf.transpose(t, [0, 2, 1, 3]) as tf.Tensor4D);
+    return compositeAttention(q, k, v, scale, bias);
+  });
+}
+
+/** Gradients of sum(fn(...) * r) (a random r, so dy is not constant). */
+function gradsOf(fn: (...a: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[], r: tf.Tensor): tf.Tensor[] {
+  return tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(fn(...a), r)))(inputs);
+}
+
+async function kernelsOf(fn: () => tf.Tensor | tf.Tensor[]): Promise<string[]> {
+  const info = await tf.profile(() => fn());
+  tf.dispose(info.result as tf.Tensor | tf.Tensor[]);
+  return info.kernelNames;
+}
+
+const dataIds = (): number => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+const haveAddon = (() => {
+  const a = loadNativeBlas().addon as unknown as Record<string, unknown> | undefined;
+  return !!a && typeof a.attention === 'function';
+})();
+const envOff = ['off', '0', 'false', 'no'].includes((process.env.HIEDIT_ACCELERATOR ?? '').toLowerCase());
+
+beforeAll(async () => {
+  await tf.setBackend('wasm');
+  await tf.ready();
+});
+afterAll(() => uninstallAccelerator());
+
+/** Forward and gradients (q, k, v) of attention() against the reference; returns the worst error. */
+function compare(c: Case, seed: number): number {
+  const next = rng(seed);
+  const { q, k, v, bias } = make(c, next);
+  const r = rand([c.B * c.Tq, c.H * c.hd], next);
+  const before = tf.memory().numTensors;
+  const ids = dataIds();
+  const fn = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor): tf.Tensor => attention(a as tf.Tensor4D, b as tf.Tensor4D, d as tf.Tensor4D, { scale: c.scale, bias, layouts: c.layouts });
+  const got = [fn(q, k, v), ...gradsOf(fn, [q, k, v], r)];
+  const want = [reference(c, bias)(q, k, v), ...gradsOf(reference(c, bias), [q, k, v], r)];
+  let worst = 0;
+  got.forEach((g, i) => {
+    worst = Math.max(worst, maxErr(g, want[i]));
+  });
+  expect(got[1].shape).toEqual(q.shape);
+  expect(got[2].shape).toEqual(k.shape);
+  expect(got[3].shape).toEqual(v.shape);
+  tf.dispose([...got, ...want]);
+  expect(tf.memory().numTensors).toBe(before);
+  expect(dataIds()).toBe(ids);
+  tf.dispose([q, k, v, r, ...(bias ? [bias] : [])]);
+  return worst;
+}
+
+/** flat: qkv as the (B*T, (H + 2 kvH) hd) projection output with opts.batch, instead of (B, T, H + 2 kvH, hd). */
+function comparePacked(B: number, T: number, H: number, kvH: number, hd: number, withBias: boolean, seed: number, flat = false): number {
+  const next = rng(seed);
+  const qkv = rand(flat ? [B * T, (H + 2 * kvH) * hd] : [B, T, H + 2 * kvH, hd], next);
+  const bias = withBias ? mask(B, T, T, 0, Array.from({ length: B }, (_, b) => b)) : null;
+  const r = rand([B * T, H * hd], next);
+  const scale = 1 / Math.sqrt(hd);
+  const before = tf.memory().numTensors;
+  const ids = dataIds();
+  const fn = (x: tf.Tensor): tf.Tensor => attentionPacked(x as tf.Tensor4D, { scale, bias, numHeads: H, numKvHeads: kvH, batch: flat ? B : undefined });
+  const ref = packedReference(H, kvH, scale, bias);
+  const refOf = (x: tf.Tensor): tf.Tensor => (flat ? tf.tidy(() => ref(tf.reshape(x, [B, T, H + 2 * kvH, hd]))) : ref(x));
+  const got = [fn(qkv), ...gradsOf(fn, [qkv], r)];
+  const want = [refOf(qkv), ...gradsOf(refOf, [qkv], r)];
+  expect(got[1].shape).toEqual(qkv.shape);
+  const worst = Math.max(...got.map((g, i) => maxErr(g, want[i])));
+  tf.dispose([...got, ...want]);
+  expect(tf.memory().numTensors).toBe(before);
+  expect(dataIds()).toBe(ids);
+  tf.dispose([qkv, r, ...(bias ? [bias] : [])]);
+  return worst;
+}
+
+describe('attention: composite path (no native kernels)', () => {
+  beforeAll(() => uninstallAccelerator());
+  afterAll(() => {
+    if (!envOff) installAccelerator('wasm');
+  });
+
+  test.each(CASES.map((c, i) => [c.name, c, i] as const))('%s: same as the reference, stock kernels only', async (_n, c, i) => {
+    expect(attentionKernelsActive()).toBe(false);
+    expect(compare(c, 100 + i)).toBeLessThan(1e-6);
+    const { q, k, v, bias } = make(c, rng(1));
+    const names = await kernelsOf(() => attention(q, k, v, { scale: c.scale, bias, layouts: c.layouts }));
+    expect(names.some((n) => n.startsWith('Hiedit'))).toBe(false);
+    tf.dispose([q, k, v, ...(bias ? [bias] : [])]);
+  });
+
+  test('packed: same as the reference', () => {
+    expect(comparePacked(2, 5, 3, 3, 4, true, 7)).toBeLessThan(1e-6);
+    expect(comparePacked(1, 4, 4, 2, 4, false, 8)).toBeLessThan(1e-6);
+    expect(comparePacked(2, 5, 4, 2, 4, true, 9, true)).toBeLessThan(1e-6);
+  });
+
+  test('bad arguments are clear errors', () => {
+    const q = tf.zeros([1, 3, 4, 2]) as tf.Tensor4D;
+    const k = tf.zeros([1, 3, 3, 2]) as tf.Tensor4D;
+    const k2 = tf.zeros([1, 3, 2, 2]) as tf.Tensor4D;
+    const b = tf.zeros([1, 1, 3, 4]) as tf.Tensor4D;
+    expect(() => attention(q, k, k, { scale: 1 })).toThrow(/attention: q \[1,3,4,2\] \(bthd\), k \[1,3,3,2\].*do not fit/);
+    expect(() => attention(q, k2, k2, { scale: Number.NaN })).toThrow(/scale must be a finite number/);
+    expect(() => attention(q, k2, k2, { scale: 1, bias: b })).toThrow(/bias must be \(1 or 1, 1, 3, 3\), got \[1,1,3,4\]/);
+    expect(() => attention(tf.zeros([3, 4, 2]) as unknown as tf.Tensor4D, k2, k2, { scale: 1 })).toThrow(/q must be rank 4/);
+    const qkv = tf.zeros([1, 3, 5, 2]) as tf.Tensor4D;
+    expect(() => attentionPacked(qkv, { scale: 1, numHeads: 2, numKvHeads: 2 })).toThrow(/attentionPacked: qkv must be \(B, T, H \+ 2 kvH = 6, hd\).*got \[1,3,5,2\]/);
+    const flat = tf.zeros([6, 12]) as tf.Tensor2D;
+    expect(() => attentionPacked(flat, { scale: 1, numHeads: 2, numKvHeads: 2 })).toThrow(/got \[6,12\] with batch 0/);
+    expect(() => attentionPacked(flat, { scale: 1, numHeads: 2, numKvHeads: 2, batch: 4 })).toThrow(/batch B dividing its rows.*with batch 4/);
+    flat.dispose();
+    expect(() => attentionPacked(qkv, { scale: 1, numHeads: 3, numKvHeads: 2 })).toThrow(/multiple of numKvHeads/);
+    tf.dispose([q, k, k2, b, qkv]);
+  });
+});
+
+(haveAddon && !envOff ? describe : describe.skip)('attention: native kernels', () => {
+  beforeAll(() => {
+    uninstallAccelerator();
+    expect(installAccelerator('wasm').active).toBe(true);
+    expect(attentionKernelsFailure()).toBeUndefined();
+    expect(attentionKernelsActive()).toBe(true);
+  });
+
+  test.each(CASES.map((c, i) => [c.name, c, i] as const))('%s: forward, dq, dk, dv within 1e-5 of the composite', (_n, c, i) => {
+    expect(compare(c, 200 + i)).toBeLessThan(1e-5);
+  });
+
+  test('packed qkv (GPT-2 MHA and GQA): forward and dqkv within 1e-5 of the composite', () => {
+    expect(comparePacked(2, 7, 4, 4, 8, true, 11)).toBeLessThan(1e-5);
+    expect(comparePacked(2, 6, 4, 2, 8, true, 12)).toBeLessThan(1e-5);
+    expect(comparePacked(1, 9, 4, 1, 4, false, 13)).toBeLessThan(1e-5);
+    expect(comparePacked(2, 7, 4, 4, 8, true, 14, true)).toBeLessThan(1e-5);
+    expect(comparePacked(3, 5, 6, 2, 4, true, 15, true)).toBeLessThan(1e-5);
+  });
+
+  test('one kernel forward, one kernel backward', async () => {
+    const c = CASES[1];
+    const { q, k, v, bias } = make(c, rng(3));
+    const opts = { scale: c.scale, bias, layouts: c.layouts };
+    expect(await kernelsOf(() => attention(q, k, v, opts))).toEqual([ATTENTION_KERNELS.forward]);
+    const bwd = await kernelsOf(() => tf.grads((a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => tf.sum(attention(a as tf.Tensor4D, b as tf.Tensor4D, d as tf.Tensor4D, opts)))([q, k, v]));
+    expect(bwd.filter((n) => n === ATTENTION_KERNELS.backward)).toHaveLength(1);
+    expect(bwd.filter((n) => n === ATTENTION_KERNELS.forward)).toHaveLength(1);
+    expect(bwd.some((n) => ['BatchMatMul', 'Softmax', 'Transpose'].includes(n))).toBe(false);
+    const qkv = rand([1, 4, 6, 4], rng(4)) as tf.Tensor4D;
+    const popts = { scale: 0.5, numHeads: 2, numKvHeads: 2 };
+    expect(await kernelsOf(() => attentionPacked(qkv, popts))).toEqual([ATTENTION_KERNELS.forwardPacked]);
+    const pb = await kernelsOf(() => tf.grad((x: tf.Tensor) => tf.sum(attentionPacked(x as tf.Tensor4D, popts)))(qkv));
+    expect(pb.filter((n) => n.startsWith('Hiedit'))).toEqual([ATTENTION_KERNELS.forwardPacked, ATTENTION_KERNELS.backward]);
+    expect(pb.some((n) => ['SplitV', 'Concat', 'Slice', 'Transpose'].includes(n))).toBe(false);
+    tf.dispose([q, k, v, qkv, ...(bias ? [bias] : [])]);
+  });
+
+  test('the addon refuses operands outside the heap and malformed calls', () => {
+    const addon = loadNativeBlas().addon as unknown as { attention: (...a: unknown[]) => void; attentionGrad: (...a: unknown[]) => void };
+    const heap = new ArrayBuffer(4096);
+    // B=1, Tq=Tk=4, H=kvH=1, hd=4, dense (B, T, heads, hd) strides; q (64 bytes) at byte 4040 runs past the end.
+    const params = (qOff: number): Uint32Array => new Uint32Array([qOff, 0, 64, 0, 0, 0, 128, 192, 1, 4, 4, 1, 1, 4, 16, 4, 4, 16, 4, 4, 16, 4, 4]);
+    expect(() => addon.attention(heap, params(0), 1)).not.toThrow();
+    expect(() => addon.attention(heap, params(4032), 1)).not.toThrow();
+    expect(() => addon.attention(heap, params(4040), 1)).toThrow(/out of heap bounds/);
+    expect(() => addon.attention(heap, params(2), 1)).toThrow(/out of heap bounds/);
+    expect(() => addon.attention(heap, new Uint32Array(5), 1)).toThrow(/expected \(heap, params/);
+    expect(() => addon.attention(heap, params(0), Number.NaN)).toThrow(/expected \(heap, params/);
+    const grad = new Uint32Array([0, 0, 64, 192, 256, 320, 384, 3990, 1, 4, 4, 1, 1, 4, 16, 4, 4, 16, 4, 4, 16, 4, 4]);
+    expect(() => addon.attentionGrad(heap, grad, 1)).toThrow(/out of heap bounds/);
+  });
+
+  test('no keys or no queries: zeros, like the composite', () => {
+    const next = rng(21);
+    const q = rand([1, 2, 2, 4], next) as tf.Tensor4D;
+    const k0 = tf.zeros([1, 0, 1, 4]) as tf.Tensor4D;
+    const q0 = tf.zeros([1, 0, 2, 4]) as tf.Tensor4D;
+    const k = rand([1, 3, 1, 4], next) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    const y = attention(q, k0, k0, { scale: 1 });
+    expect(y.shape).toEqual([2, 8]);
+    expect(Array.from(y.dataSync())).toEqual(new Array(16).fill(0));
+    const [da, db] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(attention(q0 as tf.Tensor4D, a as tf.Tensor4D, b as tf.Tensor4D, { scale: 1 })))([k, k]);
+    expect(da.shape).toEqual(k.shape);
+    expect(Array.from(da.dataSync()).every((x) => x === 0) && Array.from(db.dataSync()).every((x) => x === 0)).toBe(true);
+    tf.dispose([y, da, db]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([q, k0, q0, k]);
+  });
+
+  test('kernels that compute the wrong thing are withdrawn by the registration self-test', () => {
+    // Writes a constant instead of attention: registration must notice and fall back to the composite path.
+    const wrong: NativeAttention = {
+      attention: (heap, params) => new Float32Array(heap, params[6], 12).fill(0.5),
+      attentionGrad: () => undefined,
+    };
+    try {
+      registerAttentionKernels(wrong);
+      expect(attentionKernelsActive()).toBe(false);
+      expect(attentionKernelsFailure()).toMatch(/HieditAttentionPacked self-test mismatch/);
+    } finally {
+      registerAttentionKernels(loadNativeBlas().addon as unknown as NativeAttention);
+    }
+    expect(attentionKernelsActive()).toBe(true);
+    expect(attentionKernelsFailure()).toBeUndefined();
+  });
+
+  test('a gradient of q only, inside tidy, leaves no tensors behind', () => {
+    const c = CASES[0];
+    const { q, k, v, bias } = make(c, rng(9));
+    const before = tf.memory().numTensors;
+    const dq = tf.tidy(() => tf.grad((a: tf.Tensor) => tf.sum(tf.square(attention(a as tf.Tensor4D, k, v, { scale: c.scale, bias }))))(q));
+    const ref = tf.grad((a: tf.Tensor) => tf.sum(tf.square(reference(c, bias)(a, k, v))))(q);
+    expect(maxErr(dq, ref)).toBeLessThan(1e-5);
+    tf.dispose([dq, ref]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([q, k, v, ...(bias ? [bias] : [])]);
+  });
+});
