@@ -17,6 +17,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { attentionKernelsActive, attentionKernelsFailure } from './attention-kernels';
 import { copyKernels, type StockCopyKernels } from './copy-kernels';
 import { registerFusedGradients } from './fused-gradients';
 import { hasNativeFused, registerFusedKernels, unregisterFusedKernels, type NativeFused } from './fused-kernels';
@@ -363,7 +364,7 @@ function selfTest(): string | undefined {
 }
 
 /**
- * Registers the fused LayerNorm/RMSNorm/GELU/SwiGLU/RoPE kernels (and their gradients) when the addon has them and
+ * Registers the fused LayerNorm/RMSNorm/GELU/SwiGLU/RoPE/cross-entropy kernels and the attention kernels (and their gradients) when the addon has them and
  * they pass their self-test; returns the note for the status line. Runs with wasm as the current backend.
  */
 function installFused(addon: NativeBlas): string {
@@ -380,7 +381,8 @@ function installFused(addon: NativeBlas): string {
     unregisterFusedKernels();
     return `; ${failure}, fused kernels off`;
   }
-  return '; fused LayerNorm/RMSNorm/GELU/SwiGLU/RoPE kernels';
+  const attention = attentionKernelsActive() ? ', attention' : `, no fused attention (${attentionKernelsFailure() ?? 'not in this addon build'})`;
+  return `; fused LayerNorm/RMSNorm/GELU/SwiGLU/RoPE/cross-entropy kernels${attention}`;
 }
 
 function findWasmBackend(): WasmBackendLike | undefined {
