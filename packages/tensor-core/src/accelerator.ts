@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { attentionKernelsActive, attentionKernelsFailure } from './attention-kernels';
 import { copyKernels, type StockCopyKernels } from './copy-kernels';
 import { registerFusedGradients } from './fused-gradients';
-import { hasNativeFused, registerFusedKernels, unregisterFusedKernels, type NativeFused } from './fused-kernels';
+import { fusedKernelsActive, hasNativeFused, registerFusedKernels, unregisterFusedKernels, type NativeFused } from './fused-kernels';
 import { fusedSelfTest } from './fused-ops';
 import type { WasmBackendLike } from './wasm-backend';
 
@@ -535,6 +535,25 @@ export function installAccelerator(backendName: string, opts: InstallAccelerator
     reason: `BatchMatMul/_FusedMatMul via ${info.blas.split(' ').slice(0, 2).join(' ')}${core}${info.threads ? `, ${info.threads} threads` : ''}${fusedNote}${js}`,
   };
   return acceleratorStatus();
+}
+
+/**
+ * Bumped whenever one of hiedit's kernels changes how it rounds (session 3: vectorised exp in GELU/SwiGLU,
+ * the cross-entropy and attention kernels, the bias added by BLAS): results trained under one revision are
+ * not bitwise those of another.
+ */
+export const KERNELS_REVISION = 3;
+
+/**
+ * A short description of every choice that decides how the accelerated kernels round: matmul kernels (and
+ * OpenBLAS's kernel set), the fused and attention kernels, and {@link KERNELS_REVISION}. Caches of trained
+ * models key on it, so a model trained under one set is never reused as if trained under another.
+ */
+export function kernelFingerprint(): string {
+  if (!lastStatus.active || !installed) return `stock+r${KERNELS_REVISION}`;
+  const info = installed.addon.info() as { core?: string; gemm?: string };
+  const parts = [NAME, info.core, info.gemm, fusedKernelsActive() ? 'fused' : undefined, attentionKernelsActive() ? 'attn' : undefined];
+  return `${parts.filter((p) => p).join('+')}+r${KERNELS_REVISION}`;
 }
 
 /** Puts every stock wasm kernel back (HIEDIT_ACCELERATOR=off, tests, benchmarks). Idempotent. */

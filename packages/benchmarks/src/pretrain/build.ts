@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { acceleratorStatus, backendReport, fusedKernelsActive, initBackend, readJsonFile, writeDirAtomic, writeJsonAtomic } from '@hiedit/tensor-core';
+import { backendReport, initBackend, kernelFingerprint, readJsonFile, writeDirAtomic, writeJsonAtomic } from '@hiedit/tensor-core';
 import { loadModel, tokenizerFromDefinition, type CausalLM, type Tokenizer } from '@hiedit/llm-loader';
 import type { ProgressFactory } from '../progress';
 import type { AccuracyResult } from './accuracy';
@@ -76,11 +76,10 @@ export function longestTokens(texts: readonly string[]): number {
   return m;
 }
 
-/** The active backend and matmul kernels, e.g. `wasm+native-blas` or `wasm+stock`. */
+/** The active backend and everything that decides how its kernels round, e.g. `wasm+native-blas+Haswell+fused+attn+r3`. */
 export function kernelsLabel(): string {
-  const a = acceleratorStatus(); // live: the accelerator can be switched off after init
-  // The fused norm/activation kernels round differently from the composite ops they replace.
-  return `${backendReport().active}+${a.active ? a.name : 'stock'}${fusedKernelsActive() ? '+fused' : ''}`;
+  // Live, not the init snapshot: the accelerator can be switched off after init.
+  return `${backendReport().active}+${kernelFingerprint()}`;
 }
 
 /** Logs a WARNING line per shortfall of the model's pre-edit knowledge (issue 5's 95%). */

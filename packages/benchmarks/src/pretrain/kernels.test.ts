@@ -1,4 +1,4 @@
-import { acceleratorStatus, backendReport, fusedKernelsActive, initBackend, installAccelerator, uninstallAccelerator } from '@hiedit/tensor-core';
+import { acceleratorStatus, attentionKernelsActive, backendReport, fusedKernelsActive, initBackend, installAccelerator, KERNELS_REVISION, uninstallAccelerator } from '@hiedit/tensor-core';
 import { kernelsLabel } from './build';
 
 describe('pretrain cache key: kernel configuration', () => {
@@ -6,11 +6,14 @@ describe('pretrain cache key: kernel configuration', () => {
     await initBackend();
   });
 
-  it('names the active backend, the matmul kernels and whether the fused kernels run', () => {
+  it('names the active backend, the matmul kernels, the fused and attention kernels and the kernels revision', () => {
     const a = acceleratorStatus();
-    expect(kernelsLabel()).toBe(`${backendReport().active}+${a.active ? a.name : 'stock'}${fusedKernelsActive() ? '+fused' : ''}`);
-    // the fused kernels come with the native accelerator
-    expect(kernelsLabel().endsWith('+fused')).toBe(a.active);
+    const label = kernelsLabel();
+    expect(label.startsWith(`${backendReport().active}+${a.active ? 'native-blas' : 'stock'}`)).toBe(true);
+    expect(label.endsWith(`+r${KERNELS_REVISION}`)).toBe(true);
+    // the fused and attention kernels come with the native accelerator
+    expect(label.includes('+fused+')).toBe(a.active && fusedKernelsActive());
+    expect(label.includes('+attn+')).toBe(a.active && attentionKernelsActive());
   });
 
   it('changes when the native matmul is switched off, so caches keep one entry per kernel set', () => {
