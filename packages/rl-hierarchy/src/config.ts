@@ -24,7 +24,31 @@ export interface LowLevelConfig {
    * (1e-4 and below), so the floor must sit well under them or they are not normalized at all.
    */
   readonly normEps: number;
+  /**
+   * Opt-in key-covariance preconditioner of the MEND-style left factor (see key-precond.ts). Absent: off (and absent
+   * from the resolved config, so configurations without it serialize exactly as before it existed).
+   */
+  readonly keyPreconditioner?: KeyPreconditionerConfig;
 }
+
+/** Settings of the key-covariance preconditioner. */
+export interface KeyPreconditionerConfig {
+  /** Ridge as a fraction of the mean eigenvalue of C: left = (C + lambda * tr(C)/d * I)^-1 K~^T. Finite, > 0. */
+  readonly lambda: number;
+  /**
+   * How the preconditioned left factor is rescaled. 'frobenius' (default): to the Frobenius norm of K~^T, so only
+   * the direction changes. 'response': so the edit's own raw keys K see the same response norm ||K left||_F as
+   * without the preconditioner (ROME fixes the magnitude on the edited key the same way); C^-1 shrinks the
+   * component along common key directions, which under 'frobenius' also weakens the edit itself.
+   */
+  readonly rescale: KeyPreconditionerRescale;
+}
+
+/** User-facing preconditioner setting (`rescale` defaults to 'frobenius'). */
+export type KeyPreconditionerInput = { lambda: number; rescale?: KeyPreconditionerRescale };
+
+/** See KeyPreconditionerConfig.rescale. */
+export type KeyPreconditionerRescale = 'frobenius' | 'response';
 
 /** High-level (HiNet) hyper-parameters. */
 export interface HighLevelConfig {
@@ -75,7 +99,7 @@ export const DEFAULT_HIGH_LEVEL: Omit<HighLevelConfig, 'k' | 'minK' | 'maxK'> = 
 
 /** User-facing partial configuration. */
 export interface PolicyConfigInput {
-  low?: Partial<LowLevelConfig>;
+  low?: Omit<Partial<LowLevelConfig>, 'keyPreconditioner'> & { keyPreconditioner?: KeyPreconditionerInput | null };
   /** `null` or `false`: no high-level policy (all modules are shifted). */
   high?: Partial<HighLevelConfig> | null | false;
   seed?: number;
@@ -89,10 +113,28 @@ function checkFinite(v: number, field: string): void {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`policy config: ${field} must be a finite number, got ${v}`);
 }
 
+/** Validate the preconditioner setting; null/false/undefined mean off. Returns a fresh object (or null when off). */
+function resolveKeyPreconditioner(v: unknown, style: ShiftStyle): KeyPreconditionerConfig | null {
+  if (v === undefined || v === null || v === false) return null;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new Error(`policy config: low.keyPreconditioner must be an object {"lambda": number, "rescale"?: "frobenius" | "response"} or null, got ${JSON.stringify(v)}`);
+  const extra = Object.keys(v).filter((k) => k !== 'lambda' && k !== 'rescale');
+  if (extra.length) throw new Error(`policy config: low.keyPreconditioner has unknown field(s) ${extra.join(', ')} (known: lambda, rescale)`);
+  const rescale = (v as { rescale?: unknown }).rescale ?? 'frobenius';
+  if (rescale !== 'frobenius' && rescale !== 'response') {
+    throw new Error(`policy config: low.keyPreconditioner.rescale must be 'frobenius' or 'response', got ${JSON.stringify(rescale)}`);
+  }
+  const lambda = (v as { lambda?: unknown }).lambda;
+  if (typeof lambda !== 'number' || !Number.isFinite(lambda) || !(lambda > 0)) {
+    throw new Error(`policy config: low.keyPreconditioner.lambda must be a finite number > 0, got ${JSON.stringify(lambda)}`);
+  }
+  if (style !== 'mend') throw new Error(`policy config: low.keyPreconditioner applies to the 'mend' shift style only (low.style is '${style}')`);
+  return { lambda, rescale };
+}
+
 /** Fill defaults and validate against the number of edit modules. */
 export function resolvePolicyConfig(input: PolicyConfigInput, moduleCount: number): PolicyConfig {
   if (moduleCount < 1) throw new Error('policy config: at least one edit module is required');
-  const low: LowLevelConfig = { ...DEFAULT_LOW_LEVEL, ...(input.low ?? {}) };
+  const low = { ...DEFAULT_LOW_LEVEL, ...(input.low ?? {}) } as Omit<LowLevelConfig, 'keyPreconditioner'> & { keyPreconditioner?: unknown };
   if (low.style !== 'mend' && low.style !== 'malmen') throw new Error(`policy config: low.style must be 'mend' or 'malmen', got ${String(low.style)}`);
   checkPositiveInt(low.rank, 'low.rank');
   if (!Number.isInteger(low.blocks) || low.blocks < 0) throw new Error(`policy config: low.blocks must be a non-negative integer, got ${low.blocks}`);
@@ -102,6 +144,9 @@ export function resolvePolicyConfig(input: PolicyConfigInput, moduleCount: numbe
   checkFinite(low.initScaleA, 'low.initScaleA');
   checkFinite(low.normEps, 'low.normEps');
   if (!(low.normEps > 0)) throw new Error(`policy config: low.normEps must be > 0, got ${low.normEps}`);
+  const kp = resolveKeyPreconditioner(low.keyPreconditioner, low.style);
+  const { keyPreconditioner: _kp, ...lowRest } = low;
+  const lowResolved: LowLevelConfig = kp ? { ...lowRest, keyPreconditioner: kp } : lowRest;
   let high: HighLevelConfig | null = null;
   if (input.high !== null && input.high !== false) {
     const h = input.high ?? {};
@@ -121,5 +166,5 @@ export function resolvePolicyConfig(input: PolicyConfigInput, moduleCount: numbe
   }
   const seed = input.seed ?? 0;
   if (!Number.isInteger(seed)) throw new Error(`policy config: seed must be an integer, got ${seed}`);
-  return { low, high, seed };
+  return { low: lowResolved, high, seed };
 }

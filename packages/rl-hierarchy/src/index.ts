@@ -10,7 +10,9 @@ export { LowLevelGroup, ridgeShift } from './low-level';
 export type { FactoredShift, RidgeForm } from './low-level';
 export { HiNet, topKMask, topKIndices, thresholdMask } from './high-level';
 export type { GateOutput } from './high-level';
-export { HiEditPolicy, applySelectedShifts, disposeShifts, shiftToDense } from './policy';
+export { covarianceTuples, estimateKeyCovariances, preconditionerInverse, preconditionLeft } from './key-precond';
+export type { KeyCovarianceSource } from './key-precond';
+export { HiEditPolicy, KEY_COV_PREFIX, applySelectedShifts, disposeShifts, shiftToDense } from './policy';
 export type { PolicyEdit, PolicyPassOptions, PolicyForward } from './policy';
 // The optimizer lives in tensor-core (shared with the benchmarks' pretrainer); re-exported under its old names.
 export { Adam, DEFAULT_ADAM } from '@hiedit/tensor-core';

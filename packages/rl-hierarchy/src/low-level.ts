@@ -5,6 +5,7 @@
 import { tf, RunningNormalizer, SeededRandom, randomNormal, shapeKey } from '@hiedit/tensor-core';
 import type { ModuleDescriptor } from '@hiedit/tensor-core';
 import type { LowLevelConfig } from './config';
+import { preconditionLeft, preconditionerInverse } from './key-precond';
 import { reluOpenAtZero, solveSpd } from './ops';
 import type { ParamSet } from './params';
 
@@ -45,6 +46,8 @@ export class LowLevelGroup {
   /** Module names of this group, in policy order; a module's index here selects its s, o, logEta, logLambda rows. */
   readonly moduleNames: string[];
   normalizer: RunningNormalizer;
+  /** Per module (group order): the frozen key second moment C and the inverse it implies, or null before estimation. */
+  private readonly keyCov: ({ cov: Float32Array; pinv: tf.Tensor2D } | null)[];
 
   constructor(
     readonly config: LowLevelConfig,
@@ -59,6 +62,7 @@ export class LowLevelGroup {
     this.rank = Math.min(config.rank, this.width);
     this.moduleNames = modules.map((m) => m.name);
     this.normalizer = new RunningNormalizer(this.width, config.normEps);
+    this.keyCov = modules.map(() => null);
     const n = modules.length;
     const D = this.width;
     const std = config.initScaleA / Math.sqrt(D);
@@ -132,6 +136,38 @@ export class LowLevelGroup {
     }
   }
 
+  /** Whether this group's policy preconditions its left factor (config `low.keyPreconditioner`). */
+  get preconditioned(): boolean {
+    return this.config.keyPreconditioner !== undefined;
+  }
+
+  /** Whether module `name` has its key covariance. */
+  hasKeyCovariance(name: string): boolean {
+    return this.keyCov[this.indexOf(name)] !== null;
+  }
+
+  /**
+   * Set module `name`'s frozen key second moment C (row-major dIn x dIn; copied). Computes the preconditioner
+   * inverse once, so every later shift is one matMul. Refused when the policy has no preconditioner configured.
+   */
+  setKeyCovariance(name: string, cov: ArrayLike<number>, source = 'key preconditioner'): void {
+    const kp = this.config.keyPreconditioner;
+    if (!kp) throw new Error(`${source}: module ${name} has a key covariance but the policy has no low.keyPreconditioner`);
+    const i = this.indexOf(name);
+    if (cov.length !== this.dIn * this.dIn) throw new Error(`${source}: key covariance of ${name} has ${cov.length} entries, expected ${this.dIn}x${this.dIn}`);
+    const c = Float32Array.from(cov);
+    for (let j = 0; j < c.length; j++) if (!Number.isFinite(c[j])) throw new Error(`${source}: key covariance of ${name} has a non-finite entry at ${j}`);
+    const pinv = tf.tensor2d(preconditionerInverse(c, this.dIn, kp.lambda, `${source}: module ${name}`), [this.dIn, this.dIn]);
+    this.keyCov[i]?.pinv.dispose();
+    this.keyCov[i] = { cov: c, pinv };
+  }
+
+  /** Module `name`'s key covariance (a copy), or null before estimation. */
+  keyCovariance(name: string): Float32Array | null {
+    const k = this.keyCov[this.indexOf(name)];
+    return k ? Float32Array.from(k.cov) : null;
+  }
+
   /** The factored shift for module `name` from its raw keys (T, dIn) and value gradients (T, dOut). */
   shift(name: string, keys: tf.Tensor2D, valueGrads: tf.Tensor2D, ridgeForm: RidgeForm = 'auto'): FactoredShift {
     const i = this.indexOf(name);
@@ -139,7 +175,14 @@ export class LowLevelGroup {
     const t = this.transform(x, i);
     const eta = this.eta(i);
     if (this.config.style === 'mend') {
-      return { left: tf.mul(tf.transpose(t.keys), tf.neg(eta)) as tf.Tensor2D, right: t.grads };
+      let left = tf.transpose(t.keys) as tf.Tensor2D;
+      if (this.preconditioned) {
+        const k = this.keyCov[i];
+        if (!k) throw new Error(`low-level group ${this.key}: module ${name} has no key covariance yet (low.keyPreconditioner is set; train the policy, which estimates it, or load a trained one)`);
+        // the gradient flows through the preconditioned factor: the policy is trained as it is used
+        left = preconditionLeft(k.pinv, left, this.config.keyPreconditioner!.rescale === 'response' ? keys : undefined);
+      }
+      return { left: tf.mul(left, tf.neg(eta)) as tf.Tensor2D, right: t.grads };
     }
     // MALMEN: targets v_j = c_j g~_j with c_j = -eta <k_j, k~_j>, then the ridge solve over the raw keys.
     const coef = tf.mul(tf.sum(tf.mul(keys, t.keys), 1, true), tf.neg(eta));
@@ -149,5 +192,9 @@ export class LowLevelGroup {
 
   dispose(): void {
     this.normalizer.dispose();
+    for (let i = 0; i < this.keyCov.length; i++) {
+      this.keyCov[i]?.pinv.dispose();
+      this.keyCov[i] = null;
+    }
   }
 }

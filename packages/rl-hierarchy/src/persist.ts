@@ -9,16 +9,18 @@ import { openSafetensors, readJsonFile, writeFileAtomic, writeSafetensors } from
 import type { ModuleDescriptor } from '@hiedit/tensor-core';
 import type { PolicyConfig } from './config';
 import type { HostParam } from './params';
-import { HiEditPolicy } from './policy';
+import { HiEditPolicy, KEY_COV_PREFIX } from './policy';
 
 /** `format` field of policy.json. */
 export const POLICY_FORMAT = 'hiedit-policy';
 /**
  * Version of the policy directory layout this build writes. Version 2 stores the step size as
  * `low.<group>.logEta` (eta = exp(logEta)); version 1 stored the raw `low.<group>.eta` and is still read
- * (converted on load, see `convertV1Tensors`).
+ * (converted on load, see `convertV1Tensors`). Version 3 adds the optional frozen key covariances of the key
+ * preconditioner (tensors `keycov.<module>`, listed in the manifest's `keyCovariances`); a version-2 directory is a
+ * version-3 one without them.
  */
-export const POLICY_VERSION = 2;
+export const POLICY_VERSION = 3;
 /** Oldest policy directory version this build can still load. */
 export const POLICY_MIN_VERSION = 1;
 /** File names inside a policy directory. */
@@ -74,13 +76,16 @@ export interface PolicyManifest {
   modules: { name: string; dIn: number; dOut: number; layer: number }[];
   normalizers: { low: Record<string, object>; high: Record<string, object> };
   params: { name: string; shape: number[] }[];
+  /** Modules whose key covariance (`keycov.<module>`) the weights file holds (version 3; absent or empty: none). */
+  keyCovariances?: string[];
   checksum: string;
 }
 
 /** Save a policy to `dir` (policy.safetensors, then policy.json; both atomic). */
 export function savePolicy(policy: HiEditPolicy, dir: string): void {
   const host = policy.params.toHost();
-  const checksum = writeHostTensors(path.join(dir, POLICY_WEIGHTS), host, { format: POLICY_FORMAT });
+  const covs = policy.keyCovariancesToHost();
+  const checksum = writeHostTensors(path.join(dir, POLICY_WEIGHTS), [...host, ...covs], { format: POLICY_FORMAT });
   const manifest: PolicyManifest = {
     format: POLICY_FORMAT,
     version: POLICY_VERSION,
@@ -88,6 +93,7 @@ export function savePolicy(policy: HiEditPolicy, dir: string): void {
     modules: policy.modules.map((m) => ({ name: m.name, dIn: m.dIn, dOut: m.dOut, layer: m.layer })),
     normalizers: policy.normalizersToJSON(),
     params: host.map((p) => ({ name: p.name, shape: p.shape })),
+    keyCovariances: covs.map((c) => c.name.slice(KEY_COV_PREFIX.length)),
     checksum,
   };
   writeFileAtomic(path.join(dir, POLICY_JSON), JSON.stringify(manifest, null, 1));
@@ -104,6 +110,9 @@ export function readPolicyManifest(dir: string): PolicyManifest {
   }
   if (!Array.isArray(m.modules) || m.modules.length === 0) throw new Error(`${file}: field "modules" must be a non-empty array`);
   if (typeof m.checksum !== 'string') throw new Error(`${file}: field "checksum" is missing`);
+  if (m.keyCovariances !== undefined && (!Array.isArray(m.keyCovariances) || m.keyCovariances.some((n) => typeof n !== 'string'))) {
+    throw new Error(`${file}: field "keyCovariances" must be an array of module names`);
+  }
   return m;
 }
 
@@ -170,6 +179,12 @@ export function loadPolicy(dir: string, modelModule?: (name: string) => Pick<Mod
   try {
     policy.params.fromHost((n) => tensors.get(n), path.join(dir, POLICY_WEIGHTS));
     policy.normalizersFromJSON(m.normalizers, jsonFile);
+    const listed = m.keyCovariances ?? [];
+    const stored = [...tensors.keys()].filter((n) => n.startsWith(KEY_COV_PREFIX)).map((n) => n.slice(KEY_COV_PREFIX.length));
+    if (JSON.stringify([...listed].sort()) !== JSON.stringify([...stored].sort())) {
+      throw new Error(`${jsonFile}: field "keyCovariances" lists ${JSON.stringify(listed)} but ${weightsFile} holds key covariances of ${JSON.stringify(stored)}`);
+    }
+    policy.keyCovariancesFromHost(tensors, weightsFile);
   } catch (e) {
     policy.dispose();
     throw e;

@@ -2,14 +2,19 @@
  * The two-level edit policy: low-level networks (one per shape group) + optional HiNet gate.
  */
 import { tf, RunningNormalizer, SeededRandom, shapeKey } from '@hiedit/tensor-core';
-import type { EditableModel, EditFeatures, ModuleDescriptor, ModuleMask, ParameterShift, ShiftSet } from '@hiedit/tensor-core';
+import type { EditableModel, EditFeatures, ModuleDescriptor, ModuleMask, ParameterShift, ShiftSet, TokenizedEditRequest } from '@hiedit/tensor-core';
 import { resolvePolicyConfig } from './config';
 import type { PolicyConfig, PolicyConfigInput } from './config';
 import { HiNet } from './high-level';
 import type { GateOutput } from './high-level';
 import { LowLevelGroup } from './low-level';
 import type { FactoredShift, RidgeForm } from './low-level';
+import { covarianceTuples, estimateKeyCovariances } from './key-precond';
 import { ParamSet } from './params';
+import type { HostParam } from './params';
+
+/** Name prefix of the key covariances among a saved policy's (or training state's) tensors. */
+export const KEY_COV_PREFIX = 'keycov.';
 
 /** What one policy pass produces for one edit; the caller owns (and disposes) the shift tensors. */
 export interface PolicyEdit {
@@ -189,6 +194,67 @@ export class HiEditPolicy {
       }
     });
     return { shifts, mask: { modules: this.moduleNames(), scores, selected } };
+  }
+
+  /** Whether the policy preconditions its shifts with key covariances (config `low.keyPreconditioner`). */
+  get usesKeyPreconditioner(): boolean {
+    return this.config.low.keyPreconditioner !== undefined;
+  }
+
+  /** True when the preconditioner is configured but some module's key covariance has not been set yet. */
+  needsKeyCovariances(): boolean {
+    return this.usesKeyPreconditioner && this.modules.some((m) => !this.group(m).hasKeyCovariance(m.name));
+  }
+
+  /**
+   * Set the frozen key covariances, one row-major (dIn, dIn) matrix per module; every module must be covered.
+   * Errors name `source` and the module.
+   */
+  setKeyCovariances(covs: ReadonlyMap<string, ArrayLike<number>>, source = 'key preconditioner'): void {
+    for (const m of this.modules) if (!covs.has(m.name)) throw new Error(`${source}: key covariance of module ${m.name} is missing`);
+    for (const n of covs.keys()) if (!this.modules.some((m) => m.name === n)) throw new Error(`${source}: key covariance given for ${n}, which the policy does not edit`);
+    for (const m of this.modules) this.group(m).setKeyCovariance(m.name, covs.get(m.name)!, source);
+  }
+
+  /**
+   * Estimate (under the model's current weights) and set the key covariances from the training requests' edit and
+   * locality prompts (see covarianceTuples for why those).
+   */
+  estimateKeyCovariances(model: Pick<EditableModel, 'trace' | 'module'>, requests: readonly TokenizedEditRequest[]): void {
+    if (!this.usesKeyPreconditioner) throw new Error('policy: estimateKeyCovariances needs low.keyPreconditioner in the policy config');
+    this.setKeyCovariances(estimateKeyCovariances(model, this.moduleNames(), covarianceTuples(requests)));
+  }
+
+  /** Host copies of the set key covariances, named `keycov.<module>`, in policy order (empty when none are set). */
+  keyCovariancesToHost(): HostParam[] {
+    const out: HostParam[] = [];
+    for (const m of this.modules) {
+      const c = this.group(m).keyCovariance(m.name);
+      if (c) out.push({ name: `${KEY_COV_PREFIX}${m.name}`, shape: [m.dIn, m.dIn], data: c });
+    }
+    return out;
+  }
+
+  /**
+   * Restore key covariances from named host tensors (`keycov.<module>`), as written by keyCovariancesToHost.
+   * None present: nothing happens (a policy saved before training). Some present: all must be, and only for a
+   * preconditioned policy.
+   */
+  keyCovariancesFromHost(lookup: ReadonlyMap<string, HostParam>, source: string): void {
+    const found = [...lookup.keys()].filter((n) => n.startsWith(KEY_COV_PREFIX));
+    if (found.length === 0) return;
+    if (!this.usesKeyPreconditioner) throw new Error(`${source}: holds key covariances (${found[0]}, ...) but the policy config has no low.keyPreconditioner`);
+    const covs = new Map<string, ArrayLike<number>>();
+    for (const n of found) {
+      const t = lookup.get(n)!;
+      const name = n.slice(KEY_COV_PREFIX.length);
+      const m = this.modules.find((x) => x.name === name);
+      if (m && (t.shape.length !== 2 || t.shape[0] !== m.dIn || t.shape[1] !== m.dIn)) {
+        throw new Error(`${source}: ${n} has shape ${JSON.stringify(t.shape)}, expected [${m.dIn},${m.dIn}]`);
+      }
+      covs.set(name, t.data);
+    }
+    this.setKeyCovariances(covs, source);
   }
 
   /** Normalizer states as JSON (for policy.json). */

@@ -191,6 +191,12 @@ export class PolicyTrainer {
     validateStream(train, 'training stream');
     validateStream(validation, 'validation stream');
     this.streamLength = train.length;
+    if (this.policy.needsKeyCovariances()) {
+      // Once, under the base weights and before any step: C is frozen from here on (a resumed run restores it
+      // from the training state instead), so the policy trained is the policy later used.
+      this.resetModel();
+      this.policy.estimateKeyCovariances(this.model, train);
+    }
     const o = this.options;
     let stoppedEarly = false;
     if (this.trajectory) {
@@ -544,6 +550,7 @@ export class PolicyTrainer {
     for (const p of this.base) tensors.push({ ...p, name: `base.${p.name}` });
     for (const p of this.trajectory ?? this.readEditWeights()) tensors.push({ ...p, name: `model.${p.name}` });
     if (this.best) for (const p of this.best.params) tensors.push({ ...p, name: `best.${p.name}` });
+    tensors.push(...this.policy.keyCovariancesToHost());
     // a fresh name per save: the file the current JSON points to is never overwritten
     const file = `train-state-${this.step}-${this.epoch}${this.finished ? '-final' : ''}-${crypto.randomBytes(4).toString('hex')}.safetensors`;
     const checksum = writeHostTensors(path.join(dir, file), tensors, { format: TRAIN_STATE_FORMAT });
@@ -614,6 +621,7 @@ export class PolicyTrainer {
     const pick = (prefix: string) => (n: string) => tensors.get(`${prefix}${n}`);
     this.policy.params.fromHost(pick('policy.'), path.join(dir, s.tensors));
     this.policy.normalizersFromJSON(s.normalizers, jsonFile);
+    this.policy.keyCovariancesFromHost(tensors, path.join(dir, s.tensors));
     const moments: HostParam[] = [];
     disposeGrads(this.acc);
     for (const [n, t] of tensors) {
