@@ -176,12 +176,11 @@ export class LowLevelGroup {
     const eta = this.eta(i);
     if (this.config.style === 'mend') {
       let left = tf.transpose(t.keys) as tf.Tensor2D;
-      if (this.preconditioned) {
-        const k = this.keyCov[i];
-        if (!k) throw new Error(`low-level group ${this.key}: module ${name} has no key covariance yet (low.keyPreconditioner is set; train the policy, which estimates it, or load a trained one)`);
-        // the gradient flows through the preconditioned factor: the policy is trained as it is used
-        left = preconditionLeft(k.pinv, left, this.config.keyPreconditioner!.rescale === 'response' ? keys : undefined);
-      }
+      const k = this.preconditioned ? this.keyCov[i] : null;
+      // Until training estimates C (an untrained policy has seen no prompts to estimate it from) the shift is the
+      // plain one; HiEditPolicy.keyPreconditionerReady says which. The gradient flows through the preconditioned
+      // factor: the policy is trained as it is used.
+      if (k) left = preconditionLeft(k.pinv, left, this.config.keyPreconditioner!.rescale === 'response' ? keys : undefined);
       return { left: tf.mul(left, tf.neg(eta)) as tf.Tensor2D, right: t.grads };
     }
     // MALMEN: targets v_j = c_j g~_j with c_j = -eta <k_j, k~_j>, then the ridge solve over the raw keys.

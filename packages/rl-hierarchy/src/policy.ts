@@ -201,6 +201,14 @@ export class HiEditPolicy {
     return this.config.low.keyPreconditioner !== undefined;
   }
 
+  /**
+   * True when the preconditioner is configured and every module's key covariance is set (training estimates them);
+   * before that, shifts are the plain, unpreconditioned ones.
+   */
+  get keyPreconditionerReady(): boolean {
+    return this.usesKeyPreconditioner && !this.needsKeyCovariances();
+  }
+
   /** True when the preconditioner is configured but some module's key covariance has not been set yet. */
   needsKeyCovariances(): boolean {
     return this.usesKeyPreconditioner && this.modules.some((m) => !this.group(m).hasKeyCovariance(m.name));

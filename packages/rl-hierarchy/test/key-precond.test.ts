@@ -111,11 +111,20 @@ describe('key preconditioner in the policy', () => {
     const pre = new HiEditPolicy(model.modules, policyCfg(0.01));
     const huge = new HiEditPolicy(model.modules, policyCfg(1e9));
     const trace = model.trace(reqs[3].edit, plain.moduleNames());
-    expect(() => pre.computeEdit(trace.features)).toThrow(/has no key covariance yet/);
+    // Before C is estimated (an untrained policy) the shift is the plain one, and the policy says so.
     expect(pre.needsKeyCovariances()).toBe(true);
+    expect(pre.keyPreconditionerReady).toBe(false);
+    {
+      const fresh = [new HiEditPolicy(model.modules, policyCfg(null)), new HiEditPolicy(model.modules, policyCfg(0.01))];
+      for (const p of fresh) p.updateNormalizers(trace.features, { low: true, high: true });
+      const [l0, l1] = fresh.map((p) => lefts(p, trace.features));
+      for (const n of plain.moduleNames()) expect(Array.from(l1.get(n)!)).toEqual(Array.from(l0.get(n)!));
+      for (const p of fresh) p.dispose();
+    }
     pre.estimateKeyCovariances(model, reqs.slice(0, 3));
     huge.estimateKeyCovariances(model, reqs.slice(0, 3));
     expect(pre.needsKeyCovariances()).toBe(false);
+    expect(pre.keyPreconditionerReady).toBe(true);
     for (const p of [plain, pre, huge]) p.updateNormalizers(trace.features, { low: true, high: true });
     const before = tf.memory().numTensors;
     const a = lefts(pre, trace.features);

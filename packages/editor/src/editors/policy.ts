@@ -44,13 +44,25 @@ function resolveSettings(kind: EditorKind, s: Readonly<Record<string, unknown>>)
 }
 
 /**
- * Fills the step sizes the user left unset with the size-scaled defaults (see sizeDefaults.ts), so they are
- * recorded in editor.json. hiedit-reference keeps its preset (the authors' meta_lr 1e-5) unless told otherwise.
+ * HiEdit's default key preconditioner of its low-level shift (rl-hierarchy key-precond.ts). Chosen on the tuning
+ * worlds only (docs/tuning.md, session 3): lambda 1 raised HiEdit's mean of ES/GS/LS on worlds 2-3 from 0.370 to
+ * 0.425 (4 of 4 paired runs, and 4 of 4 on a second kernel build), while it lowered RLEdit's and hiedit-reference's,
+ * which therefore keep the plain shift. `keyPreconditioner: null` in the policy settings turns it off.
+ */
+export const HIEDIT_KEY_PRECONDITIONER = { lambda: 1, rescale: 'frobenius' } as const;
+
+/**
+ * Fills what the user left unset with the method's defaults, so they are recorded in editor.json: the size-scaled
+ * step sizes (see sizeDefaults.ts; hiedit-reference keeps its preset, the authors' meta_lr 1e-5, unless told
+ * otherwise) and HiEdit's key preconditioner (MEND-style shifts only).
  */
 export function withSizeDefaults(kind: EditorKind, s: PolicyEditorSettings, dIns: readonly number[]): PolicyEditorSettings {
   if (dIns.length === 0) return s;
   const d = sizeScaledStepDefaults(Math.max(...dIns));
-  const low = s.policy?.low ?? {};
+  const low = { ...(s.policy?.low ?? {}) };
+  if (kind === 'hiedit' && low.keyPreconditioner === undefined && (low.style ?? 'mend') === 'mend') {
+    low.keyPreconditioner = { ...HIEDIT_KEY_PRECONDITIONER };
+  }
   const policy: PolicyConfigInput = { ...(s.policy ?? {}), low: { ...low, initEta: low.initEta ?? d.initEta } };
   const trainer: Partial<TrainerOptions> = { ...(s.trainer ?? {}) };
   if (trainer.metaLr === undefined && kind !== 'hiedit-reference') trainer.metaLr = d.metaLr;
