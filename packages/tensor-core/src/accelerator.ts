@@ -60,6 +60,14 @@ export interface NativeBlas extends Partial<NativeFused> {
   ): void;
   /** Which BLAS the addon links; `core` is the kernel set OpenBLAS runs (absent for other BLAS libraries and older addons). */
   info(): { blas: string; threads?: number; core?: string };
+  /**
+   * hiedit's own small-M GEMM (native/src/hiedit_gemm.c), which takes the products with few rows (the tokens of a
+   * forward) from BLAS: `kernel` is 'avx512', 'avx2' or 'blas' (not used), `best` what the CPU could run.
+   * Absent from addons built before it existed.
+   */
+  gemmInfo?(): { kernel: string; threads: number; best: string };
+  /** Switches the small-M GEMM ('blas' turns it off, 'auto' is the default choice); false if the CPU cannot run it. */
+  setGemmKernel?(name: string): boolean;
   setThreads(n: number): boolean;
 }
 
@@ -529,10 +537,12 @@ export function installAccelerator(backendName: string, opts: InstallAccelerator
   // OpenBLAS honours OPENBLAS_CORETYPE (set on some machines because old OpenBLAS builds miscompute on newer
   // CPUs), so say which kernel set actually runs.
   const core = info.core ? `, ${info.core} kernels${process.env.OPENBLAS_CORETYPE ? ' (OPENBLAS_CORETYPE)' : ''}` : '';
+  const g = addon.gemmInfo?.();
+  const gemm = g && g.kernel !== 'blas' ? `; small-M products (tokens x weights) via hiedit's ${g.kernel} GEMM, ${g.threads} threads (HIEDIT_GEMM=blas: BLAS only)` : '';
   lastStatus = {
     name: NAME,
     active: true,
-    reason: `BatchMatMul/_FusedMatMul via ${info.blas.split(' ').slice(0, 2).join(' ')}${core}${info.threads ? `, ${info.threads} threads` : ''}${fusedNote}${js}`,
+    reason: `BatchMatMul/_FusedMatMul via ${info.blas.split(' ').slice(0, 2).join(' ')}${core}${info.threads ? `, ${info.threads} threads` : ''}${gemm}${fusedNote}${js}`,
   };
   return acceleratorStatus();
 }
@@ -551,8 +561,9 @@ export const KERNELS_REVISION = 3;
  */
 export function kernelFingerprint(): string {
   if (!lastStatus.active || !installed) return `stock+r${KERNELS_REVISION}`;
-  const info = installed.addon.info() as { core?: string; gemm?: string };
-  const parts = [NAME, info.core, info.gemm, fusedKernelsActive() ? 'fused' : undefined, attentionKernelsActive() ? 'attn' : undefined];
+  const info = installed.addon.info();
+  const gemm = installed.addon.gemmInfo?.().kernel;
+  const parts = [NAME, info.core, gemm && gemm !== 'blas' ? `gemm-${gemm}` : undefined, fusedKernelsActive() ? 'fused' : undefined, attentionKernelsActive() ? 'attn' : undefined];
   return `${parts.filter((p) => p).join('+')}+r${KERNELS_REVISION}`;
 }
 

@@ -15,6 +15,8 @@
 
 #include "hiedit_fused.h"
 #include "hiedit_attention.h"
+#include "hiedit_gemm.h"
+#include "hiedit_gemm_napi.h"
 
 #ifdef HIEDIT_ACCELERATE
 #include <Accelerate/Accelerate.h>
@@ -228,7 +230,9 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
         }
         beta = 1.0f;
       }
-      if (m == 1 && !no_gemv) {
+      if (!trans_a && hiedit_gemm_small(trans_b, (int)m, (int)n, (int)k, a, b, c, beta != 0.0f)) {
+        /* Small M (tokens x weights): hiedit_gemm.c's kernel did C (+)= A op(B); it declines other shapes. */
+      } else if (m == 1 && !no_gemv) {
         /* One row (a decode step): a matrix-vector product is memory-bound and sgemv streams B once, where
          * sgemm (OpenBLAS 0.3.21) packs it first. A 1 x K row, or a K x 1 column when transA, is
          * contiguous either way, so the vector stride is 1. */
@@ -309,6 +313,7 @@ static napi_value init(napi_env env, napi_value exports) {
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   if (!hiedit_fused_define(env, exports)) return NULL;
   if (!hiedit_attention_define(env, exports)) return NULL;
+  if (!hiedit_gemm_define(env, exports)) return NULL;
   return exports;
 }
 
