@@ -327,9 +327,19 @@ function refreshDerived(r: OursResult | undefined): void {
   for (const m of r.matmul) {
     m.tfjsGflops = (2 * m.m * m.k * m.n) / m.tfjsMs / 1e6;
     m.blasGflops = m.blasMs === undefined ? undefined : (2 * m.m * m.k * m.n) / m.blasMs / 1e6;
-    m.ratio = m.blasGflops ? m.tfjsGflops / m.blasGflops : undefined;
+    m.openblasGflops = m.openblasMs === undefined ? undefined : (2 * m.m * m.k * m.n) / m.openblasMs / 1e6;
+    // Results of an older suite have no OpenBLAS-alone time: their raw call was OpenBLAS.
+    const alone = m.openblasGflops ?? m.blasGflops;
+    m.ratio = alone ? m.tfjsGflops / alone : undefined;
+    m.pathRatio = m.blasGflops ? m.tfjsGflops / m.blasGflops : undefined;
   }
   for (const g of r.generation ?? []) g.tokensPerS = g.msPerToken > 0 ? 1000 / g.msPerToken : NaN;
+}
+
+/** The last column of a matmul row: tfjs against OpenBLAS alone, and the raw routed gemm when it differs. */
+function matmulNote(m: MatmulResult): string {
+  const own = m.openblasGflops !== undefined && m.blasGflops !== undefined && m.openblasMs !== m.blasMs ? `; raw hiedit gemm ${fmt(m.blasGflops)}` : '';
+  return `tfjs/OpenBLAS ${fmt(m.ratio, 2)} (OpenBLAS ${fmt(m.openblasGflops ?? m.blasGflops)}${own})`;
 }
 
 function fmt(x: number | undefined, digits = 1): string {
@@ -354,7 +364,7 @@ export function formatTable(results: ShapeResult[]): string {
     add('peak RSS MB', r.peakRssMb, undefined, undefined, t?.peak_rss_mb, 0);
     for (const [i, m] of r.ours.matmul.entries()) {
       const label = `GFLOP/s ${m.m}x${m.k}x${m.n}${m.transB ? 'T' : ''}`;
-      rows.push([r.shape, label, fmt(m.tfjsGflops), fmt(r.wasmOnly?.matmul[i]?.tfjsGflops), fmt(r.stock?.matmul[i]?.tfjsGflops), fmt(t?.matmul[i]?.gflops), `tfjs/BLAS ${fmt(m.ratio, 2)} (BLAS ${fmt(m.blasGflops)})`]);
+      rows.push([r.shape, label, fmt(m.tfjsGflops), fmt(r.wasmOnly?.matmul[i]?.tfjsGflops), fmt(r.stock?.matmul[i]?.tfjsGflops), fmt(t?.matmul[i]?.gflops), matmulNote(m)]);
     }
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
@@ -490,7 +500,7 @@ export function checkTargets(results: ShapeResult[]): TargetCheck[] {
   for (const r of results) {
     const ratios = r.ours.matmul.map((m) => m.ratio).filter((x): x is number => x !== undefined && Number.isFinite(x));
     const worst = ratios.length ? Math.min(...ratios) : undefined;
-    out.push({ target: `${r.shape}: matmul via tfjs >= 70% of raw BLAS (worst shape)`, value: worst === undefined ? '-' : `${(100 * worst).toFixed(0)}%`, met: worst === undefined ? undefined : worst >= 0.7 });
+    out.push({ target: `${r.shape}: matmul via tfjs >= 70% of OpenBLAS alone (worst shape)`, value: worst === undefined ? '-' : `${(100 * worst).toFixed(0)}%`, met: worst === undefined ? undefined : worst >= 0.7 });
     const g = r.ours.generation ?? [];
     const short = g.find((x) => x.context === 16)?.msPerToken;
     const long = g.find((x) => x.context === 256)?.msPerToken;

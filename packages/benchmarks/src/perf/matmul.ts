@@ -1,6 +1,8 @@
 /**
- * Matmul throughput through tfjs (whatever kernels are registered: accelerated or stock) next to the raw
- * BLAS the accelerator calls, on the same shapes. The ratio says how much the tfjs path costs on top.
+ * Matmul throughput through tfjs (whatever kernels are registered: accelerated or stock) next to raw calls of the
+ * addon on the same shapes: its gemm as the accelerator routes it (hiedit's small-M GEMM where it applies, else
+ * BLAS) and plain OpenBLAS (the small-M GEMM switched off). `ratio` = tfjs / OpenBLAS alone (issue 3's target);
+ * `pathRatio` = tfjs / the same kernels called raw, i.e. what the tfjs path costs on top.
  */
 import { median, nativeBlas, tf } from '@hiedit/tensor-core';
 
@@ -16,10 +18,16 @@ export interface MatmulShape {
 export interface MatmulResult extends MatmulShape {
   tfjsMs: number;
   tfjsGflops: number;
+  /** Raw addon gemm, routed as the accelerator routes it. */
   blasMs: number | undefined;
   blasGflops: number | undefined;
-  /** tfjs / raw BLAS throughput. */
+  /** Raw OpenBLAS alone (hiedit's small-M GEMM off); equal to blas* on addons without that GEMM. */
+  openblasMs?: number;
+  openblasGflops?: number;
+  /** tfjs / raw OpenBLAS throughput. */
   ratio: number | undefined;
+  /** tfjs / raw routed gemm throughput (the tfjs path's own cost). */
+  pathRatio?: number;
 }
 
 /** The matmuls of one transformer forward at T tokens: attention/MLP projections and the LM head. */
@@ -68,19 +76,36 @@ export function benchMatmul(shape: MatmulShape): MatmulResult {
   const raw = (): void => {
     addon!.gemm(heap!, false, transB, m, n, k, 1, 0, bytesA, bytesA + bytesB, -1, 0, 0, 0);
   };
+  // OpenBLAS alone: the addon's own small-M GEMM switched off around the call, then put back as it was.
+  const gemmKernel = addon?.gemmInfo?.().kernel;
+  const rawOpenBlas = (): void => {
+    if (gemmKernel === undefined || gemmKernel === 'blas') return raw();
+    addon!.setGemmKernel!('blas');
+    try {
+      raw();
+    } finally {
+      addon!.setGemmKernel!(gemmKernel);
+    }
+  };
   const tfjsTimes: number[] = [];
   const blasTimes: number[] = [];
+  const openblasTimes: number[] = [];
+  const timed = (fn: () => void, into: number[]): void => {
+    const t0 = performance.now();
+    fn();
+    into.push(performance.now() - t0);
+  };
   try {
     viaTfjs();
-    if (addon) raw();
+    if (addon) {
+      raw();
+      rawOpenBlas();
+    }
     for (let i = 0; i < reps; i++) {
-      let t0 = performance.now();
-      viaTfjs();
-      tfjsTimes.push(performance.now() - t0);
+      timed(viaTfjs, tfjsTimes);
       if (addon) {
-        t0 = performance.now();
-        raw();
-        blasTimes.push(performance.now() - t0);
+        timed(raw, blasTimes);
+        timed(rawOpenBlas, openblasTimes);
       }
     }
   } finally {
@@ -88,7 +113,13 @@ export function benchMatmul(shape: MatmulShape): MatmulResult {
   }
   const tfjsMs = median(tfjsTimes);
   const blasMs = addon ? median(blasTimes) : undefined;
+  const openblasMs = addon ? median(openblasTimes) : undefined;
   const tfjsGflops = flop / tfjsMs / 1e6;
   const blasGflops = blasMs === undefined ? undefined : flop / blasMs / 1e6;
-  return { ...shape, tfjsMs, tfjsGflops, blasMs, blasGflops, ratio: blasGflops ? tfjsGflops / blasGflops : undefined };
+  const openblasGflops = openblasMs === undefined ? undefined : flop / openblasMs / 1e6;
+  return {
+    ...shape, tfjsMs, tfjsGflops, blasMs, blasGflops, openblasMs, openblasGflops,
+    ratio: openblasGflops ? tfjsGflops / openblasGflops : undefined,
+    pathRatio: blasGflops ? tfjsGflops / blasGflops : undefined,
+  };
 }

@@ -57,7 +57,10 @@ describe('perf suite helpers', () => {
     expect(fwd.trim().split(/\s{2,}/)).toEqual(['gpt2', 'forward ms (T=32)', '50.0', '400.0', '500.0', '100.0', '0.50']);
     const bwd = lines.find((l) => l.includes('fwd+bwd'))!;
     expect(bwd.trim().split(/\s{2,}/).pop()).toBe('1.20');
-    expect(lines.find((l) => l.includes('32x768x768'))).toMatch(/tfjs\/BLAS 0\.50/);
+    expect(lines.find((l) => l.includes('32x768x768'))).toMatch(/tfjs\/OpenBLAS 0\.50 \(OpenBLAS 75\.5\)$/);
+    // With hiedit's own GEMM the raw routed call differs from OpenBLAS alone, and both are shown.
+    const own = { ...r, ours: { ...r.ours, matmul: [{ ...r.ours.matmul[0], blasMs: 0.25, blasGflops: 151, openblasMs: 0.5, openblasGflops: 75.5 }] } } as ShapeResult;
+    expect(formatTable([own]).split('\n').find((l) => l.includes('32x768x768'))).toMatch(/tfjs\/OpenBLAS 0\.50 \(OpenBLAS 75\.5; raw hiedit gemm 151\.0\)/);
   });
 });
 
