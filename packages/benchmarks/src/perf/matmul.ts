@@ -90,22 +90,22 @@ export function benchMatmul(shape: MatmulShape): MatmulResult {
   const tfjsTimes: number[] = [];
   const blasTimes: number[] = [];
   const openblasTimes: number[] = [];
+  // Each variant is timed on its second call in a row: in a model's forward the same kernels run back to back, and
+  // a first call after another library's would measure the wake-up of idle worker threads, not the product.
   const timed = (fn: () => void, into: number[]): void => {
+    fn();
     const t0 = performance.now();
     fn();
     into.push(performance.now() - t0);
   };
+  const variants: [() => void, number[]][] = [[viaTfjs, tfjsTimes]];
+  if (addon) variants.push([raw, blasTimes], [rawOpenBlas, openblasTimes]);
   try {
-    viaTfjs();
-    if (addon) {
-      raw();
-      rawOpenBlas();
-    }
+    // Rotating the order each rep spreads any drift of the machine evenly over the variants.
     for (let i = 0; i < reps; i++) {
-      timed(viaTfjs, tfjsTimes);
-      if (addon) {
-        timed(raw, blasTimes);
-        timed(rawOpenBlas, openblasTimes);
+      for (let j = 0; j < variants.length; j++) {
+        const [fn, into] = variants[(i + j) % variants.length];
+        timed(fn, into);
       }
     }
   } finally {
