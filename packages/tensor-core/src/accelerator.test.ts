@@ -1,18 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { acceleratorStatus, installAccelerator, loadNativeBlas, uninstallAccelerator } from './accelerator';
+import { rng } from '../test/helpers';
 
-// A local seeded generator keeps this test independent of the rest of tensor-core.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomValues(n: number, next: () => number): Float32Array {
   const out = new Float32Array(n);

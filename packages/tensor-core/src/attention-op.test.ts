@@ -5,37 +5,11 @@ import {
   ATTENTION_KERNELS, attentionKernelsActive, attentionKernelsFailure, registerAttentionKernels, type HeadLayout, type NativeAttention,
 } from './attention-kernels';
 import { attention, attentionPacked, compositeAttention } from './attention-op';
+import { maxErr, randomTensor, rng } from '../test/helpers';
+const rand = (shape: number[], next: () => number, scale = 1.5): tf.Tensor => randomTensor(shape, next, scale);
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-function rand(shape: number[], next: () => number, scale = 1.5): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) v[i] = (next() * 2 - 1) * scale;
-  return tf.tensor(v, shape);
-}
 
-/** max |got - want| / (1 + |want|), on the host. */
-function maxErr(got: tf.Tensor, want: tf.Tensor): number {
-  expect(got.shape).toEqual(want.shape);
-  const g = got.dataSync();
-  const w = want.dataSync();
-  let worst = 0;
-  for (let i = 0; i < g.length; i++) {
-    const e = Math.abs(g[i] - w[i]) / (1 + Math.abs(w[i]));
-    if (!(e <= worst)) worst = e;
-  }
-  return worst;
-}
 
 /**
  * Causal mask for queries at absolute positions pos0.. against Tk keys, with the last `pad[b]` keys of batch b

@@ -2,19 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { installAccelerator, uninstallAccelerator } from './accelerator';
 import { registerWasmKernelPatches } from './wasm-kernels';
+import { rng } from '../test/helpers';
 
 const envOff = ['off', '0', 'false', 'no'].includes((process.env.HIEDIT_ACCELERATOR ?? '').toLowerCase());
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Runs fn with the stock kernels and with the fast ones; returns both results as plain arrays with shapes. */
 function bothWays(fn: () => tf.Tensor): { stock: { shape: number[]; data: number[] }; fast: { shape: number[]; data: number[] } } {

@@ -6,37 +6,11 @@ import {
   compositeGeluTanh, compositeLayerNorm, compositeRmsNorm, compositeRotaryEmbedding, compositeSiluMul, geluTanh, layerNorm, rmsNorm, rotaryEmbedding, siluMul,
   compositeSoftmaxCrossEntropy, softmaxCrossEntropy,
 } from './fused-ops';
+import { maxErr, randomTensor, rng } from '../test/helpers';
+const rand = (shape: number[], next: () => number, scale = 2, shift = 0): tf.Tensor => randomTensor(shape, next, scale, shift);
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-function rand(shape: number[], next: () => number, scale = 2, shift = 0): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) v[i] = (next() * 2 - 1) * scale + shift;
-  return tf.tensor(v, shape);
-}
 
-/** max |got - want| / (1 + |want|), computed on the host. */
-function maxErr(got: tf.Tensor, want: tf.Tensor): number {
-  expect(got.shape).toEqual(want.shape);
-  const g = got.dataSync();
-  const w = want.dataSync();
-  let worst = 0;
-  for (let i = 0; i < g.length; i++) {
-    const e = Math.abs(g[i] - w[i]) / (1 + Math.abs(w[i]));
-    if (!(e <= worst)) worst = e;
-  }
-  return worst;
-}
 
 /** Kernel names run by fn (tf.profile), to tell the fused path from the composite one. */
 async function kernelsOf(fn: () => tf.Tensor): Promise<string[]> {
