@@ -39,6 +39,7 @@ export function estimateKeyCovariances(
   tuples: readonly TokenizedTuple[],
 ): Map<string, Float32Array> {
   if (tuples.length === 0) throw new Error('key preconditioner: no tuples to estimate the key covariance from');
+  if (modules.length === 0) throw new Error('key preconditioner: no modules to estimate the key covariance of');
   const sums = new Map<string, Float64Array>();
   for (const n of modules) {
     const d = model.module(n).dIn;
@@ -52,8 +53,12 @@ export function estimateKeyCovariances(
         const f = trace.features.get(n);
         if (!f) throw new Error(`key preconditioner: the trace has no features for module ${n}`);
         const kk = tf.tidy(() => tf.matMul(f.keys, f.keys, true, false));
-        const data = kk.dataSync() as Float32Array;
-        kk.dispose();
+        let data: Float32Array;
+        try {
+          data = kk.dataSync() as Float32Array;
+        } finally {
+          kk.dispose();
+        }
         const acc = sums.get(n)!;
         for (let j = 0; j < acc.length; j++) acc[j] += data[j];
       }

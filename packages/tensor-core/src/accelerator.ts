@@ -581,7 +581,9 @@ export function kernelFingerprint(): string {
   if (!lastStatus.active || !installed) return `stock+r${KERNELS_REVISION}`;
   const info = installed.addon.info();
   const gemm = installed.addon.gemmInfo?.().kernel;
-  const parts = [NAME, info.core, gemm && gemm !== 'blas' ? `gemm-${gemm}` : undefined, fusedKernelsActive() ? 'fused' : undefined, attentionKernelsActive() ? 'attn' : undefined];
+  // Environment switches that change which code computes a product change its rounding too.
+  const flags = [process.env.HIEDIT_ATTN_LOOPS === '1' ? 'attn-loops' : undefined, process.env.HIEDIT_BLAS_NO_GEMV === '1' ? 'no-gemv' : undefined];
+  const parts = [NAME, info.core, gemm && gemm !== 'blas' ? `gemm-${gemm}` : undefined, ...flags, fusedKernelsActive() ? 'fused' : undefined, attentionKernelsActive() ? 'attn' : undefined];
   return `${parts.filter((p) => p).join('+')}+r${KERNELS_REVISION}`;
 }
 

@@ -241,6 +241,15 @@ describe('attention: composite path (no native kernels)', () => {
     expect(() => addon.attention(heap, params(0), Number.NaN)).toThrow(/expected \(heap, params/);
     const grad = new Uint32Array([0, 0, 64, 192, 256, 320, 384, 3990, 1, 4, 4, 1, 1, 4, 16, 4, 4, 16, 4, 4, 16, 4, 4]);
     expect(() => addon.attentionGrad(heap, grad, 1)).toThrow(/out of heap bounds/);
+    // Extents whose 64-bit product wraps (B = H = 2^31, strides 0) must be refused, not written past the heap.
+    const wrap = new Uint32Array(23);
+    wrap.set([2 ** 31, 1, 1, 2 ** 31, 1, 1], 8);
+    expect(() => addon.attention(heap, wrap, 1)).toThrow(/out of heap bounds|32-bit range/);
+    expect(() => addon.attentionGrad(heap, wrap, 1)).toThrow(/out of heap bounds|32-bit range/);
+    // A row stride shorter than the head size would make BLAS refuse the product and leave garbage: refused here.
+    const short = params(0);
+    short[15] = 2; // q's row stride 2 < hd 4
+    expect(() => addon.attention(heap, short, 1)).toThrow(/row stride shorter than the head size/);
   });
 
   test('no keys or no queries: zeros, like the composite', () => {

@@ -129,6 +129,13 @@ describeNative('small-M GEMM kernel (hiedit_gemm.c)', () => {
     a.setGemmKernel('auto');
   });
 
+  test('extents whose byte size wraps 64 bits are refused before anything is written', () => {
+    // 65536 x 65536 outputs x 2^30 batches, K = 0: the output extent overflows; the check must not wrap to "fits".
+    const heap = new ArrayBuffer(1 << 16);
+    expect(() => a.gemm(heap, false, false, 65536, 65536, 0, 2 ** 30, 0, 0, 0, -1, 0, 0, 0)).toThrow(/output out of heap bounds/);
+    expect(() => a.gemm(heap, false, false, 4, 4, 4, 1, 0, 0, 2 ** 32 - 4, -1, 0, 0, 0)).toThrow(/output out of heap bounds/);
+  });
+
   test('gemmInfo names the kernel and setGemmKernel validates its argument', () => {
     const info = a.gemmInfo();
     expect(['avx512', 'avx2', 'blas']).toContain(info.kernel);

@@ -1,7 +1,7 @@
 import { initBackend } from '@hiedit/tensor-core';
 import { createModel } from '@hiedit/llm-loader';
 import { LLAMA3_ANCHOR, SMALL_MODEL_ANCHOR, sizeScaledStepDefaults } from './sizeDefaults';
-import { withSizeDefaults } from './policy';
+import { HIEDIT_KEY_PRECONDITIONER, KEY_PRECONDITIONER_DEFAULT_MAX_DIN, withSizeDefaults } from './policy';
 import { editorFactory } from './registry';
 import './builtin';
 
@@ -43,6 +43,16 @@ describe('size-scaled step defaults', () => {
     const ref = withSizeDefaults('hiedit-reference', { policy: {}, trainer: {} }, [4096]);
     expect(ref.trainer?.metaLr).toBeUndefined();
     expect(ref.policy?.low?.initEta).toBeCloseTo(LLAMA3_ANCHOR.initEta, 12);
+  });
+
+  it("turns HiEdit's key preconditioner on for narrow modules only, and never for the baselines or over the settings", () => {
+    expect(withSizeDefaults('hiedit', { policy: {}, trainer: {} }, [64, 256]).policy?.low?.keyPreconditioner).toEqual(HIEDIT_KEY_PRECONDITIONER);
+    expect(withSizeDefaults('hiedit', { policy: {}, trainer: {} }, [KEY_PRECONDITIONER_DEFAULT_MAX_DIN + 1]).policy?.low?.keyPreconditioner).toBeUndefined();
+    for (const kind of ['rledit', 'mend', 'hiedit-reference'] as const) {
+      expect(withSizeDefaults(kind, { policy: {}, trainer: {} }, [64]).policy?.low?.keyPreconditioner).toBeUndefined();
+    }
+    expect(withSizeDefaults('hiedit', { policy: { low: { keyPreconditioner: null } }, trainer: {} }, [64]).policy?.low?.keyPreconditioner).toBeNull();
+    expect(withSizeDefaults('hiedit', { policy: { low: { style: 'malmen' } }, trainer: {} }, [64]).policy?.low?.keyPreconditioner).toBeUndefined();
   });
 });
 

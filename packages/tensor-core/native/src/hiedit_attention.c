@@ -82,19 +82,43 @@ static int read_call(napi_env env, napi_callback_info info, heap_t *h, const uin
   return 1;
 }
 
-/* The operand at byte offset `off` spanning (B, T, heads, hd) with strides `s`, or NULL when outside the heap. */
+/* a b c d, or UINT64_MAX when the product overflows (such an extent is never inside a heap). */
+static uint64_t prod4(uint64_t a, uint64_t b, uint64_t c, uint64_t d) {
+  uint64_t r;
+  if (__builtin_mul_overflow(a, b, &r) || __builtin_mul_overflow(r, c, &r) || __builtin_mul_overflow(r, d, &r)) return UINT64_MAX;
+  return r;
+}
+
+/* `elems` floats at byte offset `off` lie inside the heap (written so that no step can overflow). */
+static int fits(const heap_t *h, uint32_t off, uint64_t elems) {
+  return off % 4 == 0 && off <= h->len && elems <= (h->len - off) / 4;
+}
+
+/*
+ * The operand at byte offset `off` spanning (B, T, heads, hd) with strides `s`, or NULL when outside the heap or
+ * when a row stride is shorter than a row (BLAS would refuse it and leave the output unwritten).
+ */
 static float *operand(const heap_t *h, uint32_t off, uint32_t B, uint32_t T, uint32_t heads, uint32_t hd, strides_t s) {
-  if (off % 4 != 0) return NULL;
+  if (prod4(B, T, heads, hd) == UINT64_MAX) return NULL;
+  if (T > 1 && s.st < hd) return NULL;
   uint64_t extent = 0;
-  if ((uint64_t)B * T * heads * hd > 0)
-    extent = (uint64_t)(B - 1) * s.sb + (uint64_t)(T - 1) * s.st + (uint64_t)(heads - 1) * s.sh + hd;
-  if ((uint64_t)off + extent * 4 > h->len) return NULL;
-  return (float *)(h->base + off);
+  if (B > 0 && T > 0 && heads > 0 && hd > 0) {
+    /* Each term is below 2^64 (a product of two 32-bit values); their sum is checked. */
+    const uint64_t terms[4] = {(uint64_t)(B - 1) * s.sb, (uint64_t)(T - 1) * s.st, (uint64_t)(heads - 1) * s.sh, hd};
+    for (int i = 0; i < 4; i++)
+      if (__builtin_add_overflow(extent, terms[i], &extent)) return NULL;
+  }
+  return fits(h, off, extent) ? (float *)(h->base + off) : NULL;
 }
 
 static float *dense(const heap_t *h, uint32_t off, uint64_t elems) {
-  if (off % 4 != 0 || (uint64_t)off + elems * 4 > h->len) return NULL;
-  return (float *)(h->base + off);
+  return elems != UINT64_MAX && fits(h, off, elems) ? (float *)(h->base + off) : NULL;
+}
+
+/* BLAS wants a leading dimension of at least the row length even for a single row, whose stride is unused. */
+static strides_t single_row_safe(strides_t s, uint32_t T, uint32_t hd) {
+  if (T <= 1 && s.st < hd) s.st = hd;
+  return s;
 }
 
 static strides_t strides_at(const uint32_t *p) {
@@ -110,11 +134,13 @@ static strides_t strides_at(const uint32_t *p) {
 static int use_loops = -1;
 
 static int loops(void) {
-  if (use_loops < 0) {
+  int v = __atomic_load_n(&use_loops, __ATOMIC_RELAXED);
+  if (v < 0) {
     const char *e = getenv("HIEDIT_ATTN_LOOPS");
-    use_loops = e != NULL && e[0] == '1';
+    v = e != NULL && e[0] == '1';
+    __atomic_store_n(&use_loops, v, __ATOMIC_RELAXED);
   }
-  return use_loops;
+  return v;
 }
 
 /* C (m x n, ldc) = alpha A (m x k, lda) B^T, B (n x k, ldb). */
@@ -243,20 +269,24 @@ static napi_value attention(napi_env env, napi_callback_info info) {
     return fail(env, "hiedit_attention.attention: expected (heap, params Uint32Array(23), scale)");
   const uint32_t B = p[F_B], Tq = p[F_TQ], Tk = p[F_TK], H = p[F_H], kvH = p[F_KVH], hd = p[F_HD];
   if (kvH == 0 || H % kvH != 0) return fail(env, "hiedit_attention.attention: H must be a multiple of kvH > 0");
-  const strides_t qs = strides_at(p + F_QS), ks = strides_at(p + F_KS), vs = strides_at(p + F_VS);
+  if ((uint64_t)H * hd > UINT32_MAX) return fail(env, "hiedit_attention.attention: H * hd exceeds the 32-bit range");
+  const strides_t qs = single_row_safe(strides_at(p + F_QS), Tq, hd), ks = single_row_safe(strides_at(p + F_KS), Tk, hd),
+                  vs = single_row_safe(strides_at(p + F_VS), Tk, hd);
   const float *q = operand(&h, p[F_Q], B, Tq, H, hd, qs);
   const float *k = operand(&h, p[F_K], B, Tk, kvH, hd, ks);
   const float *v = operand(&h, p[F_V], B, Tk, kvH, hd, vs);
-  float *y = dense(&h, p[F_Y], (uint64_t)B * Tq * H * hd);
-  float *P = dense(&h, p[F_P], (uint64_t)B * H * Tq * Tk);
+  float *y = dense(&h, p[F_Y], prod4(B, Tq, H, hd));
+  float *P = dense(&h, p[F_P], prod4(B, H, Tq, Tk));
   const float *bias = NULL;
   if (p[F_HAS_BIAS]) {
     const uint64_t sb = p[F_BIAS_SB];
     if (sb != 0 && sb != (uint64_t)Tq * Tk) return fail(env, "hiedit_attention.attention: bias batch stride must be 0 or Tq*Tk");
-    bias = dense(&h, p[F_BIAS], B == 0 ? 0 : (uint64_t)(B - 1) * sb + (uint64_t)Tq * Tk);
+    uint64_t n = 0;
+    if (B > 0 && __builtin_add_overflow((uint64_t)(B - 1) * sb, (uint64_t)Tq * Tk, &n)) n = UINT64_MAX;
+    bias = dense(&h, p[F_BIAS], n);
     if (!bias) return fail(env, "hiedit_attention.attention: bias out of heap bounds");
   }
-  if (!q || !k || !v || !y || !P) return fail(env, "hiedit_attention.attention: operand out of heap bounds");
+  if (!q || !k || !v || !y || !P) return fail(env, "hiedit_attention.attention: an operand is out of heap bounds or has a row stride shorter than the head size");
   if ((uint64_t)B * Tq * H * hd == 0) return NULL;
   if (Tk == 0) {
     /* No key to attend to: an empty weighted sum. */
@@ -305,16 +335,18 @@ static napi_value attention_grad(napi_env env, napi_callback_info info) {
     return fail(env, "hiedit_attention.attentionGrad: expected (heap, params Uint32Array(23), scale)");
   const uint32_t B = p[G_B], Tq = p[G_TQ], Tk = p[G_TK], H = p[G_H], kvH = p[G_KVH], hd = p[G_HD];
   if (kvH == 0 || H % kvH != 0) return fail(env, "hiedit_attention.attentionGrad: H must be a multiple of kvH > 0");
-  const strides_t qs = strides_at(p + G_QS), ks = strides_at(p + G_KS), vs = strides_at(p + G_VS);
+  if ((uint64_t)H * hd > UINT32_MAX) return fail(env, "hiedit_attention.attentionGrad: H * hd exceeds the 32-bit range");
+  const strides_t qs = single_row_safe(strides_at(p + G_QS), Tq, hd), ks = single_row_safe(strides_at(p + G_KS), Tk, hd),
+                  vs = single_row_safe(strides_at(p + G_VS), Tk, hd);
   const float *q = operand(&h, p[G_Q], B, Tq, H, hd, qs);
   const float *k = operand(&h, p[G_K], B, Tk, kvH, hd, ks);
   const float *v = operand(&h, p[G_V], B, Tk, kvH, hd, vs);
   float *dq = operand(&h, p[G_DQ], B, Tq, H, hd, qs);
   float *dk = operand(&h, p[G_DK], B, Tk, kvH, hd, ks);
   float *dv = operand(&h, p[G_DV], B, Tk, kvH, hd, vs);
-  const float *P = dense(&h, p[G_P], (uint64_t)B * H * Tq * Tk);
-  const float *dy = dense(&h, p[G_DY], (uint64_t)B * Tq * H * hd);
-  if (!q || !k || !v || !dq || !dk || !dv || !P || !dy) return fail(env, "hiedit_attention.attentionGrad: operand out of heap bounds");
+  const float *P = dense(&h, p[G_P], prod4(B, H, Tq, Tk));
+  const float *dy = dense(&h, p[G_DY], prod4(B, Tq, H, hd));
+  if (!q || !k || !v || !dq || !dk || !dv || !P || !dy) return fail(env, "hiedit_attention.attentionGrad: an operand is out of heap bounds or has a row stride shorter than the head size");
   if (hd == 0) return NULL;
   zero_operand(dk, B, Tk, kvH, hd, ks);
   zero_operand(dv, B, Tk, kvH, hd, vs);

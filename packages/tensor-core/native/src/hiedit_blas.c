@@ -86,9 +86,10 @@ static int get_offsets(napi_env env, napi_value v, uint32_t batch, offsets_t *ou
 
 static inline uint32_t offset_at(const offsets_t *o, uint32_t i) { return o->list ? o->list[i] : o->single; }
 
+/* `elems` floats at byte offset `off` lie inside a heap of `len` bytes (no step of the check can overflow). */
 static int in_bounds(uint64_t off, uint64_t elems, uint64_t len) {
-  if (off % 4 != 0) return 0;
-  return off + elems * 4 <= len;
+  if (off % 4 != 0 || off > len) return 0;
+  return elems <= (len - off) / 4;
 }
 
 static void apply_epilogue(float *c, uint32_t m, uint32_t n, const float *bias, uint32_t bias_len, int act,
@@ -178,7 +179,9 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
 
   const uint64_t len = heap_len;
   const uint64_t a_elems = (uint64_t)m * k, b_elems = (uint64_t)k * n, c_elems = (uint64_t)m * n;
-  if (!in_bounds(c_off, c_elems * batch, len)) return throw_error(env, "hiedit_blas.gemm: output out of heap bounds");
+  uint64_t c_total;
+  if (__builtin_mul_overflow(c_elems, (uint64_t)batch, &c_total) || !in_bounds(c_off, c_total, len))
+    return throw_error(env, "hiedit_blas.gemm: output out of heap bounds");
   for (uint32_t i = 0; i < batch; i++) {
     if (!in_bounds(offset_at(&a_offs, i), a_elems, len) || !in_bounds(offset_at(&b_offs, i), b_elems, len))
       return throw_error(env, "hiedit_blas.gemm: operand out of heap bounds");

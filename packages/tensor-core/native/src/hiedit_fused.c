@@ -52,7 +52,7 @@ static int read_u32(napi_env env, napi_value v, uint32_t *out) {
 
 /* A float32 array of `elems` values at byte offset `off`, or NULL when it does not fit in the heap. */
 static float *at(const heap_t *h, uint32_t off, uint64_t elems) {
-  if (off % 4 != 0 || (uint64_t)off + elems * 4 > h->len) return NULL;
+  if (off % 4 != 0 || off > h->len || elems > (h->len - off) / 4) return NULL;
   return (float *)(h->base + off);
 }
 
@@ -229,7 +229,8 @@ static napi_value rms_norm_grad(napi_env env, napi_callback_info info) {
  * the power built from its exponent bits), so the compiler vectorises the loops; on x86-64 Linux with GCC each
  * loop is also compiled for AVX2 and AVX-512 and the best one is picked at load time (target_clones). The
  * build uses -ffp-contract=off, so every clone computes bit-identical results: the CPU changes the speed, not
- * the numbers. Relative error of sigmoid: below 1e-6 over the float range (tests compare with tf.sigmoid).
+ * the numbers. Relative error of sigmoid: below 1e-6 for arguments above -87; below that the exponential is
+ * clamped, so the sigmoid stays at ~1.6e-38 where the exact value is smaller still (absolute error < 2e-38).
  */
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
 #define VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -472,7 +473,9 @@ static napi_value rope(napi_env env, napi_callback_info info) {
     return fail(env, "hiedit_fused.rope: expected (heap, xOff, cosOff, sinOff, yOff, outer, T, half, inverse)");
   const uint32_t outer = u[4], T = u[5], half = u[6];
   const float sign = u[7] ? -1.0f : 1.0f;
-  const uint64_t total = (uint64_t)outer * T * 2 * half, table = (uint64_t)T * half;
+  uint64_t total;
+  if (__builtin_mul_overflow((uint64_t)outer * T, 2 * (uint64_t)half, &total)) return fail(env, "hiedit_fused.rope: operand out of heap bounds");
+  const uint64_t table = (uint64_t)T * half;
   const float *x = at(&h, u[0], total), *c = at(&h, u[1], table), *sn = at(&h, u[2], table);
   float *y = at(&h, u[3], total);
   if (!x || !c || !sn || !y) return fail(env, "hiedit_fused.rope: operand out of heap bounds");

@@ -510,8 +510,8 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Spin-waits for *p to reach `want` (== when eq, else <=), yielding the core after a short spin because the
- * thread we wait for may need it. */
+/* Spin-waits for *p to equal `want`, yielding the core after a short spin because the thread we wait for may
+ * need it. */
 static void wait_for(const int *p, int want) {
   int spins = 0;
   while (__atomic_load_n(p, __ATOMIC_SEQ_CST) != want) {
@@ -563,11 +563,29 @@ static int env_int(const char *name, int fallback) {
 
 static int g_threads = 1;
 
+/*
+ * In a forked child only the forking thread exists: with no workers every job runs on the caller, and the hand-off
+ * state (possibly mid-job in the parent) starts clean. The mutex and condition variable are re-created because the
+ * parent may have held them at the fork.
+ */
+static void pool_after_fork_child(void) {
+  g_workers = 0;
+  g_threads = 1;
+  g_sleepers = 0;
+  __atomic_store_n(&g_in_job, 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&g_busy, 0, __ATOMIC_SEQ_CST);
+  pthread_mutex_init(&g_mutex, NULL);
+  pthread_cond_init(&g_cond, NULL);
+}
+
 static void pool_init(void) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   int threads = env_int("HIEDIT_GEMM_THREADS", env_int("OPENBLAS_NUM_THREADS", env_int("OMP_NUM_THREADS", (int)(cpus > 0 ? cpus : 1))));
   if (threads > MAX_THREADS) threads = MAX_THREADS;
-  g_spin_ns = env_int("HIEDIT_GEMM_SPIN_US", 100) * 1000;
+  const int spin_us = env_int("HIEDIT_GEMM_SPIN_US", 100);
+  g_spin_ns = spin_us > 1000000 ? 1000000000 : spin_us * 1000; /* at most 1 s: keeps the product in int range */
+  /* A child of fork() has none of these threads: it computes on the calling thread alone. */
+  pthread_atfork(NULL, NULL, pool_after_fork_child);
   int started = 0;
   for (int t = 1; t < threads; t++) {
     pthread_t th;
@@ -656,8 +674,11 @@ static int cpu_can(hiedit_gemm_kernel kernel) {
   return kernel == HIEDIT_GEMM_BLAS || (int)kernel <= (int)hiedit_gemm_best();
 }
 
+/* g_kernel is read and written with relaxed atomics: set lazily or by setGemmKernel from any thread. */
 hiedit_gemm_kernel hiedit_gemm_active(void) {
-  if (g_kernel < 0) {
+  const int current = __atomic_load_n(&g_kernel, __ATOMIC_RELAXED);
+  if (current >= 0) return (hiedit_gemm_kernel)current;
+  {
     const char *v = getenv("HIEDIT_GEMM");
     hiedit_gemm_kernel chosen;
     if (v == NULL || *v == 0) chosen = HIEDIT_GEMM_DEFAULT_ON ? hiedit_gemm_auto() : HIEDIT_GEMM_BLAS;
@@ -665,14 +686,14 @@ hiedit_gemm_kernel hiedit_gemm_active(void) {
     else if (strcmp(v, "avx512") == 0) chosen = cpu_can(HIEDIT_GEMM_AVX512) ? HIEDIT_GEMM_AVX512 : HIEDIT_GEMM_BLAS;
     else if (strcmp(v, "auto") == 0) chosen = hiedit_gemm_auto();
     else chosen = HIEDIT_GEMM_BLAS; /* "blas", and anything unrecognised: the escape hatch must never fail */
-    g_kernel = (int)chosen;
+    __atomic_store_n(&g_kernel, (int)chosen, __ATOMIC_RELAXED);
+    return chosen;
   }
-  return (hiedit_gemm_kernel)g_kernel;
 }
 
 int hiedit_gemm_set_kernel(hiedit_gemm_kernel kernel) {
   if (!cpu_can(kernel)) return 0;
-  g_kernel = (int)kernel;
+  __atomic_store_n(&g_kernel, (int)kernel, __ATOMIC_RELAXED);
   return 1;
 }
 

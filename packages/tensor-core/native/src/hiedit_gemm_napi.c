@@ -18,7 +18,7 @@ static napi_value fail(napi_env env, const char *msg) {
     if ((call) != napi_ok) return fail(env, "hiedit_gemm: N-API call failed: " #call); \
   } while (0)
 
-/* gemmInfo(): { kernel: 'avx512' | 'avx2' | 'blas', threads, env } — env is HIEDIT_GEMM as read, or ''. */
+/* gemmInfo(): { kernel: 'avx512' | 'avx2' | 'blas' (the one in use), threads, best: the fastest kernel this CPU can run }. */
 static napi_value gemm_info(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value obj, v;
