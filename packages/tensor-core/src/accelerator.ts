@@ -22,7 +22,7 @@ import { copyKernels, type StockCopyKernels } from './copy-kernels';
 import { registerFusedGradients } from './fused-gradients';
 import { fusedKernelsActive, hasNativeFused, registerFusedKernels, unregisterFusedKernels, type NativeFused } from './fused-kernels';
 import { fusedSelfTest } from './fused-ops';
-import type { WasmBackendLike } from './wasm-backend';
+import { withKernelFunc, type WasmBackendLike } from './wasm-backend';
 
 /** Status of the accelerator, as reported by backendReport() and `hiedit doctor`. */
 export interface AcceleratorStatus {
@@ -427,18 +427,12 @@ function findWasmBackend(): WasmBackendLike | undefined {
  * inputs, so sharing is safe.
  */
 function zeroCopyIdentity(stock: tf.KernelConfig): tf.KernelConfig {
-  return {
-    kernelName: 'Identity',
-    backendName: stock.backendName,
-    setupFunc: stock.setupFunc,
-    disposeFunc: stock.disposeFunc,
-    kernelFunc: (args) => {
-      const x = args.inputs.x as tf.TensorInfo;
-      if (x.dtype === 'string') return stock.kernelFunc(args);
-      (args.backend as { incRef(dataId: object): void }).incRef(x.dataId);
-      return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
-    },
-  };
+  return withKernelFunc(stock, (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === 'string') return stock.kernelFunc(args);
+    (args.backend as { incRef(dataId: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  });
 }
 
 let jsPaths: { stockIdentity: tf.KernelConfig; stockCopies?: StockCopyKernels } | undefined;

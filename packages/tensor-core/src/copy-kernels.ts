@@ -11,7 +11,7 @@
  * HIEDIT_ACCELERATOR=off. Anything unusual (string tensors, batchDims) goes to the stock kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { WasmBackendLike } from './wasm-backend';
+import { withKernelFunc, type WasmBackendLike } from './wasm-backend';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -64,109 +64,91 @@ function copyBox(
 }
 
 function fastSlice(stock: tf.KernelConfig): tf.KernelConfig {
-  return {
-    kernelName: 'Slice',
-    backendName: stock.backendName,
-    setupFunc: stock.setupFunc,
-    disposeFunc: stock.disposeFunc,
-    kernelFunc: (args: KernelArgs) => {
-      const x = args.inputs.x as tf.TensorInfo;
-      if (x.dtype === 'string' || x.dtype === 'complex64') return stock.kernelFunc(args);
-      const backend = args.backend as unknown as WasmBackendLike;
-      const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
-      const [b, sz] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
-      tf.slice_util.assertParamsValid(x as tf.Tensor, b, sz);
-      // Allocate first: growing the heap detaches every view taken before.
-      const out = backend.makeOutput(sz, x.dtype);
-      if (sizeOf(sz) === 0) return out;
-      const heapView = view(backend, x);
-      const xOffset = heapView.byteOffset / heapView.BYTES_PER_ELEMENT;
-      const outView = view(backend, out);
-      const outOffset = outView.byteOffset / outView.BYTES_PER_ELEMENT;
-      // One typed array over the whole heap of the right element type, so copyWithin can address both.
-      const whole = new (heapView.constructor as Float32ArrayConstructor)(heapView.buffer);
-      copyBox(whole, xOffset, outOffset, x.shape, b, sz);
-      return out;
-    },
-  };
+  return withKernelFunc(stock, (args: KernelArgs) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === 'string' || x.dtype === 'complex64') return stock.kernelFunc(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
+    const [b, sz] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
+    tf.slice_util.assertParamsValid(x as tf.Tensor, b, sz);
+    // Allocate first: growing the heap detaches every view taken before.
+    const out = backend.makeOutput(sz, x.dtype);
+    if (sizeOf(sz) === 0) return out;
+    const heapView = view(backend, x);
+    const xOffset = heapView.byteOffset / heapView.BYTES_PER_ELEMENT;
+    const outView = view(backend, out);
+    const outOffset = outView.byteOffset / outView.BYTES_PER_ELEMENT;
+    // One typed array over the whole heap of the right element type, so copyWithin can address both.
+    const whole = new (heapView.constructor as Float32ArrayConstructor)(heapView.buffer);
+    copyBox(whole, xOffset, outOffset, x.shape, b, sz);
+    return out;
+  });
 }
 
 /** SplitV as one block-copy slice per piece (the stock kernel copies the whole input once per piece). */
 function fastSplitV(stock: tf.KernelConfig, slice: tf.KernelConfig): tf.KernelConfig {
-  return {
-    kernelName: 'SplitV',
-    backendName: stock.backendName,
-    setupFunc: stock.setupFunc,
-    disposeFunc: stock.disposeFunc,
-    kernelFunc: (args: KernelArgs) => {
-      const x = args.inputs.x as tf.TensorInfo;
-      if (x.dtype === 'string' || x.dtype === 'complex64') return stock.kernelFunc(args);
-      const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
-      const ax = tf.util.parseAxisParam(axis, x.shape)[0];
-      const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax);
-      const begin = new Array<number>(x.shape.length).fill(0);
-      const outs: tf.TensorInfo[] = [];
-      try {
-        for (const s of sizes) {
-          const size = [...x.shape];
-          size[ax] = s;
-          outs.push(slice.kernelFunc({ ...args, inputs: { x }, attrs: { begin: [...begin], size } }) as tf.TensorInfo);
-          begin[ax] += s;
-        }
-      } catch (e) {
-        for (const o of outs) (args.backend as unknown as WasmBackendLike).disposeData(o.dataId);
-        throw e;
+  return withKernelFunc(stock, (args: KernelArgs) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === 'string' || x.dtype === 'complex64') return stock.kernelFunc(args);
+    const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+    const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax);
+    const begin = new Array<number>(x.shape.length).fill(0);
+    const outs: tf.TensorInfo[] = [];
+    try {
+      for (const s of sizes) {
+        const size = [...x.shape];
+        size[ax] = s;
+        outs.push(slice.kernelFunc({ ...args, inputs: { x }, attrs: { begin: [...begin], size } }) as tf.TensorInfo);
+        begin[ax] += s;
       }
-      return outs;
-    },
-  };
+    } catch (e) {
+      for (const o of outs) (args.backend as unknown as WasmBackendLike).disposeData(o.dataId);
+      throw e;
+    }
+    return outs;
+  });
 }
 
 function fastGather(stock: tf.KernelConfig): tf.KernelConfig {
-  return {
-    kernelName: 'GatherV2',
-    backendName: stock.backendName,
-    setupFunc: stock.setupFunc,
-    disposeFunc: stock.disposeFunc,
-    kernelFunc: (args: KernelArgs) => {
-      const x = args.inputs.x as tf.TensorInfo;
-      const indices = args.inputs.indices as tf.TensorInfo;
-      const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims?: number };
-      if (x.dtype === 'string' || x.dtype === 'complex64' || indices.dtype !== 'int32' || (batchDims ?? 0) !== 0) {
-        return stock.kernelFunc(args);
+  return withKernelFunc(stock, (args: KernelArgs) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const indices = args.inputs.indices as tf.TensorInfo;
+    const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims?: number };
+    if (x.dtype === 'string' || x.dtype === 'complex64' || indices.dtype !== 'int32' || (batchDims ?? 0) !== 0) {
+      return stock.kernelFunc(args);
+    }
+    const backend = args.backend as unknown as WasmBackendLike;
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+    const dim = x.shape[ax];
+    const outer = sizeOf(x.shape.slice(0, ax));
+    const inner = sizeOf(x.shape.slice(ax + 1));
+    const outShape = [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)];
+    const ids = view(backend, indices) as Int32Array;
+    for (let i = 0; i < ids.length; i++) {
+      const v = ids[i];
+      if (!(v >= 0 && v < dim)) throw new Error(`GatherV2: the index value ${v} is not in [0, ${dim - 1}]`);
+    }
+    const n = ids.length;
+    const out = backend.makeOutput(outShape, x.dtype);
+    if (sizeOf(outShape) === 0) return out;
+    // Views again after the allocation (it may have grown the heap).
+    const idv = view(backend, indices) as Int32Array;
+    const xv = view(backend, x);
+    const ov = view(backend, out);
+    const whole = new (xv.constructor as Float32ArrayConstructor)(xv.buffer);
+    const xBase = xv.byteOffset / xv.BYTES_PER_ELEMENT;
+    const oBase = ov.byteOffset / ov.BYTES_PER_ELEMENT;
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < n; j++) {
+        const src = xBase + (o * dim + idv[j]) * inner;
+        const dst = oBase + (o * n + j) * inner;
+        if (inner === 1) whole[dst] = whole[src];
+        else whole.copyWithin(dst, src, src + inner);
       }
-      const backend = args.backend as unknown as WasmBackendLike;
-      const ax = tf.util.parseAxisParam(axis, x.shape)[0];
-      const dim = x.shape[ax];
-      const outer = sizeOf(x.shape.slice(0, ax));
-      const inner = sizeOf(x.shape.slice(ax + 1));
-      const outShape = [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)];
-      const ids = view(backend, indices) as Int32Array;
-      for (let i = 0; i < ids.length; i++) {
-        const v = ids[i];
-        if (!(v >= 0 && v < dim)) throw new Error(`GatherV2: the index value ${v} is not in [0, ${dim - 1}]`);
-      }
-      const n = ids.length;
-      const out = backend.makeOutput(outShape, x.dtype);
-      if (sizeOf(outShape) === 0) return out;
-      // Views again after the allocation (it may have grown the heap).
-      const idv = view(backend, indices) as Int32Array;
-      const xv = view(backend, x);
-      const ov = view(backend, out);
-      const whole = new (xv.constructor as Float32ArrayConstructor)(xv.buffer);
-      const xBase = xv.byteOffset / xv.BYTES_PER_ELEMENT;
-      const oBase = ov.byteOffset / ov.BYTES_PER_ELEMENT;
-      for (let o = 0; o < outer; o++) {
-        for (let j = 0; j < n; j++) {
-          const src = xBase + (o * dim + idv[j]) * inner;
-          const dst = oBase + (o * n + j) * inner;
-          if (inner === 1) whole[dst] = whole[src];
-          else whole.copyWithin(dst, src, src + inner);
-        }
-      }
-      return out;
-    },
-  };
+    }
+    return out;
+  });
 }
 
 /** The stock kernels these replace, for uninstalling. */

@@ -19,3 +19,11 @@ export interface WasmBackendLike {
   disposeData(dataId: object, force?: boolean): boolean;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
+
+/**
+ * `stock` with its kernel function replaced by `kernelFunc`: the same kernel name and backend, and the stock
+ * setup / dispose functions, which own the kernel's state in the wasm module.
+ */
+export function withKernelFunc(stock: tf.KernelConfig, kernelFunc: tf.KernelFunc): tf.KernelConfig {
+  return { kernelName: stock.kernelName, backendName: stock.backendName, setupFunc: stock.setupFunc, disposeFunc: stock.disposeFunc, kernelFunc };
+}

@@ -1,0 +1,44 @@
+'use strict';
+// A tiny esbuild-based require hook that runs the repository's TypeScript sources without a build: `@hiedit/<pkg>`
+// resolves to packages/<pkg>/src/index.ts and extension-less relative imports of .ts files resolve to the file.
+// Each .ts file is transpiled on its own, which keeps __dirname right for files that locate assets (tensor-core
+// finds its native addon and tfjs-backend-wasm its .wasm files relative to themselves). Used by `npm run bench`
+// (launch.js) and by tools that measure the sources (tools/gemm-forward-ab.js).
+const fs = require('fs');
+const path = require('path');
+const Module = require('module');
+
+/** The repository root (this file is packages/benchmarks/src/perf/ts-hook.js). */
+const REPO = path.resolve(__dirname, '..', '..', '..', '..');
+
+/** Installs the hook once; `what` names the caller in the error printed when esbuild is missing. */
+function installTsHook(what) {
+  if (require.extensions['.ts']) return;
+  let esbuild;
+  try {
+    esbuild = require(require.resolve('esbuild', { paths: [REPO] }));
+  } catch {
+    process.stderr.write(`${what}: esbuild is needed to run the TypeScript sources (npm ci installs it)\n`);
+    process.exit(1);
+  }
+  const origResolve = Module._resolveFilename;
+  Module._resolveFilename = function resolve(request, parent, ...rest) {
+    const m = /^@hiedit\/([a-z-]+)$/.exec(request);
+    if (m) {
+      const src = path.join(REPO, 'packages', m[1], 'src', 'index.ts');
+      if (fs.existsSync(src)) return src;
+    }
+    if ((request.startsWith('.') || path.isAbsolute(request)) && parent && parent.filename && parent.filename.endsWith('.ts')) {
+      const base = path.resolve(path.dirname(parent.filename), request);
+      for (const cand of [`${base}.ts`, path.join(base, 'index.ts')]) if (fs.existsSync(cand)) return cand;
+    }
+    return origResolve.call(this, request, parent, ...rest);
+  };
+  require.extensions['.ts'] = function compileTs(module, filename) {
+    const source = fs.readFileSync(filename, 'utf8');
+    const { code } = esbuild.transformSync(source, { loader: 'ts', format: 'cjs', target: 'node20', sourcemap: 'inline', sourcefile: filename });
+    module._compile(code, filename);
+  };
+}
+
+module.exports = { installTsHook, REPO };
