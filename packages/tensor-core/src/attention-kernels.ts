@@ -285,8 +285,9 @@ export function attentionKernelsFailure(): string | undefined {
 }
 
 /**
- * Runs both forward kernels on a tiny GQA case with a mask and compares them with a float64 host computation;
- * returns a description of the first mismatch, or undefined. Needs wasm as the current backend.
+ * Runs both forward kernels and the backward kernel on a tiny GQA case with a mask and compares them with a
+ * float64 host computation (the gradient by central differences of it); returns a description of the first
+ * mismatch, or undefined. Needs wasm as the current backend.
  */
 function selfTest(): string | undefined {
   const B = 1;
@@ -298,20 +299,36 @@ function selfTest(): string | undefined {
   const x = Array.from({ length: B * T * W }, (_, i) => Math.sin(i * 1.7) * 2);
   const maskVals = [0, -1e9, -1e9, 0, 0, -1e9, 0, 0, 0];
   const scale = 0.8;
-  const want: number[] = [];
-  for (let t = 0; t < T; t++) {
-    for (let h = 0; h < H; h++) {
-      const s = [0, 1, 2].map((j) => {
-        let d = 0;
-        for (let e = 0; e < hd; e++) d += x[t * W + h * hd + e] * x[j * W + H * hd + e];
-        return d * scale + maskVals[t * T + j];
-      });
-      const m = Math.max(...s);
-      const p = s.map((v) => Math.exp(v - m));
-      const z = p.reduce((a, b) => a + b, 0);
-      for (let e = 0; e < hd; e++) want.push(p.reduce((acc, pj, j) => acc + (pj / z) * x[j * W + (H + kvH) * hd + e], 0));
+  /** The packed forward in float64 on the host: (T, H * hd) from the (T, W) projection. */
+  const forwardHost = (xs: readonly number[]): number[] => {
+    const y: number[] = [];
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < H; h++) {
+        const s = [0, 1, 2].map((j) => {
+          let d = 0;
+          for (let e = 0; e < hd; e++) d += xs[t * W + h * hd + e] * xs[j * W + H * hd + e];
+          return d * scale + maskVals[t * T + j];
+        });
+        const m = Math.max(...s);
+        const p = s.map((v) => Math.exp(v - m));
+        const z = p.reduce((a, b) => a + b, 0);
+        for (let e = 0; e < hd; e++) y.push(p.reduce((acc, pj, j) => acc + (pj / z) * xs[j * W + (H + kvH) * hd + e], 0));
+      }
     }
-  }
+    return y;
+  };
+  const want = forwardHost(x);
+  // The backward is checked too: d sum(y * r) / d qkv by central differences of the float64 forward.
+  const r = want.map((_, i) => Math.cos(i * 0.9));
+  const objective = (xs: readonly number[]): number => forwardHost(xs).reduce((acc, y, i) => acc + y * r[i], 0);
+  const wantGrad = x.map((_, i) => {
+    const step = 1e-6;
+    const up = [...x];
+    const down = [...x];
+    up[i] += step;
+    down[i] -= step;
+    return (objective(up) - objective(down)) / (2 * step);
+  });
   return tf.tidy(() => {
     const qkv = tf.tensor2d(x, [B * T, W]);
     const bias = tf.tensor4d(maskVals, [1, 1, T, T]);
@@ -326,6 +343,13 @@ function selfTest(): string | undefined {
       const got = out[0].dataSync();
       const err = Math.max(...want.map((w, i) => Math.abs(got[i] - w)));
       if (!(err <= 1e-5)) return `${name} self-test mismatch (max |diff| ${err})`;
+      if (attrs.packed) {
+        const dy = tf.tensor2d(r, [B * T, H * hd]);
+        const [dqkv] = runGrad({ qkv, probs: out[1], dy }, attrs as unknown as tf.NamedAttrMap);
+        const g = dqkv.dataSync();
+        const gradErr = Math.max(...wantGrad.map((w, i) => Math.abs(g[i] - w)));
+        if (!(gradErr <= 1e-4)) return `${ATTENTION_KERNELS.backward} self-test mismatch (max |diff| ${gradErr})`;
+      }
     }
     return undefined;
   });
