@@ -1,8 +1,9 @@
 /*
  * hiedit_gemm: a small-M SGEMM for transformer linears (M = tokens, B = weights).
  *
- * Why: OPENBLAS_CORETYPE=Haswell is forced on the machines we target (old OpenBLAS builds miscompute with their
- * own AVX-512 kernels), so OpenBLAS runs AVX2 kernels on CPUs that have AVX-512, and its static thread split
+ * Why: some machines pin OpenBLAS to OPENBLAS_CORETYPE=Haswell (old OpenBLAS builds miscompute with their own
+ * AVX-512 kernels on newer CPUs; this project's reference machine is one), so OpenBLAS runs AVX2 kernels on CPUs
+ * that have AVX-512, and even unpinned it measured slower on these shapes (docs/performance.md); its static thread split
  * stalls whenever one of its threads loses its core on a shared machine. These kernels use AVX-512 (AVX2 + FMA
  * when asked), read B = K x N through small packed blocks and B = N x K (the tied LM head) in place, and split
  * N into chunks that a small pool of persistent threads claims dynamically.
