@@ -17,12 +17,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { attentionKernelsActive, attentionKernelsFailure } from './attention-kernels';
+import { attentionKernelsActive, attentionKernelsFailure, hasNativeAttention, registerAttentionKernels, unregisterAttentionKernels } from './attention-kernels';
 import { copyKernels, type StockCopyKernels } from './copy-kernels';
 import { registerFusedGradients } from './fused-gradients';
 import { fusedKernelsActive, hasNativeFused, registerFusedKernels, unregisterFusedKernels, type NativeFused } from './fused-kernels';
 import { fusedSelfTest } from './fused-ops';
-import { withKernelFunc, type WasmBackendLike } from './wasm-backend';
+import { replaceKernels, withKernelFunc, type WasmBackendLike } from './wasm-backend';
 
 /** Status of the accelerator, as reported by backendReport() and `hiedit doctor`. */
 export interface AcceleratorStatus {
@@ -351,12 +351,9 @@ function makeKernels(state: Omit<InstalledState, 'backendName'>): { batchMatMul:
 }
 
 function register(configs: tf.KernelConfig[], backend: object | undefined): void {
-  for (const c of configs) {
-    tf.unregisterKernel(c.kernelName, c.backendName);
-    tf.registerKernel(c);
-    // Kernels registered after the backend initialised are not set up by the engine.
-    if (backend && (backend as Partial<WasmBackendLike>).wasm) c.setupFunc?.(backend);
-  }
+  replaceKernels(configs);
+  // Kernels registered after the backend initialised are not set up by the engine.
+  if (backend && (backend as Partial<WasmBackendLike>).wasm) for (const c of configs) c.setupFunc?.(backend);
 }
 
 /**
@@ -407,6 +404,8 @@ function installFused(addon: NativeBlas): string {
     unregisterFusedKernels();
     return `; ${failure}, fused kernels off`;
   }
+  // The attention kernels self-test as they register and withdraw themselves on a mismatch.
+  if (hasNativeAttention(addon)) registerAttentionKernels(addon);
   const attention = attentionKernelsActive() ? ', attention' : `, no fused attention (${attentionKernelsFailure() ?? 'not in this addon build'})`;
   return `; fused LayerNorm/RMSNorm/GELU/SwiGLU/RoPE/cross-entropy kernels${attention}`;
 }
@@ -460,6 +459,7 @@ function uninstallJsPaths(): void {
 
 function uninstallNative(): void {
   unregisterFusedKernels();
+  unregisterAttentionKernels();
   if (!installed) return;
   register([installed.stockBatchMatMul, installed.stockFusedMatMul], findWasmBackend());
   installed = undefined;

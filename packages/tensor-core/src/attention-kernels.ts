@@ -6,7 +6,7 @@
  * (fused-kernels.ts calls registerAttentionKernels); attention-op.ts falls back to composite tf ops otherwise.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { WasmBackendLike } from './wasm-backend';
+import { removeWasmKernels, replaceKernels, type WasmBackendLike } from './wasm-backend';
 
 /**
  * Kernel names. The packed form is its own name only because a gradient's inputsToSave are per kernel name (one
@@ -362,10 +362,7 @@ function selfTest(): string | undefined {
  */
 export function registerAttentionKernels(addon: NativeAttention): void {
   for (const g of GRADIENTS) if (!tf.getGradient(g.kernelName)) tf.registerGradient(g);
-  for (const c of makeConfigs(addon)) {
-    if (tf.getKernel(c.kernelName, c.backendName)) tf.unregisterKernel(c.kernelName, c.backendName);
-    tf.registerKernel(c);
-  }
+  replaceKernels(makeConfigs(addon));
   active = true;
   lastFailure = undefined;
   if (tf.getBackend() !== 'wasm') return;
@@ -383,8 +380,6 @@ export function registerAttentionKernels(addon: NativeAttention): void {
 
 /** Removes the attention kernels; attention() then takes its composite path. Idempotent. */
 export function unregisterAttentionKernels(): void {
-  for (const name of Object.values(ATTENTION_KERNELS)) {
-    if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
-  }
+  removeWasmKernels(Object.values(ATTENTION_KERNELS));
   active = false;
 }

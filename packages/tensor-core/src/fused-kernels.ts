@@ -5,8 +5,7 @@
  * fused-ops.ts fall back to composite tf ops whenever they are absent. Gradients are in fused-gradients.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { WasmBackendLike } from './wasm-backend';
-import { hasNativeAttention, registerAttentionKernels, unregisterAttentionKernels } from './attention-kernels';
+import { removeWasmKernels, replaceKernels, type WasmBackendLike } from './wasm-backend';
 
 /** Kernel names (hiedit's own; no tfjs backend defines them). */
 export const FUSED_KERNELS = {
@@ -263,20 +262,12 @@ export function fusedKernelsActive(): boolean {
 
 /** Registers the fused kernels for wasm (replacing any previous registration). */
 export function registerFusedKernels(addon: NativeFused): void {
-  for (const c of makeConfigs(addon)) {
-    if (tf.getKernel(c.kernelName, c.backendName)) tf.unregisterKernel(c.kernelName, c.backendName);
-    tf.registerKernel(c);
-  }
-  // The fused attention lives in its own module (attention-kernels.ts); addons built before it lack its functions.
-  if (hasNativeAttention(addon)) registerAttentionKernels(addon);
+  replaceKernels(makeConfigs(addon));
   active = true;
 }
 
 /** Removes the fused kernels; the ops then take their composite path. Idempotent. */
 export function unregisterFusedKernels(): void {
-  for (const name of Object.values(FUSED_KERNELS)) {
-    if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
-  }
-  unregisterAttentionKernels();
+  removeWasmKernels(Object.values(FUSED_KERNELS));
   active = false;
 }

@@ -185,6 +185,19 @@ describe('fused ops: composite path (no native kernels)', () => {
     tf.dispose([x, up, nan, gn, sn]);
   });
 
+  test('the elementwise addon functions refuse operands outside the heap, overlapping outputs and bad arguments', () => {
+    const addon = loadNativeBlas().addon as unknown as Record<string, (...a: unknown[]) => void>;
+    const heap = new ArrayBuffer(4096);
+    const f = new Float32Array(heap);
+    f.set([0.5, -1, 2, 3], 0);
+    addon.gelu(heap, 0, 64, 4);
+    expect(f[16]).toBeCloseTo(0.5 / (1 + Math.exp(-0.5 * (1.5957691216057308 + 0.0713548162726 * 0.25))), 5);
+    expect(() => addon.gelu(heap, 0, 4088, 4)).toThrow(/hiedit_fused\.gelu: operand out of heap bounds/);
+    expect(() => addon.gelu(heap, 0, 8, 4)).toThrow(/hiedit_fused\.gelu: an output overlaps another operand/);
+    expect(() => addon.swigluBackward(heap, 0, 64, 128, 192, 200, 4)).toThrow(/swigluBackward: an output overlaps another operand/);
+    expect(() => addon.swiglu(heap, 0, 64)).toThrow(/expected \(heap, gateOff, upOff, yOff, n\)/);
+  });
+
   test('outputs that force the wasm heap to grow are computed on the new heap', () => {
     const backend = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } };
     const heap = () => backend.wasm.HEAPU8.buffer.byteLength;

@@ -27,3 +27,16 @@ export interface WasmBackendLike {
 export function withKernelFunc(stock: tf.KernelConfig, kernelFunc: tf.KernelFunc): tf.KernelConfig {
   return { kernelName: stock.kernelName, backendName: stock.backendName, setupFunc: stock.setupFunc, disposeFunc: stock.disposeFunc, kernelFunc };
 }
+
+/** Registers `configs`, replacing any kernel already registered under the same name and backend. */
+export function replaceKernels(configs: readonly tf.KernelConfig[]): void {
+  for (const c of configs) {
+    if (tf.getKernel(c.kernelName, c.backendName)) tf.unregisterKernel(c.kernelName, c.backendName);
+    tf.registerKernel(c);
+  }
+}
+
+/** Unregisters the named wasm kernels that are registered. Idempotent. */
+export function removeWasmKernels(names: readonly string[]): void {
+  for (const name of names) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+}

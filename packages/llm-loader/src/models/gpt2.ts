@@ -2,10 +2,10 @@
  * GPT-2 (nanoGPT-style reading of Hugging Face's GPT2LMHeadModel). Checkpoint names are kept as they
  * are; Conv1D weights are already (in, out), which is the internal orientation, so nothing is transposed.
  */
-import { attention, attentionPacked, tf, type ModuleDescriptor } from '@hiedit/tensor-core';
+import { attention, attentionPacked, layerNorm, tf, type ModuleDescriptor } from '@hiedit/tensor-core';
 import type { ModelConfig } from '../config';
 import type { ArchImpl, BlockInput, ParamSpec } from './arch';
-import { activate, Ctx, extendCache, layerNorm } from './layers';
+import { activate, Ctx, extendCache } from './layers';
 
 function params(c: ModelConfig): ParamSpec[] {
   const d = c.hiddenSize;

@@ -3,7 +3,7 @@
  * forward serve plain inference, gradients of a named parameter, shifted weights inside autodiff,
  * tracing (probes on module outputs, captured module inputs) and KV-cached generation.
  */
-import { layerNorm as fusedLayerNorm, geluTanh, rmsNorm as fusedRmsNorm, tf, untaped } from '@hiedit/tensor-core';
+import { geluTanh, tf, untaped } from '@hiedit/tensor-core';
 import type { Activation } from '../config';
 import { headConst, headDiff, linearConst, linearDiff } from './matmul';
 
@@ -125,19 +125,6 @@ export class Ctx {
     if (probe) y = tf.add(y, probe as tf.Tensor2D);
     return y;
   }
-}
-
-/**
- * LayerNorm over the last axis, as torch.nn.LayerNorm (biased variance). tensor-core's op runs one fused
- * kernel (forward and backward) when the native accelerator is active, the composite tf ops otherwise.
- */
-export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor2D {
-  return fusedLayerNorm(x, gamma, beta, eps);
-}
-
-/** RMSNorm as Llama: x / sqrt(mean(x^2) + eps) * w (fused like layerNorm). */
-export function rmsNorm(x: tf.Tensor2D, w: tf.Tensor, eps: number): tf.Tensor2D {
-  return fusedRmsNorm(x, w, eps);
 }
 
 /**

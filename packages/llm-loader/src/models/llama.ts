@@ -3,10 +3,10 @@
  * rotate_half convention, grouped-query attention, SwiGLU MLP. Checkpoint names are Hugging Face's;
  * nn.Linear weights are stored (out, in) and held internally as (in, out).
  */
-import { attention, rotaryEmbedding, siluMul, tf, type ModuleDescriptor } from '@hiedit/tensor-core';
+import { attention, rmsNorm, rotaryEmbedding, siluMul, tf, type ModuleDescriptor } from '@hiedit/tensor-core';
 import type { ModelConfig } from '../config';
 import type { ArchImpl, BlockInput, ParamSpec } from './arch';
-import { activate, Ctx, extendCache, rmsNorm } from './layers';
+import { activate, Ctx, extendCache } from './layers';
 import { inverseFrequencies, ropeTables } from './rope';
 
 interface Linear {

@@ -32,9 +32,10 @@ function backW(dy: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor2D {
 
 function forward(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor | undefined): tf.Tensor2D {
   if (!bias) return tf.matMul(x, w);
-  // The native kernel takes 2-D operands and adds the bias in its epilogue: one dispatch (the gradient is ours,
-  // from the customGrad around this call). Otherwise a plain Add: tf.fused.matMul would wrap the stock kernel in
-  // three Reshapes and a customGrad scope. Both add the bias after the product, so the values are the same.
+  // The native kernel takes 2-D operands and the bias in the same call (BLAS, or hiedit's GEMM, adds the product
+  // to it): one dispatch (the gradient is ours, from the customGrad around this call). Otherwise a plain Add:
+  // tf.fused.matMul would wrap the stock kernel in three Reshapes and a customGrad scope. The two paths round
+  // differently in the last bits (bias first, then the product's partial sums, against the product then the bias).
   if (nativeTransposes()) {
     return tf.engine().runKernel('_FusedMatMul', { a: x, b: w, bias }, { transposeA: false, transposeB: false, activation: 'linear' }) as tf.Tensor2D;
   }

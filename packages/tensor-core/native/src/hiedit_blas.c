@@ -136,6 +136,18 @@ static void apply_epilogue(float *c, uint32_t m, uint32_t n, const float *bias, 
   }
 }
 
+/* HIEDIT_BLAS_NO_GEMV=1 (A/B measurements only), read once: gemm runs on every matmul. */
+static int no_gemv_requested(void) {
+  static int cached = -1;
+  int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+  if (v < 0) {
+    const char *e = getenv("HIEDIT_BLAS_NO_GEMV");
+    v = e != NULL && e[0] == '1';
+    __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+  }
+  return v;
+}
+
 /*
  * gemm(heap, transA, transB, M, N, K, batch, aOffsets, bOffsets, cOffset, biasOffset, biasLen, act, alpha
  *      [, preluOffset, preluLen])
@@ -207,8 +219,7 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
   }
 
   char *base = (char *)heap_data;
-  const char *no_gemv_env = getenv("HIEDIT_BLAS_NO_GEMV");
-  const int no_gemv = no_gemv_env != NULL && no_gemv_env[0] == '1';
+  const int no_gemv = no_gemv_requested();
   const int lda = trans_a ? (int)m : (int)k;
   const int ldb = trans_b ? (int)k : (int)n;
   for (uint32_t i = 0; i < batch; i++) {

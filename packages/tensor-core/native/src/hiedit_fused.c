@@ -12,6 +12,7 @@
 #include <node_api.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -294,68 +295,86 @@ VECTOR_CLONES static void swiglu_backward_loop(const float *restrict g, const fl
   }
 }
 
-/* Distinct operands must not overlap: the loops are compiled as if they did not (restrict). */
+/* Two runs of n floats that share no element. */
 static int disjoint(const float *a, const float *b, uint32_t n) {
   return a + n <= b || b + n <= a;
 }
 
+/*
+ * The arguments of an elementwise kernel: (heap, the offsets of `n_in` inputs, then of `n_out` outputs, n). Every
+ * operand is n floats inside the heap, and no output overlaps an input or another output (the loops are compiled
+ * as if they did not: restrict). On failure it throws `usage` or the reason and returns 0.
+ */
+#define MAX_ELEMENTWISE 5
+static int elementwise_args(napi_env env, napi_callback_info info, const char *name, const char *usage, size_t n_in,
+                            size_t n_out, const float **in, float **out, uint32_t *n) {
+  heap_t h;
+  uint32_t u[MAX_ELEMENTWISE + 1];
+  char msg[160];
+  if (!read_args(env, info, &h, u, n_in + n_out + 1, NULL)) {
+    fail(env, usage);
+    return 0;
+  }
+  *n = u[n_in + n_out];
+  float *ops[MAX_ELEMENTWISE];
+  for (size_t i = 0; i < n_in + n_out; i++) {
+    ops[i] = at(&h, u[i], *n);
+    if (!ops[i]) {
+      snprintf(msg, sizeof msg, "%s: operand out of heap bounds", name);
+      fail(env, msg);
+      return 0;
+    }
+  }
+  for (size_t o = n_in; o < n_in + n_out; o++)
+    for (size_t i = 0; i < n_in + n_out; i++)
+      if (i != o && !disjoint(ops[o], ops[i], *n)) {
+        snprintf(msg, sizeof msg, "%s: an output overlaps another operand", name);
+        fail(env, msg);
+        return 0;
+      }
+  for (size_t i = 0; i < n_in; i++) in[i] = ops[i];
+  for (size_t o = 0; o < n_out; o++) out[o] = ops[n_in + o];
+  return 1;
+}
+
 /* gelu(heap, x, y, n): y = gelu_tanh(x). */
 static napi_value gelu(napi_env env, napi_callback_info info) {
-  heap_t h;
-  uint32_t u[3];
-  if (!read_args(env, info, &h, u, 3, NULL)) return fail(env, "hiedit_fused.gelu: expected (heap, xOff, yOff, n)");
-  const uint32_t n = u[2];
-  const float *x = at(&h, u[0], n);
-  float *y = at(&h, u[1], n);
-  if (!x || !y) return fail(env, "hiedit_fused.gelu: operand out of heap bounds");
-  if (!disjoint(x, y, n)) return fail(env, "hiedit_fused.gelu: x and y overlap");
-  gelu_loop(x, y, n);
+  const float *in[1];
+  float *out[1];
+  uint32_t n;
+  if (elementwise_args(env, info, "hiedit_fused.gelu", "hiedit_fused.gelu: expected (heap, xOff, yOff, n)", 1, 1, in, out, &n))
+    gelu_loop(in[0], out[0], n);
   return NULL;
 }
 
 /* geluBackward(heap, x, dy, dx, n): dx = dy * gelu_tanh'(x). */
 static napi_value gelu_backward(napi_env env, napi_callback_info info) {
-  heap_t h;
-  uint32_t u[4];
-  if (!read_args(env, info, &h, u, 4, NULL)) return fail(env, "hiedit_fused.geluBackward: expected (heap, xOff, dyOff, dxOff, n)");
-  const uint32_t n = u[3];
-  const float *x = at(&h, u[0], n), *dy = at(&h, u[1], n);
-  float *dx = at(&h, u[2], n);
-  if (!x || !dy || !dx) return fail(env, "hiedit_fused.geluBackward: operand out of heap bounds");
-  if (!disjoint(x, dx, n) || !disjoint(dy, dx, n)) return fail(env, "hiedit_fused.geluBackward: dx overlaps an input");
-  gelu_backward_loop(x, dy, dx, n);
+  const float *in[2];
+  float *out[1];
+  uint32_t n;
+  if (elementwise_args(env, info, "hiedit_fused.geluBackward", "hiedit_fused.geluBackward: expected (heap, xOff, dyOff, dxOff, n)", 2, 1, in, out, &n))
+    gelu_backward_loop(in[0], in[1], out[0], n);
   return NULL;
 }
 
 /* swiglu(heap, gate, up, y, n): y = silu(gate) * up. */
 static napi_value swiglu(napi_env env, napi_callback_info info) {
-  heap_t h;
-  uint32_t u[4];
-  if (!read_args(env, info, &h, u, 4, NULL)) return fail(env, "hiedit_fused.swiglu: expected (heap, gateOff, upOff, yOff, n)");
-  const uint32_t n = u[3];
-  const float *g = at(&h, u[0], n), *up = at(&h, u[1], n);
-  float *y = at(&h, u[2], n);
-  if (!g || !up || !y) return fail(env, "hiedit_fused.swiglu: operand out of heap bounds");
-  if (!disjoint(g, y, n) || !disjoint(up, y, n)) return fail(env, "hiedit_fused.swiglu: y overlaps an input");
-  swiglu_loop(g, up, y, n);
+  const float *in[2];
+  float *out[1];
+  uint32_t n;
+  if (elementwise_args(env, info, "hiedit_fused.swiglu", "hiedit_fused.swiglu: expected (heap, gateOff, upOff, yOff, n)", 2, 1, in, out, &n))
+    swiglu_loop(in[0], in[1], out[0], n);
   return NULL;
 }
 
 /* swigluBackward(heap, gate, up, dy, dgate, dup, n). */
 static napi_value swiglu_backward(napi_env env, napi_callback_info info) {
-  heap_t h;
-  uint32_t u[6];
-  if (!read_args(env, info, &h, u, 6, NULL))
-    return fail(env, "hiedit_fused.swigluBackward: expected (heap, gateOff, upOff, dyOff, dgateOff, dupOff, n)");
-  const uint32_t n = u[5];
-  const float *g = at(&h, u[0], n), *up = at(&h, u[1], n), *dy = at(&h, u[2], n);
-  float *dg = at(&h, u[3], n), *du = at(&h, u[4], n);
-  if (!g || !up || !dy || !dg || !du) return fail(env, "hiedit_fused.swigluBackward: operand out of heap bounds");
-  const float *ins[3] = {g, up, dy};
-  for (int i = 0; i < 3; i++)
-    if (!disjoint(ins[i], dg, n) || !disjoint(ins[i], du, n)) return fail(env, "hiedit_fused.swigluBackward: an output overlaps an input");
-  if (!disjoint(dg, du, n)) return fail(env, "hiedit_fused.swigluBackward: dgate and dup overlap");
-  swiglu_backward_loop(g, up, dy, dg, du, n);
+  const float *in[3];
+  float *out[2];
+  uint32_t n;
+  if (elementwise_args(env, info, "hiedit_fused.swigluBackward",
+                       "hiedit_fused.swigluBackward: expected (heap, gateOff, upOff, dyOff, dgateOff, dupOff, n)", 3, 2, in, out, &n))
+    swiglu_backward_loop(in[0], in[1], in[2], out[0], out[1], n);
   return NULL;
 }
 
