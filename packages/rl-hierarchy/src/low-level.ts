@@ -176,7 +176,7 @@ export class LowLevelGroup {
     const eta = this.eta(i);
     if (this.config.style === 'mend') {
       let left = tf.transpose(t.keys) as tf.Tensor2D;
-      const k = this.preconditioned ? this.keyCov[i] : null;
+      const k = this.keyCov[i]; // set only when the policy is configured with a preconditioner
       // Until training estimates C (an untrained policy has seen no prompts to estimate it from) the shift is the
       // plain one; HiEditPolicy.keyPreconditionerReady says which. The gradient flows through the preconditioned
       // factor: the policy is trained as it is used.
