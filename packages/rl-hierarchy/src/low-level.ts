@@ -136,11 +136,6 @@ export class LowLevelGroup {
     }
   }
 
-  /** Whether this group's policy preconditions its left factor (config `low.keyPreconditioner`). */
-  get preconditioned(): boolean {
-    return this.config.keyPreconditioner !== undefined;
-  }
-
   /** Whether module `name` has its key covariance. */
   hasKeyCovariance(name: string): boolean {
     return this.keyCov[this.indexOf(name)] !== null;
