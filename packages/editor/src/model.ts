@@ -68,13 +68,19 @@ export function upperMiddleLayers(numLayers: number): number[] {
 
 /** Module-name suffixes edited by default, per architecture. */
 const DEFAULT_SUFFIXES: Record<string, readonly string[]> = {
-  llama: ['mlp.gate_proj', 'mlp.up_proj'],
+  llama: ['mlp.down_proj'],
   gpt2: ['mlp.c_fc'],
 };
 
 /**
- * Default edit modules: Llama family gate_proj and up_proj, GPT-2 mlp.c_fc, of the upper-middle layers
- * (see `upperMiddleLayers`), in layer order.
+ * Default edit modules: Llama family mlp.down_proj, GPT-2 mlp.c_fc, of the upper-middle layers (see
+ * `upperMiddleLayers`), in layer order.
+ *
+ * Llama: down_proj since session 4 (was gate_proj + up_proj). On the world models a gradient edit of gate/up could
+ * not make 8-9 of 15 edits hold at any strength, and those that held changed far more unrelated answers than a
+ * down_proj edit; every editor scored higher on down_proj on the tuning worlds (docs/tuning.md). down_proj is the
+ * MLP's output projection, the key-value memory that ROME and MEMIT edit. GPT-2's default was not re-examined: no
+ * GPT-2-architecture fact model exists here to measure it on.
  */
 export function defaultEditModules(model: EditorModel): string[] {
   const suffixes = DEFAULT_SUFFIXES[model.config.architecture];

@@ -29,6 +29,14 @@ export interface LowLevelConfig {
    * from the resolved config, so configurations without it serialize exactly as before it existed).
    */
   readonly keyPreconditioner?: KeyPreconditionerConfig;
+  /**
+   * Coordinates of the MEND-style factors. Absent (default): the network's outputs (K~, G~) are used as they come
+   * out, in the normalizer's coordinates. 'module': they are mapped back through the normalizer (k = k~ * std + mean),
+   * so an untrained (identity) network gives the module's own gradient K^T G, and the key preconditioner whitens
+   * keys in the coordinates its covariance was measured in. Absent from the resolved config when not set, so
+   * configurations without it serialize exactly as before it existed.
+   */
+  readonly factorSpace?: 'module';
 }
 
 /** Settings of the key-covariance preconditioner. */
@@ -99,7 +107,7 @@ export const DEFAULT_HIGH_LEVEL: Omit<HighLevelConfig, 'k' | 'minK' | 'maxK'> = 
 
 /** User-facing partial configuration. */
 export interface PolicyConfigInput {
-  low?: Omit<Partial<LowLevelConfig>, 'keyPreconditioner'> & { keyPreconditioner?: KeyPreconditionerInput | null };
+  low?: Omit<Partial<LowLevelConfig>, 'keyPreconditioner' | 'factorSpace'> & { keyPreconditioner?: KeyPreconditionerInput | null; factorSpace?: 'normalized' | 'module' | null };
   /** `null` or `false`: no high-level policy (all modules are shifted). */
   high?: Partial<HighLevelConfig> | null | false;
   seed?: number;
@@ -145,8 +153,13 @@ export function resolvePolicyConfig(input: PolicyConfigInput, moduleCount: numbe
   checkFinite(low.normEps, 'low.normEps');
   if (!(low.normEps > 0)) throw new Error(`policy config: low.normEps must be > 0, got ${low.normEps}`);
   const kp = resolveKeyPreconditioner(low.keyPreconditioner, low.style);
-  const { keyPreconditioner: _kp, ...lowRest } = low;
-  const lowResolved: LowLevelConfig = kp ? { ...lowRest, keyPreconditioner: kp } : lowRest;
+  const fs = (low as { factorSpace?: unknown }).factorSpace;
+  if (fs !== undefined && fs !== null && fs !== 'normalized' && fs !== 'module') {
+    throw new Error(`policy config: low.factorSpace must be 'normalized' or 'module', got ${JSON.stringify(fs)}`);
+  }
+  if (fs === 'module' && low.style !== 'mend') throw new Error(`policy config: low.factorSpace applies to the 'mend' shift style only (low.style is '${low.style}')`);
+  const { keyPreconditioner: _kp, factorSpace: _fs, ...lowRest } = low as typeof low & { factorSpace?: unknown };
+  const lowResolved: LowLevelConfig = { ...lowRest, ...(kp ? { keyPreconditioner: kp } : {}), ...(fs === 'module' ? { factorSpace: 'module' as const } : {}) };
   let high: HighLevelConfig | null = null;
   if (input.high !== null && input.high !== false) {
     const h = input.high ?? {};

@@ -163,6 +163,19 @@ export class LowLevelGroup {
     return k ? Float32Array.from(k.cov) : null;
   }
 
+  /** (K~, G~) mapped back through the normalizer: the inverse of normalizedInput for an identity network. */
+  private toModuleSpace(t: { keys: tf.Tensor2D; grads: tf.Tensor2D }): { keys: tf.Tensor2D; grads: tf.Tensor2D } {
+    // normalize() leaves x unchanged while fewer than two rows have been seen; so does this.
+    if (this.normalizer.count < 2) return t;
+    const mean = Float32Array.from(this.normalizer.means());
+    const std = Float32Array.from(this.normalizer.std());
+    const part = (a: Float32Array, from: number, n: number) => tf.tensor2d(a.subarray(from, from + n), [1, n]);
+    return {
+      keys: tf.add(tf.mul(t.keys, part(std, 0, this.dIn)), part(mean, 0, this.dIn)) as tf.Tensor2D,
+      grads: tf.add(tf.mul(t.grads, part(std, this.dIn, this.dOut)), part(mean, this.dIn, this.dOut)) as tf.Tensor2D,
+    };
+  }
+
   /** The factored shift for module `name` from its raw keys (T, dIn) and value gradients (T, dOut). */
   shift(name: string, keys: tf.Tensor2D, valueGrads: tf.Tensor2D, ridgeForm: RidgeForm = 'auto'): FactoredShift {
     const i = this.indexOf(name);
@@ -170,13 +183,14 @@ export class LowLevelGroup {
     const t = this.transform(x, i);
     const eta = this.eta(i);
     if (this.config.style === 'mend') {
-      let left = tf.transpose(t.keys) as tf.Tensor2D;
+      const f = this.config.factorSpace === 'module' ? this.toModuleSpace(t) : t;
+      let left = tf.transpose(f.keys) as tf.Tensor2D;
       const k = this.keyCov[i]; // set only when the policy is configured with a preconditioner
       // Until training estimates C (an untrained policy has seen no prompts to estimate it from) the shift is the
       // plain one; HiEditPolicy.keyPreconditionerReady says which. The gradient flows through the preconditioned
       // factor: the policy is trained as it is used.
       if (k) left = preconditionLeft(k.pinv, left, this.config.keyPreconditioner!.rescale === 'response' ? keys : undefined);
-      return { left: tf.mul(left, tf.neg(eta)) as tf.Tensor2D, right: t.grads };
+      return { left: tf.mul(left, tf.neg(eta)) as tf.Tensor2D, right: f.grads };
     }
     // MALMEN: targets v_j = c_j g~_j with c_j = -eta <k_j, k~_j>, then the ridge solve over the raw keys.
     const coef = tf.mul(tf.sum(tf.mul(keys, t.keys), 1, true), tf.neg(eta));

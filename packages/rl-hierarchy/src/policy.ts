@@ -59,10 +59,10 @@ export function shiftToDense(shift: ParameterShift): tf.Tensor2D {
 }
 
 /**
- * Apply the selected shifts of `edit` to the model (W_m += dW_m for mask-selected m, outside autodiff).
+ * Apply the selected shifts of `edit` to the model (W_m += scale * dW_m for mask-selected m, outside autodiff).
  * Returns the names of the shifted modules, in policy order. Does not dispose `edit`.
  */
-export function applySelectedShifts(model: Pick<EditableModel, 'addShift'>, edit: PolicyEdit): string[] {
+export function applySelectedShifts(model: Pick<EditableModel, 'addShift'>, edit: PolicyEdit, scale = 1): string[] {
   const applied: string[] = [];
   edit.mask.modules.forEach((name, i) => {
     if (!edit.mask.selected[i]) return;
@@ -70,7 +70,7 @@ export function applySelectedShifts(model: Pick<EditableModel, 'addShift'>, edit
     if (!shift) throw new Error(`applySelectedShifts: module ${name} is selected but has no shift`);
     const d = shiftToDense(shift);
     try {
-      model.addShift(name, d, 1);
+      model.addShift(name, d, scale);
     } finally {
       d.dispose();
     }

@@ -4,6 +4,7 @@
 import type { TracePositions } from '@hiedit/tensor-core';
 import type { PolicyConfigInput, ShiftStyle } from './config';
 import type { GeneralizationTuples } from './loss';
+import { resolveCalibration, type CalibrationSettings } from './calibrate';
 
 /** `hiedit`: exact in-graph gradients (default). `reference`: the authors' schedule, for parity. */
 export type TrainMode = 'hiedit' | 'reference';
@@ -35,6 +36,12 @@ export interface TrainerOptions {
   shuffle: boolean;
   /** Traced positions (spec §3.1). */
   positions: TracePositions;
+  /**
+   * Edit-strength calibration (calibrate.ts), hiedit mode only: every shift, in training and at inference, is scaled
+   * to the smallest strength that makes its edit hold on the edit prompt, so the policy is trained on the edits it
+   * will make. null: the shift as the network proposes it. Accepts `true` for the defaults.
+   */
+  calibration: CalibrationSettings | null;
   /** Keep each step's selected shift applied (lifelong trajectory). false: every edit starts from the base model. */
   accumulateEdits: boolean;
   /** Compute L_full (all modules shifted) for the reported advantage L_sel - L_full (needs a high-level policy). */
@@ -110,6 +117,7 @@ export const DEFAULT_TRAINER_OPTIONS: Omit<TrainerOptions, 'maxSteps' | 'checkpo
   seed: 0,
   shuffle: true,
   positions: 'all',
+  calibration: null,
   accumulateEdits: true,
   computeBaseline: true,
   zeroLowLevelGradEachStep: false,
@@ -177,6 +185,10 @@ export function validateOptions(o: TrainerOptions): void {
   if (!Number.isInteger(o.seed)) bad('seed', `must be an integer, got ${o.seed}`);
   if (!['paraphrases', 'edit', 'both'].includes(o.genOn)) bad('genOn', `must be 'paraphrases', 'edit' or 'both', got ${String(o.genOn)}`);
   if (o.positions !== 'all' && o.positions !== 'ans') bad('positions', `must be 'all' or 'ans', got ${String(o.positions)}`);
+  if (o.calibration !== null) {
+    if (o.mode !== 'hiedit') bad('calibration', 'is a hiedit-mode option (reference mode reproduces the authors\' schedule)');
+    resolveCalibration(o.calibration, 'trainer options');
+  }
   if (o.clipNorm <= 0) bad('clipNorm', `must be > 0, got ${o.clipNorm}`);
   if (o.beta1 >= 1 || o.beta2 >= 1) bad('beta1/beta2', `must be < 1, got ${o.beta1}, ${o.beta2}`);
   if (o.maxSteps !== undefined && (!Number.isInteger(o.maxSteps) || o.maxSteps < 0)) bad('maxSteps', `must be a non-negative integer, got ${o.maxSteps}`);

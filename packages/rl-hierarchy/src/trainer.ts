@@ -13,6 +13,7 @@ import type { HostParam } from './params';
 import { applySelectedShifts, disposeShifts, HiEditPolicy, shiftToDense } from './policy';
 import type { PolicyEdit } from './policy';
 import { DEFAULT_TRAINER_OPTIONS, REFERENCE_TRAINER_OPTIONS, validateOptions } from './trainer-options';
+import { calibrateScale, resolveCalibration } from './calibrate';
 import type { TrainerOptions, TrainProgress, TrainResult } from './trainer-options';
 
 /** Contents of train-state.json (see docs/policies.md). */
@@ -114,7 +115,8 @@ export class PolicyTrainer {
     options: Partial<TrainerOptions> = {},
   ) {
     const modeDefaults = options.mode === 'reference' ? REFERENCE_TRAINER_OPTIONS : {};
-    this.options = { ...DEFAULT_TRAINER_OPTIONS, ...modeDefaults, ...stripUndefined(options) } as TrainerOptions;
+    const merged = { ...DEFAULT_TRAINER_OPTIONS, ...modeDefaults, ...stripUndefined(options) } as TrainerOptions;
+    this.options = { ...merged, calibration: resolveCalibration(merged.calibration) };
     validateOptions(this.options);
     checkModulesMatch(policy.modules, (n) => model.module(n), 'trainer');
     this.names = policy.moduleNames();
@@ -285,10 +287,11 @@ export class PolicyTrainer {
       const weights = windowWeights(requests.length, o.gamma);
       const window: WindowItem[] = requests.map((r, i) => ({ request: r, weight: weights[i], pBefore: pBefore[i] }));
       edit = this.policy.computeEdit(features);
-      const step = o.mode === 'hiedit' ? this.hieditGradients(features, window) : this.referenceGradients(features, window, edit);
+      const scale = this.calibratedScale(request, edit, false);
+      const step = o.mode === 'hiedit' ? this.hieditGradients(features, window, scale) : this.referenceGradients(features, window, edit);
       const updated = this.accumulate(step.grads);
-      const full = o.computeBaseline && this.policy.high ? this.fullLoss(window, edit) : undefined;
-      if (o.accumulateEdits) this.applySelected(edit);
+      const full = o.computeBaseline && this.policy.high ? this.fullLoss(window, edit, this.calibratedScale(request, edit, true)) : undefined;
+      if (o.accumulateEdits) this.applySelected(edit, scale);
       this.position += 1;
       this.step += 1;
       this.epochLossSum += step.loss;
@@ -341,13 +344,14 @@ export class PolicyTrainer {
    * hiedit mode: the objective as a function of the policy parameters through W + mask * dW(theta).
    * Exposed for gradient checks; returns the gradients (caller owns) and the loss terms.
    */
-  hieditGradients(features: ReadonlyMap<string, EditFeatures>, window: readonly WindowItem[]): StepGradients {
+  hieditGradients(features: ReadonlyMap<string, EditFeatures>, window: readonly WindowItem[], scale = 1): StepGradients {
     const M = this.names.length;
     const terms = { gen: 0, loc: 0, reg: 0 };
     const { value, grads } = tf.variableGrads(() => {
       const out = this.policy.forward(features);
       const masked = out.shifts.map((s, i) => {
-        const dense = tf.matMul(s.left, s.right);
+        // The calibrated strength is a constant of this step: the policy learns the direction and the gate the choice.
+        const dense = scale === 1 ? tf.matMul(s.left, s.right) : tf.mul(tf.matMul(s.left, s.right), scale);
         return out.gate ? tf.mul(dense, tf.slice(out.gate.mask, [i], [1]).reshape([])) : dense;
       }) as tf.Tensor2D[];
       const shiftMap = new Map(this.names.map((n, i) => [n, masked[i]] as const));
@@ -480,14 +484,25 @@ export class PolicyTrainer {
     this.flush();
   }
 
-  private applySelected(edit: PolicyEdit): void {
-    applySelectedShifts(this.model, edit);
+  private applySelected(edit: PolicyEdit, scale = 1): void {
+    applySelectedShifts(this.model, edit, scale);
+  }
+
+  /**
+   * The calibrated strength of `edit` on `request`'s edit tuple (1 without calibration): of its selected shifts, or,
+   * with `all`, of every module's (the L_full baseline).
+   */
+  private calibratedScale(request: TokenizedEditRequest, edit: PolicyEdit, all: boolean): number {
+    const c = this.options.calibration;
+    if (!c) return 1;
+    const shifts = new Map(edit.mask.modules.filter((_, i) => all || edit.mask.selected[i]).map((n) => [n, edit.shifts.get(n)!] as const));
+    return calibrateScale(this.model, request.edit, shifts, c).scale;
   }
 
   /** L_full: the same generalization + locality losses with every module shifted (no gradient). */
-  private fullLoss(window: readonly WindowItem[], edit: PolicyEdit): number {
+  private fullLoss(window: readonly WindowItem[], edit: PolicyEdit, scale = 1): number {
     return tf.tidy(() => {
-      const shifts = new Map(this.names.map((n) => [n, shiftToDense(edit.shifts.get(n)!)] as const));
+      const shifts = new Map(this.names.map((n) => [n, tf.mul(shiftToDense(edit.shifts.get(n)!), scale) as tf.Tensor2D] as const));
       return windowLoss(this.model, window, shifts, this.weights).modelLoss.dataSync()[0];
     });
   }
@@ -505,7 +520,7 @@ export class PolicyTrainer {
         try {
           const edit = this.policy.computeEdit(trace.features);
           try {
-            this.applySelected(edit);
+            this.applySelected(edit, this.calibratedScale(r, edit, false));
           } finally {
             disposeShifts(edit.shifts);
           }

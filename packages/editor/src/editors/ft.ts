@@ -24,8 +24,11 @@ export interface FtSettings {
   readonly earlyStop: boolean;
 }
 
-/** Defaults chosen so a handful of steps suffice on small models without wrecking locality. */
-export const DEFAULT_FT: FtSettings = { steps: 40, lr: 1e-2, relNorm: 0.1, maxNorm: 0, earlyStop: true };
+/**
+ * Defaults for the default edit modules (down_proj since session 4; docs/tuning.md): with the old radius 0.1 ||W|| and
+ * lr 1e-2 no edit held on down_proj; radius 1 ||W|| with lr 3e-2 or 1e-1 scored best on the tuning worlds.
+ */
+export const DEFAULT_FT: FtSettings = { steps: 40, lr: 3e-2, relNorm: 1, maxNorm: 0, earlyStop: true };
 
 function positiveNumber(v: unknown, field: string, allowZero = false): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {

@@ -7,11 +7,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { EditableModel, ParameterShift, TokenizedEditRequest, TracePositions } from '@hiedit/tensor-core';
 import {
-  DEFAULT_TRAINER_OPTIONS, disposeShifts, EditorKind, HiEditPolicy, loadPolicy, PolicyConfigInput, PolicyTrainer,
+  calibrateScale, DEFAULT_TRAINER_OPTIONS, disposeShifts, resolveCalibration, scaleShifts, EditorKind, HiEditPolicy, loadPolicy, PolicyConfigInput, PolicyTrainer,
   presetTrainerOptions, presetUsesHighLevel, savePolicy, serializableOptions, TrainerOptions, TrainProgress as RlProgress,
 } from '@hiedit/rl-hierarchy';
 import { registerEditor } from './registry';
-import { sizeScaledStepDefaults } from './sizeDefaults';
+import { EditModuleShape, moduleStepDefaults, residualWidth } from './sizeDefaults';
 import { Editor, EditorFactory, EditorTrainOptions, EditorTrainResult, ShiftProposal, TrainProgress } from './types';
 
 /** Sub-directory of an editor directory holding the policy (policy.json + policy.safetensors). */
@@ -44,35 +44,55 @@ function resolveSettings(kind: EditorKind, s: Readonly<Record<string, unknown>>)
 }
 
 /**
- * HiEdit's default key preconditioner of its low-level shift (rl-hierarchy key-precond.ts). Chosen on the tuning
- * worlds only (docs/tuning.md, session 3): lambda 1 raised HiEdit's mean of ES/GS/LS on worlds 2-3 from 0.370 to
- * 0.425 (4 of 4 paired runs, and 4 of 4 on a second kernel build), while it lowered RLEdit's and hiedit-reference's,
- * which therefore keep the plain shift. `keyPreconditioner: null` in the policy settings turns it off.
+ * HiEdit's default low level (docs/tuning.md, session 4; tuning worlds only). The network's factors are mapped back to
+ * the module's own coordinates (`factorSpace: 'module'`), so the key preconditioner whitens the keys in the
+ * coordinates its covariance was measured in: with lambda 1e-3 the shift is close to ROME's C^-1 k direction, which on
+ * the world models changes 5x fewer unrelated answers per edit than the plain gradient direction. Every shift, in
+ * training and at inference, is scaled to the smallest strength that makes its edit hold on the edit prompt with a
+ * log-probability margin of 0.5 (calibration.ts's defaults). `keyPreconditioner: null`, `factorSpace: 'normalized'` and
+ * `trainer.calibration: null` turn the parts off.
  */
-export const HIEDIT_KEY_PRECONDITIONER = { lambda: 1, rescale: 'frobenius' } as const;
+export const HIEDIT_KEY_PRECONDITIONER = { lambda: 1e-3, rescale: 'frobenius' } as const;
+export const HIEDIT_FACTOR_SPACE = 'module' as const;
+export const HIEDIT_CALIBRATION = true;
+/**
+ * HiEdit's initial step size with module-space factors on the world models (tuning worlds, session 4). Under
+ * calibration it only sets where the strength search starts; the size rule's value (for normalized factors) would
+ * start it about 2^10 too low.
+ */
+export const HIEDIT_MODULE_SPACE_INIT_ETA = 3;
 
 /**
  * Widest edit-module input for which HiEdit turns the key preconditioner on by default. Its inverse is a float64
  * Cholesky solve of (dIn x dIn) per module when training starts (0.7 s at 768 on the reference machine, about a
- * minute and several hundred MB at 3072), and lambda was tuned on 64-wide models only: wider models get the plain
- * shift unless the settings ask for the preconditioner.
+ * minute and several hundred MB at 3072), and lambda was tuned on small models only: wider modules get the plain
+ * (module-space) shift unless the settings ask for the preconditioner.
  */
 export const KEY_PRECONDITIONER_DEFAULT_MAX_DIN = 1024;
 
 /**
  * Fills what the user left unset with the method's defaults, so they are recorded in editor.json: the size-scaled
  * step sizes (see sizeDefaults.ts; hiedit-reference keeps its preset, the authors' meta_lr 1e-5, unless told
- * otherwise) and HiEdit's key preconditioner (MEND-style shifts, modules up to KEY_PRECONDITIONER_DEFAULT_MAX_DIN wide).
+ * otherwise) and, for HiEdit with the MEND-style shift, its default low level (module-space factors, the key
+ * preconditioner for modules up to KEY_PRECONDITIONER_DEFAULT_MAX_DIN wide, calibrated strength). The published
+ * baselines (rledit, mend, hiedit-reference) keep the plain shift.
  */
-export function withSizeDefaults(kind: EditorKind, s: PolicyEditorSettings, dIns: readonly number[]): PolicyEditorSettings {
-  if (dIns.length === 0) return s;
-  const d = sizeScaledStepDefaults(Math.max(...dIns));
+export function withSizeDefaults(kind: EditorKind, s: PolicyEditorSettings, shapes: readonly EditModuleShape[], residual: number): PolicyEditorSettings {
+  if (shapes.length === 0) return s;
+  const d = moduleStepDefaults(shapes, residual);
   const low = { ...(s.policy?.low ?? {}) };
-  if (kind === 'hiedit' && low.keyPreconditioner === undefined && (low.style ?? 'mend') === 'mend' && Math.max(...dIns) <= KEY_PRECONDITIONER_DEFAULT_MAX_DIN) {
-    low.keyPreconditioner = { ...HIEDIT_KEY_PRECONDITIONER };
+  const trainer: Partial<TrainerOptions> = { ...(s.trainer ?? {}) };
+  if (kind === 'hiedit' && (low.style ?? 'mend') === 'mend') {
+    if (low.factorSpace === undefined) {
+      low.factorSpace = HIEDIT_FACTOR_SPACE;
+      if (low.initEta === undefined) low.initEta = HIEDIT_MODULE_SPACE_INIT_ETA;
+    }
+    if (low.keyPreconditioner === undefined && Math.max(...shapes.map((m) => m.dIn)) <= KEY_PRECONDITIONER_DEFAULT_MAX_DIN) {
+      low.keyPreconditioner = { ...HIEDIT_KEY_PRECONDITIONER };
+    }
+    if (trainer.calibration === undefined) trainer.calibration = resolveCalibration(HIEDIT_CALIBRATION);
   }
   const policy: PolicyConfigInput = { ...(s.policy ?? {}), low: { ...low, initEta: low.initEta ?? d.initEta } };
-  const trainer: Partial<TrainerOptions> = { ...(s.trainer ?? {}) };
   if (trainer.metaLr === undefined && kind !== 'hiedit-reference') trainer.metaLr = d.metaLr;
   return { ...s, policy, trainer };
 }
@@ -90,7 +110,10 @@ class PolicyEditor implements Editor {
 
   private trainerOptions(): Partial<TrainerOptions> {
     // The preset depends on the low-level style (the MEND-style reference run zeroes its low-level gradient each step).
-    return { ...presetTrainerOptions(this.kind, this.policy.config.low.style), ...(this.s.trainer ?? {}) };
+    const o: Partial<TrainerOptions> = { ...presetTrainerOptions(this.kind, this.policy.config.low.style), ...(this.s.trainer ?? {}) };
+    // `true` in a settings file means the default calibration; editor.json records the resolved values.
+    if (o.calibration !== undefined) o.calibration = resolveCalibration(o.calibration, `${this.kind} settings: trainer`);
+    return o;
   }
 
   /**
@@ -124,6 +147,15 @@ class PolicyEditor implements Editor {
         } else dropped.set(name, s);
       });
       disposeShifts(dropped);
+      if (opts.calibration) {
+        const c = calibrateScale(model, request.edit, shifts, opts.calibration);
+        if (c.scale === 0) {
+          // No strength up to the bound makes the edit hold: it is skipped rather than applied for nothing.
+          disposeShifts(shifts);
+          shifts.clear();
+          selected.length = 0;
+        } else scaleShifts(shifts, c.scale);
+      }
       const scores: Record<string, number> = {};
       if (this.policy.high) edit.mask.modules.forEach((name, i) => { scores[name] = edit.mask.scores[i]; });
       return { shifts, selected, scores };
@@ -189,7 +221,7 @@ function policyFactory(kind: EditorKind, summary: string): EditorFactory {
   return {
     kind, summary, trainable: true,
     create(model, modules, settings) {
-      const s = withSizeDefaults(kind, resolveSettings(kind, settings), modules.map((n) => model.module(n).dIn));
+      const s = withSizeDefaults(kind, resolveSettings(kind, settings), modules.map((n) => model.module(n)), residualWidth(model.modules));
       const high = presetUsesHighLevel(kind) ? (s.policy?.high === null || s.policy?.high === false ? {} : s.policy?.high ?? {}) : null;
       const policy = new HiEditPolicy(modules.map((n) => model.module(n)), { ...s.policy, high });
       return new PolicyEditor(kind, policy, s);

@@ -1,7 +1,13 @@
 import { initBackend } from '@hiedit/tensor-core';
 import { createModel } from '@hiedit/llm-loader';
-import { LLAMA3_ANCHOR, SMALL_MODEL_ANCHOR, sizeScaledStepDefaults } from './sizeDefaults';
-import { HIEDIT_KEY_PRECONDITIONER, KEY_PRECONDITIONER_DEFAULT_MAX_DIN, withSizeDefaults } from './policy';
+import { LLAMA3_ANCHOR, moduleStepDefaults, OUTPUT_SIDE_ETA_FACTOR, OUTPUT_SIDE_META_LR_FACTOR, residualWidth, SMALL_MODEL_ANCHOR, sizeScaledStepDefaults } from './sizeDefaults';
+import {
+  HIEDIT_KEY_PRECONDITIONER, HIEDIT_MODULE_SPACE_INIT_ETA, KEY_PRECONDITIONER_DEFAULT_MAX_DIN, withSizeDefaults,
+} from './policy';
+import { DEFAULT_CALIBRATION } from '@hiedit/rl-hierarchy';
+
+/** Square modules of these widths (input side and output side alike). */
+const sq = (...ds: number[]) => ds.map((d) => ({ dIn: d, dOut: d }));
 import { editorFactory } from './registry';
 import './builtin';
 
@@ -33,26 +39,58 @@ describe('size-scaled step defaults', () => {
     expect(() => sizeScaledStepDefaults(0)).toThrow(/dIn/);
   });
 
+  it("keys on the model's residual width, with the output-side factor for output projections only", () => {
+    // a Llama block: q, k (GQA), v, o, gate, up, down
+    const block = [{ dIn: 64, dOut: 64 }, { dIn: 64, dOut: 32 }, { dIn: 64, dOut: 32 }, { dIn: 64, dOut: 64 },
+      { dIn: 64, dOut: 256 }, { dIn: 64, dOut: 256 }, { dIn: 256, dOut: 64 }];
+    expect(residualWidth([...block, ...block])).toBe(64);
+    expect(() => residualWidth([])).toThrow(/no linear modules/);
+    const up = moduleStepDefaults([{ dIn: 64, dOut: 256 }], 64);
+    expect(up).toEqual(sizeScaledStepDefaults(64));
+    const down = moduleStepDefaults([{ dIn: 256, dOut: 64 }], 64);
+    expect(down.initEta).toBeCloseTo(SMALL_MODEL_ANCHOR.initEta * OUTPUT_SIDE_ETA_FACTOR, 12);
+    expect(down.metaLr).toBeCloseTo(SMALL_MODEL_ANCHOR.metaLr * OUTPUT_SIDE_META_LR_FACTOR, 15);
+    // an FFN narrower than the residual: gate/up (64 -> 32) still read the residual stream
+    expect(moduleStepDefaults([{ dIn: 64, dOut: 32 }], 64)).toEqual(up);
+    // a mixed set takes the input-side value
+    expect(moduleStepDefaults([{ dIn: 64, dOut: 256 }, { dIn: 256, dOut: 64 }], 64)).toEqual(up);
+    expect(() => moduleStepDefaults([], 64)).toThrow(/no edit modules/);
+  });
+
   it('fills only unset values and leaves the reference preset its own meta_lr', () => {
-    const filled = withSizeDefaults('hiedit', { policy: {}, trainer: {} }, [64, 64]);
+    const filled = withSizeDefaults('rledit', { policy: {}, trainer: {} }, sq(64, 64), 64);
     expect(filled.policy?.low?.initEta).toBe(SMALL_MODEL_ANCHOR.initEta);
     expect(filled.trainer?.metaLr).toBe(SMALL_MODEL_ANCHOR.metaLr);
-    const kept = withSizeDefaults('rledit', { policy: { low: { initEta: 0.5 } }, trainer: { metaLr: 0.25 } }, [4096]);
+    const kept = withSizeDefaults('rledit', { policy: { low: { initEta: 0.5 } }, trainer: { metaLr: 0.25 } }, sq(4096), 4096);
     expect(kept.policy?.low?.initEta).toBe(0.5);
     expect(kept.trainer?.metaLr).toBe(0.25);
-    const ref = withSizeDefaults('hiedit-reference', { policy: {}, trainer: {} }, [4096]);
+    const ref = withSizeDefaults('hiedit-reference', { policy: {}, trainer: {} }, sq(4096), 4096);
     expect(ref.trainer?.metaLr).toBeUndefined();
     expect(ref.policy?.low?.initEta).toBeCloseTo(LLAMA3_ANCHOR.initEta, 12);
   });
 
-  it("turns HiEdit's key preconditioner on for narrow modules only, and never for the baselines or over the settings", () => {
-    expect(withSizeDefaults('hiedit', { policy: {}, trainer: {} }, [64, 256]).policy?.low?.keyPreconditioner).toEqual(HIEDIT_KEY_PRECONDITIONER);
-    expect(withSizeDefaults('hiedit', { policy: {}, trainer: {} }, [KEY_PRECONDITIONER_DEFAULT_MAX_DIN + 1]).policy?.low?.keyPreconditioner).toBeUndefined();
+  it("gives HiEdit its low level (module-space factors, preconditioner for narrow modules, calibration), never the baselines", () => {
+    const h = withSizeDefaults('hiedit', { policy: {}, trainer: {} }, sq(64, 256), 64);
+    expect(h.policy?.low?.keyPreconditioner).toEqual(HIEDIT_KEY_PRECONDITIONER);
+    expect(h.policy?.low?.factorSpace).toBe('module');
+    expect(h.policy?.low?.initEta).toBe(HIEDIT_MODULE_SPACE_INIT_ETA);
+    expect(h.trainer?.calibration).toEqual(DEFAULT_CALIBRATION);
+    expect(h.trainer?.metaLr).toBe(SMALL_MODEL_ANCHOR.metaLr);
+    expect(withSizeDefaults('hiedit', { policy: {}, trainer: {} }, sq(KEY_PRECONDITIONER_DEFAULT_MAX_DIN + 1), KEY_PRECONDITIONER_DEFAULT_MAX_DIN + 1).policy?.low?.keyPreconditioner).toBeUndefined();
     for (const kind of ['rledit', 'mend', 'hiedit-reference'] as const) {
-      expect(withSizeDefaults(kind, { policy: {}, trainer: {} }, [64]).policy?.low?.keyPreconditioner).toBeUndefined();
+      const b = withSizeDefaults(kind, { policy: {}, trainer: {} }, sq(64), 64);
+      expect(b.policy?.low?.keyPreconditioner).toBeUndefined();
+      expect(b.policy?.low?.factorSpace).toBeUndefined();
+      expect(b.trainer?.calibration).toBeUndefined();
     }
-    expect(withSizeDefaults('hiedit', { policy: { low: { keyPreconditioner: null } }, trainer: {} }, [64]).policy?.low?.keyPreconditioner).toBeNull();
-    expect(withSizeDefaults('hiedit', { policy: { low: { style: 'malmen' } }, trainer: {} }, [64]).policy?.low?.keyPreconditioner).toBeUndefined();
+    const off = withSizeDefaults('hiedit', { policy: { low: { keyPreconditioner: null, factorSpace: 'normalized' } }, trainer: { calibration: null } }, sq(64), 64);
+    expect(off.policy?.low?.keyPreconditioner).toBeNull();
+    expect(off.policy?.low?.factorSpace).toBe('normalized');
+    expect(off.policy?.low?.initEta).toBe(SMALL_MODEL_ANCHOR.initEta);
+    expect(off.trainer?.calibration).toBeNull();
+    const malmen = withSizeDefaults('hiedit', { policy: { low: { style: 'malmen' } }, trainer: {} }, sq(64), 64);
+    expect(malmen.policy?.low?.keyPreconditioner).toBeUndefined();
+    expect(malmen.policy?.low?.factorSpace).toBeUndefined();
   });
 });
 
@@ -67,7 +105,7 @@ describe('policy editors created without settings', () => {
       hidden_act: 'silu', max_position_embeddings: 16, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: false }, 1);
     const modules = ['model.layers.1.mlp.gate_proj', 'model.layers.1.mlp.up_proj'];
     try {
-      for (const kind of ['hiedit', 'rledit', 'mend'] as const) {
+      for (const kind of ['rledit', 'mend'] as const) {
         const ed = editorFactory(kind).create(m, modules, {});
         const s = ed.settings() as { policy: { low: { initEta: number } }; trainer: { metaLr?: number } };
         expect(s.policy.low.initEta).toBe(SMALL_MODEL_ANCHOR.initEta);

@@ -16,7 +16,56 @@
  * training/validation data — the built-in world model (d_in 64, see docs/tuning.md) and the authors'
  * Llama-3-8B runs (d_in 4096, eta 1e-6, meta_lr 1e-5, spec §6) — clamped to the anchor values outside
  * [64, 4096]. Explicit settings always win.
+ *
+ * Session 4: the width that matters is the residual width a module reads from or writes to, min(d_in, d_out), not
+ * its input width. For modules that read the residual stream (gate/up, c_fc, attention projections) the two are the
+ * same, so nothing changed for them. Output projections (down_proj, c_proj) read the MLP's inner activations (4x
+ * wider): keyed on d_in their eta came out 65x too small to edit anything on the world model, and the tuning worlds
+ * (docs/tuning.md, session 4) put their best eta at about 6x the input-side value (3e-2 against 5e-3 for RLEdit, MEND
+ * and hiedit-reference together) and their best meta_lr at 1/20 of it; the factors OUTPUT_SIDE_ETA_FACTOR and
+ * OUTPUT_SIDE_META_LR_FACTOR apply at every width. They were measured on the 64-wide models only.
  */
+
+/** Edit-module shape as the rule sees it. */
+export interface EditModuleShape {
+  readonly dIn: number;
+  readonly dOut: number;
+}
+
+/** eta of output projections relative to the input-side rule; tuned on the world models (64 wide). */
+export const OUTPUT_SIDE_ETA_FACTOR = 6;
+/**
+ * meta_lr of output projections relative to the input-side rule (world models, tuning worlds 1-4 x seeds 0-1): RLEdit
+ * 0.521 at 5e-5 and 0.520 at 2.15e-4 against 0.501 at 1e-3, MEND 0.473 / 0.473 against 0.427, HiEdit 0.620 at 5e-5
+ * against 0.537 at 1e-3 (4 runs).
+ */
+export const OUTPUT_SIDE_META_LR_FACTOR = 0.05;
+
+/**
+ * The residual (hidden) width of a model from its linear modules: the most common input width, since every attention
+ * and MLP input projection reads the residual stream (ties go to the smaller width).
+ */
+export function residualWidth(modules: readonly EditModuleShape[]): number {
+  if (modules.length === 0) throw new Error('residualWidth: the model has no linear modules');
+  const counts = new Map<number, number>();
+  for (const m of modules) counts.set(m.dIn, (counts.get(m.dIn) ?? 0) + 1);
+  let best = -1;
+  let bestCount = 0;
+  for (const [w, c] of counts) if (c > bestCount || (c === bestCount && w < best)) { best = w; bestCount = c; }
+  return best;
+}
+
+/**
+ * Default initial eta and meta learning rate for edit modules of a model whose residual width is `residual`: the
+ * rule at that width, with eta times OUTPUT_SIDE_ETA_FACTOR and meta_lr times OUTPUT_SIDE_META_LR_FACTOR when every edit
+ * module is an output projection (it writes the residual stream, dOut = residual, and reads something else).
+ */
+export function moduleStepDefaults(shapes: readonly EditModuleShape[], residual: number): { initEta: number; metaLr: number } {
+  if (shapes.length === 0) throw new Error('moduleStepDefaults: no edit modules');
+  const d = sizeScaledStepDefaults(residual);
+  const outputSide = shapes.every((m) => m.dOut === residual && m.dIn !== residual);
+  return outputSide ? { initEta: d.initEta * OUTPUT_SIDE_ETA_FACTOR, metaLr: d.metaLr * OUTPUT_SIDE_META_LR_FACTOR } : d;
+}
 
 /** One tuned point: the edit modules' input width and the step sizes that worked there. */
 export interface SizeAnchor {

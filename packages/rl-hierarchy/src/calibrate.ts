@@ -1,0 +1,162 @@
+/**
+ * Edit-strength calibration: a proposed shift is applied at the smallest strength that makes its edit hold on its own
+ * prompt.
+ *
+ * A meta-trained policy proposes a direction and a magnitude. On small models the magnitude it learns is a compromise
+ * over its training stream: some edits do not change the answer at all (the edit is lost and only its damage stays),
+ * others overshoot (locality pays for nothing). Calibration keeps the direction and searches the strength. Only the
+ * edit tuple the editor is given (prompt + new answer) is read, never the request's paraphrases or locality prompts.
+ *
+ * Strengths are multiples of the policy's own proposal, searched over a wide range: the learned step size sets where
+ * the search starts, not where it ends.
+ */
+import { EditableModel, IGNORE_INDEX, ParameterShift, tf, TokenizedTuple } from '@hiedit/tensor-core';
+
+/** Settings of the calibration. Strengths are multiples of the policy's proposed shift. */
+export interface CalibrationSettings {
+  /** Smallest strength tried (> 0, at most 1). */
+  readonly minStrength: number;
+  /** Largest strength tried (at least 1). */
+  readonly maxStrength: number;
+  /**
+   * Required log-probability margin of every answer token over its best competitor, under teacher forcing on the
+   * edit tuple. 0: the answer just has to be the argmax; a margin leaves room for later edits to erode it.
+   */
+  readonly margin: number;
+  /** Precision: the search stops when its bracket is narrower than this many octaves (log2 units). */
+  readonly tolerance: number;
+  /**
+   * When no strength up to maxStrength makes the edit hold: 'skip' applies nothing (a failed edit costs no
+   * locality), 'max' applies maxStrength.
+   */
+  readonly onMiss: 'skip' | 'max';
+}
+
+/**
+ * Defaults (`calibration: true`), tuned for HiEdit on the tuning worlds (docs/tuning.md, session 4): a margin of 0.5 nats,
+ * strengths within 16x of the proposal either way (wider ranges let the few edits that need 16-256x wreck locality),
+ * and an edit that does not hold at 16x is applied at 16x. The search costs 4-7 forwards of the edit tuple.
+ */
+export const DEFAULT_CALIBRATION: CalibrationSettings = { minStrength: 1 / 16, maxStrength: 16, margin: 0.5, tolerance: 0.25, onMiss: 'max' };
+
+/** Validates and fills user settings (`true` = the defaults; null, false or absent = off). */
+export function resolveCalibration(input: unknown, where = 'trainer options'): CalibrationSettings | null {
+  if (input === undefined || input === null || input === false) return null;
+  if (input === true) return DEFAULT_CALIBRATION;
+  if (typeof input !== 'object' || Array.isArray(input)) throw new Error(`${where}: calibration must be true, false, null or an object`);
+  const known = Object.keys(DEFAULT_CALIBRATION);
+  const o = input as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => !known.includes(k));
+  if (unknown.length) throw new Error(`${where}: unknown calibration field(s) ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  const c = { ...DEFAULT_CALIBRATION, ...o } as CalibrationSettings;
+  for (const k of ['minStrength', 'maxStrength', 'tolerance'] as const) {
+    const v = c[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new Error(`${where}: calibration.${k} must be a finite number > 0, got ${JSON.stringify(v)}`);
+  }
+  if (!(c.minStrength <= 1 && 1 <= c.maxStrength)) {
+    throw new Error(`${where}: calibration needs minStrength <= 1 <= maxStrength (got ${c.minStrength}, ${c.maxStrength})`);
+  }
+  if (typeof c.margin !== 'number' || !Number.isFinite(c.margin) || c.margin < 0) throw new Error(`${where}: calibration.margin must be a finite number >= 0, got ${JSON.stringify(c.margin)}`);
+  if (c.onMiss !== 'skip' && c.onMiss !== 'max') throw new Error(`${where}: calibration.onMiss must be "skip" or "max", got ${JSON.stringify(c.onMiss)}`);
+  return c;
+}
+
+/** Outcome of one calibration. */
+export interface CalibrationResult {
+  /** The factor to multiply the proposed shifts by (0 for a skipped edit). */
+  readonly scale: number;
+  /** Whether the edit holds on its prompt at that scale. */
+  readonly holds: boolean;
+  /** Forward passes of the edit tuple spent. */
+  readonly forwards: number;
+}
+
+function dense(s: ParameterShift): tf.Tensor2D {
+  return s.kind === 'dense' ? s.delta : tf.matMul(s.left, s.right);
+}
+
+/** Smallest log-probability margin of the answer tokens of `tuple` over their best competitor under W + scale * shift. */
+function answerMargin(model: EditableModel, tuple: TokenizedTuple, shifts: ReadonlyMap<string, tf.Tensor2D>, scale: number): number {
+  const labels = tuple.labels.filter((l) => l !== IGNORE_INDEX);
+  const m = tf.tidy(() => {
+    const scaled = new Map<string, tf.Tensor2D>();
+    for (const [n, d] of shifts) scaled.set(n, tf.mul(d, scale) as tf.Tensor2D);
+    const lp = model.logProbsUnderShifts([tuple], scaled);
+    const onehot = tf.oneHot(tf.tensor1d(labels, 'int32'), lp.shape[1]).toFloat();
+    const target = tf.sum(tf.mul(lp, onehot), 1);
+    const best = tf.max(tf.sub(lp, tf.mul(onehot, 1e30)), 1);
+    return tf.min(tf.sub(target, best));
+  });
+  const v = m.dataSync()[0];
+  m.dispose();
+  return v;
+}
+
+/**
+ * Finds (to `tolerance` octaves) the smallest strength in [minStrength, maxStrength] at which every answer token of the
+ * edit tuple wins by `margin`: a galloping search in log2 strength from the policy's own strength 1 (steps of 1, 2, 4,
+ * 8, ... octaves), then bisection of the bracket. It assumes that holding is monotone in the strength, true near the
+ * answer's flip for a descent direction; where it is not, the strength returned was still checked to hold.
+ */
+export function calibrateScale(model: EditableModel, tuple: TokenizedTuple, shifts: ReadonlyMap<string, ParameterShift>, c: CalibrationSettings): CalibrationResult {
+  const denseShifts = new Map<string, tf.Tensor2D>();
+  const owned: tf.Tensor[] = [];
+  let forwards = 0;
+  try {
+    for (const [n, s] of shifts) {
+      const d = dense(s);
+      if (s.kind !== 'dense') owned.push(d);
+      denseShifts.set(n, d);
+    }
+    if (denseShifts.size === 0) return { scale: 0, holds: false, forwards };
+    const holdsAt = (e: number): boolean => {
+      forwards++;
+      return answerMargin(model, tuple, denseShifts, 2 ** e) >= c.margin;
+    };
+    const minE = Math.log2(c.minStrength);
+    const maxE = Math.log2(c.maxStrength);
+    let lo: number; // a failing exponent
+    let hi: number; // a holding exponent
+    if (holdsAt(0)) {
+      hi = 0;
+      lo = Number.NaN;
+      for (let step = 1; hi > minE; step *= 2) {
+        const e = Math.max(-step, minE);
+        if (holdsAt(e)) hi = e;
+        else { lo = e; break; }
+      }
+      if (Number.isNaN(lo)) return { scale: 2 ** hi, holds: true, forwards };
+    } else {
+      lo = 0;
+      hi = Number.NaN;
+      for (let step = 1; lo < maxE; step *= 2) {
+        const e = Math.min(step, maxE);
+        if (holdsAt(e)) { hi = e; break; }
+        lo = e;
+      }
+      if (Number.isNaN(hi)) return { scale: c.onMiss === 'max' ? c.maxStrength : 0, holds: false, forwards };
+    }
+    while (hi - lo > c.tolerance) {
+      const mid = (lo + hi) / 2;
+      if (holdsAt(mid)) hi = mid;
+      else lo = mid;
+    }
+    return { scale: 2 ** hi, holds: true, forwards };
+  } finally {
+    for (const t of owned) t.dispose();
+  }
+}
+
+/** Multiplies every shift of `shifts` by `scale`, replacing (and disposing) the originals. */
+export function scaleShifts(shifts: Map<string, ParameterShift>, scale: number): void {
+  if (scale === 1) return;
+  for (const [n, s] of shifts) {
+    if (s.kind === 'dense') {
+      shifts.set(n, { kind: 'dense', delta: tf.tidy(() => tf.mul(s.delta, scale) as tf.Tensor2D) });
+      s.delta.dispose();
+    } else {
+      shifts.set(n, { kind: 'lowRank', left: tf.tidy(() => tf.mul(s.left, scale) as tf.Tensor2D), right: s.right });
+      s.left.dispose();
+    }
+  }
+}
