@@ -1,0 +1,139 @@
+/**
+ * Single-edit locality probe: how local can ONE edit of a given module set be on a world model, whatever the editor?
+ *
+ * For each of the first N edit requests of a world, starting from the unedited model every time, a candidate shift
+ * direction is scaled to the smallest strength that makes the edit hold on its prompt (rl-hierarchy's calibration,
+ * margin 0, strengths 2^-20..2^20), applied, and measured: does it hold, do its paraphrases follow (all answer tokens
+ * argmax), how many of its own locality answers stay (neighbourhood + unrelated prompts, what LS measures), and how
+ * many answers of the locality prompts of the OTHER requests change. An edit stream of L such edits keeps roughly
+ * (1 - other)^L of the unrelated answers, so a direction that changes 2% per edit cannot keep locality over 81 edits.
+ *
+ * Directions: the plain gradient -K^T G of the module set (what an untrained MEND-style network proposes), and the
+ * key-preconditioned one (C + lambda tr(C)/d I)^-1 K^T G with C the second moment of the module's inputs over the
+ * other requests' locality prompts. Run on tuning worlds only (default --world-seed 1).
+ *
+ *   node tools/edit-locality.js [worldSeed=1] [N=15]
+ */
+import * as path from 'path';
+import { initBackend, tf, type EditableModel, type ParameterShift, type TokenizedTuple } from '@hiedit/tensor-core';
+import { loadModel, tokenizeTuple, type Tokenizer } from '@hiedit/llm-loader';
+import { calibrateScale, choleskySolveHost, type CalibrationSettings } from '@hiedit/rl-hierarchy';
+import { ensureWorldModel, loadDataset, type EditRequest } from '@hiedit/benchmarks';
+
+const CAL: CalibrationSettings = { minStrength: 2 ** -20, maxStrength: 2 ** 20, margin: 0, tolerance: 0.25, onMiss: 'skip' };
+
+type Direction = (r: EditRequest) => Map<string, ParameterShift>;
+
+function argmaxAll(model: EditableModel, tuples: TokenizedTuple[], shifts: ReadonlyMap<string, tf.Tensor2D>): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < tuples.length; i += 128) {
+    const t = tf.tidy(() => tf.argMax(model.logProbsUnderShifts(tuples.slice(i, i + 128), shifts), 1));
+    out.push(...(t.dataSync() as Int32Array));
+    t.dispose();
+  }
+  return out;
+}
+
+const labelsOf = (t: TokenizedTuple) => t.labels.filter((l) => l !== -100);
+
+export async function main(argv: string[]): Promise<void> {
+  const worldSeed = Number(argv[0] ?? 1);
+  const N = Number(argv[1] ?? 15);
+  await initBackend();
+  const wm = await ensureWorldModel({ world: { seed: worldSeed } });
+  const model = await loadModel(wm.modelDir);
+  const tok = model.tokenizer as Tokenizer;
+  const reqs = loadDataset(path.join(wm.worldDir, 'edits.json')).requests;
+  const T = (p: string, a: string) => tokenizeTuple(tok, p, a);
+  const L = model.config.numLayers;
+  const names = (suffixes: string[], layers: number[]) => layers.flatMap((l) => suffixes.map((s) => `model.layers.${l}.mlp.${s}`));
+  const probes = reqs.slice(N).flatMap((r) => r.locality.map((l) => T(l.prompt, l.answer)));
+  const probeBase = argmaxAll(model, probes, new Map());
+
+  const gradient = (mods: string[]): Direction => (r) => {
+    const tr = model.trace(T(r.prompt, r.target), mods, 'all');
+    const out = new Map<string, ParameterShift>();
+    for (const [n, f] of tr.features) {
+      out.set(n, { kind: 'dense', delta: tf.tidy(() => tf.neg(tf.matMul(f.keys, f.valueGrads, true, false))) });
+      f.keys.dispose();
+      f.valueGrads.dispose();
+    }
+    return out;
+  };
+  const inverses = new Map<string, tf.Tensor2D>();
+  const inverse = (n: string, lambda: number): tf.Tensor2D => {
+    const key = `${n}@${lambda}`;
+    if (!inverses.has(key)) {
+      const d = model.module(n).dIn;
+      const C = new Float64Array(d * d);
+      let rows = 0;
+      for (const p of probes) {
+        const tr = model.trace(p, [n], 'all');
+        const f = tr.features.get(n)!;
+        const k = f.keys.dataSync();
+        rows += f.keys.shape[0];
+        for (let t = 0; t < f.keys.shape[0]; t++) for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) C[i * d + j] += k[t * d + i] * k[t * d + j];
+        f.keys.dispose();
+        f.valueGrads.dispose();
+      }
+      let tr = 0;
+      for (let i = 0; i < d; i++) tr += C[i * d + i] / rows;
+      for (let j = 0; j < C.length; j++) C[j] /= rows;
+      for (let i = 0; i < d; i++) C[i * d + i] += (lambda * tr) / d;
+      const I = new Float64Array(d * d);
+      for (let i = 0; i < d; i++) I[i * d + i] = 1;
+      inverses.set(key, tf.tensor2d(Float32Array.from(choleskySolveHost(C, d, I, d)), [d, d]));
+    }
+    return inverses.get(key)!;
+  };
+  const preconditioned = (mods: string[], lambda: number): Direction => (r) => {
+    const g = gradient(mods)(r);
+    for (const [n, s] of g) {
+      const delta = (s as { delta: tf.Tensor2D }).delta;
+      const inv = inverse(n, lambda); // cached: made outside any tidy
+      g.set(n, { kind: 'dense', delta: tf.tidy(() => tf.matMul(inv, delta)) });
+      delta.dispose();
+    }
+    return g;
+  };
+
+  const upper = [L - 2, L - 1];
+  const candidates: [string, Direction][] = [
+    [`gradient, gate+up of layers ${upper.join(',')}`, gradient(names(['gate_proj', 'up_proj'], upper))],
+    ...Array.from({ length: L }, (_, l) => [`gradient, down_proj of layer ${l}`, gradient(names(['down_proj'], [l]))] as [string, Direction]),
+    [`gradient, down_proj of layers ${upper.join(',')}`, gradient(names(['down_proj'], upper))],
+    [`preconditioned (1e-3), down_proj of layers ${upper.join(',')}`, preconditioned(names(['down_proj'], upper), 1e-3)],
+    [`preconditioned (1e-3), down_proj of layer ${L - 1}`, preconditioned(names(['down_proj'], [L - 1]), 1e-3)],
+  ];
+  console.log(`world seed ${worldSeed}: ${N} edits from the unedited model; ${probes.length} locality prompts of other requests`);
+  console.log('direction | holds | paraphrases follow | own locality kept | other answers changed per edit | 81 such edits keep');
+  for (const [name, make] of candidates) {
+    let holds = 0, para = 0, own = 0, other = 0;
+    for (const r of reqs.slice(0, N)) {
+      const shifts = make(r);
+      const c = calibrateScale(model, T(r.prompt, r.target), shifts, CAL);
+      const dense = new Map([...shifts].map(([n, s]) => [n, tf.tidy(() => tf.mul((s as { delta: tf.Tensor2D }).delta, c.scale)) as tf.Tensor2D]));
+      for (const s of shifts.values()) (s as { delta: tf.Tensor2D }).delta.dispose();
+      if (c.holds) {
+        holds++;
+        for (const p of r.paraphrases) {
+          const t = T(p, r.target);
+          const a = argmaxAll(model, [t], dense);
+          para += labelsOf(t).every((l, i) => a[i] === l) ? 1 / r.paraphrases.length : 0;
+        }
+        const loc = r.locality.map((l) => T(l.prompt, l.answer));
+        const b0 = argmaxAll(model, loc, new Map());
+        const b1 = argmaxAll(model, loc, dense);
+        own += b0.filter((x, i) => x === b1[i]).length / b0.length;
+        const after = argmaxAll(model, probes, dense);
+        other += after.filter((x, i) => x !== probeBase[i]).length / after.length;
+      }
+      for (const d of dense.values()) d.dispose();
+    }
+    const h = Math.max(holds, 1);
+    const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+    console.log(`${name} | ${holds}/${N} | ${pct(para / h)} | ${pct(own / h)} | ${pct(other / h)} | ${pct(Math.pow(1 - other / h, 81))}`);
+  }
+  for (const t of inverses.values()) t.dispose();
+  model.dispose();
+}
