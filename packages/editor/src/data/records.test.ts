@@ -39,6 +39,13 @@ describe('readEditRequests', () => {
     expect(() => readEditRequests(f, 'counterfact')).toThrow(new RegExp(`bad\\.json: record 1: field "target_new"`));
     expect(() => readEditRequests(write('bad.jsonl', '{"prompt":"a","target":"b"}\n{oops\n'), 'requests')).toThrow(/line 2 is not valid JSON/);
     expect(() => readEditRequests(write('e.json', '[]'), 'zsre')).toThrow(/holds no records/);
+    // An edit whose new answer is the old one edits nothing: refused like the benchmark loaders refuse it.
+    expect(() => readEditRequests(write('noop.json', [{ src: 'Who made X?', alt: 'Acme', answers: ['Acme'] }]), 'zsre'))
+      .toThrow(/record 0: field "alt" must differ from "answers\[0\]" \(both are "Acme"\)/);
+    expect(() => readEditRequests(write('noop-cf.json', [{ prompt: 'X is in', target_new: 'Paris', ground_truth: 'Paris' }]), 'counterfact'))
+      .toThrow(/field "target_new" must differ from "ground_truth"/);
+    expect(() => readEditRequests(write('noop-rome.json', [{ requested_rewrite: { prompt: '{} is in', subject: 'X', target_new: { str: 'Rome' }, target_true: { str: 'Rome' } } }]), 'counterfact'))
+      .toThrow(/requested_rewrite: field "target_new.str" must differ from "target_true.str"/);
     expect(() => readEditRequests(write('n.json', '[3]'), 'zsre')).toThrow(/record 0 is not an object/);
     expect(() => readEditRequests(f, 'csv' as never)).toThrow(/unknown request format "csv"/);
   });
@@ -47,12 +54,14 @@ describe('readEditRequests', () => {
   const haveShared = fs.existsSync(shared);
   (haveShared ? test : test.skip)('reads the public datasets in ../shared/data when present', () => {
     expect(readEditRequests(path.join(shared, 'counterfact-train.json'), 'counterfact')).toHaveLength(10000);
-    // Two zsRE training records have an empty "alt": refused by default, skipped and reported on request.
-    expect(() => readEditRequests(path.join(shared, 'zsre-train.json'), 'zsre')).toThrow(/record 534: field "alt"/);
+    // Two zsRE training records have an empty "alt" and 17 edit nothing (alt = answers[0]): refused by default,
+    // skipped and reported on request (the benchmark loader skips the same 19).
+    expect(() => readEditRequests(path.join(shared, 'zsre-train.json'), 'zsre')).toThrow(/record \d+: field "alt"/);
     const skipped: number[] = [];
     expect(readEditRequests(path.join(shared, 'zsre-train.json'), 'zsre', { skipInvalid: true, onSkip: (i) => skipped.push(i) }))
-      .toHaveLength(998);
-    expect(skipped).toEqual([534, 723]);
+      .toHaveLength(1000 - 19);
+    expect(skipped).toHaveLength(19);
+    expect(skipped).toEqual(expect.arrayContaining([534, 723]));
     const rome = readEditRequests(path.join(shared, 'counterfact-rome-format.json'), 'counterfact');
     expect(rome).toHaveLength(261);
     expect(rome[0].prompt).not.toContain('{}');

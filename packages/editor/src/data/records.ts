@@ -71,6 +71,7 @@ function fromCounterfact(r: Rec, where: string): EditRequestInput {
     const subject = field(rw, 'subject', `${where} requested_rewrite`);
     const target = field((rw.target_new ?? {}) as Rec, 'str', `${where} requested_rewrite.target_new`);
     const trueAnswer = typeof (rw.target_true as Rec | undefined)?.str === 'string' ? String((rw.target_true as Rec).str) : '';
+    refuseNoOp(target, trueAnswer || undefined, `${where} requested_rewrite`, 'target_new.str', 'target_true.str');
     return {
       ...(r.case_id !== undefined ? { id: String(r.case_id) } : {}),
       prompt: template.includes('{}') ? template.replace('{}', subject) : template, target,
@@ -81,19 +82,28 @@ function fromCounterfact(r: Rec, where: string): EditRequestInput {
   }
   const locPrompt = typeof r.locality_prompt === 'string' ? r.locality_prompt : '';
   const locAnswer = typeof r.locality_ground_truth === 'string' ? r.locality_ground_truth : '';
+  const target = field(r, 'target_new', where);
+  refuseNoOp(target, r.ground_truth, where, 'target_new', 'ground_truth');
   return {
     ...(r.case_id !== undefined ? { id: String(r.case_id) } : {}),
-    prompt: field(r, 'prompt', where), target: field(r, 'target_new', where),
+    prompt: field(r, 'prompt', where), target,
     paraphrases: optionalStrings(r.rephrase_prompt),
     locality: locPrompt.trim() && locAnswer.trim() ? [{ prompt: locPrompt, answer: locAnswer }] : [],
   };
 }
 
+/** An edit whose new answer is the old one changes nothing; such records are refused as the benchmark loaders do. */
+function refuseNoOp(target: string, old: unknown, where: string, field: string, oldField: string): void {
+  if (typeof old === 'string' && old === target) throw new Error(`${where}: field "${field}" must differ from "${oldField}" (both are ${JSON.stringify(target)}): the record edits nothing`);
+}
+
 function fromZsre(r: Rec, where: string, index: number): EditRequestInput {
   const loc = typeof r.loc === 'string' ? r.loc : '';
   const locAns = typeof r.loc_ans === 'string' ? r.loc_ans : '';
+  const target = field(r, 'alt', where);
+  refuseNoOp(target, Array.isArray(r.answers) ? r.answers[0] : undefined, where, 'alt', 'answers[0]');
   return {
-    id: String(index), prompt: field(r, 'src', where), target: field(r, 'alt', where),
+    id: String(index), prompt: field(r, 'src', where), target,
     paraphrases: optionalStrings(r.rephrase),
     locality: loc.trim() && locAns.trim() ? [{ prompt: loc, answer: locAns }] : [],
   };
