@@ -84,8 +84,10 @@ describe('lifelong editor with a policy editor', () => {
     const base = currentWeightsDigest(model);
     const file = path.join(dir, 'j.hjournal');
     const { journal } = openJournalFor(model, file);
+    // The tiny random model cannot make these edits hold within calibration's range; apply them at the bound so the
+    // journal has shifts to record (the skip rule has its own test below).
     const le = LifelongEditor.create({ model, kind: 'hiedit', tokenize: tupleTokenizer, journal,
-      settings: { policy: { seed: 3, low: { initEta: 0.05 }, high: { hidden: 16 } } } });
+      settings: { policy: { seed: 3, low: { initEta: 0.05 }, high: { hidden: 16 } }, trainer: { calibration: { onMiss: 'max' } } } });
     const reps = [le.edit(REQ), le.edit({ prompt: 'Bob lives in', target: 'Rome' }), le.edit({ prompt: 'Carol speaks', target: 'German' })];
     for (const r of reps) {
       expect(r.selected).toHaveLength(1); // k = half of the 2 modules
@@ -179,7 +181,7 @@ describe('lifelong editor with a policy editor', () => {
     const file = path.join(dir, 'llama.hjournal');
     const { journal } = openJournalFor(model, file);
     const le = LifelongEditor.create({ model, kind: 'hiedit', tokenize: tupleTokenizer, journal,
-      settings: { policy: { seed: 2, low: { rank: 4, initEta: 0.05 }, high: { hidden: 8 } } } });
+      settings: { policy: { seed: 2, low: { rank: 4, initEta: 0.05 }, high: { hidden: 8 } }, trainer: { calibration: { onMiss: 'max' } } } });
     expect(le.editor.modules).toHaveLength(2); // down_proj of layers 0 and 1
     for (const r of [REQ, { prompt: 'Bob lives in', target: 'Rome' }, { prompt: 'Carol speaks', target: 'German' }]) {
       expect(le.edit(r).selected).toHaveLength(1);
@@ -315,13 +317,31 @@ describe('bad input: a clear error and the model untouched', () => {
   });
 });
 
+describe('calibrated HiEdit edits', () => {
+  test('an edit that does not hold within the range is skipped: no shift, no module, the weights untouched', () => {
+    const model = tinyGpt2(10);
+    // A margin no strength can reach: every edit misses.
+    const le = LifelongEditor.create({ model, kind: 'hiedit', tokenize: tupleTokenizer,
+      settings: { policy: { seed: 1, low: { rank: 4 }, high: { hidden: 8 } }, trainer: { calibration: { margin: 1e6 } } } });
+    const before = currentWeightsDigest(model);
+    const tensors = tf.memory().numTensors;
+    const r = le.edit(REQ);
+    expect(r.selected).toHaveLength(0);
+    expect(currentWeightsDigest(model)).toBe(before);
+    expect(tf.memory().numTensors).toBe(tensors);
+    le.dispose();
+    model.dispose();
+  });
+});
+
 describe('baselines behind the same interface', () => {
   test.each([
     ['rledit', 2, false], ['mend', 2, false], ['hiedit-reference', 1, true], ['hiedit', 1, true],
   ])('%s edits %d module(s), gate scores: %s', (kind, n, gated) => {
     const model = tinyGpt2(10);
     const le = LifelongEditor.create({ model, kind: kind as string, tokenize: tupleTokenizer,
-      settings: { policy: { seed: 1, low: { rank: 4 }, ...(gated ? { high: { hidden: 8 } } : {}) } } });
+      settings: { policy: { seed: 1, low: { rank: 4 }, ...(gated ? { high: { hidden: 8 } } : {}) },
+        ...(kind === 'hiedit' ? { trainer: { calibration: { onMiss: 'max' } } } : {}) } });
     const before = currentWeightsDigest(model);
     const r = le.edit(REQ);
     expect(r.editor).toBe(kind);
