@@ -7,8 +7,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { EditableModel, ParameterShift, TokenizedEditRequest, TracePositions } from '@hiedit/tensor-core';
 import {
-  calibrateScale, DEFAULT_TRAINER_OPTIONS, disposeShifts, resolveCalibration, scaleShifts, EditorKind, HiEditPolicy, loadPolicy, PolicyConfigInput, PolicyTrainer,
-  presetTrainerOptions, presetUsesHighLevel, savePolicy, serializableOptions, TrainerOptions, TrainProgress as RlProgress,
+  calibrateScale, DEFAULT_TRAINER_OPTIONS, disposeShifts, EditorKind, HiEditPolicy, loadPolicy, PolicyConfigInput, PolicyTrainer,
+  presetTrainerOptions, presetUsesHighLevel, resolveCalibration, savePolicy, scaleShifts, serializableOptions, TrainerOptions,
+  TrainProgress as RlProgress,
 } from '@hiedit/rl-hierarchy';
 import { registerEditor } from './registry';
 import { EditModuleShape, moduleStepDefaults, residualWidth } from './sizeDefaults';
@@ -83,10 +84,8 @@ export function withSizeDefaults(kind: EditorKind, s: PolicyEditorSettings, shap
   const low = { ...(s.policy?.low ?? {}) };
   const trainer: Partial<TrainerOptions> = { ...(s.trainer ?? {}) };
   if (kind === 'hiedit' && (low.style ?? 'mend') === 'mend') {
-    if (low.factorSpace === undefined) {
-      low.factorSpace = HIEDIT_FACTOR_SPACE;
-      if (low.initEta === undefined) low.initEta = HIEDIT_MODULE_SPACE_INIT_ETA;
-    }
+    if (low.factorSpace === undefined) low.factorSpace = HIEDIT_FACTOR_SPACE;
+    if (low.factorSpace === 'module' && low.initEta === undefined) low.initEta = HIEDIT_MODULE_SPACE_INIT_ETA;
     if (low.keyPreconditioner === undefined && Math.max(...shapes.map((m) => m.dIn)) <= KEY_PRECONDITIONER_DEFAULT_MAX_DIN) {
       low.keyPreconditioner = { ...HIEDIT_KEY_PRECONDITIONER };
     }
