@@ -7,8 +7,9 @@
  * others overshoot (locality pays for nothing). Calibration keeps the direction and searches the strength. Only the
  * edit tuple the editor is given (prompt + new answer) is read, never the request's paraphrases or locality prompts.
  *
- * Strengths are multiples of the policy's own proposal, searched over a wide range: the learned step size sets where
- * the search starts, not where it ends.
+ * Strengths are multiples of the policy's own proposal, searched within a bounded range around it (1/16..16 by
+ * default): the learned step size sets where the search starts, and the bound keeps an edit that needs far more than
+ * the policy proposes from being forced through.
  */
 import { EditableModel, IGNORE_INDEX, ParameterShift, tf, TokenizedTuple } from '@hiedit/tensor-core';
 
