@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { initBackend, tf, type EditableModel, type ModuleDescriptor, type ParameterShift, type TokenizedEditRequest } from '@hiedit/tensor-core';
 import { validateResults } from '../report';
-import { applyProposal, defaultSizes, editorSettingsWithSeed, runBenchmark } from './run';
+import { applyProposal, defaultSizes, editorSettingsWithSeed, runBenchmark, skippedEditNotes } from './run';
 import { claimRunDir, RunDir, settingsKey } from './state';
 import type { BenchEditor, BenchEditorFactory, BenchModel, RunOptions, RunnerDeps, TextRequest } from './types';
 
@@ -186,6 +186,15 @@ function opts(out: string, extra: Partial<RunOptions> = {}): RunOptions {
 
 beforeAll(async () => {
   await initBackend();
+});
+
+describe('skippedEditNotes', () => {
+  test('names each editor that left edits unapplied, with the count; silent when every edit shifted something', () => {
+    const notes = skippedEditNotes({ hiedit: [['a'], [], ['b'], []], rledit: [['a', 'b'], ['a', 'b']] });
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toMatch(/^hiedit applied 2 of 4 edits \(50\.0%\); the other 2 shifted no module/);
+    expect(skippedEditNotes({ rledit: [['a']] })).toEqual([]);
+  });
 });
 
 describe('runBenchmark on a toy model', () => {

@@ -388,6 +388,7 @@ async function runWithModel(
   validateResults(results);
   const head = headline(results);
   if (head) notes.push(head);
+  notes.push(...skippedEditNotes(Object.fromEntries(opts.editors.map((n) => [n, records[n].modulesPerEdit]))));
   const heatmaps: Record<string, HeatmapData> = {};
   for (const n of opts.editors) heatmaps[n] = moduleHeatmap(records[n].modulesPerEdit, modules);
   const reportSettings = {
@@ -526,4 +527,21 @@ async function evaluateEditor(
     train_seconds: 0,
   };
   return { metrics, curve: stream.curve, modulesPerEdit: stream.modulesPerEdit, msPerEdit: stream.msPerEdit, retention };
+}
+
+/**
+ * One note per editor that left edits unapplied (no module shifted: HiEdit's calibration skips an edit that does not
+ * hold within its strength range), since the metrics still count those requests and layers_per_edit alone hides why.
+ */
+export function skippedEditNotes(modulesPerEdit: Readonly<Record<string, readonly (readonly string[])[]>>): string[] {
+  const out: string[] = [];
+  for (const [name, edits] of Object.entries(modulesPerEdit)) {
+    const skipped = edits.filter((m) => m.length === 0).length;
+    if (skipped > 0) {
+      out.push(`${name} applied ${edits.length - skipped} of ${edits.length} edits (${(100 * (edits.length - skipped) / edits.length).toFixed(1)}%); ` +
+        `the other ${skipped} shifted no module (they did not hold on their prompt within the calibration range and were skipped), ` +
+        'and the metrics count them as they are.');
+    }
+  }
+  return out;
 }
