@@ -12,6 +12,7 @@
  * the policy proposes from being forced through.
  */
 import { EditableModel, IGNORE_INDEX, ParameterShift, tf, TokenizedTuple } from '@hiedit/tensor-core';
+import { shiftToDense } from './policy';
 
 /** Settings of the calibration. Strengths are multiples of the policy's proposed shift. */
 export interface CalibrationSettings {
@@ -74,18 +75,16 @@ export interface CalibrationResult {
   readonly forwards: number;
 }
 
-function dense(s: ParameterShift): tf.Tensor2D {
-  return s.kind === 'dense' ? s.delta : tf.matMul(s.left, s.right);
-}
-
-/** Smallest log-probability margin of the answer tokens of `tuple` over their best competitor under W + scale * shift. */
-function answerMargin(model: EditableModel, tuple: TokenizedTuple, shifts: ReadonlyMap<string, tf.Tensor2D>, scale: number): number {
-  const labels = tuple.labels.filter((l) => l !== IGNORE_INDEX);
+/**
+ * Smallest log-probability margin of the answer tokens (`labels`, the tuple's non-ignored labels) of `tuple` over their
+ * best competitor under W + scale * shift.
+ */
+function answerMargin(model: EditableModel, tuple: TokenizedTuple, labels: readonly number[], shifts: ReadonlyMap<string, tf.Tensor2D>, scale: number): number {
   const m = tf.tidy(() => {
     const scaled = new Map<string, tf.Tensor2D>();
     for (const [n, d] of shifts) scaled.set(n, tf.mul(d, scale) as tf.Tensor2D);
     const lp = model.logProbsUnderShifts([tuple], scaled);
-    const onehot = tf.oneHot(tf.tensor1d(labels, 'int32'), lp.shape[1]).toFloat();
+    const onehot = tf.oneHot(tf.tensor1d(labels as number[], 'int32'), lp.shape[1]).toFloat();
     const target = tf.sum(tf.mul(lp, onehot), 1);
     const best = tf.max(tf.sub(lp, tf.mul(onehot, 1e30)), 1);
     return tf.min(tf.sub(target, best));
@@ -102,19 +101,14 @@ function answerMargin(model: EditableModel, tuple: TokenizedTuple, shifts: Reado
  * answer's flip for a descent direction; where it is not, the strength returned was still checked to hold.
  */
 export function calibrateScale(model: EditableModel, tuple: TokenizedTuple, shifts: ReadonlyMap<string, ParameterShift>, c: CalibrationSettings): CalibrationResult {
-  const denseShifts = new Map<string, tf.Tensor2D>();
-  const owned: tf.Tensor[] = [];
+  const denseShifts = new Map([...shifts].map(([n, s]) => [n, shiftToDense(s)] as const));
+  const labels = tuple.labels.filter((l) => l !== IGNORE_INDEX);
   let forwards = 0;
   try {
-    for (const [n, s] of shifts) {
-      const d = dense(s);
-      if (s.kind !== 'dense') owned.push(d);
-      denseShifts.set(n, d);
-    }
     if (denseShifts.size === 0) return { scale: 0, holds: false, forwards };
     const holdsAt = (e: number): boolean => {
       forwards++;
-      return answerMargin(model, tuple, denseShifts, 2 ** e) >= c.margin;
+      return answerMargin(model, tuple, labels, denseShifts, 2 ** e) >= c.margin;
     };
     const minE = Math.log2(c.minStrength);
     const maxE = Math.log2(c.maxStrength);
@@ -146,7 +140,7 @@ export function calibrateScale(model: EditableModel, tuple: TokenizedTuple, shif
     }
     return { scale: 2 ** hi, holds: true, forwards };
   } finally {
-    for (const t of owned) t.dispose();
+    for (const t of denseShifts.values()) t.dispose();
   }
 }
 

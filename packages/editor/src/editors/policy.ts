@@ -41,7 +41,9 @@ function resolveSettings(kind: EditorKind, s: Readonly<Record<string, unknown>>)
   if (badTrainer.length) throw new Error(`${kind} settings: unknown trainer option(s) ${badTrainer.join(', ')}`);
   const every = s.checkpointEvery ?? 50;
   if (!Number.isInteger(every) || (every as number) < 1) throw new Error(`${kind} settings: checkpointEvery must be a positive integer`);
-  return { policy: (s.policy ?? {}) as PolicyConfigInput, trainer: trainer as Partial<TrainerOptions>, checkpointEvery: every as number };
+  // `true` in a settings file means the default calibration; it is resolved once here, so editor.json records the values.
+  const resolved = trainer.calibration === undefined ? trainer : { ...trainer, calibration: resolveCalibration(trainer.calibration, `${kind} settings: trainer`) };
+  return { policy: (s.policy ?? {}) as PolicyConfigInput, trainer: resolved as Partial<TrainerOptions>, checkpointEvery: every as number };
 }
 
 /**
@@ -109,10 +111,7 @@ class PolicyEditor implements Editor {
 
   private trainerOptions(): Partial<TrainerOptions> {
     // The preset depends on the low-level style (the MEND-style reference run zeroes its low-level gradient each step).
-    const o: Partial<TrainerOptions> = { ...presetTrainerOptions(this.kind, this.policy.config.low.style), ...(this.s.trainer ?? {}) };
-    // `true` in a settings file means the default calibration; editor.json records the resolved values.
-    if (o.calibration !== undefined) o.calibration = resolveCalibration(o.calibration, `${this.kind} settings: trainer`);
-    return o;
+    return { ...presetTrainerOptions(this.kind, this.policy.config.low.style), ...(this.s.trainer ?? {}) };
   }
 
   /**

@@ -17,9 +17,9 @@
  * Llama-3-8B runs (d_in 4096, eta 1e-6, meta_lr 1e-5, spec §6) — clamped to the anchor values outside
  * [64, 4096]. Explicit settings always win.
  *
- * Session 4: the width that matters is the residual width a module reads from or writes to, min(d_in, d_out), not
- * its input width. For modules that read the residual stream (gate/up, c_fc, attention projections) the two are the
- * same, so nothing changed for them. Output projections (down_proj, c_proj) read the MLP's inner activations (4x
+ * Session 4: the width that matters is the model's residual width (`residualWidth`), not the module's input width.
+ * For modules that read the residual stream (gate/up, c_fc, attention projections) the two are the same, so nothing
+ * changed for them. Output projections (down_proj, c_proj) read the MLP's inner activations (4x
  * wider): keyed on d_in their eta came out 65x too small to edit anything on the world model, and the tuning worlds
  * (docs/tuning.md, session 4) put their best eta at about 6x the input-side value (3e-2 against 5e-3 for RLEdit, MEND
  * and hiedit-reference together) and their best meta_lr at 1/20 of it; the factors OUTPUT_SIDE_ETA_FACTOR and
