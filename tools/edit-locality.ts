@@ -50,8 +50,8 @@ export async function main(argv: string[]): Promise<void> {
   const probes = reqs.slice(N).flatMap((r) => r.locality.map((l) => T(l.prompt, l.answer)));
   const probeBase = argmaxAll(model, probes, new Map());
 
-  const gradient = (mods: string[]): Direction => (r) => {
-    const tr = model.trace(T(r.prompt, r.target), mods, 'all');
+  const gradient = (mods: string[], positions: 'all' | 'ans' = 'all'): Direction => (r) => {
+    const tr = model.trace(T(r.prompt, r.target), mods, positions);
     const out = new Map<string, ParameterShift>();
     for (const [n, f] of tr.features) {
       out.set(n, { kind: 'dense', delta: tf.tidy(() => tf.neg(tf.matMul(f.keys, f.valueGrads, true, false))) });
@@ -86,8 +86,8 @@ export async function main(argv: string[]): Promise<void> {
     }
     return inverses.get(key)!;
   };
-  const preconditioned = (mods: string[], lambda: number): Direction => (r) => {
-    const g = gradient(mods)(r);
+  const preconditioned = (mods: string[], lambda: number, positions: 'all' | 'ans' = 'all'): Direction => (r) => {
+    const g = gradient(mods, positions)(r);
     for (const [n, s] of g) {
       const delta = (s as { delta: tf.Tensor2D }).delta;
       const inv = inverse(n, lambda); // cached: made outside any tidy
@@ -104,6 +104,9 @@ export async function main(argv: string[]): Promise<void> {
     [`gradient, down_proj of layers ${upper.join(',')}`, gradient(names(['down_proj'], upper))],
     [`preconditioned (1e-3), down_proj of layers ${upper.join(',')}`, preconditioned(names(['down_proj'], upper), 1e-3)],
     [`preconditioned (1e-3), down_proj of layer ${L - 1}`, preconditioned(names(['down_proj'], [L - 1]), 1e-3)],
+    [`preconditioned (1e-3, ans), down_proj of layers ${upper.join(',')}`, preconditioned(names(['down_proj'], upper), 1e-3, 'ans')],
+    [`preconditioned (1e-4), down_proj of layers ${upper.join(',')}`, preconditioned(names(['down_proj'], upper), 1e-4)],
+    [`preconditioned (1e-4, ans), down_proj of layers ${upper.join(',')}`, preconditioned(names(['down_proj'], upper), 1e-4, 'ans')],
   ];
   console.log(`world seed ${worldSeed}: ${N} edits from the unedited model; ${probes.length} locality prompts of other requests`);
   console.log('direction | holds | paraphrases follow | own locality kept | other answers changed per edit | 81 such edits keep');

@@ -17,8 +17,8 @@ export type { PolicyEdit, PolicyPassOptions, PolicyForward } from './policy';
 // The optimizer lives in tensor-core (shared with the benchmarks' pretrainer); re-exported under its old names.
 export { Adam, DEFAULT_ADAM } from '@hiedit/tensor-core';
 export type { AdamConfig } from '@hiedit/tensor-core';
-export { calibrateScale, scaleShifts, resolveCalibration, DEFAULT_CALIBRATION } from './calibrate';
-export type { CalibrationSettings, CalibrationResult } from './calibrate';
+export { calibrateScale, calibrateSelection, scaleShifts, resolveCalibration, DEFAULT_CALIBRATION } from './calibrate';
+export type { CalibrationSettings, CalibrationResult, SelectionCalibration } from './calibrate';
 export { windowLoss, windowWeights, shiftRegularizer, localityReference, generalizationTuples } from './loss';
 export type { WindowItem, ObjectiveWeights, ObjectiveTerms, GeneralizationTuples } from './loss';
 export {

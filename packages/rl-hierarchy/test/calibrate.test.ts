@@ -1,9 +1,9 @@
 import { tf, initBackend, IGNORE_INDEX } from '@hiedit/tensor-core';
 import type { EditFeatures, ParameterShift, TokenizedTuple } from '@hiedit/tensor-core';
 import {
-  calibrateScale, DEFAULT_CALIBRATION, disposeShifts, HiEditPolicy, PolicyTrainer, resolveCalibration, resolvePolicyConfig, scaleShifts,
+  calibrateScale, calibrateSelection, DEFAULT_CALIBRATION, disposeShifts, HiEditPolicy, PolicyTrainer, resolveCalibration, resolvePolicyConfig, scaleShifts,
 } from '@hiedit/rl-hierarchy';
-import type { CalibrationSettings } from '@hiedit/rl-hierarchy';
+import type { CalibrationSettings, PolicyEdit } from '@hiedit/rl-hierarchy';
 import { ToyLM, toyRequests } from './toy-lm';
 
 beforeAll(async () => {
@@ -85,6 +85,44 @@ describe('edit-strength calibration', () => {
     disposeShifts(shifts);
   });
 
+  test("calibrateSelection: 'next' walks the gate's ranking in sets of k until one holds; 'skip' and 'max' stay with the gate's choice", () => {
+    const settings: CalibrationSettings = { ...DEFAULT_CALIBRATION, margin: 0.3, minStrength: 2 ** -20, maxStrength: 2 ** 20 };
+    const mods = ['layers.0.proj', 'layers.1.proj', 'mlp.down'];
+    // a request the unedited model does not already answer, whose mlp.down gradient makes it hold
+    const r = reqs.find((q) => {
+      const g = gradientShifts(model, q.edit, ['mlp.down']);
+      const d = new Map([...g].map(([n, s]) => [n, (s as { delta: tf.Tensor2D }).delta]));
+      const ok = margin(model, q.edit, d, 0) < settings.margin && calibrateScale(model, q.edit, g, settings).holds;
+      disposeShifts(g);
+      return ok;
+    });
+    expect(r).toBeDefined();
+    const make = (selected: boolean[]): PolicyEdit => {
+      const g = gradientShifts(model, r!.edit, ['mlp.down']);
+      const zero = (n: string): ParameterShift => ({ kind: 'dense', delta: tf.zeros([model.module(n).dIn, model.module(n).dOut]) as tf.Tensor2D });
+      // layers.0.proj is the gate's choice and layers.1.proj its second: both zero shifts, which never hold
+      const shifts = new Map<string, ParameterShift>([['layers.0.proj', zero('layers.0.proj')], ['layers.1.proj', zero('layers.1.proj')], ['mlp.down', g.get('mlp.down')!]]);
+      return { shifts, mask: { modules: mods, scores: Float32Array.from([0.9, 0.5, 0.1]), selected } };
+    };
+    const edit = make([true, false, false]);
+    const alone = calibrateScale(model, r!.edit, new Map([['mlp.down', edit.shifts.get('mlp.down')!]]), settings);
+    const before = tf.memory().numTensors;
+    const next = calibrateSelection(model, r!.edit, edit, { ...settings, onMiss: 'next' });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(next).toMatchObject({ selected: ['mlp.down'], tries: 3, holds: true, scale: alone.scale });
+    expect(calibrateSelection(model, r!.edit, edit, { ...settings, onMiss: 'skip' })).toMatchObject({ selected: [], tries: 1, scale: 0 });
+    expect(calibrateSelection(model, r!.edit, edit, { ...settings, onMiss: 'max' })).toMatchObject({ selected: ['layers.0.proj'], scale: settings.maxStrength, holds: false });
+    disposeShifts(edit.shifts);
+    // k = 2: the gate's pair misses, the remaining module (a smaller last set) holds
+    const pair = make([true, true, false]);
+    expect(calibrateSelection(model, r!.edit, pair, { ...settings, onMiss: 'next' })).toMatchObject({ selected: ['mlp.down'], tries: 2 });
+    disposeShifts(pair.shifts);
+    // every module selected (no gate): nothing to fall back to
+    const all = make([true, true, true]);
+    expect(calibrateSelection(model, r!.edit, all, { ...settings, onMiss: 'next' })).toMatchObject({ selected: mods, tries: 1, holds: true });
+    disposeShifts(all.shifts);
+  });
+
   test('scaleShifts scales dense and low-rank shifts in place, releasing the originals', () => {
     const shifts = new Map<string, ParameterShift>([
       ['a', { kind: 'dense', delta: tf.tensor2d([[1, 2]]) }],
@@ -108,7 +146,8 @@ describe('edit-strength calibration', () => {
     expect(() => resolveCalibration({ margin: -1 })).toThrow(/calibration.margin/);
     expect(() => resolveCalibration({ maxStrength: 0.5 })).toThrow(/minStrength <= 1 <= maxStrength/);
     expect(() => resolveCalibration({ tolerance: 0 })).toThrow(/calibration.tolerance/);
-    expect(() => resolveCalibration({ onMiss: 'drop' })).toThrow(/onMiss/);
+    expect(() => resolveCalibration({ onMiss: 'drop' })).toThrow(/onMiss must be one of "skip", "max", "next"/);
+    expect(resolveCalibration({ onMiss: 'next' })?.onMiss).toBe('next');
     expect(() => resolveCalibration(3, 'x')).toThrow(/^x: calibration must be/);
   });
 

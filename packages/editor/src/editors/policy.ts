@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { EditableModel, ParameterShift, TokenizedEditRequest, TracePositions } from '@hiedit/tensor-core';
 import {
-  calibrateScale, DEFAULT_TRAINER_OPTIONS, disposeShifts, EditorKind, HiEditPolicy, loadPolicy, PolicyConfigInput, PolicyTrainer,
+  calibrateSelection, DEFAULT_TRAINER_OPTIONS, disposeShifts, EditorKind, HiEditPolicy, loadPolicy, PolicyConfigInput, PolicyTrainer,
   presetTrainerOptions, presetUsesHighLevel, resolveCalibration, savePolicy, scaleShifts, serializableOptions, TrainerOptions,
   TrainProgress as RlProgress,
 } from '@hiedit/rl-hierarchy';
@@ -134,26 +134,27 @@ class PolicyEditor implements Editor {
     try {
       // The authors' code keeps the low-level normalizers updating at test time (spec §5); ours freezes them.
       const edit = this.policy.computeEdit(trace.features, { updateLowNormalizers: this.kind === 'hiedit-reference' });
-      const shifts = new Map<string, ParameterShift>();
-      const selected: string[] = [];
-      const dropped = new Map<string, ParameterShift>();
-      edit.mask.modules.forEach((name, i) => {
-        const s = edit.shifts.get(name)!;
-        if (edit.mask.selected[i]) {
-          shifts.set(name, s);
-          selected.push(name);
-        } else dropped.set(name, s);
-      });
-      disposeShifts(dropped);
+      let chosen = new Set(edit.mask.modules.filter((_, i) => edit.mask.selected[i]));
+      let scale = 1;
       if (opts.calibration) {
-        const c = calibrateScale(model, request.edit, shifts, opts.calibration);
-        if (c.scale === 0) {
-          // No strength up to the bound makes the edit hold: it is skipped rather than applied for nothing.
-          disposeShifts(shifts);
-          shifts.clear();
-          selected.length = 0;
-        } else scaleShifts(shifts, c.scale);
+        // An edit that holds at no strength up to the bound (on any module set the miss rule tries) is skipped
+        // rather than applied for nothing.
+        let c;
+        try {
+          c = calibrateSelection(model, request.edit, edit, opts.calibration);
+        } catch (e) {
+          disposeShifts(edit.shifts);
+          throw e;
+        }
+        chosen = new Set(c.selected);
+        scale = c.scale;
       }
+      const shifts = new Map<string, ParameterShift>();
+      const dropped = new Map<string, ParameterShift>();
+      for (const [name, s] of edit.shifts) (chosen.has(name) ? shifts : dropped).set(name, s);
+      disposeShifts(dropped);
+      scaleShifts(shifts, scale);
+      const selected = edit.mask.modules.filter((n) => chosen.has(n));
       const scores: Record<string, number> = {};
       if (this.policy.high) edit.mask.modules.forEach((name, i) => { scores[name] = edit.mask.scores[i]; });
       return { shifts, selected, scores };
