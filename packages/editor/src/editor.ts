@@ -28,6 +28,10 @@ export interface EditReport {
   readonly editId: string;
   readonly requestId?: string;
   readonly editor: string;
+  /**
+   * The shifted modules. Empty when the editor applied nothing: a calibrated HiEdit editor skips an edit that no
+   * strength within its range makes hold on its prompt (the edit is still journaled, with no shift).
+   */
   readonly selected: readonly ModuleReport[];
   /** Gate score of every candidate module (empty without a gate). */
   readonly scores: Readonly<Record<string, number>>;

@@ -136,6 +136,20 @@ describe('editor CLI', () => {
     expect((await run(['export', '--model', modelDir, '--journal', journal, '--out', out, '--dtype', 'f8'])).code).toBe(2);
   });
 
+  test('an edit no strength makes hold is journaled empty, and the output says so', async () => {
+    // a margin of a million nats: calibration can never make an edit hold, so every edit is skipped
+    const never = JSON.stringify({ ...JSON.parse(SETTINGS), trainer: { epochs: 1, backDepth: 2, calibration: { onMiss: 'next', margin: 1e6 } } });
+    const ed = path.join(dir, 'ed-never');
+    expect((await run(['train-editor', '--model', modelDir, '--data', path.join(dir, 'cf.json'), '--format', 'counterfact',
+      '--editor', 'hiedit', '--settings', never, '--seed', '1', '--out', ed, '--json'])).code).toBe(0);
+    const journal = path.join(dir, 'never.hjournal');
+    const r = await run(['edit', '--model', modelDir, '--editor', ed, '--journal', journal, '--prompt', 'Frank lives in', '--target', 'Berlin']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^e1: hiedit found no shift that makes this edit hold .*nothing was applied/);
+    const j = await run(['edit', '--model', modelDir, '--editor', ed, '--journal', journal, '--prompt', 'Grace lives in', '--target', 'Paris', '--json']);
+    expect(JSON.parse(j.out).edits[0]).toMatchObject({ editId: 'e2', selected: [] });
+  });
+
   test('edit with ft needs no editor directory; usage errors exit 2', async () => {
     const journal = path.join(dir, 'ft.hjournal');
     const r = await run(['edit', '--model', modelDir, '--editor', 'ft', '--journal', journal, '--prompt', 'Alice plays the',

@@ -125,9 +125,14 @@ function trainEditor(api: EditorCliApi): EditorCommand {
 }
 
 function formatReport(r: EditReport): string {
+  const id = `${r.editId}${r.requestId ? ` [${r.requestId}]` : ''}`;
+  if (r.selected.length === 0) {
+    return `${id}: ${r.editor} found no shift that makes this edit hold (within its calibration range, on any module set ` +
+      `it tried); nothing was applied (journaled as an empty edit) in ${r.ms.toFixed(0)} ms\n`;
+  }
   const mods = r.selected.map((m) => `${m.module}${m.score !== undefined ? ` (gate ${m.score.toFixed(3)})` : ''} ` +
     `|dW| ${m.norm.toExponential(2)}`).join(', ');
-  return `${r.editId}${r.requestId ? ` [${r.requestId}]` : ''}: ${r.editor} shifted ${r.selected.length} module(s) in ` +
+  return `${id}: ${r.editor} shifted ${r.selected.length} module(s) in ` +
     `${r.ms.toFixed(0)} ms: ${mods}\n`;
 }
 
