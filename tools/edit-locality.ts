@@ -107,6 +107,8 @@ export async function main(argv: string[]): Promise<void> {
     [`preconditioned (1e-3, ans), down_proj of layers ${upper.join(',')}`, preconditioned(names(['down_proj'], upper), 1e-3, 'ans')],
     [`preconditioned (1e-4), down_proj of layers ${upper.join(',')}`, preconditioned(names(['down_proj'], upper), 1e-4)],
     [`preconditioned (1e-4, ans), down_proj of layers ${upper.join(',')}`, preconditioned(names(['down_proj'], upper), 1e-4, 'ans')],
+    [`preconditioned (1e-5), down_proj of layers ${upper.join(',')}`, preconditioned(names(['down_proj'], upper), 1e-5)],
+    [`preconditioned (1e-6), down_proj of layers ${upper.join(',')}`, preconditioned(names(['down_proj'], upper), 1e-6)],
   ];
   console.log(`world seed ${worldSeed}: ${N} edits from the unedited model; ${probes.length} locality prompts of other requests`);
   console.log('direction | holds | paraphrases follow | own locality kept | other answers changed per edit | 81 such edits keep');

@@ -45,9 +45,9 @@ describe('default edit modules', () => {
     expect(defaultEditModules(m)).toEqual(['model.layers.2.mlp.down_proj', 'model.layers.3.mlp.down_proj']);
     m.dispose();
   });
-  test('GPT-2: mlp.c_fc of those layers', () => {
+  test('GPT-2: mlp.c_proj of those layers', () => {
     const m = tinyGpt2(1, { n_layer: 4 });
-    expect(defaultEditModules(m)).toEqual(['h.2.mlp.c_fc', 'h.3.mlp.c_fc']);
+    expect(defaultEditModules(m)).toEqual(['h.2.mlp.c_proj', 'h.3.mlp.c_proj']);
     m.dispose();
   });
 });
@@ -61,7 +61,7 @@ describe('ft', () => {
     const rep = le.edit(REQ);
     const after = answerArgmaxHits(model, REQ.prompt, REQ.target);
     expect(after).toEqual({ hits: before.of, of: before.of });
-    expect(rep.selected.map((s) => s.module)).toEqual(['h.0.mlp.c_fc', 'h.1.mlp.c_fc']);
+    expect(rep.selected.map((s) => s.module)).toEqual(['h.0.mlp.c_proj', 'h.1.mlp.c_proj']);
     // The Frobenius constraint holds: relNorm of each weight's norm.
     for (const s of rep.selected) {
       const w = model.readWeight(s.module);
@@ -91,7 +91,7 @@ describe('lifelong editor with a policy editor', () => {
     const reps = [le.edit(REQ), le.edit({ prompt: 'Bob lives in', target: 'Rome' }), le.edit({ prompt: 'Carol speaks', target: 'German' })];
     for (const r of reps) {
       expect(r.selected).toHaveLength(1); // k = half of the 2 modules
-      expect(Object.keys(r.scores).sort()).toEqual(['h.0.mlp.c_fc', 'h.1.mlp.c_fc']);
+      expect(Object.keys(r.scores).sort()).toEqual(['h.0.mlp.c_proj', 'h.1.mlp.c_proj']);
       expect(r.selected[0].norm).toBeGreaterThan(0);
       expect(r.selected[0].score).toBe(r.scores[r.selected[0].module]);
     }
@@ -289,7 +289,7 @@ describe('bad input: a clear error and the model untouched', () => {
     const model = tinyGpt2(7);
     const before = currentWeightsDigest(model);
     expect(() => loadEditorDir(path.join(dir, 'ed'), model))
-      .toThrow(/was made for another model.*h\.0\.mlp\.c_fc is 16x64 in the editor but 32x128 in the model/);
+      .toThrow(/was made for another model.*h\.0\.mlp\.c_proj is 64x16 in the editor but 128x32 in the model/);
     expect(currentWeightsDigest(model)).toBe(before);
     // The same directory loads fine for its own model.
     const ok = loadEditorDir(path.join(dir, 'ed'), small);

@@ -28,6 +28,10 @@ describe('hiedit-bench command line', () => {
     expect(parseRunArgs([]).modelSeed).toBeUndefined();
     expect(() => parseRunArgs(['--model-seed', '-1'])).toThrow(/--model-seed must be a non-negative integer/);
     expect(() => parseRunArgs(['--model-seed', '1', '--model', 'dir'])).toThrow(/cannot be combined with --model/);
+    expect(parseRunArgs(['--model-arch', 'gpt2']).modelArch).toBe('gpt2');
+    expect(parseRunArgs([]).modelArch).toBeUndefined();
+    expect(() => parseRunArgs(['--model-arch', 'bert'])).toThrow(/--model-arch must be llama or gpt2, got "bert"/);
+    expect(() => parseRunArgs(['--model-arch', 'gpt2', '--model', 'dir'])).toThrow(/--model-arch .*cannot be combined with --model DIR/);
   });
 
   test('usage errors exit 2 and name the problem', async () => {

@@ -14,6 +14,7 @@ import type { MetricStyle } from '../eval';
 import { reportCommand, validateCommand } from './report-commands';
 import { aggregateCommand } from './aggregate-command';
 import { WORLD_PERSONS_RANGE } from '../world';
+import type { PretrainArch, TrainSettingsInput } from '../pretrain';
 
 /**
  * Defaults of `hiedit-bench run` (and so of `npm start`): sized so the whole world benchmark — world
@@ -45,6 +46,7 @@ const RUN_FLAGS = {
   'world-seed': 'number',
   'world-persons': 'number',
   'model-seed': 'number',
+  'model-arch': 'string',
   'max-pretrain-seconds': 'number',
   'skip-invalid': 'boolean',
   fresh: 'boolean',
@@ -83,6 +85,8 @@ DIR/report.html. An interrupted run resumes: rerun the same command.
   --model-seed N            seed of the world / facts model's pretraining (default 0); each seed is its own
                             cached model, so runs with --model-seed S --seed S measure the spread over
                             pretrained models too (aggregate them with hiedit-bench aggregate --across-models)
+  --model-arch llama|gpt2   architecture of the world / facts model (default llama); each is its own cached
+                            model, and the default edit modules follow it (Llama down_proj, GPT-2 c_proj)
   --max-pretrain-seconds N  time budget of a pretraining
   --skip-invalid            skip invalid records of --data (each is reported) instead of stopping
   --fresh                   discard earlier state in --out instead of resuming
@@ -118,7 +122,9 @@ function readEditorSettings(file: string): Record<string, Record<string, unknown
 }
 
 /** Parses `run` flags into run options (exported for tests). */
-export function parseRunArgs(argv: string[]): { run: RunOptions; worldSeed: number; worldPersons?: number; modelSeed?: number; maxPretrainSeconds?: number; backend?: string } {
+export function parseRunArgs(argv: string[]): {
+  run: RunOptions; worldSeed: number; worldPersons?: number; modelSeed?: number; modelArch?: PretrainArch; maxPretrainSeconds?: number; backend?: string;
+} {
   const { flags, positional } = parseFlags(argv, RUN_FLAGS);
   if (positional.length > 0) throw new CliUsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
   const dataset = (flags.dataset ?? RUN_DEFAULTS.dataset) as BenchDataset;
@@ -158,6 +164,11 @@ export function parseRunArgs(argv: string[]): { run: RunOptions; worldSeed: numb
   if (flags['model-seed'] !== undefined && flags.model !== undefined) {
     throw new CliUsageError('--model-seed seeds the pretraining of the built-in models; it cannot be combined with --model DIR');
   }
+  const modelArch = flags['model-arch'];
+  if (modelArch !== undefined) {
+    if (flags.model !== undefined) throw new CliUsageError('--model-arch chooses the architecture of the built-in models; it cannot be combined with --model DIR');
+    if (modelArch !== 'llama' && modelArch !== 'gpt2') throw new CliUsageError(`--model-arch must be llama or gpt2, got ${JSON.stringify(modelArch)}`);
+  }
   const maxPretrainSeconds = flags['max-pretrain-seconds'];
   if (maxPretrainSeconds !== undefined && !(maxPretrainSeconds > 0)) throw new CliUsageError('--max-pretrain-seconds must be positive');
   const worldPersons = flags['world-persons'];
@@ -174,6 +185,7 @@ export function parseRunArgs(argv: string[]): { run: RunOptions; worldSeed: numb
     worldSeed: nonNegInt(flags['world-seed'], 'world-seed', 0),
     ...(worldPersons !== undefined ? { worldPersons } : {}),
     ...(flags['model-seed'] !== undefined ? { modelSeed: nonNegInt(flags['model-seed'], 'model-seed', 0) } : {}),
+    ...(modelArch !== undefined ? { modelArch: modelArch as PretrainArch } : {}),
     maxPretrainSeconds,
     backend: flags.backend,
   };
@@ -181,19 +193,24 @@ export function parseRunArgs(argv: string[]): { run: RunOptions; worldSeed: numb
 
 /** The `run` command; `deps` is injectable for tests. */
 export function runCommand(
-  makeDeps: (o: { worldSeed: number; worldPersons?: number; pretrain?: { seed: number }; maxPretrainSeconds?: number; log: (l: string) => void }) => RunnerDeps = defaultDeps,
+  makeDeps: (o: { worldSeed: number; worldPersons?: number; pretrain?: TrainSettingsInput; maxPretrainSeconds?: number; log: (l: string) => void }) => RunnerDeps = defaultDeps,
 ): CliCommand {
   return {
     name: 'run',
     summary: 'run a lifelong-editing benchmark and write results.json + report.html',
     usage: RUN_USAGE,
     async run(argv: string[], io: CliIO): Promise<number> {
-      const { run, worldSeed, worldPersons, modelSeed, maxPretrainSeconds, backend } = parseRunArgs(argv);
+      const { run, worldSeed, worldPersons, modelSeed, modelArch, maxPretrainSeconds, backend } = parseRunArgs(argv);
       const log = (l: string) => io.err(`${l}\n`);
       const report = await initBackend(backend ? { backend: backend as 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' } : {});
       log(`backend: ${report.active}`);
       const t0 = Date.now();
-      const pretrain = modelSeed !== undefined ? { pretrain: { seed: modelSeed } } : {};
+      const settings: TrainSettingsInput = {
+        ...(modelSeed !== undefined ? { seed: modelSeed } : {}),
+        // llama is the default and is left out, so its models keep their cache keys
+        ...(modelArch === 'gpt2' ? { model: { arch: modelArch } } : {}),
+      };
+      const pretrain = Object.keys(settings).length > 0 ? { pretrain: settings } : {};
       const outcome = await runBenchmark(run, makeDeps({ worldSeed, worldPersons, ...pretrain, maxPretrainSeconds, log }), {
         log,
         progress: progressFactory({ quiet: run.quiet }),

@@ -61,7 +61,7 @@ export function knowledgeWarnings(accuracy: Readonly<Record<string, AccuracyResu
 export function formatPretrainReport(r: PretrainReport): string {
   const m = r.settings.model;
   const lines = [
-    `${r.kind} model ${r.key.slice(0, 16)}: Llama ${m.layers} layers, d=${m.hidden}, ${m.heads} heads, ffn ${m.intermediate}; ` +
+    `${r.kind} model ${r.key.slice(0, 16)}: ${m.arch === 'gpt2' ? 'GPT-2' : 'Llama'} ${m.layers} layers, d=${m.hidden}, ${m.heads} heads, ffn ${m.intermediate}; ` +
       `${r.parameters} parameters, vocabulary ${r.vocabSize}`,
     `trained on ${r.examples} facts for ${r.epochs} epochs (${r.steps} steps) in ${r.trainSeconds.toFixed(1)} s on ${r.backend}${r.truncated ? ' (cut short by the time budget)' : ''}`,
     'teacher-forced accuracy of the true answers (saved model):',

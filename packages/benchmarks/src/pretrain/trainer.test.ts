@@ -6,7 +6,7 @@ import { loadModel, tokenizerFromDefinition, tokenizeTuple } from '@hiedit/llm-l
 import { generateWorld, worldSentences } from '../world';
 import { padBatch } from './accuracy';
 import { SeededRandom } from '@hiedit/tensor-core';
-import { epochBatches, ensureWorldModel, learningRate, resolveTrainSettings, trainFactsLM, buildWordTokenizer, writeWordTokenizer, teacherForcedAccuracy } from './index';
+import { epochBatches, ensureWorldModel, formatPretrainReport, learningRate, resolveTrainSettings, trainFactsLM, buildWordTokenizer, writeWordTokenizer, teacherForcedAccuracy } from './index';
 
 const quiet = { sink: { write: () => true }, quiet: true };
 const progress = (label: string, total: number) => new (require('../progress').Progress)(label, total, quiet);
@@ -83,6 +83,41 @@ describe('pretraining', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('trains a GPT-2-architecture model when asked, saved as a gpt2 checkpoint that loads back with identical logits', async () => {
+    expect(() => resolveTrainSettings({ model: { arch: 'gpt2', heads: 4, kvHeads: 2 } })).toThrow(/gpt2 model has no grouped-query attention/);
+    expect(() => resolveTrainSettings({ model: { arch: 'bert' as never } })).toThrow(/model\.arch must be "llama" or "gpt2"/);
+    // llama is the default and is not recorded, so Llama models keep their cache keys
+    expect(resolveTrainSettings({ model: { arch: 'llama' } })).toEqual(resolveTrainSettings());
+    const world = generateWorld({ seed: 1, persons: 20, relationsPerPerson: 2 });
+    const examples = worldSentences(world);
+    const files = buildWordTokenizer(examples.map((e) => `${e.prompt} ${e.answer}`));
+    const tok = tokenizerFromDefinition({ tokenizerJson: files.tokenizerJson, tokenizerConfig: files.tokenizerConfig });
+    const settings = resolveTrainSettings({ ...tinySettings, model: { ...tinySettings.model, arch: 'gpt2' }, stopAccuracy: 1 });
+    const res = await trainFactsLM({ examples, tokenizer: tok, settings, progress });
+    try {
+      expect(res.epochLosses[res.epochLosses.length - 1]).toBeLessThan(res.epochLosses[0] * 0.7);
+      expect(res.model.config.architecture).toBe('gpt2');
+      expect(res.model.modules.map((m) => m.name)).toContain('h.1.mlp.c_proj');
+      const modelDir = path.join(dir, 'gpt2');
+      await res.model.save(modelDir);
+      writeWordTokenizer(modelDir, files);
+      expect(JSON.parse(fs.readFileSync(path.join(modelDir, 'config.json'), 'utf8'))).toMatchObject({ model_type: 'gpt2', n_layer: 2, n_embd: 32, n_inner: 64 });
+      const back = await loadModel(modelDir);
+      try {
+        const batch = padBatch(res.tuples.slice(0, 5), 2);
+        const a = res.model.forward(batch.ids, batch.mask);
+        const b = back.forward(batch.ids, batch.mask);
+        expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
+        a.dispose();
+        b.dispose();
+      } finally {
+        back.dispose();
+      }
+    } finally {
+      res.model.dispose();
+    }
+  });
+
   it('caches the world model by world and settings', async () => {
     const cacheDir = path.join(dir, 'cache');
     const lines: string[] = [];
@@ -98,6 +133,10 @@ describe('pretraining', () => {
     expect(again.dir).toBe(first.dir);
     const other = await ensureWorldModel({ ...opts, train: { ...opts.train, seed: 4 } });
     expect(other.dir).not.toBe(first.dir);
+    const gpt2 = await ensureWorldModel({ ...opts, train: { ...opts.train, model: { ...opts.train.model, arch: 'gpt2' as const } } });
+    expect(gpt2.dir).not.toBe(first.dir);
+    expect(formatPretrainReport(gpt2.report)).toMatch(/GPT-2 2 layers/);
+    expect(JSON.parse(fs.readFileSync(path.join(gpt2.modelDir, 'config.json'), 'utf8')).model_type).toBe('gpt2');
     expect(fs.readdirSync(cacheDir).filter((f) => f.startsWith('.')).length).toBe(0);
   });
 

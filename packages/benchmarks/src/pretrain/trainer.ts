@@ -1,5 +1,5 @@
 /**
- * Pretrains a small Llama-architecture model on (prompt, answer) facts with our own Adam: seeded
+ * Pretrains a small Llama-architecture (or, on request, GPT-2-architecture) model on (prompt, answer) facts with our own Adam: seeded
  * initialization, seeded batch order, teacher-forced tuples from tokenizeTuple, loss on the answer
  * tokens (plus, optionally, a down-weighted loss on the rest of the sentence).
  */
@@ -11,8 +11,16 @@ import { padBatch, teacherForcedAccuracy, type AccuracyResult } from './accuracy
 /** Version of the training procedure; part of every cache key, bumped when results would change. */
 export const TRAINER_VERSION = 3;
 
-/** Shape of the Llama model to train. */
+/** Architectures the pretrainer can build: the Hugging Face model_type of the saved checkpoint. */
+export type PretrainArch = 'llama' | 'gpt2';
+
+/** Shape of the model to train. */
 export interface ModelShape {
+  /**
+   * Architecture (default Llama; absent means Llama, so the cache keys of Llama models stay as they were). GPT-2:
+   * learned positions, LayerNorm, GELU MLP (c_fc, c_proj), tied embeddings; `kvHeads` must equal `heads`.
+   */
+  readonly arch?: PretrainArch;
   readonly layers: number;
   readonly hidden: number;
   readonly heads: number;
@@ -87,6 +95,14 @@ export function resolveTrainSettings(s: Partial<Omit<TrainSettings, 'model'>> & 
     throw new Error(`train settings: model.heads (${model.heads}) must divide model.hidden (${model.hidden}) into an even head size`);
   }
   if (model.heads % model.kvHeads !== 0) throw new Error(`train settings: model.kvHeads (${model.kvHeads}) must divide model.heads (${model.heads})`);
+  if (model.arch !== undefined && model.arch !== 'llama' && model.arch !== 'gpt2') {
+    throw new Error(`train settings: model.arch must be "llama" or "gpt2", got ${JSON.stringify(model.arch)}`);
+  }
+  if (model.arch === 'gpt2' && model.kvHeads !== model.heads) {
+    throw new Error(`train settings: a gpt2 model has no grouped-query attention: model.kvHeads (${model.kvHeads}) must equal model.heads (${model.heads})`);
+  }
+  // Llama is the default and is not recorded, so the settings (and cache keys) of Llama models do not change.
+  if (model.arch === 'llama') delete (model as { arch?: PretrainArch }).arch;
   int(r.epochs, 'epochs');
   int(r.batchSize, 'batchSize');
   pos(r.lr, 'lr');
@@ -120,6 +136,33 @@ export function llamaConfig(shape: ModelShape, vocabSize: number, special: { bos
     pad_token_id: special.pad,
     torch_dtype: 'float32',
   };
+}
+
+/** Hugging Face config.json of a GPT-2 model of `shape` (tied embeddings, gelu_new) over a vocabulary of `vocabSize`. */
+export function gpt2Config(shape: ModelShape, vocabSize: number, special: { bos: number; eos: number; pad: number }): Record<string, unknown> {
+  return {
+    architectures: ['GPT2LMHeadModel'],
+    model_type: 'gpt2',
+    vocab_size: vocabSize,
+    n_embd: shape.hidden,
+    n_inner: shape.intermediate,
+    n_layer: shape.layers,
+    n_head: shape.heads,
+    n_positions: shape.maxPositions,
+    activation_function: 'gelu_new',
+    layer_norm_epsilon: 1e-5,
+    scale_attn_weights: true,
+    tie_word_embeddings: true,
+    bos_token_id: special.bos,
+    eos_token_id: special.eos,
+    pad_token_id: special.pad,
+    torch_dtype: 'float32',
+  };
+}
+
+/** The config.json the pretrainer writes for `shape` (its architecture's). */
+export function pretrainConfig(shape: ModelShape, vocabSize: number, special: { bos: number; eos: number; pad: number }): Record<string, unknown> {
+  return (shape.arch === 'gpt2' ? gpt2Config : llamaConfig)(shape, vocabSize, special);
 }
 
 /** A (prompt, answer) pair to learn. */
@@ -170,7 +213,7 @@ export function learningRate(s: TrainSettings, step: number, totalSteps: number)
 }
 
 /**
- * Trains a fresh Llama model of `settings.model` on `examples`. The model is created from the settings'
+ * Trains a fresh model of `settings.model` (Llama unless `model.arch` says gpt2) on `examples`. The model is created from the settings'
  * seed, batches are drawn in a seeded order, and the loss weights answer tokens 1 and other positions
  * `sentenceLossWeight`. Progress (loss, running accuracy, ETA) goes to stderr.
  */
@@ -190,7 +233,7 @@ export async function trainFactsLM(opts: TrainOptions): Promise<TrainResult> {
     throw new Error(`trainFactsLM: an example has ${longest} tokens but model.maxPositions is ${s.model.maxPositions}`);
   }
   const padId = tok.eosTokenId ?? 0;
-  const config = llamaConfig(s.model, tok.vocabSize, { bos: specialId(tok, 'bos'), eos: specialId(tok, 'eos'), pad: padId });
+  const config = pretrainConfig(s.model, tok.vocabSize, { bos: specialId(tok, 'bos'), eos: specialId(tok, 'eos'), pad: padId });
   const model = createModel(config, s.seed);
   try {
     const rng = new SeededRandom(s.seed).fork('batches');

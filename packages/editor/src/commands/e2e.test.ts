@@ -41,7 +41,7 @@ test('train-editor, edit, rollback, export with the model\'s own tokenizer', asy
     '--editor', 'rledit', '--out', editorDir, '--settings', '{"policy":{"low":{"rank":4}},"trainer":{"epochs":1}}', '--json');
   expect(train.err).toMatch(/\[train\]/);
   expect(train.code).toBe(0);
-  expect(JSON.parse(train.out)).toMatchObject({ editor: 'rledit', steps: 3, finished: true, modules: ['h.0.mlp.c_fc', 'h.1.mlp.c_fc'] });
+  expect(JSON.parse(train.out)).toMatchObject({ editor: 'rledit', steps: 3, finished: true, modules: ['h.0.mlp.c_proj', 'h.1.mlp.c_proj'] });
 
   const journal = path.join(dir, 'edits.hjournal');
   const e = await hiedit('edit', '--model', modelDir, '--editor', editorDir, '--journal', journal,
@@ -49,7 +49,7 @@ test('train-editor, edit, rollback, export with the model\'s own tokenizer', asy
   expect(e.code).toBe(0);
   const report = JSON.parse(e.out).edits[0];
   expect(report.editId).toBe('e1');
-  expect(report.selected.map((s: { module: string }) => s.module)).toEqual(['h.0.mlp.c_fc', 'h.1.mlp.c_fc']);
+  expect(report.selected.map((s: { module: string }) => s.module)).toEqual(['h.0.mlp.c_proj', 'h.1.mlp.c_proj']);
   const ft = await hiedit('edit', '--model', modelDir, '--editor', 'ft', '--journal', journal,
     '--prompt', 'Erin plays', '--target', 'chess', '--json');
   expect(ft.code).toBe(0);
