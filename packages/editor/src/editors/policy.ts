@@ -8,8 +8,8 @@ import * as path from 'path';
 import { EditableModel, ParameterShift, TokenizedEditRequest, TracePositions } from '@hiedit/tensor-core';
 import {
   calibrateSelection, DEFAULT_TRAINER_OPTIONS, disposeShifts, EditorKind, HiEditPolicy, loadPolicy, PolicyConfigInput, PolicyTrainer,
-  presetTrainerOptions, presetUsesHighLevel, resolveCalibration, savePolicy, scaleShifts, serializableOptions, TrainerOptions,
-  TrainProgress as RlProgress,
+  presetTrainerOptions, presetUsesHighLevel, resolveCalibration, savePolicy, scaleShifts, SelectionCalibration, serializableOptions,
+  TrainerOptions, TrainProgress as RlProgress,
 } from '@hiedit/rl-hierarchy';
 import { registerEditor } from './registry';
 import { EditModuleShape, moduleStepDefaults, residualWidth } from './sizeDefaults';
@@ -139,7 +139,7 @@ class PolicyEditor implements Editor {
       if (opts.calibration) {
         // An edit that holds at no strength up to the bound (on any module set the miss rule tries) is skipped
         // rather than applied for nothing.
-        let c;
+        let c: SelectionCalibration;
         try {
           c = calibrateSelection(model, request.edit, edit, opts.calibration);
         } catch (e) {
