@@ -1,10 +1,10 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tf, initBackend } from '@hiedit/tensor-core';
+import { tf, initBackend, type TokenizedTuple } from '@hiedit/tensor-core';
 import { loadModel, tokenizerFromDefinition, tokenizeTuple } from '@hiedit/llm-loader';
 import { generateWorld, worldSentences } from '../world';
-import { padBatch } from './accuracy';
+import { padBatch, type ForwardModel } from './accuracy';
 import { SeededRandom } from '@hiedit/tensor-core';
 import { epochBatches, ensureWorldModel, formatPretrainReport, learningRate, resolveTrainSettings, trainFactsLM, buildWordTokenizer, writeWordTokenizer, teacherForcedAccuracy } from './index';
 
@@ -19,6 +19,27 @@ const tinySettings = resolveTrainSettings({
   lr: 1e-2,
   warmupSteps: 5,
 });
+
+/** A 20-person world's sentences and a word tokenizer over them. */
+function tinyWorldData() {
+  const examples = worldSentences(generateWorld({ seed: 1, persons: 20, relationsPerPerson: 2 }));
+  const files = buildWordTokenizer(examples.map((e) => `${e.prompt} ${e.answer}`));
+  const tok = tokenizerFromDefinition({ tokenizerJson: files.tokenizerJson, tokenizerConfig: files.tokenizerConfig });
+  return { examples, files, tok };
+}
+
+/** Both models give bitwise the same logits on the first five tuples. */
+function expectSameLogits(a: ForwardModel, b: ForwardModel, tuples: readonly TokenizedTuple[]): void {
+  const batch = padBatch(tuples.slice(0, 5), 2);
+  const x = a.forward(batch.ids, batch.mask);
+  const y = b.forward(batch.ids, batch.mask);
+  try {
+    expect(Array.from(y.dataSync())).toEqual(Array.from(x.dataSync()));
+  } finally {
+    x.dispose();
+    y.dispose();
+  }
+}
 
 describe('pretraining', () => {
   let dir: string;
@@ -46,10 +67,7 @@ describe('pretraining', () => {
   });
 
   it('lowers the loss, leaks no tensors, and saves a model that loads back with identical logits', async () => {
-    const world = generateWorld({ seed: 1, persons: 20, relationsPerPerson: 2 });
-    const examples = worldSentences(world);
-    const files = buildWordTokenizer(examples.map((e) => `${e.prompt} ${e.answer}`));
-    const tok = tokenizerFromDefinition({ tokenizerJson: files.tokenizerJson, tokenizerConfig: files.tokenizerConfig });
+    const { examples, files, tok } = tinyWorldData();
     const before = tf.memory().numTensors;
     const res = await trainFactsLM({ examples, tokenizer: tok, settings: { ...tinySettings, stopAccuracy: 1 }, progress });
     try {
@@ -64,12 +82,7 @@ describe('pretraining', () => {
         expect(back.tokenizer).toBeDefined();
         const t = tokenizeTuple(back.tokenizer!, examples[0].prompt, examples[0].answer);
         expect(t.ids).toEqual(res.tuples[0].ids);
-        const batch = padBatch(res.tuples.slice(0, 5), 2);
-        const a = res.model.forward(batch.ids, batch.mask);
-        const b = back.forward(batch.ids, batch.mask);
-        expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
-        a.dispose();
-        b.dispose();
+        expectSameLogits(res.model, back, res.tuples);
         const accA = teacherForcedAccuracy(res.model, res.tuples, { padId: 2 });
         const accB = teacherForcedAccuracy(back, res.tuples, { padId: 2 });
         expect(accB).toEqual(accA);
@@ -88,10 +101,7 @@ describe('pretraining', () => {
     expect(() => resolveTrainSettings({ model: { arch: 'bert' as never } })).toThrow(/model\.arch must be "llama" or "gpt2"/);
     // llama is the default and is not recorded, so Llama models keep their cache keys
     expect(resolveTrainSettings({ model: { arch: 'llama' } })).toEqual(resolveTrainSettings());
-    const world = generateWorld({ seed: 1, persons: 20, relationsPerPerson: 2 });
-    const examples = worldSentences(world);
-    const files = buildWordTokenizer(examples.map((e) => `${e.prompt} ${e.answer}`));
-    const tok = tokenizerFromDefinition({ tokenizerJson: files.tokenizerJson, tokenizerConfig: files.tokenizerConfig });
+    const { examples, files, tok } = tinyWorldData();
     const settings = resolveTrainSettings({ ...tinySettings, model: { ...tinySettings.model, arch: 'gpt2' }, stopAccuracy: 1 });
     const res = await trainFactsLM({ examples, tokenizer: tok, settings, progress });
     try {
@@ -104,12 +114,7 @@ describe('pretraining', () => {
       expect(JSON.parse(fs.readFileSync(path.join(modelDir, 'config.json'), 'utf8'))).toMatchObject({ model_type: 'gpt2', n_layer: 2, n_embd: 32, n_inner: 64 });
       const back = await loadModel(modelDir);
       try {
-        const batch = padBatch(res.tuples.slice(0, 5), 2);
-        const a = res.model.forward(batch.ids, batch.mask);
-        const b = back.forward(batch.ids, batch.mask);
-        expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
-        a.dispose();
-        b.dispose();
+        expectSameLogits(res.model, back, res.tuples);
       } finally {
         back.dispose();
       }
