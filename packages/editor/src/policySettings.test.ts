@@ -81,7 +81,9 @@ describe('policy editor settings', () => {
     // Options the old file lacks take DEFAULT_TRAINER_OPTIONS. Calibration, a HiEdit creation default since session 4,
     // is off there, as it was for every editor written before it existed.
     expect(full.calibration).not.toBeNull();
-    expect(loaded.settings().trainer).toEqual({ ...full, calibration: null });
+    // Likewise the gate target: an editor written before it existed trained its gate by straight-through.
+    expect(full.gateTarget).toBe('counterfactual');
+    expect(loaded.settings().trainer).toEqual({ ...full, calibration: null, gateTarget: 'straightThrough' });
     expect(policyParams(loaded)).toEqual(policyParams(editor));
     editor.dispose();
     loaded.dispose();

@@ -42,6 +42,15 @@ export interface TrainerOptions {
    * will make. null: the shift as the network proposes it. Accepts `true` for the defaults.
    */
   calibration: CalibrationSettings | null;
+  /**
+   * How the HiNet gate learns (hiedit mode). 'straightThrough' (the spec's): the model losses reach the gate through
+   * the straight-through mask, a first-order signal that, under calibration, judges every unselected module's shift
+   * at the selected modules' strength. 'counterfactual': each module's shift is calibrated and scored on its own
+   * (the same window loss and regularizer), and the gate's scores are trained by cross-entropy towards the k
+   * modules that scored best; the model losses then reach only the low level. Costs one calibration and one window
+   * loss per module per step.
+   */
+  gateTarget: 'straightThrough' | 'counterfactual';
   /** Keep each step's selected shift applied (lifelong trajectory). false: every edit starts from the base model. */
   accumulateEdits: boolean;
   /** Compute L_full (all modules shifted) for the reported advantage L_sel - L_full (needs a high-level policy). */
@@ -118,6 +127,7 @@ export const DEFAULT_TRAINER_OPTIONS: Omit<TrainerOptions, 'maxSteps' | 'checkpo
   shuffle: true,
   positions: 'all',
   calibration: null,
+  gateTarget: 'straightThrough',
   accumulateEdits: true,
   computeBaseline: true,
   zeroLowLevelGradEachStep: false,
@@ -189,6 +199,10 @@ export function validateOptions(o: TrainerOptions): void {
     if (o.mode !== 'hiedit') bad('calibration', 'is a hiedit-mode option (reference mode reproduces the authors\' schedule)');
     resolveCalibration(o.calibration, 'trainer options');
   }
+  if (o.gateTarget !== 'straightThrough' && o.gateTarget !== 'counterfactual') {
+    bad('gateTarget', `must be 'straightThrough' or 'counterfactual', got ${String(o.gateTarget)}`);
+  }
+  if (o.gateTarget === 'counterfactual' && o.mode !== 'hiedit') bad('gateTarget', "'counterfactual' is a hiedit-mode option");
   if (o.clipNorm <= 0) bad('clipNorm', `must be > 0, got ${o.clipNorm}`);
   if (o.beta1 >= 1 || o.beta2 >= 1) bad('beta1/beta2', `must be < 1, got ${o.beta1}, ${o.beta2}`);
   if (o.maxSteps !== undefined && (!Number.isInteger(o.maxSteps) || o.maxSteps < 0)) bad('maxSteps', `must be a non-negative integer, got ${o.maxSteps}`);

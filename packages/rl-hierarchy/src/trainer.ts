@@ -118,6 +118,9 @@ export class PolicyTrainer {
     const merged = { ...DEFAULT_TRAINER_OPTIONS, ...modeDefaults, ...stripUndefined(options) } as TrainerOptions;
     this.options = { ...merged, calibration: resolveCalibration(merged.calibration) };
     validateOptions(this.options);
+    if (this.options.gateTarget === 'counterfactual' && policy.config.high?.adaptive) {
+      throw new Error("trainer options: gateTarget 'counterfactual' trains a top-k gate; it does not train an adaptive-k threshold");
+    }
     checkModulesMatch(policy.modules, (n) => model.module(n), 'trainer');
     this.names = policy.moduleNames();
     for (const n of policy.params.names()) this.varNames.set(policy.params.get(n).name, n);
@@ -288,7 +291,8 @@ export class PolicyTrainer {
       const window: WindowItem[] = requests.map((r, i) => ({ request: r, weight: weights[i], pBefore: pBefore[i] }));
       edit = this.policy.computeEdit(features);
       const scale = this.calibratedScale(request, edit, false);
-      const step = o.mode === 'hiedit' ? this.hieditGradients(features, window, scale) : this.referenceGradients(features, window, edit);
+      const target = o.mode === 'hiedit' && o.gateTarget === 'counterfactual' && this.policy.high ? this.counterfactualGateTarget(request, edit, window) : undefined;
+      const step = o.mode === 'hiedit' ? this.hieditGradients(features, window, scale, target) : this.referenceGradients(features, window, edit);
       const updated = this.accumulate(step.grads);
       const full = o.computeBaseline && this.policy.high ? this.fullLoss(window, edit, this.calibratedScale(request, edit, true)) : undefined;
       if (o.accumulateEdits) this.applySelected(edit, scale);
@@ -344,15 +348,17 @@ export class PolicyTrainer {
    * hiedit mode: the objective as a function of the policy parameters through W + mask * dW(theta).
    * Exposed for gradient checks; returns the gradients (caller owns) and the loss terms.
    */
-  hieditGradients(features: ReadonlyMap<string, EditFeatures>, window: readonly WindowItem[], scale = 1): StepGradients {
+  hieditGradients(features: ReadonlyMap<string, EditFeatures>, window: readonly WindowItem[], scale = 1, gateTarget?: Float32Array): StepGradients {
     const M = this.names.length;
     const terms = { gen: 0, loc: 0, reg: 0 };
     const { value, grads } = tf.variableGrads(() => {
       const out = this.policy.forward(features);
+      // With a counterfactual target the gate learns from the target alone: the hard mask is a constant here.
+      const mask = out.gate ? (gateTarget ? tf.tensor1d(out.gate.hard) : out.gate.mask) : null;
       const masked = out.shifts.map((s, i) => {
         // The calibrated strength is a constant of this step: the policy learns the direction and the gate the choice.
         const dense = scale === 1 ? tf.matMul(s.left, s.right) : tf.mul(tf.matMul(s.left, s.right), scale);
-        return out.gate ? tf.mul(dense, tf.slice(out.gate.mask, [i], [1]).reshape([])) : dense;
+        return mask ? tf.mul(dense, tf.slice(mask, [i], [1]).reshape([])) : dense;
       }) as tf.Tensor2D[];
       const shiftMap = new Map(this.names.map((n, i) => [n, masked[i]] as const));
       const t = windowLoss(this.model, window, shiftMap, this.weights);
@@ -360,6 +366,7 @@ export class PolicyTrainer {
       let total = tf.add(t.modelLoss, reg) as tf.Scalar;
       const hi = this.policy.config.high;
       if (out.gate && hi?.adaptive) total = tf.add(total, tf.mul(tf.sum(out.gate.mask), hi.beta / M));
+      if (out.gate && gateTarget) total = tf.sub(total, tf.sum(tf.mul(tf.tensor1d(gateTarget), tf.logSoftmax(out.gate.scores)))) as tf.Scalar;
       terms.gen = t.gen.dataSync()[0];
       terms.loc = t.loc.dataSync()[0];
       terms.reg = reg.dataSync()[0];
@@ -499,6 +506,32 @@ export class PolicyTrainer {
     return calibrateScale(this.model, request.edit, shifts, c).scale;
   }
 
+  /**
+   * The counterfactual gate target: every module's shift calibrated and scored on its own (window loss + regularizer,
+   * no shift at all when it does not hold), and a distribution uniform over the k best modules, k the gate's count
+   * this step. Each module alone stands in for the sets containing it, exact when k = 1.
+   */
+  private counterfactualGateTarget(request: TokenizedEditRequest, edit: PolicyEdit, window: readonly WindowItem[]): Float32Array {
+    const c = this.options.calibration;
+    const losses = this.names.map((n) => {
+      const shift = edit.shifts.get(n)!;
+      const s = c ? calibrateScale(this.model, request.edit, new Map([[n, shift]]), c).scale : 1;
+      const v = tf.tidy(() => {
+        const dense = tf.mul(shiftToDense(shift), s) as tf.Tensor2D;
+        const t = windowLoss(this.model, window, s > 0 ? new Map([[n, dense]]) : new Map(), this.weights);
+        return tf.add(t.modelLoss, shiftRegularizer([dense], this.options.regCoef));
+      });
+      const x = v.dataSync()[0];
+      v.dispose();
+      return x;
+    });
+    const k = Math.max(1, edit.mask.selected.filter(Boolean).length);
+    const best = [...losses.keys()].sort((a, b) => losses[a] - losses[b] || a - b).slice(0, k);
+    const q = new Float32Array(this.names.length);
+    for (const i of best) q[i] = 1 / k;
+    return q;
+  }
+
   /** L_full: the same generalization + locality losses with every module shifted (no gradient). */
   private fullLoss(window: readonly WindowItem[], edit: PolicyEdit, scale = 1): number {
     return tf.tidy(() => {
@@ -622,7 +655,8 @@ export class PolicyTrainer {
     // value would silently continue a different run.
     if (!s.options || typeof s.options !== 'object') throw new Error(`${jsonFile}: field "options" is missing`);
     const mine = serializableOptions(this.options);
-    const saved = serializableOptions(s.options as unknown as TrainerOptions);
+    // a run saved before gateTarget existed trained its gate the only way there was
+    const saved = serializableOptions({ gateTarget: 'straightThrough', ...(s.options as object) } as unknown as TrainerOptions);
     for (const k of [...new Set([...Object.keys(mine), ...Object.keys(saved)])]) {
       if (JSON.stringify(saved[k]) !== JSON.stringify(mine[k])) {
         throw new Error(`${jsonFile}: the saved run used ${k} = ${JSON.stringify(saved[k])}, this trainer has ${JSON.stringify(mine[k])}`);

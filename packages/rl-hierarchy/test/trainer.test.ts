@@ -167,6 +167,74 @@ describe('hiedit-mode gradients', () => {
   });
 });
 
+describe("gateTarget 'counterfactual'", () => {
+  test('the gate gets exactly the gradient of the target cross-entropy; the low level that of the hard-masked losses', () => {
+    const model = new ToyLM(SPEC);
+    const reqs = toyRequests(3, SPEC.vocab, 17);
+    const policy = new HiEditPolicy(model.modules, { ...POLICY, low: { rank: 3, blocks: 1, initEta: 0.3 } });
+    const trainer = new PolicyTrainer(model, policy, { ...BASE_OPTS, gateTarget: 'counterfactual' });
+    const trace = model.trace(reqs[2].edit, policy.moduleNames());
+    policy.updateNormalizers(trace.features, { low: true, high: true });
+    perturb(policy, 18, 0.2);
+    const w = windowWeights(3, 0.95);
+    const pBefore = localityReference(model, reqs);
+    const items: WindowItem[] = reqs.map((r, i) => ({ request: r, weight: w[i], pBefore: pBefore[i] }));
+    const target = Float32Array.from([0, 0.5, 0, 0.5]);
+    const step = trainer.hieditGradients(trace.features, items, 1, target);
+    const straight = trainer.hieditGradients(trace.features, items, 1);
+    // independent: d/dtheta of -sum q log softmax(scores) over the gate's parameters
+    const names = policy.params.names().filter((n) => n.startsWith('high.'));
+    const { value, grads } = tf.variableGrads(() => tf.neg(tf.sum(tf.mul(tf.tensor1d(target), tf.logSoftmax(policy.high!.scores(trace.features))))) as tf.Scalar,
+      names.map((n) => policy.params.get(n)));
+    value.dispose();
+    let checked = 0;
+    for (const n of names) {
+      const want = grads[policy.params.get(n).name];
+      const got = step.grads.get(n);
+      const wv = want ? Array.from(want.dataSync()) : [];
+      if (wv.every((x) => x === 0)) continue;
+      expect(got).toBeDefined();
+      const gv = Array.from(got!.dataSync());
+      gv.forEach((x, i) => expect(x).toBeCloseTo(wv[i], 5));
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(0);
+    // the straight-through run gives the gate another gradient (the model losses), so the test can fail
+    const gateW = 'high.gate.W';
+    expect(Array.from(straight.grads.get(gateW)!.dataSync())).not.toEqual(Array.from(step.grads.get(gateW)!.dataSync()));
+    // the low level is trained on the same selected shift either way (hard mask forward)
+    const low = [...step.grads.keys()].find((n) => n.startsWith('low.'))!;
+    const a = Array.from(step.grads.get(low)!.dataSync());
+    Array.from(straight.grads.get(low)!.dataSync()).forEach((x, i) => expect(x).toBeCloseTo(a[i], 5));
+    for (const g of [...Object.values(grads), ...step.grads.values(), ...straight.grads.values()]) g.dispose();
+    for (const f of trace.features.values()) { f.keys.dispose(); f.valueGrads.dispose(); }
+    pBefore.forEach((p) => p?.dispose());
+    trainer.dispose();
+    policy.dispose();
+    model.dispose();
+  });
+
+  test('training with it is seeded, learns and leaks nothing; reference mode and adaptive k refuse it', () => {
+    const train = toyRequests(5, SPEC.vocab, 40);
+    const before = tf.memory().numTensors;
+    const a = run({ gateTarget: 'counterfactual', calibration: { minStrength: 1 / 16, maxStrength: 16, margin: 0, tolerance: 0.25, onMiss: 'max' } }, train);
+    expect(tf.memory().numTensors).toBe(before);
+    const b = run({ gateTarget: 'counterfactual', calibration: { minStrength: 1 / 16, maxStrength: 16, margin: 0, tolerance: 0.25, onMiss: 'max' } }, train);
+    expect(b.params).toEqual(a.params);
+    const st = run({ calibration: { minStrength: 1 / 16, maxStrength: 16, margin: 0, tolerance: 0.25, onMiss: 'max' } }, train);
+    expect(st.params['high.gate.W']).not.toEqual(a.params['high.gate.W']);
+    const model = new ToyLM(SPEC);
+    const policy = new HiEditPolicy(model.modules, POLICY);
+    expect(() => new PolicyTrainer(model, policy, { mode: 'reference', gateTarget: 'counterfactual' })).toThrow(/'counterfactual' is a hiedit-mode option/);
+    expect(() => new PolicyTrainer(model, policy, { gateTarget: 'oracle' as never })).toThrow(/gateTarget must be 'straightThrough' or 'counterfactual'/);
+    const adaptive = new HiEditPolicy(model.modules, { ...POLICY, high: { hidden: 6, adaptive: true } });
+    expect(() => new PolicyTrainer(model, adaptive, { gateTarget: 'counterfactual' })).toThrow(/does not train an adaptive-k threshold/);
+    adaptive.dispose();
+    policy.dispose();
+    model.dispose();
+  });
+});
+
 describe('training', () => {
   const train = toyRequests(5, SPEC.vocab, 40);
   const val = toyRequests(2, SPEC.vocab, 41);

@@ -59,6 +59,12 @@ export const HIEDIT_KEY_PRECONDITIONER = { lambda: 1e-3, rescale: 'frobenius' } 
 export const HIEDIT_FACTOR_SPACE = 'module' as const;
 export const HIEDIT_CALIBRATION = true;
 /**
+ * HiEdit's gate learns from counterfactual targets (each module calibrated and scored on its own) rather than the
+ * straight-through signal, which under calibration judges an unselected module at the selected one's strength: on
+ * tuning worlds 1-4 and the training files, 8 of 12 runs scored higher (docs/tuning.md, session 5).
+ */
+export const HIEDIT_GATE_TARGET = 'counterfactual' as const;
+/**
  * HiEdit's initial step size with module-space factors on the world models (tuning worlds, session 4). Under
  * calibration it only sets where the strength search starts; the size rule's value (for normalized factors) would
  * start it about 2^10 too low.
@@ -92,6 +98,8 @@ export function withSizeDefaults(kind: EditorKind, s: PolicyEditorSettings, shap
       low.keyPreconditioner = { ...HIEDIT_KEY_PRECONDITIONER };
     }
     if (trainer.calibration === undefined) trainer.calibration = resolveCalibration(HIEDIT_CALIBRATION);
+    const adaptive = typeof s.policy?.high === 'object' && s.policy.high !== null && s.policy.high.adaptive === true;
+    if (trainer.gateTarget === undefined && !adaptive) trainer.gateTarget = HIEDIT_GATE_TARGET;
   }
   const policy: PolicyConfigInput = { ...(s.policy ?? {}), low: { ...low, initEta: low.initEta ?? d.initEta } };
   if (trainer.metaLr === undefined && kind !== 'hiedit-reference') trainer.metaLr = d.metaLr;

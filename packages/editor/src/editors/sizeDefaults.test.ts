@@ -75,6 +75,9 @@ describe('size-scaled step defaults', () => {
     expect(h.policy?.low?.factorSpace).toBe('module');
     expect(h.policy?.low?.initEta).toBe(HIEDIT_MODULE_SPACE_INIT_ETA);
     expect(h.trainer?.calibration).toEqual(DEFAULT_CALIBRATION);
+    expect(h.trainer?.gateTarget).toBe('counterfactual');
+    expect(withSizeDefaults('hiedit', { policy: { high: { adaptive: true } }, trainer: {} }, sq(64, 256), 64).trainer?.gateTarget).toBeUndefined();
+    expect(withSizeDefaults('hiedit', { policy: {}, trainer: { gateTarget: 'straightThrough' } }, sq(64, 256), 64).trainer?.gateTarget).toBe('straightThrough');
     expect(h.trainer?.metaLr).toBe(SMALL_MODEL_ANCHOR.metaLr);
     expect(withSizeDefaults('hiedit', { policy: {}, trainer: {} }, sq(KEY_PRECONDITIONER_DEFAULT_MAX_DIN + 1), KEY_PRECONDITIONER_DEFAULT_MAX_DIN + 1).policy?.low?.keyPreconditioner).toBeUndefined();
     for (const kind of ['rledit', 'mend', 'hiedit-reference'] as const) {
