@@ -1,7 +1,8 @@
 /**
  * One calibrated edit, by hand, with the pieces HiEdit's default low level is made of: the module's own gradient
  * direction (an untrained policy with `factorSpace: 'module'` proposes exactly -eta K^T G), and the calibration that
- * scales it to the smallest strength at which the new answer wins on its prompt. The editor (`hiedit` in
+ * scales it to the smallest strength at which the new answer wins on its prompt, then the same with a gate
+ * (calibrateSelection: the gate's choice, or its next-ranked module when that one cannot hold). The editor (`hiedit` in
  * @hiedit/editor) does the same per request, with a trained policy, the key preconditioner and a journal.
  *
  *   node docs/examples/run.js docs/examples/07-calibrated-edit.ts [MODEL_DIR]
@@ -9,7 +10,7 @@
 import * as assert from 'assert';
 import { IGNORE_INDEX, tf, type TokenizedTuple } from '@hiedit/tensor-core';
 import { loadModel } from '@hiedit/llm-loader';
-import { applySelectedShifts, calibrateScale, disposeShifts, HiEditPolicy, type CalibrationSettings } from '@hiedit/rl-hierarchy';
+import { applySelectedShifts, calibrateScale, calibrateSelection, disposeShifts, HiEditPolicy, type CalibrationSettings } from '@hiedit/rl-hierarchy';
 import { cleanup, tinyCheckpoint } from './tiny';
 
 export async function main(args: string[] = []): Promise<void> {
@@ -52,6 +53,20 @@ export async function main(args: string[] = []): Promise<void> {
     after.dispose();
     disposeShifts(edit.shifts);
     policy.dispose();
+
+    // With a gate (k = 1 of the down_proj modules), calibrateSelection calibrates the gate's choice and, when it cannot
+    // make the edit hold, walks on through the gate's ranking ('next'), as the hiedit editor does.
+    const gated = new HiEditPolicy(modules.map((n) => model.module(n)), { low: { factorSpace: 'module', initEta: 1 }, high: { k: 1 }, seed: 1 });
+    const t2 = model.trace(tuple, modules);
+    const e2 = gated.computeEdit(t2.features);
+    for (const f of t2.features.values()) { f.keys.dispose(); f.valueGrads.dispose(); }
+    const sel = calibrateSelection(model, tuple, e2, { ...calibration, onMiss: 'next' });
+    const gateChoice = e2.mask.modules.filter((_, i) => e2.mask.selected[i]);
+    console.log(`gate chose ${gateChoice.join(', ')}; calibrated selection: ${sel.selected.join(', ') || 'none'} ` +
+      `(${sel.tries} module set(s) tried${sel.holds ? `, holds at ${sel.scale.toPrecision(3)}x` : ''})`);
+    assert.ok(sel.selected.length <= 1 && sel.tries >= 1);
+    disposeShifts(e2.shifts);
+    gated.dispose();
   } finally {
     model.dispose();
     if (args[0] === undefined) cleanup(dir);
