@@ -539,7 +539,7 @@ export function skippedEditNotes(modulesPerEdit: Readonly<Record<string, readonl
     const skipped = edits.filter((m) => m.length === 0).length;
     if (skipped > 0) {
       out.push(`${name} applied ${edits.length - skipped} of ${edits.length} edits (${(100 * (edits.length - skipped) / edits.length).toFixed(1)}%); ` +
-        `the other ${skipped} shifted no module (they did not hold on their prompt within the calibration range and were skipped), ` +
+        `the other ${skipped} shifted no module (no module set the editor tried made them hold on their prompt within its calibration range, so they were skipped), ` +
         'and the metrics count them as they are.');
     }
   }
