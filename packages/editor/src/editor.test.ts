@@ -332,6 +332,22 @@ describe('calibrated HiEdit edits', () => {
     le.dispose();
     model.dispose();
   });
+
+  test("a proposal says how many module sets calibration tried: every one under 'next', the gate's only under 'skip'", () => {
+    const model = tinyGpt2(10);
+    const modules = defaultEditModules(model); // 2 modules, k = 1
+    const tokenized = tokenizeRequest(validateRequest(REQ), tupleTokenizer, 'req');
+    for (const [onMiss, tries] of [['next', 2], ['skip', 1]] as const) {
+      const ed = editorFactory('hiedit').create(model, modules,
+        { policy: { seed: 1, low: { rank: 4 }, high: { hidden: 8 } }, trainer: { calibration: { margin: 1e6, onMiss } } });
+      const p = ed.propose(model, tokenized);
+      expect(p.selected).toEqual([]);
+      expect(p.tries).toBe(tries);
+      disposeProposal(p);
+      ed.dispose();
+    }
+    model.dispose();
+  });
 });
 
 describe('baselines behind the same interface', () => {

@@ -150,12 +150,13 @@ describe('the evaluation stream', () => {
         clock += 5 * (i + 1);
         // "Edit": make the prompt's last token predict the answer, the way a perfect editor would.
         model.setNext(c.edit.ids[c.edit.ids.length - 1], c.edit.labels[c.edit.labels.length - 1]);
-        return { modules: ['table', 'table'] };
+        return { modules: ['table', 'table'], movedOn: i === 1 };
       },
       { measure: { style: 'zsre' }, baseline, now: () => clock },
     );
     expect(rec.msPerEdit).toEqual([5, 10]);
     expect(rec.modulesPerEdit).toEqual([['table'], ['table']]);
+    expect(rec.movedOnEdits).toBe(1);
     expect(rec.curve).toEqual([
       { edits: 1, ES: 1, GS: null, LS: null },
       { edits: 2, ES: 1, GS: null, LS: null },

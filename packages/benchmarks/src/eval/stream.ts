@@ -11,6 +11,8 @@ import type { Progress } from '../progress';
 export interface AppliedEdit {
   /** Names of the modules whose weights the edit shifted. */
   readonly modules: readonly string[];
+  /** Whether the edit landed on modules other than the editor's first choice (a gate's fallback). */
+  readonly movedOn?: boolean;
 }
 
 /** The editing side of the stream: apply one request to the model in place. */
@@ -32,6 +34,8 @@ export interface StreamRecord {
   modulesPerEdit: string[][];
   /** Wall-clock milliseconds of each edit call. */
   msPerEdit: number[];
+  /** Edits that landed on modules other than the editor's first choice. */
+  movedOnEdits: number;
 }
 
 /**
@@ -75,12 +79,13 @@ export async function runEvalStream(
 ): Promise<StreamRecord> {
   const checkpoints = new Set(opts.checkpoints ?? curveCheckpoints(cases.length));
   const now = opts.now ?? (() => performance.now());
-  const rec: StreamRecord = { curve: [], modulesPerEdit: [], msPerEdit: [] };
+  const rec: StreamRecord = { curve: [], modulesPerEdit: [], msPerEdit: [], movedOnEdits: 0 };
   for (let i = 0; i < cases.length; i++) {
     const t0 = now();
     const applied = await edit(cases[i], i);
     rec.msPerEdit.push(now() - t0);
     rec.modulesPerEdit.push([...new Set(applied.modules)]);
+    if (applied.movedOn) rec.movedOnEdits += 1;
     const done = i + 1;
     if (checkpoints.has(done)) {
       // Curves skip generation: they track the teacher-forced metrics cheaply along the way.

@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { initBackend, tf, type EditableModel, type ModuleDescriptor, type ParameterShift, type TokenizedEditRequest } from '@hiedit/tensor-core';
 import { validateResults } from '../report';
-import { applyProposal, defaultSizes, editorSettingsWithSeed, runBenchmark, skippedEditNotes } from './run';
+import { applyProposal, defaultSizes, editorSettingsWithSeed, movedOnEditNotes, runBenchmark, skippedEditNotes } from './run';
 import { claimRunDir, RunDir, settingsKey } from './state';
 import type { BenchEditor, BenchEditorFactory, BenchModel, RunOptions, RunnerDeps, TextRequest } from './types';
 
@@ -194,6 +194,13 @@ describe('skippedEditNotes', () => {
     expect(notes).toHaveLength(1);
     expect(notes[0]).toMatch(/^hiedit applied 2 of 4 edits \(50\.0%\); the other 2 shifted no module/);
     expect(skippedEditNotes({ rledit: [['a']] })).toEqual([]);
+  });
+});
+
+describe('movedOnEditNotes', () => {
+  test('names each editor that moved edits to its gate\'s next choice; silent for none or an unrecorded count', () => {
+    const notes = movedOnEditNotes({ hiedit: { moved: 3, edits: 12 }, rledit: { moved: 0, edits: 12 }, old: { edits: 12 } });
+    expect(notes).toEqual([expect.stringMatching(/^hiedit moved 3 of 12 edits \(25\.0%\) to its gate's next-ranked modules/)]);
   });
 });
 

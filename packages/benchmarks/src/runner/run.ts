@@ -60,6 +60,8 @@ interface EditorRecord {
   curve: CurvePoint[];
   modulesPerEdit: string[][];
   msPerEdit: number[];
+  /** Absent in results written before it was recorded. */
+  movedOnEdits?: number;
   retention: RetentionResult;
   train: { seconds: number; epochs?: number; steps?: number } | null;
 }
@@ -389,6 +391,7 @@ async function runWithModel(
   const head = headline(results);
   if (head) notes.push(head);
   notes.push(...skippedEditNotes(Object.fromEntries(opts.editors.map((n) => [n, records[n].modulesPerEdit]))));
+  notes.push(...movedOnEditNotes(Object.fromEntries(opts.editors.map((n) => [n, { moved: records[n].movedOnEdits, edits: records[n].modulesPerEdit.length }]))));
   const heatmaps: Record<string, HeatmapData> = {};
   for (const n of opts.editors) heatmaps[n] = moduleHeatmap(records[n].modulesPerEdit, modules);
   const reportSettings = {
@@ -413,7 +416,7 @@ async function runWithModel(
     settings,
     notes,
     editors: Object.fromEntries(
-      opts.editors.map((n) => [n, { train: records[n].train, retention: records[n].retention, modulesPerEdit: records[n].modulesPerEdit, msPerEdit: records[n].msPerEdit }]),
+      opts.editors.map((n) => [n, { train: records[n].train, retention: records[n].retention, modulesPerEdit: records[n].modulesPerEdit, msPerEdit: records[n].msPerEdit, movedOnEdits: records[n].movedOnEdits }]),
     ),
     heatmaps,
   });
@@ -496,10 +499,12 @@ async function evaluateEditor(
     model,
     cases,
     (req) => {
-      const shifted = applyProposal(model, editor.propose(model, req));
+      const proposal = editor.propose(model, req);
+      const movedOn = (proposal.tries ?? 1) > 1 && proposal.selected.length > 0;
+      const shifted = applyProposal(model, proposal);
       const unknown = shifted.filter((m) => !snapshot.has(m));
       if (unknown.length > 0) throw new Error(`editor ${name} shifted ${unknown.join(', ')}, outside its modules; the model could not be reset`);
-      return { modules: shifted };
+      return { modules: shifted, movedOn };
     },
     { measure, baseline: locality, progress: bar },
   );
@@ -526,7 +531,7 @@ async function evaluateEditor(
     ms_per_edit: mean(stream.msPerEdit),
     train_seconds: 0,
   };
-  return { metrics, curve: stream.curve, modulesPerEdit: stream.modulesPerEdit, msPerEdit: stream.msPerEdit, retention };
+  return { metrics, curve: stream.curve, modulesPerEdit: stream.modulesPerEdit, msPerEdit: stream.msPerEdit, movedOnEdits: stream.movedOnEdits, retention };
 }
 
 /**
@@ -541,6 +546,21 @@ export function skippedEditNotes(modulesPerEdit: Readonly<Record<string, readonl
       out.push(`${name} applied ${edits.length - skipped} of ${edits.length} edits (${(100 * (edits.length - skipped) / edits.length).toFixed(1)}%); ` +
         `the other ${skipped} shifted no module (no module set the editor tried made them hold on their prompt within its calibration range, so they were skipped), ` +
         'and the metrics count them as they are.');
+    }
+  }
+  return out;
+}
+
+/**
+ * One note per editor that moved edits past its gate's first choice (calibration's 'next' rule), with the count.
+ * Editors whose results predate the count (undefined) or that moved none are left out.
+ */
+export function movedOnEditNotes(counts: Readonly<Record<string, { moved?: number; edits: number }>>): string[] {
+  const out: string[] = [];
+  for (const [name, { moved, edits }] of Object.entries(counts)) {
+    if (moved !== undefined && moved > 0) {
+      out.push(`${name} moved ${moved} of ${edits} edits (${(100 * moved / edits).toFixed(1)}%) to its gate's next-ranked modules: ` +
+        "the gate's first choice could not make them hold within the calibration range.");
     }
   }
   return out;

@@ -17,6 +17,8 @@ export interface BenchModel extends EditableModel, EvalModel {
 export interface BenchProposal {
   readonly shifts: ShiftSet;
   readonly selected: readonly string[];
+  /** Module sets a calibrated editor tried; more than 1 when the edit moved past the gate's first choice. */
+  readonly tries?: number;
 }
 
 /** One training progress event (editor's TrainProgress fits). */

@@ -144,6 +144,7 @@ class PolicyEditor implements Editor {
       const edit = this.policy.computeEdit(trace.features, { updateLowNormalizers: this.kind === 'hiedit-reference' });
       let chosen = new Set(edit.mask.modules.filter((_, i) => edit.mask.selected[i]));
       let scale = 1;
+      let tries: number | undefined;
       if (opts.calibration) {
         // An edit that holds at no strength up to the bound (on any module set the miss rule tries) is skipped
         // rather than applied for nothing.
@@ -156,6 +157,7 @@ class PolicyEditor implements Editor {
         }
         chosen = new Set(c.selected);
         scale = c.scale;
+        tries = c.tries;
       }
       const shifts = new Map<string, ParameterShift>();
       const dropped = new Map<string, ParameterShift>();
@@ -165,7 +167,7 @@ class PolicyEditor implements Editor {
       const selected = edit.mask.modules.filter((n) => chosen.has(n));
       const scores: Record<string, number> = {};
       if (this.policy.high) edit.mask.modules.forEach((name, i) => { scores[name] = edit.mask.scores[i]; });
-      return { shifts, selected, scores };
+      return { shifts, selected, scores, ...(tries !== undefined ? { tries } : {}) };
     } finally {
       for (const f of trace.features.values()) {
         f.keys.dispose();

@@ -12,6 +12,11 @@ export interface ShiftProposal {
   readonly selected: readonly string[];
   /** Gate score per candidate module (empty when the method has no gate). */
   readonly scores: Readonly<Record<string, number>>;
+  /**
+   * Module sets the calibration tried (calibrated methods only): 1 when the gate's own choice held or the edit was
+   * skipped at once, more when the edit moved on to the gate's next-ranked modules.
+   */
+  readonly tries?: number;
 }
 
 /** Disposes every tensor of a proposal. */
