@@ -8,9 +8,10 @@
  * many answers of the locality prompts of the OTHER requests change. An edit stream of L such edits keeps roughly
  * (1 - other)^L of the unrelated answers, so a direction that changes 2% per edit cannot keep locality over 81 edits.
  *
- * Directions: the plain gradient -K^T G of the module set (what an untrained MEND-style network proposes), and the
+ * Directions: the plain gradient -K^T G of the module set (what an untrained MEND-style network proposes), the
  * key-preconditioned one (C + lambda tr(C)/d I)^-1 K^T G with C the second moment of the module's inputs over the
- * other requests' locality prompts. Run on tuning worlds only (default --world-seed 1).
+ * other requests' locality prompts (over every position, the answer positions only, or ROME's subject-last-token
+ * row). Run on tuning worlds only (default --world-seed 1).
  *
  *   node tools/edit-locality.js [worldSeed=1] [N=15]
  */
@@ -97,6 +98,33 @@ export async function main(argv: string[]): Promise<void> {
     return g;
   };
 
+  // Rows of the trace at the subject's last token (ROME's key position): the last occurrence of the subject's ids.
+  const subjectLast = (r: EditRequest): number | undefined => {
+    if (!r.subject) return undefined;
+    const ids = T(r.prompt, r.target).ids;
+    for (const sub of [tok.encode(' ' + r.subject), tok.encode(r.subject)]) {
+      for (let end = ids.length - 1; end >= sub.length - 1 && sub.length > 0; end--) {
+        if (sub.every((t, j) => ids[end - sub.length + 1 + j] === t)) return end;
+      }
+    }
+    return undefined;
+  };
+  const subjectRows = (mods: string[], lambda: number): Direction => (r) => {
+    const row = subjectLast(r);
+    const tr = model.trace(T(r.prompt, r.target), mods, 'all');
+    const out = new Map<string, ParameterShift>();
+    for (const [n, f] of tr.features) {
+      const inv = inverse(n, lambda);
+      out.set(n, { kind: 'dense', delta: tf.tidy(() => {
+        const k = row === undefined ? f.keys : tf.slice(f.keys, [row, 0], [1, -1]);
+        const g = row === undefined ? f.valueGrads : tf.slice(f.valueGrads, [row, 0], [1, -1]);
+        return tf.neg(tf.matMul(inv, tf.matMul(k, g, true, false)));
+      }) });
+      f.keys.dispose();
+      f.valueGrads.dispose();
+    }
+    return out;
+  };
   const upper = [L - 2, L - 1];
   const candidates: [string, Direction][] = [
     [`gradient, gate+up of layers ${upper.join(',')}`, gradient(names(['gate_proj', 'up_proj'], upper))],
@@ -107,6 +135,9 @@ export async function main(argv: string[]): Promise<void> {
     [`preconditioned (1e-3, ans), down_proj of layers ${upper.join(',')}`, preconditioned(names(['down_proj'], upper), 1e-3, 'ans')],
     [`preconditioned (1e-4), down_proj of layers ${upper.join(',')}`, preconditioned(names(['down_proj'], upper), 1e-4)],
     [`preconditioned (1e-4, ans), down_proj of layers ${upper.join(',')}`, preconditioned(names(['down_proj'], upper), 1e-4, 'ans')],
+    [`preconditioned (1e-3), down_proj of layer ${L - 2}`, preconditioned(names(['down_proj'], [L - 2]), 1e-3)],
+    [`preconditioned (1e-3), subject's last token only, down_proj of layer ${L - 2}`, subjectRows(names(['down_proj'], [L - 2]), 1e-3)],
+    [`preconditioned (1e-3), subject's last token only, down_proj of layer ${L - 3}`, subjectRows(names(['down_proj'], [L - 3]), 1e-3)],
     [`preconditioned (1e-5), down_proj of layers ${upper.join(',')}`, preconditioned(names(['down_proj'], upper), 1e-5)],
     [`preconditioned (1e-6), down_proj of layers ${upper.join(',')}`, preconditioned(names(['down_proj'], upper), 1e-6)],
   ];
