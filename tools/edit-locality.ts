@@ -18,7 +18,7 @@
 import * as path from 'path';
 import { initBackend, tf, type EditableModel, type ParameterShift, type TokenizedTuple } from '@hiedit/tensor-core';
 import { loadModel, tokenizeTuple, type Tokenizer } from '@hiedit/llm-loader';
-import { calibrateScale, choleskySolveHost, type CalibrationSettings } from '@hiedit/rl-hierarchy';
+import { calibrateScale, estimateKeyCovariances, preconditionerInverse, type CalibrationSettings } from '@hiedit/rl-hierarchy';
 import { ensureWorldModel, loadDataset, type EditRequest } from '@hiedit/benchmarks';
 
 const CAL: CalibrationSettings = { minStrength: 2 ** -20, maxStrength: 2 ** 20, margin: 0, tolerance: 0.25, onMiss: 'skip' };
@@ -61,29 +61,15 @@ export async function main(argv: string[]): Promise<void> {
     }
     return out;
   };
+  // C over the other requests' locality prompts, the population whose answers the edit should leave alone
+  // (rl-hierarchy's estimator and inverse, as the policy's preconditioner computes them).
   const inverses = new Map<string, tf.Tensor2D>();
   const inverse = (n: string, lambda: number): tf.Tensor2D => {
     const key = `${n}@${lambda}`;
     if (!inverses.has(key)) {
       const d = model.module(n).dIn;
-      const C = new Float64Array(d * d);
-      let rows = 0;
-      for (const p of probes) {
-        const tr = model.trace(p, [n], 'all');
-        const f = tr.features.get(n)!;
-        const k = f.keys.dataSync();
-        rows += f.keys.shape[0];
-        for (let t = 0; t < f.keys.shape[0]; t++) for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) C[i * d + j] += k[t * d + i] * k[t * d + j];
-        f.keys.dispose();
-        f.valueGrads.dispose();
-      }
-      let tr = 0;
-      for (let i = 0; i < d; i++) tr += C[i * d + i] / rows;
-      for (let j = 0; j < C.length; j++) C[j] /= rows;
-      for (let i = 0; i < d; i++) C[i * d + i] += (lambda * tr) / d;
-      const I = new Float64Array(d * d);
-      for (let i = 0; i < d; i++) I[i * d + i] = 1;
-      inverses.set(key, tf.tensor2d(Float32Array.from(choleskySolveHost(C, d, I, d)), [d, d]));
+      const cov = estimateKeyCovariances(model, [n], probes).get(n)!;
+      inverses.set(key, tf.tensor2d(preconditionerInverse(cov, d, lambda), [d, d]));
     }
     return inverses.get(key)!;
   };

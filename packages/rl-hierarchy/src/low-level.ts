@@ -165,15 +165,8 @@ export class LowLevelGroup {
 
   /** (K~, G~) mapped back through the normalizer: the inverse of normalizedInput for an identity network. */
   private toModuleSpace(t: { keys: tf.Tensor2D; grads: tf.Tensor2D }): { keys: tf.Tensor2D; grads: tf.Tensor2D } {
-    // normalize() leaves x unchanged while fewer than two rows have been seen; so does this.
-    if (this.normalizer.count < 2) return t;
-    const mean = Float32Array.from(this.normalizer.means());
-    const std = Float32Array.from(this.normalizer.std());
-    const part = (a: Float32Array, from: number, n: number) => tf.tensor2d(a.subarray(from, from + n), [1, n]);
-    return {
-      keys: tf.add(tf.mul(t.keys, part(std, 0, this.dIn)), part(mean, 0, this.dIn)) as tf.Tensor2D,
-      grads: tf.add(tf.mul(t.grads, part(std, this.dIn, this.dOut)), part(mean, this.dIn, this.dOut)) as tf.Tensor2D,
-    };
+    const h = this.normalizer.denormalize(tf.concat([t.keys, t.grads], 1) as tf.Tensor2D);
+    return { keys: tf.slice(h, [0, 0], [-1, this.dIn]) as tf.Tensor2D, grads: tf.slice(h, [0, this.dIn], [-1, this.dOut]) as tf.Tensor2D };
   }
 
   /** The factored shift for module `name` from its raw keys (T, dIn) and value gradients (T, dOut). */

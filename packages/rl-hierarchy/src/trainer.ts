@@ -290,8 +290,11 @@ export class PolicyTrainer {
       const weights = windowWeights(requests.length, o.gamma);
       const window: WindowItem[] = requests.map((r, i) => ({ request: r, weight: weights[i], pBefore: pBefore[i] }));
       edit = this.policy.computeEdit(features);
-      const scale = this.calibratedScale(request, edit, false);
-      const target = o.mode === 'hiedit' && o.gateTarget === 'counterfactual' && this.policy.high ? this.counterfactualGateTarget(request, edit, window) : undefined;
+      // The counterfactual target calibrates every module on its own; a one-module selection reuses its strength.
+      const perModule = o.mode === 'hiedit' && o.gateTarget === 'counterfactual' && this.policy.high ? this.moduleScales(request, edit) : undefined;
+      const chosen = edit.mask.selected.flatMap((s, i) => (s ? [i] : []));
+      const scale = perModule && chosen.length === 1 ? perModule[chosen[0]] : this.calibratedScale(request, edit, false);
+      const target = perModule ? this.counterfactualGateTarget(edit, window, perModule) : undefined;
       const step = o.mode === 'hiedit' ? this.hieditGradients(features, window, scale, target) : this.referenceGradients(features, window, edit);
       const updated = this.accumulate(step.grads);
       const full = o.computeBaseline && this.policy.high ? this.fullLoss(window, edit, this.calibratedScale(request, edit, true)) : undefined;
@@ -506,16 +509,22 @@ export class PolicyTrainer {
     return calibrateScale(this.model, request.edit, shifts, c).scale;
   }
 
-  /**
-   * The counterfactual gate target: every module's shift calibrated and scored on its own (window loss + regularizer,
-   * no shift at all when it does not hold), and a distribution uniform over the k best modules, k the gate's count
-   * this step. Each module alone stands in for the sets containing it, exact when k = 1.
-   */
-  private counterfactualGateTarget(request: TokenizedEditRequest, edit: PolicyEdit, window: readonly WindowItem[]): Float32Array {
+  /** The calibrated strength of every module's shift on its own (1 without calibration, 0 where it does not hold). */
+  private moduleScales(request: TokenizedEditRequest, edit: PolicyEdit): number[] {
     const c = this.options.calibration;
-    const losses = this.names.map((n) => {
+    return this.names.map((n) => (c ? calibrateScale(this.model, request.edit, new Map([[n, edit.shifts.get(n)!]]), c).scale : 1));
+  }
+
+  /**
+   * The counterfactual gate target: every module's shift at its own calibrated strength `scales` (moduleScales)
+   * scored on its own (window loss + regularizer, no shift at all when it does not hold), and a distribution uniform
+   * over the k best modules, k the gate's count this step. Each module alone stands in for the sets containing it,
+   * exact when k = 1.
+   */
+  private counterfactualGateTarget(edit: PolicyEdit, window: readonly WindowItem[], scales: readonly number[]): Float32Array {
+    const losses = this.names.map((n, i) => {
       const shift = edit.shifts.get(n)!;
-      const s = c ? calibrateScale(this.model, request.edit, new Map([[n, shift]]), c).scale : 1;
+      const s = scales[i];
       const v = tf.tidy(() => {
         const dense = tf.mul(shiftToDense(shift), s) as tf.Tensor2D;
         const t = windowLoss(this.model, window, s > 0 ? new Map([[n, dense]]) : new Map(), this.weights);

@@ -178,6 +178,28 @@ describe('RunningNormalizer', () => {
     tf.dispose([x, z0, z1, z2]);
   });
 
+  it('denormalize inverts normalize (identity below two rows), refuses bad shapes and leaks nothing', () => {
+    const rng = new SeededRandom(5);
+    const norm = new RunningNormalizer(3, 1e-6);
+    const x = tf.tensor2d(rows(rng, 4, 3, 2));
+    const copy = norm.denormalize(x);
+    expect(Array.from(copy.dataSync())).toEqual(Array.from(x.dataSync()));
+    norm.update(x);
+    const base = tf.memory().numTensors;
+    const z = norm.normalize(x);
+    const back = norm.denormalize(z);
+    const xv = x.dataSync();
+    back.dataSync().forEach((v, i) => expect(v).toBeCloseTo(xv[i], 4));
+    // it is the inverse, not the identity: on normalized data the two differ
+    expect(Array.from(back.dataSync())).not.toEqual(Array.from(z.dataSync()));
+    tf.dispose([z, back]);
+    expect(tf.memory().numTensors).toBe(base);
+    const wrong = tf.zeros([1, 2]) as tf.Tensor2D;
+    expect(() => norm.denormalize(wrong)).toThrow(/RunningNormalizer.denormalize: expected \(rows, 3\), got \[1, 2\]/);
+    tf.dispose([x, copy, wrong]);
+    norm.dispose();
+  });
+
   it('round trips through JSON exactly and validates input', () => {
     const rng = new SeededRandom(3);
     const norm = new RunningNormalizer(3, 1e-6);

@@ -166,11 +166,24 @@ export class RunningNormalizer {
    * statistics mean nothing yet, so x is returned unchanged (as a copy).
    */
   normalize(x: tf.Tensor2D): tf.Tensor2D {
-    this.check(x, 'normalize');
+    return this.withStats(x, 'normalize', (v, mean, std) => tf.div(tf.sub(v, mean), std));
+  }
+
+  /**
+   * x * std + mean per feature, the inverse of `normalize` (same statistics, same rule below two rows: x unchanged,
+   * as a copy); a new tensor the caller disposes. Differentiable in x.
+   */
+  denormalize(x: tf.Tensor2D): tf.Tensor2D {
+    return this.withStats(x, 'denormalize', (v, mean, std) => tf.add(tf.mul(v, std), mean));
+  }
+
+  /** `f(x, mean, std)` with the statistics as (1, dim) rows; x itself (copied) while fewer than two rows were seen. */
+  private withStats(x: tf.Tensor2D, what: string, f: (x: tf.Tensor2D, mean: tf.Tensor2D, std: tf.Tensor2D) => tf.Tensor): tf.Tensor2D {
+    this.check(x, what);
     if (this.n < 2) return tf.clone(x);
     const mean = Float32Array.from(this.mean);
     const std = Float32Array.from(this.std());
-    return tf.tidy(() => tf.div(tf.sub(x, tf.tensor2d(mean, [1, this.dim])), tf.tensor2d(std, [1, this.dim])) as tf.Tensor2D);
+    return tf.tidy(() => f(x, tf.tensor2d(mean, [1, this.dim]), tf.tensor2d(std, [1, this.dim])) as tf.Tensor2D);
   }
 
   /** Exact serialization (float64 values survive JSON unchanged). */

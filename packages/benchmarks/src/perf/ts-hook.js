@@ -41,4 +41,21 @@ function installTsHook(what) {
   };
 }
 
-module.exports = { installTsHook, REPO };
+/**
+ * Runs `main(argv)` of the TypeScript module `file` under the hook: a numeric result becomes the exit code, an error
+ * is printed as `what: <stack>` with exit code 1. The shared body of the TypeScript launchers (bench, tools).
+ */
+function runTsMain(what, file, argv = process.argv.slice(2)) {
+  installTsHook(what);
+  Promise.resolve()
+    .then(() => require(file).main(argv))
+    .then((code) => {
+      if (typeof code === 'number') process.exitCode = code;
+    })
+    .catch((e) => {
+      process.stderr.write(`${what}: ${e && e.stack ? e.stack : String(e)}\n`);
+      process.exitCode = 1;
+    });
+}
+
+module.exports = { installTsHook, runTsMain, REPO };
