@@ -5,5 +5,5 @@ export * from './progress';
 export * from './eval';
 export * from './report';
 export * from './runner';
-export { main, benchCommands, runCommand, parseRunArgs, RUN_DEFAULTS } from './cli/main';
+export { main, benchCommands, runCommand, parseRunArgs, readPretrainSettings, RUN_DEFAULTS } from './cli/main';
 export { aggregateCommand } from './cli/aggregate-command';

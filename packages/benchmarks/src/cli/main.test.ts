@@ -34,6 +34,44 @@ describe('hiedit-bench command line', () => {
     expect(() => parseRunArgs(['--model-arch', 'gpt2', '--model', 'dir'])).toThrow(/--model-arch .*cannot be combined with --model DIR/);
   });
 
+  test('--pretrain-settings reads a checked JSON of pretraining settings and merges --model-seed / --model-arch', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-pretrain-settings-'));
+    const write = (name: string, body: string): string => {
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, body);
+      return f;
+    };
+    try {
+      const wide = write('wide.json', JSON.stringify({ model: { intermediate: 1024 }, epochs: 30 }));
+      expect(parseRunArgs(['--pretrain-settings', wide]).pretrain).toEqual({ model: { intermediate: 1024 }, epochs: 30 });
+      expect(parseRunArgs(['--pretrain-settings', wide, '--model-seed', '2', '--model-arch', 'gpt2']).pretrain)
+        .toEqual({ model: { intermediate: 1024, arch: 'gpt2' }, epochs: 30, seed: 2 });
+      // the flags alone give what they always gave; llama is the default and stays unrecorded (cache keys unchanged)
+      expect(parseRunArgs(['--model-seed', '1']).pretrain).toEqual({ seed: 1 });
+      expect(parseRunArgs(['--model-arch', 'llama']).pretrain).toBeUndefined();
+      expect(parseRunArgs([]).pretrain).toBeUndefined();
+      const llama = write('llama.json', JSON.stringify({ model: { arch: 'llama', layers: 2 } }));
+      expect(parseRunArgs(['--pretrain-settings', llama]).pretrain).toEqual({ model: { layers: 2 } });
+
+      let n = 0;
+      const bad = (body: string): string => write(`bad-${n++}.json`, body);
+      expect(() => parseRunArgs(['--pretrain-settings', bad('{"model": {"widht": 3}}')])).toThrow(/--pretrain-settings .*bad-.*\.json: unknown field "model\.widht"/);
+      expect(() => parseRunArgs(['--pretrain-settings', bad('{"epoch": 3}')])).toThrow(/unknown field "epoch" \(known: model, seed, epochs/);
+      expect(() => parseRunArgs(['--pretrain-settings', bad('{"lr": "fast"}')])).toThrow(/"lr" must be a number, got "fast"/);
+      expect(() => parseRunArgs(['--pretrain-settings', bad('{"model": {"heads": 3}}')])).toThrow(/--pretrain-settings .*: train settings: model\.heads \(3\) must divide model\.hidden/);
+      expect(() => parseRunArgs(['--pretrain-settings', bad('[1]')])).toThrow(/must be a JSON object of pretraining settings/);
+      expect(() => parseRunArgs(['--pretrain-settings', bad('{"model": ')])).toThrow(/--pretrain-settings .*bad-.*\.json: .*JSON/);
+      expect(() => parseRunArgs(['--pretrain-settings', path.join(dir, 'missing.json')])).toThrow(/--pretrain-settings .*missing\.json: ENOENT/);
+      const seeded = write('seeded.json', JSON.stringify({ seed: 4 }));
+      expect(() => parseRunArgs(['--pretrain-settings', seeded, '--model-seed', '1'])).toThrow(/sets "seed" and --model-seed is given: use one/);
+      const gpt2 = write('gpt2.json', JSON.stringify({ model: { arch: 'gpt2' } }));
+      expect(() => parseRunArgs(['--pretrain-settings', gpt2, '--model-arch', 'gpt2'])).toThrow(/sets "model\.arch" and --model-arch is given: use one/);
+      expect(() => parseRunArgs(['--pretrain-settings', wide, '--model', 'dir'])).toThrow(/--pretrain-settings .*cannot be combined with --model DIR/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('usage errors exit 2 and name the problem', async () => {
     const c = capture();
     expect(await main(['run', '--dataset', 'nope'], c.io)).toBe(2);

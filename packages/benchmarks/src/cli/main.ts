@@ -14,7 +14,7 @@ import type { MetricStyle } from '../eval';
 import { reportCommand, validateCommand } from './report-commands';
 import { aggregateCommand } from './aggregate-command';
 import { WORLD_PERSONS_RANGE } from '../world';
-import type { PretrainArch, TrainSettingsInput } from '../pretrain';
+import { DEFAULT_TRAIN_SETTINGS, resolveTrainSettings, type PretrainArch, type TrainSettingsInput } from '../pretrain';
 
 /**
  * Defaults of `hiedit-bench run` (and so of `npm start`): sized so the whole world benchmark — world
@@ -48,6 +48,7 @@ const RUN_FLAGS = {
   'model-seed': 'number',
   'model-arch': 'string',
   'max-pretrain-seconds': 'number',
+  'pretrain-settings': 'string',
   'skip-invalid': 'boolean',
   fresh: 'boolean',
   overwrite: 'boolean',
@@ -88,6 +89,10 @@ DIR/report.html. An interrupted run resumes: rerun the same command.
   --model-arch llama|gpt2   architecture of the world / facts model (default llama); each is its own cached
                             model, and the default edit modules follow it (Llama down_proj, GPT-2 c_proj)
   --max-pretrain-seconds N  time budget of a pretraining
+  --pretrain-settings FILE  JSON of pretraining settings for the world / facts model, e.g.
+                            {"model": {"intermediate": 1024}, "epochs": 30}; fields left out keep their
+                            defaults, and a different size is its own cached model (--model-seed and
+                            --model-arch set "seed" and "model.arch"; do not give both ways)
   --skip-invalid            skip invalid records of --data (each is reported) instead of stopping
   --fresh                   discard earlier state in --out instead of resuming
   --overwrite               resume state of the same settings, discard state of other settings
@@ -121,9 +126,51 @@ function readEditorSettings(file: string): Record<string, Record<string, unknown
   return raw as Record<string, Record<string, unknown>>;
 }
 
+/**
+ * Reads a JSON object of pretraining settings (any field of TrainSettings, `model` partial). Unknown fields and
+ * values of the wrong type are refused with the file and field named; the values themselves are checked by
+ * resolveTrainSettings, whose message is prefixed with the file.
+ */
+export function readPretrainSettings(file: string): TrainSettingsInput {
+  const where = `--pretrain-settings ${file}`;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new CliUsageError(`${where}: ${(e as Error).message}`);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new CliUsageError(`${where}: must be a JSON object of pretraining settings`);
+  const obj = raw as Record<string, unknown>;
+  const known = Object.keys(DEFAULT_TRAIN_SETTINGS);
+  for (const [k, v] of Object.entries(obj)) {
+    if (!known.includes(k)) throw new CliUsageError(`${where}: unknown field "${k}" (known: ${known.join(', ')})`);
+    if (k === 'model') continue;
+    if (typeof v !== 'number') throw new CliUsageError(`${where}: "${k}" must be a number, got ${JSON.stringify(v)}`);
+  }
+  if (obj.model !== undefined) {
+    const m = obj.model;
+    if (!m || typeof m !== 'object' || Array.isArray(m)) throw new CliUsageError(`${where}: "model" must be an object, got ${JSON.stringify(m)}`);
+    const shapeKeys = [...Object.keys(DEFAULT_TRAIN_SETTINGS.model), 'arch'];
+    for (const [k, v] of Object.entries(m)) {
+      if (!shapeKeys.includes(k)) throw new CliUsageError(`${where}: unknown field "model.${k}" (known: ${shapeKeys.join(', ')})`);
+      if (k === 'arch' ? typeof v !== 'string' : typeof v !== 'number') {
+        throw new CliUsageError(`${where}: "model.${k}" must be a ${k === 'arch' ? 'string' : 'number'}, got ${JSON.stringify(v)}`);
+      }
+    }
+  }
+  try {
+    resolveTrainSettings(obj as TrainSettingsInput);
+  } catch (e) {
+    throw new CliUsageError(`${where}: ${(e as Error).message}`);
+  }
+  return obj as TrainSettingsInput;
+}
+
 /** Parses `run` flags into run options (exported for tests). */
 export function parseRunArgs(argv: string[]): {
   run: RunOptions; worldSeed: number; worldPersons?: number; modelSeed?: number; modelArch?: PretrainArch; maxPretrainSeconds?: number; backend?: string;
+  /** Pretraining settings of the built-in models: --pretrain-settings merged with --model-seed and --model-arch. */
+  pretrain?: TrainSettingsInput;
 } {
   const { flags, positional } = parseFlags(argv, RUN_FLAGS);
   if (positional.length > 0) throw new CliUsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
@@ -169,6 +216,22 @@ export function parseRunArgs(argv: string[]): {
     if (flags.model !== undefined) throw new CliUsageError('--model-arch chooses the architecture of the built-in models; it cannot be combined with --model DIR');
     if (modelArch !== 'llama' && modelArch !== 'gpt2') throw new CliUsageError(`--model-arch must be llama or gpt2, got ${JSON.stringify(modelArch)}`);
   }
+  let pretrain: TrainSettingsInput | undefined;
+  if (flags['pretrain-settings'] !== undefined) {
+    if (flags.model !== undefined) throw new CliUsageError('--pretrain-settings configures the built-in models; it cannot be combined with --model DIR');
+    const file = readPretrainSettings(flags['pretrain-settings']);
+    if (file.seed !== undefined && flags['model-seed'] !== undefined) throw new CliUsageError(`--pretrain-settings ${flags['pretrain-settings']} sets "seed" and --model-seed is given: use one`);
+    if (file.model?.arch !== undefined && modelArch !== undefined) throw new CliUsageError(`--pretrain-settings ${flags['pretrain-settings']} sets "model.arch" and --model-arch is given: use one`);
+    pretrain = file;
+  }
+  const seedFlag = flags['model-seed'] !== undefined ? nonNegInt(flags['model-seed'], 'model-seed', 0) : undefined;
+  if (seedFlag !== undefined) pretrain = { ...(pretrain ?? {}), seed: seedFlag };
+  // llama is the default and is left out, so its models keep their cache keys
+  if (modelArch === 'gpt2') pretrain = { ...(pretrain ?? {}), model: { ...(pretrain?.model ?? {}), arch: 'gpt2' } };
+  if (pretrain?.model?.arch === 'llama') {
+    const { arch: _arch, ...shape } = pretrain.model;
+    pretrain = { ...pretrain, model: shape };
+  }
   const maxPretrainSeconds = flags['max-pretrain-seconds'];
   if (maxPretrainSeconds !== undefined && !(maxPretrainSeconds > 0)) throw new CliUsageError('--max-pretrain-seconds must be positive');
   const worldPersons = flags['world-persons'];
@@ -188,6 +251,7 @@ export function parseRunArgs(argv: string[]): {
     ...(modelArch !== undefined ? { modelArch: modelArch as PretrainArch } : {}),
     maxPretrainSeconds,
     backend: flags.backend,
+    ...(pretrain !== undefined && Object.keys(pretrain).length > 0 ? { pretrain } : {}),
   };
 }
 
@@ -200,17 +264,12 @@ export function runCommand(
     summary: 'run a lifelong-editing benchmark and write results.json + report.html',
     usage: RUN_USAGE,
     async run(argv: string[], io: CliIO): Promise<number> {
-      const { run, worldSeed, worldPersons, modelSeed, modelArch, maxPretrainSeconds, backend } = parseRunArgs(argv);
+      const { run, worldSeed, worldPersons, pretrain: settings, maxPretrainSeconds, backend } = parseRunArgs(argv);
       const log = (l: string) => io.err(`${l}\n`);
       const report = await initBackend(backend ? { backend: backend as 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' } : {});
       log(`backend: ${report.active}`);
       const t0 = Date.now();
-      const settings: TrainSettingsInput = {
-        ...(modelSeed !== undefined ? { seed: modelSeed } : {}),
-        // llama is the default and is left out, so its models keep their cache keys
-        ...(modelArch === 'gpt2' ? { model: { arch: modelArch } } : {}),
-      };
-      const pretrain = Object.keys(settings).length > 0 ? { pretrain: settings } : {};
+      const pretrain = settings ? { pretrain: settings } : {};
       const outcome = await runBenchmark(run, makeDeps({ worldSeed, worldPersons, ...pretrain, maxPretrainSeconds, log }), {
         log,
         progress: progressFactory({ quiet: run.quiet }),
