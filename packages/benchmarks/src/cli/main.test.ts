@@ -114,7 +114,9 @@ describe('hiedit-bench command line', () => {
       const rep = capture();
       expect(await main(['report', path.join(dir, 'out'), '--markdown'], rep.io)).toBe(0);
       expect(rep.out.join('')).toMatch(/\| ft \|/);
-      expect(fs.readFileSync(path.join(dir, 'out', 'report.html'), 'utf8')).toContain('<svg class="heat"');
+      const rerendered = fs.readFileSync(path.join(dir, 'out', 'report.html'), 'utf8');
+      expect(rerendered).toContain('<svg class="heat"');
+      expect(rerendered).toContain('final ES by position in the stream');
       const val = capture();
       expect(await main(['validate', path.join(dir, 'out', 'results.json')], val.io)).toBe(0);
       fs.writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ ...results, seed: 'x' }));

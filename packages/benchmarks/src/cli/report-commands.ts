@@ -8,6 +8,7 @@ import * as path from 'path';
 import { CliUsageError, parseFlags, type CliCommand, type CliIO } from '@hiedit/tensor-core';
 import { formatMarkdownTable, formatTable, headline, renderReport, resultsProblems, validateResults, type HeatmapData } from '../report';
 import { writeFileAtomic } from '../runner/state';
+import type { PositionBucket } from '../eval';
 
 function readJson(file: string): unknown {
   if (!fs.existsSync(file)) throw new Error(`${file} not found`);
@@ -33,12 +34,18 @@ notes), and prints the results table (GitHub Markdown with --markdown).`,
     const results = validateResults(readJson(path.join(dir, 'results.json')), path.join(dir, 'results.json'));
     const detailsFile = path.join(dir, 'details.json');
     const details = fs.existsSync(detailsFile)
-      ? (readJson(detailsFile) as { heatmaps?: Record<string, HeatmapData>; settings?: Record<string, string | number | boolean | null>; notes?: string[] })
+      ? (readJson(detailsFile) as {
+          heatmaps?: Record<string, HeatmapData>; settings?: Record<string, string | number | boolean | null>; notes?: string[];
+          editors?: Record<string, { byPosition?: PositionBucket[] }>;
+        })
       : {};
+    // runs written before byPosition was recorded have none; the page then leaves the section out
+    const byPosition: Record<string, PositionBucket[]> = {};
+    for (const [n, e] of Object.entries(details.editors ?? {})) if (Array.isArray(e?.byPosition)) byPosition[n] = e.byPosition;
     const settings: Record<string, string | number | boolean | null> = {};
     for (const [k, v] of Object.entries(details.settings ?? {})) settings[k] = typeof v === 'object' && v !== null ? JSON.stringify(v) : v;
     const out = path.join(dir, 'report.html');
-    writeFileAtomic(out, renderReport({ results, heatmaps: details.heatmaps, settings, notes: details.notes }));
+    writeFileAtomic(out, renderReport({ results, heatmaps: details.heatmaps, byPosition, settings, notes: details.notes }));
     io.out(`${flags.markdown ? formatMarkdownTable(results) : formatTable(results)}\n`);
     const head = headline(results);
     if (head) io.out(`\n${head}\n`);

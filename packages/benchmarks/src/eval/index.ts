@@ -3,3 +3,4 @@ export { answerPositions, checkTuple, contestScore, teacherForcedStats, tokenAcc
 export * from './generation';
 export * from './metrics';
 export * from './stream';
+export * from './position';

@@ -5,6 +5,7 @@
  */
 import type { ResultsFile, ResultsCurvePoint } from './results';
 import { tableRows } from './table';
+import type { PositionBucket } from '../eval/position';
 
 /** Module use along the stream (see eval/stream.ts moduleHeatmap). */
 export interface HeatmapData {
@@ -19,6 +20,8 @@ export interface HeatmapData {
 export interface ReportInput {
   results: ResultsFile;
   heatmaps?: Record<string, HeatmapData>;
+  /** Final-model metrics by the edit's position in the stream (absent in runs written before it was recorded). */
+  byPosition?: Record<string, readonly PositionBucket[]>;
   /** The run's settings, shown as a key/value list. */
   settings?: Record<string, string | number | boolean | null>;
   /** Free-text remarks (e.g. the model's accuracy before editing). */
@@ -37,53 +40,85 @@ function fmt(v: number): string {
   return Number.isInteger(v) ? String(v) : v.toFixed(2);
 }
 
-/** A line chart of one curve metric, one line per editor. */
-export function curveChart(
-  curves: Record<string, ResultsCurvePoint[]>,
-  metric: 'ES' | 'GS' | 'LS',
-  colors: Record<string, string>,
-): string {
+/** One line of a chart: points in x order, each with its tooltip. */
+interface ChartLine {
+  readonly name: string;
+  readonly points: readonly { x: number; y: number; tip: string }[];
+}
+
+/** An SVG line chart of fractions (y in 0..1) with one line per editor. */
+function lineChart(lines: readonly ChartLine[], o: { title: string; xLabel: string; ticks: readonly number[]; logX: boolean }, colors: Record<string, string>): string {
   const W = 360;
   const H = 220;
   const L = 44;
   const R = 12;
   const T = 24;
   const B = 36;
+  const xs = lines.flatMap((l) => l.points.map((p) => p.x));
+  const maxX = Math.max(1, ...xs);
+  const minX = Math.max(o.logX ? 1 : 0, Math.min(maxX, ...xs));
+  const sx = (x: number) => {
+    const f = o.logX ? Math.log(x / minX) / Math.log(maxX / minX) : maxX === minX ? 1 : (x - minX) / (maxX - minX);
+    return L + f * (W - L - R);
+  };
+  const sy = (y: number) => T + (1 - y) * (H - T - B);
+  const parts: string[] = [];
+  parts.push(`<svg class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${escapeHtml(o.title)}">`);
+  parts.push(`<text x="${W / 2}" y="15" text-anchor="middle" class="title">${escapeHtml(o.title)}</text>`);
+  for (const y of [0, 0.25, 0.5, 0.75, 1]) {
+    parts.push(`<line x1="${L}" x2="${W - R}" y1="${sy(y)}" y2="${sy(y)}" class="grid"/>`);
+    parts.push(`<text x="${L - 6}" y="${sy(y) + 4}" text-anchor="end" class="tick">${Math.round(y * 100)}%</text>`);
+  }
+  for (const x of o.ticks) parts.push(`<text x="${sx(x)}" y="${H - B + 14}" text-anchor="middle" class="tick">${x}</text>`);
+  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 6}" text-anchor="middle" class="tick">${escapeHtml(o.xLabel)}</text>`);
+  for (const line of lines) {
+    if (line.points.length === 0) continue;
+    const d = line.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ');
+    const color = colors[line.name];
+    parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"><title>${escapeHtml(line.name)}</title></path>`);
+    for (const p of line.points) {
+      parts.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3" fill="${color}"><title>${escapeHtml(p.tip)}</title></circle>`);
+    }
+  }
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+/** A line chart of one curve metric, one line per editor. */
+export function curveChart(
+  curves: Record<string, ResultsCurvePoint[]>,
+  metric: 'ES' | 'GS' | 'LS',
+  colors: Record<string, string>,
+): string {
   const all = Object.values(curves).flat();
   const maxX = Math.max(1, ...all.map((p) => p.edits));
   const minX = Math.max(1, Math.min(maxX, ...all.map((p) => p.edits)));
   // Checkpoints grow geometrically (10, 20, 50, ...): a log axis spaces them evenly when the range is wide.
   const logX = maxX / minX >= 20;
-  const sx = (x: number) => {
-    const f = logX ? Math.log(x / minX) / Math.log(maxX / minX) : maxX === minX ? 1 : (x - minX) / (maxX - minX);
-    return L + f * (W - L - R);
-  };
-  const sy = (y: number) => T + (1 - y) * (H - T - B);
-  const parts: string[] = [];
-  parts.push(`<svg class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${metric} along the stream">`);
-  parts.push(`<text x="${W / 2}" y="15" text-anchor="middle" class="title">${metric} along the stream</text>`);
-  for (const y of [0, 0.25, 0.5, 0.75, 1]) {
-    parts.push(`<line x1="${L}" x2="${W - R}" y1="${sy(y)}" y2="${sy(y)}" class="grid"/>`);
-    parts.push(`<text x="${L - 6}" y="${sy(y) + 4}" text-anchor="end" class="tick">${Math.round(y * 100)}%</text>`);
-  }
-  const xticks = [...new Set(all.map((p) => p.edits))].sort((a, b) => a - b);
-  for (const x of xticks) parts.push(`<text x="${sx(x)}" y="${H - B + 14}" text-anchor="middle" class="tick">${x}</text>`);
-  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 6}" text-anchor="middle" class="tick">edits${logX ? ' (log scale)' : ''}</text>`);
-  for (const [name, pts] of Object.entries(curves)) {
-    const valid = pts.filter((p) => typeof p[metric] === 'number');
-    if (valid.length === 0) continue;
-    const d = valid.map((p, i) => `${i === 0 ? 'M' : 'L'}${sx(p.edits).toFixed(1)},${sy(p[metric] as number).toFixed(1)}`).join(' ');
-    const color = colors[name];
-    parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"><title>${escapeHtml(name)}</title></path>`);
-    for (const p of valid) {
-      parts.push(
-        `<circle cx="${sx(p.edits).toFixed(1)}" cy="${sy(p[metric] as number).toFixed(1)}" r="3" fill="${color}">` +
-          `<title>${escapeHtml(name)}: ${(100 * (p[metric] as number)).toFixed(1)}% after ${p.edits} edits</title></circle>`,
-      );
-    }
-  }
-  parts.push('</svg>');
-  return parts.join('');
+  const lines = Object.entries(curves).map(([name, pts]) => ({
+    name,
+    points: pts.filter((p) => typeof p[metric] === 'number').map((p) => ({
+      x: p.edits, y: p[metric] as number, tip: `${name}: ${(100 * (p[metric] as number)).toFixed(1)}% after ${p.edits} edits`,
+    })),
+  }));
+  const ticks = [...new Set(all.map((p) => p.edits))].sort((a, b) => a - b);
+  return lineChart(lines, { title: `${metric} along the stream`, xLabel: `edits${logX ? ' (log scale)' : ''}`, ticks, logX }, colors);
+}
+
+/**
+ * One metric of the final model by the edit's position in the stream, one line per editor; each point is a bucket
+ * of consecutive edits, placed at its last edit. 'applied' is the share of the bucket's edits that shifted a module.
+ */
+export function positionChart(byPosition: Record<string, readonly PositionBucket[]>, metric: 'ES' | 'GS' | 'LS' | 'applied', colors: Record<string, string>): string {
+  const lines = Object.entries(byPosition).map(([name, buckets]) => ({
+    name,
+    points: buckets.filter((b) => typeof b[metric] === 'number').map((b) => ({
+      x: b.to, y: b[metric] as number, tip: `${name}: ${(100 * (b[metric] as number)).toFixed(1)}% for edits ${b.from}-${b.to}`,
+    })),
+  }));
+  const ticks = [...new Set(Object.values(byPosition).flatMap((bs) => bs.map((b) => b.to)))].sort((a, b) => a - b);
+  const title = metric === 'applied' ? 'edits applied, by position' : `final ${metric} by position in the stream`;
+  return lineChart(lines, { title, xLabel: 'edit position (last edit of each group)', ticks, logX: false }, colors);
 }
 
 /** A heat map: modules down, stream buckets across, darker = shifted by more of the bucket's edits. */
@@ -148,6 +183,9 @@ export function renderReport(input: ReportInput): string {
     .map((n) => `<span><i style="background:${colors[n]}"></i>${escapeHtml(n)}</span>`)
     .join('')}</p>`;
   const charts = (['ES', 'GS', 'LS'] as const).map((m) => curveChart(r.curves, m, colors)).join('');
+  const byPosition = input.byPosition && Object.keys(input.byPosition).length > 0
+    ? (['ES', 'GS', 'LS', 'applied'] as const).map((m) => positionChart(input.byPosition!, m, colors)).join('')
+    : '';
   const heats = Object.entries(input.heatmaps ?? {})
     .map(([n, h]) => heatmapSvg(n, h))
     .join('');
@@ -175,6 +213,9 @@ ${notes ? `<ul class="muted">${notes}</ul>` : ''}
 <h2>Curves (metrics over the requests edited so far)</h2>
 ${legend}
 <div class="charts">${charts}</div>
+${byPosition ? `<h2>Which edits survived: the final model by position in the stream</h2>
+<p class="muted">Each point is a group of consecutive edits, measured after the whole stream. Early edits lower than later ones that were applied as often were worn down by the edits after them; a low applied share means the editor skipped those edits.</p>
+<div class="charts">${byPosition}</div>` : ''}
 <h2>Modules shifted along the stream</h2>
 <p class="muted">Rows: modules; columns: consecutive groups of edits; darker = a larger share of the group's edits shifted the module.</p>
 <div class="heats">${heats || '<p class="muted">No module records.</p>'}</div>

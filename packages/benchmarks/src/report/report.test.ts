@@ -54,6 +54,10 @@ describe('report.html', () => {
     settings: { editors: 'hiedit,<rledit>', note: 'a "quoted" <b>value</b>' },
     notes: ['model knew 99% of its facts'],
   });
+  const withPositions = renderReport({
+    results: sample(),
+    byPosition: { hiedit: [{ from: 1, to: 10, ES: 0.5, GS: 0.25, LS: null, applied: 1 }, { from: 11, to: 20, ES: 0.9, GS: 0.8, LS: null, applied: 0.75 }] },
+  });
 
   test('holds the table, one chart per curve metric, the heat map and the settings', () => {
     expect(html).toContain('<table>');
@@ -63,6 +67,18 @@ describe('report.html', () => {
     expect(html).toContain('model.layers.1.mlp.up_proj');
     expect(html).toContain('<dt>num_pre</dt><dd>5</dd>');
     expect(html).toContain('model knew 99% of its facts');
+  });
+
+  test('charts the final model by stream position when the run recorded it (four charts), and not otherwise', () => {
+    expect(html).not.toContain('by position');
+    expect((withPositions.match(/<svg class="chart"/g) ?? []).length).toBe(3 + 4);
+    expect(withPositions).toContain('final ES by position in the stream');
+    expect(withPositions).toContain('edits applied, by position');
+    expect(withPositions).toContain('hiedit: 50.0% for edits 1-10');
+    expect(withPositions).toContain('hiedit: 75.0% for edits 11-20');
+    // a metric with no data (LS null here) draws no line
+    const lsChart = withPositions.slice(withPositions.indexOf('final LS by position'), withPositions.indexOf('edits applied, by position'));
+    expect(lsChart).not.toContain('<path');
   });
 
   test('is self-contained and escapes every name', () => {

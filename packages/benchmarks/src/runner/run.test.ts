@@ -241,7 +241,16 @@ describe('runBenchmark on a toy model', () => {
     expect(counters.propose).toBe(24);
     const html = fs.readFileSync(out.reportPath, 'utf8');
     expect(html).toContain('<svg class="heat"');
+    expect(html).toContain('final ES by position in the stream');
     expect(out.table).toMatch(/oracle\s+100\.0/);
+    // details.json: the final model by position, 12 edits in 10 contiguous groups covering the stream once
+    const details = JSON.parse(fs.readFileSync(path.join(dir, 'details.json'), 'utf8'));
+    const pos = details.editors.oracle.byPosition as { from: number; to: number; ES: number; applied: number }[];
+    expect(pos).toHaveLength(10);
+    expect(pos[0].from).toBe(1);
+    expect(pos[9].to).toBe(12);
+    for (let i = 1; i < pos.length; i++) expect(pos[i].from).toBe(pos[i - 1].to + 1);
+    expect(pos.every((b) => b.ES === 1 && b.applied === 1)).toBe(true);
 
     // Same settings again: nothing is trained or edited, the same results come back.
     const { deps: deps2, lm: lm2 } = toyDeps(reqs, { oracle: factory('oracle', true), direct: factory('direct', false) });

@@ -19,6 +19,8 @@ import {
   recordRetentionBaseline,
   runEvalStream,
   summarize,
+  byStreamPosition,
+  type PositionBucket,
   teacherForcedStats,
   tokenAccuracy,
   type CurvePoint,
@@ -62,6 +64,8 @@ interface EditorRecord {
   msPerEdit: number[];
   /** Absent in results written before it was recorded. */
   movedOnEdits?: number;
+  /** Final-model metrics by position in the stream; absent in results written before it was recorded. */
+  byPosition?: PositionBucket[];
   retention: RetentionResult;
   train: { seconds: number; epochs?: number; steps?: number } | null;
 }
@@ -416,11 +420,13 @@ async function runWithModel(
     settings,
     notes,
     editors: Object.fromEntries(
-      opts.editors.map((n) => [n, { train: records[n].train, retention: records[n].retention, modulesPerEdit: records[n].modulesPerEdit, msPerEdit: records[n].msPerEdit, movedOnEdits: records[n].movedOnEdits }]),
+      opts.editors.map((n) => [n, { train: records[n].train, retention: records[n].retention, modulesPerEdit: records[n].modulesPerEdit, msPerEdit: records[n].msPerEdit, movedOnEdits: records[n].movedOnEdits, byPosition: records[n].byPosition }]),
     ),
     heatmaps,
   });
-  writeFileAtomic(run.reportHtml, renderReport({ results, heatmaps, settings: reportSettings, notes }));
+  const byPosition: Record<string, PositionBucket[]> = {};
+  for (const n of opts.editors) if (records[n].byPosition) byPosition[n] = records[n].byPosition!;
+  writeFileAtomic(run.reportHtml, renderReport({ results, heatmaps, byPosition, settings: reportSettings, notes }));
   return { results, resultsPath: run.resultsJson, reportPath: run.reportHtml, table: head ? `${formatTable(results)}\n\n${head}` : formatTable(results), skipped };
 }
 
@@ -531,7 +537,8 @@ async function evaluateEditor(
     ms_per_edit: mean(stream.msPerEdit),
     train_seconds: 0,
   };
-  return { metrics, curve: stream.curve, modulesPerEdit: stream.modulesPerEdit, msPerEdit: stream.msPerEdit, movedOnEdits: stream.movedOnEdits, retention };
+  const byPosition = byStreamPosition(scores, stream.modulesPerEdit.map((m) => m.length > 0));
+  return { metrics, curve: stream.curve, modulesPerEdit: stream.modulesPerEdit, msPerEdit: stream.msPerEdit, movedOnEdits: stream.movedOnEdits, byPosition, retention };
 }
 
 /**
