@@ -132,4 +132,42 @@ describe('hiedit-bench command line', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 120000);
+
+  // A trained HiEdit reloaded by a resumed run must edit exactly as the run that trained it: the same per-edit
+  // module choices (which calibration decides) and the same metrics. This is the real editor on a real tiny model.
+  test('a resumed run reloads a trained HiEdit with its creation defaults: the same edits and metrics', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-bench-reload-'));
+    try {
+      const tiny = (o: { log: (l: string) => void }) =>
+        defaultDeps({
+          world: { persons: 24 },
+          pretrain: { model: { layers: 2, hidden: 32, heads: 2, kvHeads: 2, intermediate: 64 }, epochs: 4, batchSize: 64 },
+          log: o.log,
+        });
+      const settings = path.join(dir, 'editors.json');
+      fs.writeFileSync(settings, JSON.stringify({ hiedit: { policy: { low: { rank: 4 }, high: { hidden: 8 } }, trainer: { epochs: 1 } } }));
+      const out = path.join(dir, 'out');
+      const argv = ['run', '--editors', 'hiedit', '--editor-settings', settings, '--train', '4', '--val', '2', '--eval', '6', '--num-pre', '2', '--held-out', '5', '--no-wild', '--out', out, '--cache-dir', path.join(dir, 'cache'), '--quiet'];
+      const first = capture();
+      expect(await runCli('hiedit-bench', [runCommand(tiny)], argv, first.io)).toBe(0);
+      const read = () => ({
+        results: JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')),
+        modules: JSON.parse(fs.readFileSync(path.join(out, 'details.json'), 'utf8')).editors.hiedit.modulesPerEdit,
+      });
+      const a = read();
+      // as if the run had been interrupted after training: the evaluation is redone with the saved policy
+      fs.rmSync(path.join(out, 'editors', 'hiedit', 'result.json'));
+      const second = capture();
+      expect(await runCli('hiedit-bench', [runCommand(tiny)], argv, second.io)).toBe(0);
+      expect(second.err.join('')).toMatch(/hiedit: trained earlier, loading/);
+      const b = read();
+      expect(b.modules).toEqual(a.modules);
+      const { ms_per_edit: _ma, ...ma } = a.results.editors.hiedit;
+      const { ms_per_edit: _mb, ...mb } = b.results.editors.hiedit;
+      expect(mb).toEqual(ma);
+      expect(b.results.curves).toEqual(a.results.curves);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180000);
 });

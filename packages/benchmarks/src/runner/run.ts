@@ -334,7 +334,8 @@ async function runWithModel(
       const editorSettings = editorSettingsWithSeed(factory, opts.editorSettings?.[name] ?? {}, opts.seed);
       // The key covers the settings the editor actually resolves (its defaults included), not only the
       // ones given on the command line: a change of defaults must not reuse editors trained under the old ones.
-      const key = settingsKey({ run: runKey, editor: name, settings: resolvedSettings(factory, model, modules, editorSettings) });
+      const resolved = resolvedSettings(factory, model, modules, editorSettings);
+      const key = settingsKey({ run: runKey, editor: name, settings: resolved });
       const prev = readJsonIfExists<EditorRecord>(run.editorResultJson(name));
       if (prev && prev.key === key) {
         records[name] = prev;
@@ -347,7 +348,11 @@ async function runWithModel(
       try {
         const trainedMeta = readJsonIfExists<{ key: string; seconds: number; epochs?: number; steps?: number }>(run.trainMetaJson(name));
         if (factory.trainable && trainedMeta?.key === key && fs.existsSync(run.trainedDir(name))) {
-          editor = factory.load(run.trainedDir(name), model, modules, editorSettings);
+          // Loaded with the settings it was created and trained with (the ones the key stands for), as an editor
+          // directory's editor.json does: the run's own settings lack the creation defaults (HiEdit's calibration),
+          // and without them a resumed run would edit differently from an uninterrupted one.
+          const { policyFormat: _format, ...asTrained } = resolved;
+          editor = factory.load(run.trainedDir(name), model, modules, asTrained);
           train = { seconds: trainedMeta.seconds, epochs: trainedMeta.epochs, steps: trainedMeta.steps };
           skipped.push(`${name}:train`);
           io.log(`${name}: trained earlier, loading ${run.trainedDir(name)}`);
