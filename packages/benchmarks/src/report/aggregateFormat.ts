@@ -112,7 +112,7 @@ export function formatSummary(s: AggregateSummary, markdown = false): string {
   const h = (t: string) => (markdown ? `### ${t}` : `${t}\n${'='.repeat(t.length)}`);
   out.push(h(`${s.dataset}: ${s.seeds.length} seeds (${s.seeds.join(', ')})`));
   out.push(
-    `model ${s.model ?? 'one facts model per seed'}, n_train ${s.n_train}, n_eval ${s.n_eval}, num_pre ${s.num_pre}` +
+    `model ${s.model ?? 'one pretrained model per seed'}, n_train ${s.n_train}, n_eval ${s.n_eval}, num_pre ${s.num_pre}` +
       (s.dataHash ? `, data sha256 ${s.dataHash.slice(0, 12)}` : ''),
   );
   const runLines = s.runs.map(

@@ -53,7 +53,7 @@ export function renderSummaryHtml(s: AggregateSummary): string {
 <title>${escapeHtml(title)}</title><style>${reportStylesheet()}</style></head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-<p class="muted">${escapeHtml(`model ${s.model ?? 'one facts model per seed'}; n_train ${s.n_train}, n_eval ${s.n_eval}, num_pre ${s.num_pre}. Percentages; sd = sample standard deviation over seeds (points for percentages).`)}</p>
+<p class="muted">${escapeHtml(`model ${s.model ?? 'one pretrained model per seed'}; n_train ${s.n_train}, n_eval ${s.n_eval}, num_pre ${s.num_pre}. Percentages; sd = sample standard deviation over seeds (points for percentages).`)}</p>
 ${s.warnings.map((w) => `<p><b style="color:#cf222e">Warning:</b> ${escapeHtml(w)}</p>`).join('\n')}
 <h2>Targets</h2>
 <table><thead><tr><th style="text-align:left">status</th><th style="text-align:left">target</th><th style="text-align:left">detail</th></tr></thead><tbody>${checks}</tbody></table>
