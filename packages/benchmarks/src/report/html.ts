@@ -47,16 +47,18 @@ interface ChartLine {
 }
 
 /** An SVG line chart of fractions (y in 0..1) with one line per editor. */
-function lineChart(lines: readonly ChartLine[], o: { title: string; xLabel: string; ticks: readonly number[]; logX: boolean }, colors: Record<string, string>): string {
+function lineChart(
+  lines: readonly ChartLine[],
+  o: { title: string; xLabel: string; ticks: readonly number[]; minX: number; maxX: number; logX: boolean },
+  colors: Record<string, string>,
+): string {
   const W = 360;
   const H = 220;
   const L = 44;
   const R = 12;
   const T = 24;
   const B = 36;
-  const xs = lines.flatMap((l) => l.points.map((p) => p.x));
-  const maxX = Math.max(1, ...xs);
-  const minX = Math.max(o.logX ? 1 : 0, Math.min(maxX, ...xs));
+  const { minX, maxX } = o;
   const sx = (x: number) => {
     const f = o.logX ? Math.log(x / minX) / Math.log(maxX / minX) : maxX === minX ? 1 : (x - minX) / (maxX - minX);
     return L + f * (W - L - R);
@@ -102,7 +104,7 @@ export function curveChart(
     })),
   }));
   const ticks = [...new Set(all.map((p) => p.edits))].sort((a, b) => a - b);
-  return lineChart(lines, { title: `${metric} along the stream`, xLabel: `edits${logX ? ' (log scale)' : ''}`, ticks, logX }, colors);
+  return lineChart(lines, { title: `${metric} along the stream`, xLabel: `edits${logX ? ' (log scale)' : ''}`, ticks, minX, maxX, logX }, colors);
 }
 
 /**
@@ -118,7 +120,9 @@ export function positionChart(byPosition: Record<string, readonly PositionBucket
   }));
   const ticks = [...new Set(Object.values(byPosition).flatMap((bs) => bs.map((b) => b.to)))].sort((a, b) => a - b);
   const title = metric === 'applied' ? 'edits applied, by position' : `final ${metric} by position in the stream`;
-  return lineChart(lines, { title, xLabel: 'edit position (last edit of each group)', ticks, logX: false }, colors);
+  const minX = ticks.length > 0 ? ticks[0] : 1;
+  const maxX = ticks.length > 0 ? ticks[ticks.length - 1] : 1;
+  return lineChart(lines, { title, xLabel: 'edit position (last edit of each group)', ticks, minX, maxX, logX: false }, colors);
 }
 
 /** A heat map: modules down, stream buckets across, darker = shifted by more of the bucket's edits. */
