@@ -112,14 +112,20 @@ function list(s: string | undefined, flag: string): string[] | undefined {
   return out;
 }
 
-function readEditorSettings(file: string): Record<string, Record<string, unknown>> {
+/** The JSON object in `file`, read for `--FLAG`; unreadable JSON and non-objects are usage errors naming both. */
+function readJsonObject(flag: string, file: string, what: string): Record<string, unknown> {
   let raw: unknown;
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new CliUsageError(`--editor-settings ${file}: ${(e as Error).message}`);
+    throw new CliUsageError(`--${flag} ${file}: ${(e as Error).message}`);
   }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new CliUsageError(`--editor-settings ${file}: must be a JSON object {editor: {settings}}`);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new CliUsageError(`--${flag} ${file}: must be a JSON object ${what}`);
+  return raw as Record<string, unknown>;
+}
+
+function readEditorSettings(file: string): Record<string, Record<string, unknown>> {
+  const raw = readJsonObject('editor-settings', file, '{editor: {settings}}');
   for (const [k, v] of Object.entries(raw)) {
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CliUsageError(`--editor-settings ${file}: "${k}" must be an object`);
   }
@@ -133,14 +139,7 @@ function readEditorSettings(file: string): Record<string, Record<string, unknown
  */
 export function readPretrainSettings(file: string): TrainSettingsInput {
   const where = `--pretrain-settings ${file}`;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new CliUsageError(`${where}: ${(e as Error).message}`);
-  }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new CliUsageError(`${where}: must be a JSON object of pretraining settings`);
-  const obj = raw as Record<string, unknown>;
+  const obj = readJsonObject('pretrain-settings', file, 'of pretraining settings');
   const known = Object.keys(DEFAULT_TRAIN_SETTINGS);
   for (const [k, v] of Object.entries(obj)) {
     if (!known.includes(k)) throw new CliUsageError(`${where}: unknown field "${k}" (known: ${known.join(', ')})`);
@@ -247,7 +246,7 @@ export function parseRunArgs(argv: string[]): {
     run,
     worldSeed: nonNegInt(flags['world-seed'], 'world-seed', 0),
     ...(worldPersons !== undefined ? { worldPersons } : {}),
-    ...(flags['model-seed'] !== undefined ? { modelSeed: nonNegInt(flags['model-seed'], 'model-seed', 0) } : {}),
+    ...(seedFlag !== undefined ? { modelSeed: seedFlag } : {}),
     ...(modelArch !== undefined ? { modelArch: modelArch as PretrainArch } : {}),
     maxPretrainSeconds,
     backend: flags.backend,

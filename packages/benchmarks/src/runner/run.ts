@@ -12,6 +12,7 @@ import { splitRequests } from '../datasets';
 import {
   baselineFromJSON,
   baselineToJSON,
+  byStreamPosition,
   measureCases,
   measureRetention,
   moduleHeatmap,
@@ -19,14 +20,13 @@ import {
   recordRetentionBaseline,
   runEvalStream,
   summarize,
-  byStreamPosition,
-  type PositionBucket,
   teacherForcedStats,
   tokenAccuracy,
   type CurvePoint,
   type EvalCase,
   type LocalityBaseline,
   type MetricStyle,
+  type PositionBucket,
   type RetentionBaseline,
   type RetentionResult,
 } from '../eval';
