@@ -3,7 +3,7 @@
  * validated before the model is touched, applied all-or-nothing, journaled (fsynced) and reported.
  */
 import * as fs from 'fs';
-import { TokenizedEditRequest } from '@hiedit/tensor-core';
+import { TokenizedEditRequest, WeightSnapshot } from '@hiedit/tensor-core';
 import './editors/builtin';
 import { editorFactory } from './editors/registry';
 import { disposeProposal, Editor, EditorTrainOptions, EditorTrainResult } from './editors/types';
@@ -35,6 +35,11 @@ export interface EditReport {
   readonly selected: readonly ModuleReport[];
   /** Gate score of every candidate module (empty without a gate). */
   readonly scores: Readonly<Record<string, number>>;
+  /**
+   * Module sets a calibrated editor tried (absent for other methods): more than 1 when the edit moved past the gate's
+   * first choice.
+   */
+  readonly tries?: number;
   /** Wall-clock milliseconds of the whole edit (tokenize, trace, policies, apply, journal). */
   readonly ms: number;
 }
@@ -147,7 +152,7 @@ export class LifelongEditor {
       editId, ...(req.id !== undefined ? { requestId: req.id } : {}), editor: this.editor.kind,
       selected: proposal.selected.map((m) => ({ module: m, ...(m in proposal.scores ? { score: proposal.scores[m] } : {}),
         norm: norms[m] ?? 0 })),
-      scores: { ...proposal.scores }, ms: performance.now() - t0,
+      scores: { ...proposal.scores }, ...(proposal.tries !== undefined ? { tries: proposal.tries } : {}), ms: performance.now() - t0,
     };
   }
 
@@ -212,14 +217,12 @@ export class LifelongEditor {
     const validation = options.validationRequests ? tok(options.validationRequests, 'validation stream') : options.validation;
     // Training edits the model along its trajectory; a paused or failed run must not leave those shifts
     // behind (they are in no journal), so the edit modules are restored whatever happens.
-    const snapshot = this.editor.modules.map((n) => [n, this.model.readWeight(n)] as const);
+    const snapshot = new WeightSnapshot(this.model, this.editor.modules);
     try {
       return await this.editor.train(this.model, train, { ...options, ...(validation ? { validation } : {}) });
     } finally {
-      for (const [n, w] of snapshot) {
-        this.model.writeWeight(n, w);
-        w.dispose();
-      }
+      snapshot.restore();
+      snapshot.dispose();
     }
   }
 

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { EditableModel, writeJsonAtomic } from '@hiedit/tensor-core';
 import './editors/builtin';
 import { editorFactory } from './editors/registry';
-import { Editor } from './editors/types';
+import { Editor, EditorFactory } from './editors/types';
 import { ModelIdentity, ModuleShape } from './journal';
 import { EditorModel, modelIdentity, moduleShapes } from './model';
 
@@ -89,11 +89,15 @@ export function checkDescriptorMatchesModel(desc: EditorDescriptor, model: Edita
   }
 }
 
-/** Loads an editor directory for `model`, refusing one made for another model. */
-export function loadEditorDir(dir: string, model: EditableModel): { editor: Editor; descriptor: EditorDescriptor } {
+/**
+ * Loads an editor directory for `model`, refusing one made for another model. `factoryOf` looks the method up
+ * (default: the registry); a caller with its own set of methods passes its lookup.
+ */
+export function loadEditorDir(dir: string, model: EditableModel,
+  factoryOf: (kind: string) => EditorFactory = editorFactory): { editor: Editor; descriptor: EditorDescriptor } {
   const descriptor = readEditorDescriptor(dir);
   checkDescriptorMatchesModel(descriptor, model, dir);
-  const factory = editorFactory(descriptor.kind);
+  const factory = factoryOf(descriptor.kind);
   const editor = factory.load(dir, model, descriptor.modules.map((m) => m.name), descriptor.settings);
   return { editor, descriptor };
 }

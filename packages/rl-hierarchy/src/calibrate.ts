@@ -150,20 +150,6 @@ export function calibrateScale(model: EditableModel, tuple: TokenizedTuple, shif
   }
 }
 
-/** Multiplies every shift of `shifts` by `scale`, replacing (and disposing) the originals. */
-export function scaleShifts(shifts: Map<string, ParameterShift>, scale: number): void {
-  if (scale === 1) return;
-  for (const [n, s] of shifts) {
-    if (s.kind === 'dense') {
-      shifts.set(n, { kind: 'dense', delta: tf.tidy(() => tf.mul(s.delta, scale) as tf.Tensor2D) });
-      s.delta.dispose();
-    } else {
-      shifts.set(n, { kind: 'lowRank', left: tf.tidy(() => tf.mul(s.left, scale) as tf.Tensor2D), right: s.right });
-      s.left.dispose();
-    }
-  }
-}
-
 /** Outcome of calibrating a policy's edit together with its choice of modules. */
 export interface SelectionCalibration extends CalibrationResult {
   /** The modules to shift, in policy order; empty for a skipped edit. */

@@ -12,12 +12,14 @@ export { HiNet, topKMask, topKIndices, thresholdMask } from './high-level';
 export type { GateOutput } from './high-level';
 export { covarianceTuples, estimateKeyCovariances, preconditionerInverse, preconditionLeft } from './key-precond';
 export type { KeyCovarianceSource } from './key-precond';
-export { HiEditPolicy, KEY_COV_PREFIX, applySelectedShifts, disposeShifts, shiftToDense } from './policy';
+export { HiEditPolicy, KEY_COV_PREFIX, applySelectedShifts } from './policy';
+// Shift operations live in tensor-core; re-exported under the names this package has always used.
+export { disposeShifts, scaleShifts, shiftToDense } from '@hiedit/tensor-core';
 export type { PolicyEdit, PolicyPassOptions, PolicyForward } from './policy';
 // The optimizer lives in tensor-core (shared with the benchmarks' pretrainer); re-exported under its old names.
 export { Adam, DEFAULT_ADAM } from '@hiedit/tensor-core';
 export type { AdamConfig } from '@hiedit/tensor-core';
-export { calibrateScale, calibrateSelection, scaleShifts, resolveCalibration, DEFAULT_CALIBRATION } from './calibrate';
+export { calibrateScale, calibrateSelection, resolveCalibration, DEFAULT_CALIBRATION } from './calibrate';
 export type { CalibrationSettings, CalibrationResult, SelectionCalibration } from './calibrate';
 export { windowLoss, windowWeights, shiftRegularizer, localityReference, generalizationTuples } from './loss';
 export type { WindowItem, ObjectiveWeights, ObjectiveTerms, GeneralizationTuples } from './loss';

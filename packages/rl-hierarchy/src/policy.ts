@@ -1,7 +1,9 @@
 /**
  * The two-level edit policy: low-level networks (one per shape group) + optional HiNet gate.
  */
-import { tf, RunningNormalizer, SeededRandom, shapeKey } from '@hiedit/tensor-core';
+import { tf, disposeShifts, RunningNormalizer, SeededRandom, shapeKey, shiftToDense } from '@hiedit/tensor-core';
+// The shift operations live in tensor-core (shifts.ts); modules of this package import them from here.
+export { disposeShifts, shiftToDense };
 import type { EditableModel, EditFeatures, ModuleDescriptor, ModuleMask, ParameterShift, ShiftSet, TokenizedEditRequest } from '@hiedit/tensor-core';
 import { resolvePolicyConfig } from './config';
 import type { PolicyConfig, PolicyConfigInput } from './config';
@@ -40,22 +42,6 @@ export interface PolicyForward {
   shifts: FactoredShift[];
   /** Gate output, or null without a high-level policy (then the mask is all ones). */
   gate: GateOutput | null;
-}
-
-/** Dispose every tensor of a shift set. */
-export function disposeShifts(shifts: ShiftSet): void {
-  for (const s of shifts.values()) {
-    if (s.kind === 'dense') s.delta.dispose();
-    else {
-      s.left.dispose();
-      s.right.dispose();
-    }
-  }
-}
-
-/** Dense (dIn, dOut) tensor of a shift (a new tensor the caller owns). */
-export function shiftToDense(shift: ParameterShift): tf.Tensor2D {
-  return shift.kind === 'dense' ? shift.delta.clone() : tf.matMul(shift.left, shift.right);
 }
 
 /**

@@ -1,5 +1,6 @@
 export * as tf from '@tensorflow/tfjs';
 export * from './types';
+export * from './shifts';
 export * from './dtypes';
 export * from './safetensors';
 export { BACKEND_NAMES, backendReport, initBackend } from './backend';

@@ -3,18 +3,20 @@ import * as os from 'os';
 import * as path from 'path';
 import { initBackend, tf, type EditableModel, type ModuleDescriptor, type ParameterShift, type TokenizedEditRequest } from '@hiedit/tensor-core';
 import { validateResults } from '../report';
-import { applyProposal, defaultSizes, editorSettingsWithSeed, movedOnEditNotes, runBenchmark, skippedEditNotes } from './run';
+import { LifelongEditor } from '@hiedit/editor';
+import { defaultSizes, editorSettingsWithSeed, movedOnEditNotes, runBenchmark, skippedEditNotes } from './run';
 import { claimRunDir, RunDir, settingsKey } from './state';
 import type { BenchEditor, BenchEditorFactory, BenchModel, RunOptions, RunnerDeps, TextRequest } from './types';
 
 /** Bigram LM with an editable table: logits at t = table[ids[t]] + bias. */
 class ToyLM implements BenchModel {
-  readonly config: { vocabSize: number };
+  readonly config: { vocabSize: number; modelType: string; architecture: string; numLayers: number; hiddenSize: number };
   readonly modules: ModuleDescriptor[];
   private readonly w = new Map<string, tf.Variable>();
   constructor(readonly words: string[]) {
     const V = words.length;
-    this.config = { vocabSize: V };
+    this.config = { vocabSize: V, modelType: 'toy', architecture: 'bigram', numLayers: 1, hiddenSize: V };
+    this.tokenizer.vocabSize = V;
     this.modules = [
       { name: 'table', dIn: V, dOut: V, layer: 0 },
       { name: 'bias', dIn: 1, dOut: V, layer: 1 },
@@ -25,7 +27,14 @@ class ToyLM implements BenchModel {
       z.dispose(); // the variable keeps the data
     }
   }
-  readonly tokenizer = { decode: (ids: number[]) => ids.map((i) => ` ${this.words[i]}`).join('') };
+  readonly tokenizer = {
+    decode: (ids: number[]) => ids.map((i) => ` ${this.words[i]}`).join(''),
+    encode: (text: string) => text.trim().split(' ').map((w) => this.words.indexOf(w)),
+    vocabSize: 0,
+  };
+  weightsHash(): string {
+    return 'toy-base';
+  }
   module(name: string): ModuleDescriptor {
     const m = this.modules.find((x) => x.name === name);
     if (!m) throw new Error(`no module ${name}`);
@@ -84,7 +93,7 @@ class OracleEditor implements BenchEditor {
       if (l >= 0) d[req.edit.ids[p] * V + l] += this.strength;
     });
     const shifts = new Map<string, ParameterShift>([['table', { kind: 'dense', delta: tf.tensor2d(d, [V, V]) }]]);
-    return { shifts, selected: ['table'] };
+    return { shifts, selected: ['table'], scores: {} };
   }
   async train(_m: EditableModel, stream: readonly TokenizedEditRequest[], o: { onProgress?: (e: any) => void; checkpointDir?: string; resume?: boolean }) {
     counters.train++;
@@ -112,6 +121,7 @@ class OracleEditor implements BenchEditor {
 function factory(kind: string, trainable: boolean, failAt = -1): BenchEditorFactory {
   return {
     kind,
+    summary: `toy ${kind}`,
     trainable,
     create: (_m, modules, settings) => new OracleEditor(kind, modules, trainable ? 0 : 5, failAt, settings),
     load: (dir, _m, modules) => {
@@ -352,14 +362,20 @@ describe('runBenchmark on a toy model', () => {
     expect(settingsKey({ a: 1, b: [1, 2] })).toBe(settingsKey({ b: [1, 2], a: 1 }));
   });
 
-  test('proposals are applied (dense and low-rank) and disposed', () => {
+  test('proposals are applied by the editor session (dense and low-rank) and disposed', () => {
     const lm = new ToyLM(['a', 'b', 'c']);
+    const fixed: BenchEditor = {
+      kind: 'fixed', modules: ['table', 'bias'],
+      propose: () => ({ shifts: new Map<string, ParameterShift>([
+        ['table', { kind: 'lowRank', left: tf.tensor2d([[1], [0], [2]]), right: tf.tensor2d([[1, 0, 3]]) }],
+        ['bias', { kind: 'dense', delta: tf.tensor2d([[0.5, 0, 0]]) }],
+      ]), selected: ['table', 'bias'], scores: {} }),
+      train: async () => { throw new Error('not trainable'); },
+      save: () => {}, settings: () => ({}), dispose: () => {},
+    };
+    const session = new LifelongEditor({ model: lm, editor: fixed, tokenize: () => ({ ids: [0], labels: [1] }) });
     const before = tf.memory().numTensors;
-    const shifts = new Map<string, ParameterShift>([
-      ['table', { kind: 'lowRank', left: tf.tensor2d([[1], [0], [2]]), right: tf.tensor2d([[1, 0, 3]]) }],
-      ['bias', { kind: 'dense', delta: tf.tensor2d([[0.5, 0, 0]]) }],
-    ]);
-    expect(applyProposal(lm, { shifts, selected: ['table', 'bias'] })).toEqual(['table', 'bias']);
+    expect(session.edit({ prompt: 'a', target: 'b' }).selected.map((m) => m.module)).toEqual(['table', 'bias']);
     expect(tf.memory().numTensors).toBe(before); // the three shift tensors are gone
     const w = lm.readWeight('table');
     expect(w.arraySync()).toEqual([[1, 0, 3], [0, 0, 0], [2, 0, 6]]);

@@ -1,65 +1,26 @@
 /**
- * What the runner needs from models, editors and datasets, stated structurally: llm-loader's CausalLM and
- * @hiedit/editor's factories fit as they are, and tests can run the whole pipeline on toys.
+ * What the runner needs from models, editors and datasets: llm-loader's CausalLM and @hiedit/editor's factories fit as
+ * they are, and tests can run the whole pipeline on toys that implement the editor package's interfaces.
  */
-import type { EditableModel, ShiftSet, TokenizedEditRequest, TokenizedTuple } from '@hiedit/tensor-core';
+import type { TokenizedTuple } from '@hiedit/tensor-core';
+import type { Editor, EditorFactory, EditorModel, EditorTokenizer, ShiftProposal, TrainProgress } from '@hiedit/editor';
 import type { EvalModel, MetricStyle } from '../eval';
 import type { ProgressFactory } from '../progress';
 
-/** A model the benchmark can edit and measure (CausalLM satisfies it). */
-export interface BenchModel extends EditableModel, EvalModel {
-  readonly config: { readonly vocabSize: number; readonly numLayers?: number; readonly architecture?: string; readonly modelType?: string };
-  readonly tokenizer?: { decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): string };
+/** A model the benchmark can edit and measure: a model an editor session accepts (CausalLM satisfies it). */
+export interface BenchModel extends EditorModel, EvalModel {
+  readonly tokenizer?: EditorTokenizer;
   dispose(): void;
 }
 
-/** The part of an editor's proposal the runner applies (editor's ShiftProposal fits). */
-export interface BenchProposal {
-  readonly shifts: ShiftSet;
-  readonly selected: readonly string[];
-  /** Module sets a calibrated editor tried; more than 1 when the edit moved past the gate's first choice. */
-  readonly tries?: number;
-}
-
-/** One training progress event (editor's TrainProgress fits). */
-export interface BenchTrainProgress {
-  readonly phase: string;
-  readonly epoch: number;
-  readonly step: number;
-  readonly total: number;
-  readonly loss?: number;
-  readonly message?: string;
-}
-
-/** An editing method bound to a model's modules (editor's Editor fits). */
-export interface BenchEditor {
-  readonly kind: string;
-  readonly modules: readonly string[];
-  propose(model: EditableModel, request: TokenizedEditRequest): BenchProposal;
-  train(
-    model: EditableModel,
-    stream: readonly TokenizedEditRequest[],
-    options: {
-      seed: number;
-      validation?: readonly TokenizedEditRequest[];
-      checkpointDir?: string;
-      resume?: boolean;
-      onProgress?: (e: BenchTrainProgress) => void;
-      settings?: Readonly<Record<string, unknown>>;
-    },
-  ): Promise<{ readonly seconds: number; readonly finished: boolean; readonly epochs?: number; readonly steps?: number }>;
-  save(dir: string): void;
-  settings(): Record<string, unknown>;
-  dispose(): void;
-}
-
-/** How to build an editor of one kind (editor's EditorFactory fits). */
-export interface BenchEditorFactory {
-  readonly kind: string;
-  readonly trainable: boolean;
-  create(model: EditableModel, modules: readonly string[], settings: Readonly<Record<string, unknown>>): BenchEditor;
-  load(dir: string, model: EditableModel, modules: readonly string[], settings: Readonly<Record<string, unknown>>): BenchEditor;
-}
+/** The benchmark's editors are the editor package's: the stream runs them through an editor session. */
+export type BenchEditor = Editor;
+/** An editor's proposal for one request. */
+export type BenchProposal = ShiftProposal;
+/** One training progress event. */
+export type BenchTrainProgress = TrainProgress;
+/** How to build an editor of one kind (the editor registry's factories). */
+export type BenchEditorFactory = EditorFactory;
 
 /** The datasets a run can use. */
 export type BenchDataset = 'world' | 'counterfact' | 'zsre';
@@ -168,4 +129,6 @@ export interface RunOptions {
   overwrite?: boolean;
   /** No progress bars. */
   quiet?: boolean;
+  /** Journal each editor's evaluation stream to editors/NAME/stream.hjournal (`hiedit export` rebuilds its final model). */
+  journal?: boolean;
 }

@@ -2,7 +2,7 @@
  * The one interface every editing method implements (HiEdit, its reference mode, RLEdit, MEND, FT),
  * so the lifelong editor and the benchmarks treat them alike.
  */
-import { EditableModel, ShiftSet, TokenizedEditRequest } from '@hiedit/tensor-core';
+import { disposeShifts, EditableModel, ShiftSet, TokenizedEditRequest } from '@hiedit/tensor-core';
 
 /** What an editor proposes for one request. The proposal owns its tensors: call `disposeProposal`. */
 export interface ShiftProposal {
@@ -21,10 +21,7 @@ export interface ShiftProposal {
 
 /** Disposes every tensor of a proposal. */
 export function disposeProposal(p: ShiftProposal): void {
-  for (const s of p.shifts.values()) {
-    if (s.kind === 'dense') s.delta.dispose();
-    else { s.left.dispose(); s.right.dispose(); }
-  }
+  disposeShifts(p.shifts);
 }
 
 /** One progress event of a training run. */

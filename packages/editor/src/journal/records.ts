@@ -2,6 +2,7 @@
  * Record types of edit journals and packs, and their (de)serialization to payloads.
  * Shift data are float32 arrays exactly as applied, so replay reproduces the edited weights bitwise.
  */
+import type { HostShift } from '@hiedit/tensor-core';
 import { BlobRef, DecodedPayload, encodePayload, FORMAT_VERSION, layoutBlobs } from './format';
 
 /** Who the base model is: enough to tell two models apart in an error message. */
@@ -43,12 +44,8 @@ export interface JournalRequest {
   readonly locality?: readonly { readonly prompt: string; readonly answer: string }[];
 }
 
-/** One module's applied shift, host side. Low-rank shifts keep their factors (delta = left x right). */
-export type StoredShift =
-  | { readonly module: string; readonly kind: 'lowRank'; readonly dIn: number; readonly dOut: number;
-      readonly rank: number; readonly left: Float32Array; readonly right: Float32Array }
-  | { readonly module: string; readonly kind: 'dense'; readonly dIn: number; readonly dOut: number;
-      readonly delta: Float32Array };
+/** One module's applied shift, host side (tensor-core's HostShift). Low-rank shifts keep their factors. */
+export type StoredShift = HostShift;
 
 /** Metadata of an edit record (its shifts are read on demand: a long journal does not sit in memory). */
 export interface EditRecordInfo {
