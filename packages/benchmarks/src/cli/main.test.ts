@@ -1,7 +1,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { runCli } from '@hiedit/tensor-core';
+import { createEditorCommands, EditJournal, LifelongEditor, llmLoaderApi } from '@hiedit/editor';
+import { loadModel } from '@hiedit/llm-loader';
+import { currentWeightsDigest, runCli } from '@hiedit/tensor-core';
 import { validateResults } from '../report';
 import { defaultDeps } from '../runner/defaults';
 import { main, parseRunArgs, runCommand } from './main';
@@ -170,4 +172,57 @@ describe('hiedit-bench command line', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 180000);
+
+  // One edit engine: the benchmark's stream and `hiedit edit` are the same path, so the same requests through the
+  // benchmark's trained editor give the same weights, bit for bit; and the run's journal rebuilds that model.
+  test('hiedit edit with the benchmark\'s trained editor on its evaluation requests gives bit-identical weights', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-bench-engine-'));
+    try {
+      const tiny = (o: { log: (l: string) => void }) =>
+        defaultDeps({
+          world: { persons: 24 },
+          pretrain: { model: { layers: 2, hidden: 32, heads: 2, kvHeads: 2, intermediate: 64 }, epochs: 4, batchSize: 64 },
+          log: o.log,
+        });
+      const settings = path.join(dir, 'editors.json');
+      // without calibration every edit is applied, so the comparison covers six real shifts
+      fs.writeFileSync(settings, JSON.stringify({ hiedit: { policy: { low: { rank: 4 }, high: { hidden: 8 } }, trainer: { epochs: 1, calibration: null } } }));
+      const out = path.join(dir, 'out');
+      const argv = ['run', '--editors', 'hiedit', '--editor-settings', settings, '--train', '4', '--val', '2', '--eval', '6', '--num-pre', '2',
+        '--held-out', '5', '--no-wild', '--journal', '--out', out, '--cache-dir', path.join(dir, 'cache'), '--quiet'];
+      const run = capture();
+      expect(await runCli('hiedit-bench', [runCommand(tiny)], argv, run.io)).toBe(0);
+      const modelDir = /model: \S+ \((.+)\)/.exec(run.err.join(''))![1];
+      const details = JSON.parse(fs.readFileSync(path.join(out, 'details.json'), 'utf8')).editors.hiedit;
+      expect(details.finalWeightsDigest).toMatch(/^[0-9a-f]{64}$/);
+      expect(details.modulesPerEdit.every((m: string[]) => m.length > 0)).toBe(true);
+
+      // the same requests, through the product's CLI, with the editor directory the benchmark trained
+      const journal = path.join(dir, 'cli.hjournal');
+      const edit = capture();
+      const editArgv = ['edit', '--model', modelDir, '--editor', path.join(out, 'editors', 'hiedit', 'trained'), '--journal', journal,
+        '--requests', path.join(out, 'requests', 'evaluation.jsonl'), '--format', 'requests', '--json'];
+      expect(await runCli('hiedit', createEditorCommands(llmLoaderApi), editArgv, edit.io)).toBe(0);
+
+      const digestAfterReplay = async (file: string): Promise<{ digest: string; edits: number }> => {
+        const model = await loadModel(modelDir);
+        try {
+          const j = EditJournal.open(file);
+          LifelongEditor.replay(j, model);
+          const modules = JSON.parse(fs.readFileSync(path.join(out, 'editors', 'hiedit', 'trained', 'editor.json'), 'utf8')).modules.map((m: { name: string }) => m.name);
+          return { digest: currentWeightsDigest(model, modules), edits: j.activeEdits().length };
+        } finally {
+          model.dispose();
+        }
+      };
+      const viaCli = await digestAfterReplay(journal);
+      const viaBench = await digestAfterReplay(path.join(out, 'editors', 'hiedit', 'stream.hjournal'));
+      expect(viaCli.edits).toBe(6);
+      expect(viaBench.edits).toBe(6);
+      expect(viaCli.digest).toBe(details.finalWeightsDigest);
+      expect(viaBench.digest).toBe(details.finalWeightsDigest);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240000);
 });

@@ -13,6 +13,7 @@ import { defaultDeps } from '../runner/defaults';
 import type { MetricStyle } from '../eval';
 import { reportCommand, validateCommand } from './report-commands';
 import { aggregateCommand } from './aggregate-command';
+import { splitsCommand } from './splits-command';
 import { WORLD_PERSONS_RANGE } from '../world';
 import { DEFAULT_TRAIN_SETTINGS, resolveTrainSettings, type PretrainArch, type TrainSettingsInput } from '../pretrain';
 
@@ -54,6 +55,7 @@ const RUN_FLAGS = {
   overwrite: 'boolean',
   quiet: 'boolean',
   backend: 'string',
+  journal: 'boolean',
 } as const;
 
 const RUN_USAGE = `Usage: hiedit-bench run [flags]
@@ -97,7 +99,13 @@ DIR/report.html. An interrupted run resumes: rerun the same command.
   --fresh                   discard earlier state in --out instead of resuming
   --overwrite               resume state of the same settings, discard state of other settings
   --quiet                   no progress bars
-  --backend NAME            tfjs backend (tensorflow-gpu, tensorflow, wasm, cpu)`;
+  --journal                 journal each editor's evaluation stream to DIR/editors/NAME/stream.hjournal
+                            (\`hiedit export --model BASE --journal FILE --out DIR\` rebuilds its final model)
+  --backend NAME            tfjs backend (tensorflow-gpu, tensorflow, wasm, cpu)
+
+Every run also writes its requests to DIR/requests/ (train, validation, evaluation .jsonl and the held-out
+facts) in the \`requests\` format, and each trainable editor to DIR/editors/NAME/trained/ as an editor
+directory (\`hiedit edit --editor\` loads it).`;
 
 function nonNegInt(v: number | undefined, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -206,6 +214,7 @@ export function parseRunArgs(argv: string[]): {
     fresh: flags.fresh ?? false,
     overwrite: flags.overwrite ?? false,
     quiet: flags.quiet ?? false,
+    ...(flags.journal ? { journal: true } : {}),
   };
   if (flags['model-seed'] !== undefined && flags.model !== undefined) {
     throw new CliUsageError('--model-seed seeds the pretraining of the built-in models; it cannot be combined with --model DIR');
@@ -283,7 +292,7 @@ export function runCommand(
 
 /** Every hiedit-bench command. */
 export function benchCommands(): CliCommand[] {
-  return [runCommand(), reportCommand, validateCommand, aggregateCommand];
+  return [runCommand(), splitsCommand(), reportCommand, validateCommand, aggregateCommand];
 }
 
 /** Entry point of bin/hiedit-bench.js: runs argv (without node and the script), returns the exit code. */

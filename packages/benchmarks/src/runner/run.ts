@@ -17,6 +17,7 @@ import { retentionFacts, toEvalCase } from './cases';
 import { uneditedBaseline } from './baseline';
 import { evaluateEditor, type EditorRecord } from './evaluate';
 import { writeRunOutputs } from './outputs';
+import { writeSplitFiles } from './requestFiles';
 import { checkOptions, defaultSizes, defaultStyle } from './plan';
 import { claimRunDir, readJsonIfExists, RunDir, settingsKey, writeJsonAtomic } from './state';
 import { editorKey, readyEditor } from './trainedEditor';
@@ -47,25 +48,40 @@ export interface RunIO {
   progress?: ProgressFactory;
 }
 
+/** A run's data and splits, settled before any model work (what `hiedit-bench splits` writes). */
+export interface RunSplits extends SplitPlan {
+  data: DataBundle;
+  splits: Splits<TextRequest>;
+  retained: RetentionSelection;
+}
+
+/** Loads the run's data and splits it (seeded); picks the held-out facts of the retention metric. */
+export async function planSplits(opts: RunOptions, deps: Pick<RunnerDeps, 'loadData'>, progress: ProgressFactory, io: RunIO): Promise<RunSplits> {
+  const data = await deps.loadData(opts, progress);
+  io.log(`data: ${data.label} (${data.requests.length} requests${data.skipped?.length ? `, ${data.skipped.length} invalid records skipped` : ''})`);
+  const plan = defaultSizes(data.requests.length, opts);
+  const splits = splitRequests(data.requests, { seed: opts.seed, sizes: { train: plan.nTrain, validation: plan.nVal, evaluation: plan.nEval } });
+  const used = [...splits.train, ...splits.validation, ...splits.evaluation];
+  const retained = retentionFacts(data.requests, used, opts.heldOut ?? DEFAULT_HELD_OUT, data.heldOutFacts);
+  return { data, splits, retained, ...plan };
+}
+
+/** Held-out facts of the retention metric when --held-out is not given. */
+const DEFAULT_HELD_OUT = 200;
+
 /** Runs the benchmark; see the module comment. */
 export async function runBenchmark(opts: RunOptions, deps: RunnerDeps, io: RunIO): Promise<RunOutcome> {
   checkOptions(opts);
   // Unknown editor names fail now, not after minutes of pretraining.
   for (const name of opts.editors) deps.editorFactory(name);
   const progress = io.progress ?? progressFactory({ quiet: opts.quiet });
-  const style = opts.style ?? defaultStyle(opts.dataset);
-  const wild = opts.wild ?? true;
-  const heldOut = opts.heldOut ?? 200;
-
-  const data = await deps.loadData(opts, progress);
-  io.log(`data: ${data.label} (${data.requests.length} requests${data.skipped?.length ? `, ${data.skipped.length} invalid records skipped` : ''})`);
-  const plan = defaultSizes(data.requests.length, opts);
-  const splits = splitRequests(data.requests, { seed: opts.seed, sizes: { train: plan.nTrain, validation: plan.nVal, evaluation: plan.nEval } });
-  const used = [...splits.train, ...splits.validation, ...splits.evaluation];
-  const retained = retentionFacts(data.requests, used, heldOut, data.heldOutFacts);
-  const mb = await deps.obtainModel(opts, data, progress, [...used.map((r) => r.id), ...retained.requestIds]);
+  const planned = await planSplits(opts, deps, progress, io);
+  const used = [...planned.splits.train, ...planned.splits.validation, ...planned.splits.evaluation];
+  const mb = await deps.obtainModel(opts, planned.data, progress, [...used.map((r) => r.id), ...planned.retained.requestIds]);
   try {
-    return await runWithModel(opts, deps, io, { data, splits, retained, mb, progress, style, wild, heldOut, ...plan });
+    return await runWithModel(opts, deps, io, {
+      ...planned, mb, progress, style: opts.style ?? defaultStyle(opts.dataset), wild: opts.wild ?? true, heldOut: opts.heldOut ?? DEFAULT_HELD_OUT,
+    });
   } finally {
     // The run owns the model it obtained.
     mb.model.dispose();
@@ -73,10 +89,7 @@ export async function runBenchmark(opts: RunOptions, deps: RunnerDeps, io: RunIO
 }
 
 /** What a run knows once its data and model are ready. */
-interface RunContext extends SplitPlan {
-  data: DataBundle;
-  splits: Splits<TextRequest>;
-  retained: RetentionSelection;
+interface RunContext extends RunSplits {
   mb: ModelBundle;
   progress: ProgressFactory;
   style: MetricStyle;
@@ -105,6 +118,7 @@ async function runWithModel(opts: RunOptions, deps: RunnerDeps, io: RunIO, ctx: 
   const runKey = settingsKey(settings);
   if (claimRunDir(run, settings, opts.fresh ? 'fresh' : opts.overwrite ? 'overwrite' : 'resume')) io.log(`resuming the run in ${opts.out}`);
 
+  writeSplitFiles(run.requestsDir, splits, retained.facts);
   const tokenize = (p: string, a: string): TokenizedTuple => mb.tokenize(p, a);
   const evalCases = splits.evaluation.map((r) => toEvalCase(r, tokenize));
   const facts = retained.facts.map((f) => tokenize(f.prompt, f.answer));

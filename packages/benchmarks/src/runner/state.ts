@@ -88,6 +88,10 @@ export class RunDir {
   editorResultJson(name: string): string {
     return path.join(this.editorDir(name), 'result.json');
   }
+  /** The run's requests as files (train / validation / evaluation splits, held-out facts). */
+  get requestsDir(): string {
+    return path.join(this.root, 'requests');
+  }
   /** The evaluation stream's journal (`--journal`): `hiedit export` rebuilds the editor's final model from it. */
   streamJournal(name: string): string {
     return path.join(this.editorDir(name), 'stream.hjournal');
