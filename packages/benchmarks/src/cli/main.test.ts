@@ -14,6 +14,16 @@ function capture() {
   return { io: { out: (s: string) => out.push(s), err: (s: string) => err.push(s) }, out, err };
 }
 
+/** The real dependencies on a tiny generated world and a tiny pretrained Llama (seconds to pretrain). */
+function tinyWorldDeps(persons: number, epochs: number, batchSize: number) {
+  return (o: { log: (l: string) => void }) =>
+    defaultDeps({
+      world: { persons },
+      pretrain: { model: { layers: 2, hidden: 32, heads: 2, kvHeads: 2, intermediate: 64 }, epochs, batchSize },
+      log: o.log,
+    });
+}
+
 describe('hiedit-bench command line', () => {
   test('flags map to run options with the documented defaults', () => {
     const { run } = parseRunArgs([]);
@@ -87,12 +97,7 @@ describe('hiedit-bench command line', () => {
   test('runs a tiny world benchmark end to end and resumes it without redoing work', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-bench-e2e-'));
     try {
-      const tiny = (o: { log: (l: string) => void }) =>
-        defaultDeps({
-          world: { persons: 20 },
-          pretrain: { model: { layers: 2, hidden: 32, heads: 2, kvHeads: 2, intermediate: 64 }, epochs: 1, batchSize: 512 },
-          log: o.log,
-        });
+      const tiny = tinyWorldDeps(20, 1, 512);
       const settings = path.join(dir, 'editors.json');
       fs.writeFileSync(settings, JSON.stringify({ ft: { steps: 3 } }));
       const argv = ['run', '--editors', 'ft', '--editor-settings', settings, '--train', '0', '--eval', '3', '--num-pre', '1', '--held-out', '5', '--out', path.join(dir, 'out'), '--cache-dir', path.join(dir, 'cache'), '--quiet'];
@@ -140,12 +145,7 @@ describe('hiedit-bench command line', () => {
   test('a resumed run reloads a trained HiEdit with its creation defaults: the same edits and metrics', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-bench-reload-'));
     try {
-      const tiny = (o: { log: (l: string) => void }) =>
-        defaultDeps({
-          world: { persons: 24 },
-          pretrain: { model: { layers: 2, hidden: 32, heads: 2, kvHeads: 2, intermediate: 64 }, epochs: 4, batchSize: 64 },
-          log: o.log,
-        });
+      const tiny = tinyWorldDeps(24, 4, 64);
       const settings = path.join(dir, 'editors.json');
       fs.writeFileSync(settings, JSON.stringify({ hiedit: { policy: { low: { rank: 4 }, high: { hidden: 8 } }, trainer: { epochs: 1 } } }));
       const out = path.join(dir, 'out');
@@ -178,12 +178,7 @@ describe('hiedit-bench command line', () => {
   test('hiedit edit with the benchmark\'s trained editor on its evaluation requests gives bit-identical weights', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-bench-engine-'));
     try {
-      const tiny = (o: { log: (l: string) => void }) =>
-        defaultDeps({
-          world: { persons: 24 },
-          pretrain: { model: { layers: 2, hidden: 32, heads: 2, kvHeads: 2, intermediate: 64 }, epochs: 4, batchSize: 64 },
-          log: o.log,
-        });
+      const tiny = tinyWorldDeps(24, 4, 64);
       const settings = path.join(dir, 'editors.json');
       // without calibration every edit is applied, so the comparison covers six real shifts
       fs.writeFileSync(settings, JSON.stringify({ hiedit: { policy: { low: { rank: 4 }, high: { hidden: 8 } }, trainer: { epochs: 1, calibration: null } } }));
