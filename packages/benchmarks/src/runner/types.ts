@@ -2,6 +2,7 @@
  * What the runner needs from models, editors and datasets, stated structurally: llm-loader's CausalLM and
  * @hiedit/editor's factories fit as they are, and tests can run the whole pipeline on toys.
  */
+import type { EditRequest } from '@hiedit/editor';
 import type { EditableModel, ShiftSet, TokenizedEditRequest, TokenizedTuple } from '@hiedit/tensor-core';
 import type { EvalModel, MetricStyle } from '../eval';
 import type { ProgressFactory } from '../progress';
@@ -64,16 +65,8 @@ export interface BenchEditorFactory {
 /** The datasets a run can use. */
 export type BenchDataset = 'world' | 'counterfact' | 'zsre';
 
-/** A request as text (the datasets' EditRequest fits). */
-export interface TextRequest {
-  readonly id: string;
-  readonly prompt: string;
-  readonly target: string;
-  readonly oldTarget?: string;
-  readonly subject?: string;
-  readonly paraphrases: readonly string[];
-  readonly locality: readonly { readonly prompt: string; readonly answer: string }[];
-}
+/** A request as text: the project's one edit request (@hiedit/editor's EditRequest), under its runner name. */
+export type TextRequest = EditRequest;
 
 /** A true fact as text. */
 export interface TextFact {
