@@ -8,5 +8,5 @@ export * from './editors/sizeDefaults';
 export * from './editors/ft';
 export * from './editorDir';
 export * from './editor';
-export * from './data/records';
+export * from './data';
 export * from './commands';

@@ -1,18 +1,66 @@
 /** Edit requests as text, their validation, and their tokenization. */
 import { TokenizedEditRequest, TokenizedTuple } from '@hiedit/tensor-core';
+import type { DatasetFormat } from './data/types';
 import { TupleTokenizer } from './model';
 
-/**
- * An edit request as text: "for `prompt` the answer is now `target`". Structurally compatible with
- * @hiedit/benchmarks' EditRequest, so a benchmark can pass its records directly.
- */
-export interface EditRequestInput {
-  readonly id?: string;
+/** Why a locality prompt is there: another subject with the same relation and answer, or anything else. */
+export type LocalityKind = 'neighborhood' | 'unrelated';
+
+/** A prompt whose answer an edit must NOT change, with that answer. */
+export interface LocalityPrompt {
   readonly prompt: string;
-  readonly target: string;
-  readonly paraphrases?: readonly string[];
-  readonly locality?: readonly { readonly prompt: string; readonly answer: string }[];
+  readonly answer: string;
+  /** Absent when the source format does not say (zsRE's `loc` is an unrelated NQ question). */
+  readonly kind?: LocalityKind;
 }
+
+/** Where a request came from, so later errors can name the record. */
+export interface RequestSource {
+  readonly format: DatasetFormat;
+  /** File label (base name) the record was read from. */
+  readonly file: string;
+  /** Index of the record in that file. */
+  readonly index: number;
+}
+
+/**
+ * The one edit request of the project (spec §2): "for `prompt` the answer is now `target`", with
+ * paraphrases that must follow and locality prompts that must not move. The dataset readers
+ * (`loadDataset`, `readEditRequests`) produce it, the editor applies it and the benchmarks measure it;
+ * @hiedit/benchmarks' `EditRequest` and `TextRequest` are this type.
+ */
+export interface EditRequest {
+  /** Unique within the file: CounterFact's case_id, a requests file's id, or the record index. */
+  readonly id: string;
+  /** The full edit prompt (ROME templates already have the subject filled in). */
+  readonly prompt: string;
+  /** The new answer. */
+  readonly target: string;
+  /** The answer the model is expected to give before the edit (the true fact), when known. */
+  readonly oldTarget?: string;
+  /** The subject the prompt is about, when known. */
+  readonly subject?: string;
+  /** Relation id (e.g. Wikidata P-ids in CounterFact, relation names in the built-in world). */
+  readonly relation?: string;
+  /** Paraphrases of the prompt; the edit must generalize to them. May be empty. */
+  readonly paraphrases: readonly string[];
+  /** Prompts the edit must leave alone, with their own answers. May be empty. */
+  readonly locality: readonly LocalityPrompt[];
+  /** zsRE: every accepted true answer (oldTarget is the first). */
+  readonly trueAnswers?: readonly string[];
+  /** ROME CounterFact: prompts about other subjects whose TRUE answer is `target`. */
+  readonly attributePrompts?: readonly string[];
+  /** ROME CounterFact: open-ended prompts for generation-based evaluation. */
+  readonly generationPrompts?: readonly string[];
+  /** Set by the dataset readers; absent for requests built in code. */
+  readonly source?: RequestSource;
+}
+
+/**
+ * What `LifelongEditor.edit` accepts: an {@link EditRequest} of which only `prompt` and `target` are
+ * required (a request typed on the command line has no id, paraphrases or locality prompts).
+ */
+export type EditRequestInput = Partial<EditRequest> & Pick<EditRequest, 'prompt' | 'target'>;
 
 function nonEmpty(v: unknown, field: string, where: string): string {
   if (typeof v !== 'string') throw new Error(`${where}: field "${field}" must be a string, got ${typeof v}`);

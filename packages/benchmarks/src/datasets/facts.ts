@@ -1,7 +1,5 @@
 import * as path from 'path';
-import { DatasetError, RecordReader } from './errors';
-import { readJsonFile } from './load';
-import type { EditRequest } from './types';
+import { DatasetError, readJsonFile, RecordReader, type EditRequest } from '@hiedit/editor';
 
 /** A true fact: a prompt and the answer a model that knows the world gives. */
 export interface Fact {

@@ -3,7 +3,7 @@
  * they are, and tests can run the whole pipeline on toys that implement the editor package's interfaces.
  */
 import type { TokenizedTuple } from '@hiedit/tensor-core';
-import type { Editor, EditorFactory, EditorModel, EditorTokenizer, ShiftProposal, TrainProgress } from '@hiedit/editor';
+import type { EditRequest, Editor, EditorFactory, EditorModel, EditorTokenizer, ShiftProposal, TrainProgress } from '@hiedit/editor';
 import type { EvalModel, MetricStyle } from '../eval';
 import type { ProgressFactory } from '../progress';
 
@@ -25,16 +25,8 @@ export type BenchEditorFactory = EditorFactory;
 /** The datasets a run can use. */
 export type BenchDataset = 'world' | 'counterfact' | 'zsre';
 
-/** A request as text (the datasets' EditRequest fits). */
-export interface TextRequest {
-  readonly id: string;
-  readonly prompt: string;
-  readonly target: string;
-  readonly oldTarget?: string;
-  readonly subject?: string;
-  readonly paraphrases: readonly string[];
-  readonly locality: readonly { readonly prompt: string; readonly answer: string }[];
-}
+/** A request as text: the project's one edit request (@hiedit/editor's EditRequest), under its runner name. */
+export type TextRequest = EditRequest;
 
 /** A true fact as text. */
 export interface TextFact {

@@ -32,7 +32,7 @@ beforeAll(async () => {
     ['Dave plays', 'golf', 'tennis', 'Dave is good at', 'Erin plays', 'chess'],
     ['Erin works in', 'Berlin', 'Madrid', 'Erin works near', 'Frank works in', 'Rome'],
   ].map(([prompt, target_new, ground_truth, rephrase_prompt, locality_prompt, locality_ground_truth], i) => ({
-    case_id: i, prompt, target_new, ground_truth, rephrase_prompt, locality_prompt, locality_ground_truth }));
+    case_id: i, prompt, subject: prompt.split(' ')[0], target_new, ground_truth, rephrase_prompt, locality_prompt, locality_ground_truth }));
   fs.writeFileSync(path.join(dir, 'cf.json'), JSON.stringify(cf));
   fs.writeFileSync(path.join(dir, 'req.jsonl'), [
     { id: 'r1', prompt: 'Grace lives in', target: 'Paris' },

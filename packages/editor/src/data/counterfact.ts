@@ -1,6 +1,7 @@
+import type { EditRequest, LocalityKind, LocalityPrompt } from '../request';
 import type { RecordReader } from './errors';
 import { parseRecords } from './parse';
-import type { EditRequest, LoadOptions, LoadResult, LocalityKind, LocalityPrompt } from './types';
+import type { LoadOptions, LoadResult } from './types';
 
 function localityList(r: RecordReader, field: string, kind: LocalityKind): LocalityPrompt[] {
   if (!r.has(field)) return [];

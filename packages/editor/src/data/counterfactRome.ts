@@ -1,6 +1,7 @@
+import type { EditRequest } from '../request';
 import type { RecordReader } from './errors';
 import { parseRecords } from './parse';
-import type { EditRequest, LoadOptions, LoadResult } from './types';
+import type { LoadOptions, LoadResult } from './types';
 
 /**
  * One CounterFact record in the original ROME format. `requested_rewrite.prompt` is a template where

@@ -1,6 +1,7 @@
+import type { EditRequest } from '../request';
 import type { RecordReader } from './errors';
 import { parseRecords } from './parse';
-import type { EditRequest, LoadOptions, LoadResult } from './types';
+import type { LoadOptions, LoadResult } from './types';
 
 /**
  * One zsRE record in the MEND format: `src` -> `alt`, paraphrase `rephrase` (a string, or a list in some

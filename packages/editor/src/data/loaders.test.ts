@@ -8,8 +8,6 @@ import {
   parseCounterFact,
   parseCounterFactRome,
   parseZsre,
-  trueFacts,
-  parseFacts,
 } from './index';
 
 const zsreRecord = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -132,7 +130,7 @@ describe('zsRE loader', () => {
 
   it('skips invalid records only when asked, and returns their indices', () => {
     const res = parseZsre([zsreRecord({ alt: '' }), zsreRecord(), zsreRecord({ src: 3 })], { label: 'z.json', skipInvalid: true });
-    expect(res.requests.map((r) => r.source.index)).toEqual([1]);
+    expect(res.requests.map((r) => r.source?.index)).toEqual([1]);
     expect(res.skipped.map((s) => [s.index, s.field])).toEqual([
       [0, 'alt'],
       [2, 'src'],
@@ -267,7 +265,7 @@ describe('loadDataset', () => {
     const res = loadDataset(f, { skipInvalid: true });
     expect(res.requests).toHaveLength(1);
     expect(res.skipped.map((s) => s.index)).toEqual([1]);
-    expect(res.requests[0].source.file).toBe('zsre-mini.json');
+    expect(res.requests[0].source?.file).toBe('zsre-mini.json');
   });
 
   it('names the file when it is not JSON or cannot be read', () => {
@@ -281,24 +279,5 @@ describe('loadDataset', () => {
     const f = path.join(dir, 'cf.json');
     fs.writeFileSync(f, JSON.stringify([cfRecord()]));
     expectDatasetError(() => loadDataset(f, { format: 'zsre' }), /cf\.json: record 0: field "src" is missing/);
-  });
-});
-
-describe('trueFacts', () => {
-  it('teaches the old answer on prompt and paraphrases and the locality answers, once per prompt', () => {
-    const { requests } = parseCounterFact([cfRecord(), cfRecord({ case_id: 8, locality_ground_truth: 'Quell' })]);
-    const res = trueFacts(requests);
-    expect(res.facts).toEqual([
-      { prompt: 'Velmora Dast was born in', answer: 'Tarvo', subject: 'Velmora Dast' },
-      { prompt: 'The birthplace of Velmora Dast is', answer: 'Tarvo', subject: 'Velmora Dast' },
-      { prompt: 'Orin Vale was born in', answer: 'Tarvo' },
-    ]);
-    expect(res.conflicts).toEqual([{ prompt: 'Orin Vale was born in', kept: 'Tarvo', dropped: 'Quell' }]);
-    expect(trueFacts(requests, { paraphrases: false, locality: false }).facts).toHaveLength(1);
-  });
-
-  it('parses a facts file strictly', () => {
-    expect(parseFacts([{ prompt: 'a is', answer: 'b', relation: 'r' }])).toEqual([{ prompt: 'a is', answer: 'b', relation: 'r' }]);
-    expectDatasetError(() => parseFacts([{ prompt: 'a is' }], 'f.json'), /f\.json: record 0: field "answer" is missing/);
   });
 });

@@ -1,5 +1,9 @@
+import type { EditRequest } from '../request';
 import { DatasetError, RecordReader } from './errors';
-import type { DatasetFormat, EditRequest, LoadOptions, LoadResult, SkippedRecord } from './types';
+import type { DatasetFormat, LoadOptions, LoadResult, SkippedRecord } from './types';
+
+/** The field a request's id comes from, named when two records share an id. */
+const ID_FIELD: Readonly<Record<DatasetFormat, string>> = { zsre: '', counterfact: 'case_id', 'counterfact-rome': 'case_id', requests: 'id' };
 
 /** Turns one raw record into a request; throws DatasetError on a bad field. */
 export type RecordParser = (r: RecordReader, index: number, label: string) => EditRequest;
@@ -27,7 +31,7 @@ export function parseRecords(
       const req = parse(new RecordReader(label, i, raw[i]), i, label);
       const prev = seenIds.get(req.id);
       if (prev !== undefined) {
-        throw new DatasetError(label, i, format === 'zsre' ? '' : 'case_id', `must be unique: id ${req.id} already used by record ${prev}`);
+        throw new DatasetError(label, i, ID_FIELD[format], `must be unique: id ${req.id} already used by record ${prev}`);
       }
       seenIds.set(req.id, i);
       requests.push(req);
@@ -41,7 +45,7 @@ export function parseRecords(
     const more = skipped.length - 1;
     const tail = more > 0 ? ` (and ${more} more invalid record${more === 1 ? '' : 's'})` : '';
     const err = new DatasetError(firstError.label, firstError.index, firstError.field, firstError.problem);
-    err.message = `${firstError.message}${tail}; pass { skipInvalid: true } to skip invalid records`;
+    err.message = `${firstError.message}${tail}; ${opts.skipHint ?? 'pass { skipInvalid: true } to skip invalid records'}`;
     throw err;
   }
   if (requests.length === 0) {
