@@ -12,7 +12,8 @@
  * the policy proposes from being forced through.
  */
 import { EditableModel, IGNORE_INDEX, ParameterShift, tf, TokenizedTuple } from '@hiedit/tensor-core';
-import { shiftToDense, type PolicyEdit } from './policy';
+import { shiftToDense } from '@hiedit/tensor-core';
+import type { PolicyEdit } from './policy';
 
 /** Settings of the calibration. Strengths are multiples of the policy's proposed shift. */
 export interface CalibrationSettings {

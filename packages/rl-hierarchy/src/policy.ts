@@ -2,8 +2,6 @@
  * The two-level edit policy: low-level networks (one per shape group) + optional HiNet gate.
  */
 import { tf, disposeShifts, RunningNormalizer, SeededRandom, shapeKey, shiftToDense } from '@hiedit/tensor-core';
-// The shift operations live in tensor-core (shifts.ts); modules of this package import them from here.
-export { disposeShifts, shiftToDense };
 import type { EditableModel, EditFeatures, ModuleDescriptor, ModuleMask, ParameterShift, ShiftSet, TokenizedEditRequest } from '@hiedit/tensor-core';
 import { resolvePolicyConfig } from './config';
 import type { PolicyConfig, PolicyConfigInput } from './config';

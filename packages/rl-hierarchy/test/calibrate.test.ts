@@ -34,7 +34,7 @@ function margin(model: ToyLM, tuple: TokenizedTuple, shifts: Map<string, tf.Tens
 function gradientShifts(model: ToyLM, tuple: TokenizedTuple, modules: string[]): Map<string, ParameterShift> {
   const tr = model.trace(tuple, modules, 'all');
   const out = new Map<string, ParameterShift>();
-  for (const [n, f] of tr.features) out.set(n, { kind: 'dense', delta: tf.tidy(() => tf.neg(tf.matMul(f.keys, f.valueGrads, true, false))) });
+  for (const [n, f] of tr.features) out.set(n, { kind: 'dense', delta: tf.tidy(() => tf.neg(tf.matMul(f.keys, f.valueGrads, true, false)) as tf.Tensor2D) });
   disposeFeatures(tr.features);
   return out;
 }

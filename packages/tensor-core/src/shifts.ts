@@ -127,6 +127,37 @@ export class WeightSnapshot {
   }
 }
 
+/** One module's weight copied to the host (a checkpoint's form of a weight snapshot). */
+export interface HostWeight {
+  readonly name: string;
+  readonly shape: number[];
+  readonly data: Float32Array;
+}
+
+/** Copies the current weights of `names` to the host. */
+export function readHostWeights(model: Pick<EditableModel, 'readWeight'>, names: readonly string[]): HostWeight[] {
+  return names.map((name) => {
+    const w = model.readWeight(name);
+    try {
+      return { name, shape: w.shape.slice(), data: Float32Array.from(w.dataSync() as Float32Array) };
+    } finally {
+      w.dispose();
+    }
+  });
+}
+
+/** Writes host copies back into the model. */
+export function writeHostWeights(model: Pick<EditableModel, 'writeWeight'>, weights: readonly HostWeight[]): void {
+  for (const s of weights) {
+    const t = tf.tensor2d(s.data, s.shape as [number, number]);
+    try {
+      model.writeWeight(s.name, t);
+    } finally {
+      t.dispose();
+    }
+  }
+}
+
 /** Above this many weight elements, undo of a failed apply subtracts instead of keeping a snapshot. */
 const SNAPSHOT_LIMIT = 1 << 26;
 

@@ -2,7 +2,7 @@
  * The model's edit-module weights as the trainer keeps them on the host: the base weights training starts from
  * (and leaves the model at), and a paused trajectory.
  */
-import { tf } from '@hiedit/tensor-core';
+import { readHostWeights, writeHostWeights } from '@hiedit/tensor-core';
 import type { EditableModel } from '@hiedit/tensor-core';
 import type { HostParam } from '../params';
 
@@ -25,25 +25,11 @@ export class EditWeights {
 
   /** The model's current edit-module weights. */
   read(): WeightSnapshot {
-    return this.names.map((name) => {
-      const w = this.model.readWeight(name);
-      try {
-        return { name, shape: w.shape.slice(), data: Float32Array.from(w.dataSync() as Float32Array) };
-      } finally {
-        w.dispose();
-      }
-    });
+    return readHostWeights(this.model, this.names);
   }
 
   write(snap: WeightSnapshot): void {
-    for (const s of snap) {
-      const t = tf.tensor2d(s.data, s.shape as [number, number]);
-      try {
-        this.model.writeWeight(s.name, t);
-      } finally {
-        t.dispose();
-      }
-    }
+    writeHostWeights(this.model, snap);
   }
 
   /** Put the base weights back into the model. */

@@ -6,7 +6,7 @@ import { tf } from '@hiedit/tensor-core';
 import type { TokenizedEditRequest } from '@hiedit/tensor-core';
 import { shiftRegularizer, windowLoss } from '../loss';
 import type { WindowItem } from '../loss';
-import { shiftToDense } from '../policy';
+import { shiftToDense } from '@hiedit/tensor-core';
 import type { PolicyEdit } from '../policy';
 import type { TrainingContext } from './context';
 import { calibratedScale, moduleScales } from './strength';

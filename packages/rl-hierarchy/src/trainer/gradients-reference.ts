@@ -5,7 +5,7 @@ import { tf } from '@hiedit/tensor-core';
 import type { EditFeatures } from '@hiedit/tensor-core';
 import { shiftRegularizer, windowLoss } from '../loss';
 import type { WindowItem } from '../loss';
-import { shiftToDense } from '../policy';
+import { shiftToDense } from '@hiedit/tensor-core';
 import type { PolicyEdit } from '../policy';
 import type { TrainingContext } from './context';
 import { collectGrads, policyVariables } from './grad-map';

@@ -4,7 +4,8 @@
 import { tf, klDivergence } from '@hiedit/tensor-core';
 import type { TokenizedEditRequest } from '@hiedit/tensor-core';
 import { generalizationTuples, localityReference } from '../loss';
-import { applySelectedShifts, disposeShifts } from '../policy';
+import { disposeShifts } from '@hiedit/tensor-core';
+import { applySelectedShifts } from '../policy';
 import type { TrainingContext } from './context';
 import type { EditWeights } from './edit-weights';
 import { calibratedScale } from './strength';
