@@ -7,6 +7,7 @@
  */
 import * as fs from 'fs';
 import { tf, type TokenizedTuple } from '@hiedit/tensor-core';
+import { modelShapeInfo } from '@hiedit/editor';
 import { POLICY_VERSION } from '@hiedit/rl-hierarchy';
 import { splitRequests } from '../datasets';
 import {
@@ -68,42 +69,6 @@ interface EditorRecord {
   byPosition?: PositionBucket[];
   retention: RetentionResult;
   train: { seconds: number; epochs?: number; steps?: number } | null;
-}
-
-/** The settings an editor resolves from `given` (defaults filled in), for cache keys. */
-function resolvedSettings(
-  factory: BenchEditorFactory,
-  model: BenchModel,
-  modules: readonly string[],
-  given: Readonly<Record<string, unknown>>,
-): Record<string, unknown> {
-  const probe = factory.create(model, modules, given);
-  try {
-    // The policy file format stands for the policies' code: a new format must not reuse old trained editors.
-    return { ...probe.settings(), policyFormat: POLICY_VERSION };
-  } finally {
-    probe.dispose();
-  }
-}
-
-/**
- * The settings a trainable editor is built with: the run's `--seed` becomes the policy's initialization seed
- * (`policy.seed`) unless the user set one, so runs with other seeds start from other policies. Editors without
- * training have no initialization to seed and get `given` unchanged.
- */
-export function editorSettingsWithSeed(
-  factory: Pick<BenchEditorFactory, 'trainable'>,
-  given: Readonly<Record<string, unknown>>,
-  seed: number,
-): Readonly<Record<string, unknown>> {
-  if (!factory.trainable) return given;
-  const policy = given.policy;
-  if (policy !== undefined && (typeof policy !== 'object' || policy === null || Array.isArray(policy))) {
-    throw new Error(`run: editor settings field "policy" must be an object, got ${JSON.stringify(policy)}`);
-  }
-  const p = (policy ?? {}) as Record<string, unknown>;
-  if (p.seed !== undefined) return given;
-  return { ...given, policy: { ...p, seed } };
 }
 
 /** The validation split's default size: a fifth of the training split, at least 5 when training at all. */
@@ -331,11 +296,11 @@ async function runWithModel(
   try {
     for (const name of opts.editors) {
       const factory = deps.editorFactory(name);
-      const editorSettings = editorSettingsWithSeed(factory, opts.editorSettings?.[name] ?? {}, opts.seed);
-      // The key covers the settings the editor actually resolves (its defaults included), not only the
-      // ones given on the command line: a change of defaults must not reuse editors trained under the old ones.
-      const resolved = resolvedSettings(factory, model, modules, editorSettings);
-      const key = settingsKey({ run: runKey, editor: name, settings: resolved });
+      // Resolved once, with the run's seed as the policy's initialization seed unless the settings give one. The key
+      // covers the resolved settings (defaults included), not only the command line's: a change of defaults must not
+      // reuse editors trained under the old ones. The policy file format stands for the policies' code likewise.
+      const resolved = factory.resolveSettings(modelShapeInfo(model, modules), opts.editorSettings?.[name] ?? {}, { seed: opts.seed });
+      const key = settingsKey({ run: runKey, editor: name, settings: { ...resolved, policyFormat: POLICY_VERSION } });
       const prev = readJsonIfExists<EditorRecord>(run.editorResultJson(name));
       if (prev && prev.key === key) {
         records[name] = prev;
@@ -348,16 +313,13 @@ async function runWithModel(
       try {
         const trainedMeta = readJsonIfExists<{ key: string; seconds: number; epochs?: number; steps?: number }>(run.trainMetaJson(name));
         if (factory.trainable && trainedMeta?.key === key && fs.existsSync(run.trainedDir(name))) {
-          // Loaded with the settings it was created and trained with (the ones the key stands for), as an editor
-          // directory's editor.json does: the run's own settings lack the creation defaults (HiEdit's calibration),
-          // and without them a resumed run would edit differently from an uninterrupted one.
-          const { policyFormat: _format, ...asTrained } = resolved;
-          editor = factory.load(run.trainedDir(name), model, modules, asTrained);
+          // Loaded with the settings it was created and trained with (the ones the key stands for).
+          editor = factory.load(run.trainedDir(name), model, modules, resolved);
           train = { seconds: trainedMeta.seconds, epochs: trainedMeta.epochs, steps: trainedMeta.steps };
           skipped.push(`${name}:train`);
           io.log(`${name}: trained earlier, loading ${run.trainedDir(name)}`);
         } else {
-          editor = factory.create(model, modules, editorSettings);
+          editor = factory.create(model, modules, resolved);
           snapshot.add(editor.modules);
           if (factory.trainable) {
             if (trainCases.length === 0) throw new Error(`editor ${name} needs training but --train is 0`);

@@ -3,6 +3,7 @@
  * @hiedit/editor's factories fit as they are, and tests can run the whole pipeline on toys.
  */
 import type { EditableModel, ShiftSet, TokenizedEditRequest, TokenizedTuple } from '@hiedit/tensor-core';
+import type { ModelShapeInfo } from '@hiedit/editor';
 import type { EvalModel, MetricStyle } from '../eval';
 import type { ProgressFactory } from '../progress';
 
@@ -57,8 +58,16 @@ export interface BenchEditor {
 export interface BenchEditorFactory {
   readonly kind: string;
   readonly trainable: boolean;
-  create(model: EditableModel, modules: readonly string[], settings: Readonly<Record<string, unknown>>): BenchEditor;
-  load(dir: string, model: EditableModel, modules: readonly string[], settings: Readonly<Record<string, unknown>>): BenchEditor;
+  /** The given settings with the method's defaults, resolved once; `seed` (the run's) seeds a learned initialization. */
+  resolveSettings(shapes: ModelShapeInfo, given: Readonly<Record<string, unknown>>, options?: { seed?: number }): BenchSettings;
+  create(model: EditableModel, modules: readonly string[], settings: BenchSettings): BenchEditor;
+  load(dir: string, model: EditableModel, modules: readonly string[], settings: BenchSettings): BenchEditor;
+}
+
+/** An editor's resolved settings (editor's ResolvedSettings fits): what the cache key records. */
+export interface BenchSettings {
+  readonly settingsVersion: number;
+  readonly [field: string]: unknown;
 }
 
 /** The datasets a run can use. */
