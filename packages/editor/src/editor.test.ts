@@ -5,7 +5,7 @@ import { IGNORE_INDEX, initBackend, tf } from '@hiedit/tensor-core';
 import { CausalLM, createModel, loadModel } from '@hiedit/llm-loader';
 import { tinyGpt2, tupleTokenizer } from '../test/tiny';
 import {
-  currentWeightsDigest, defaultEditModules, EditJournal, editorFactory, editorKinds, LifelongEditor, loadEditorDir, openJournalFor,
+  createEditor, currentWeightsDigest, defaultEditModules, EditJournal, editorFactory, editorKinds, LifelongEditor, loadEditorDir, openJournalFor,
   applyEditPack, DEFAULT_FT, disposeProposal, exportEditPack, saveEditorDir, tokenizeRequest, upperMiddleLayers, validateRequest,
 } from './index';
 
@@ -283,7 +283,7 @@ describe('bad input: a clear error and the model untouched', () => {
 
   test('an editor directory made for another model (shapes differ)', () => {
     const small = tinyGpt2(7, { n_embd: 16, n_head: 2 });
-    const editor = editorFactory('hiedit').create(small, defaultEditModules(small), { policy: { high: { hidden: 8 } } });
+    const editor = createEditor('hiedit', small, defaultEditModules(small), { policy: { high: { hidden: 8 } } });
     saveEditorDir(path.join(dir, 'ed'), editor, small);
     editor.dispose();
     const model = tinyGpt2(7);
@@ -338,7 +338,7 @@ describe('calibrated HiEdit edits', () => {
     const modules = defaultEditModules(model); // 2 modules, k = 1
     const tokenized = tokenizeRequest(validateRequest(REQ), tupleTokenizer, 'req');
     for (const [onMiss, tries] of [['next', 2], ['skip', 1]] as const) {
-      const ed = editorFactory('hiedit').create(model, modules,
+      const ed = createEditor('hiedit', model, modules,
         { policy: { seed: 1, low: { rank: 4 }, high: { hidden: 8 } }, trainer: { calibration: { margin: 1e6, onMiss } } });
       const p = ed.propose(model, tokenized);
       expect(p.selected).toEqual([]);
@@ -374,7 +374,7 @@ describe('baselines behind the same interface', () => {
 
   test('an editor directory round-trips: the loaded editor proposes bitwise the same shifts', () => {
     const model = tinyGpt2(14);
-    const editor = editorFactory('hiedit').create(model, defaultEditModules(model),
+    const editor = createEditor('hiedit', model, defaultEditModules(model),
       { policy: { seed: 9, low: { rank: 4, initEta: 0.02 }, high: { hidden: 8 } } });
     saveEditorDir(path.join(dir, 'rt'), editor, model);
     const { editor: loaded, descriptor } = loadEditorDir(path.join(dir, 'rt'), model);

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import { TokenizedEditRequest, WeightSnapshot } from '@hiedit/tensor-core';
 import './editors/builtin';
-import { editorFactory } from './editors/registry';
+import { createEditor } from './editors/create';
 import { disposeProposal, Editor, EditorTrainOptions, EditorTrainResult } from './editors/types';
 import {
   beginApply, checkHeaderMatchesModel, EditJournal, JournalOpenOptions, replayJournal, shiftNorm, StoredShift, storeShift,
@@ -97,7 +97,7 @@ export class LifelongEditor {
     settings?: Readonly<Record<string, unknown>>; journal?: EditJournal }): LifelongEditor {
     const modules = opts.modules ?? defaultEditModules(opts.model);
     checkModuleNames(opts.model, modules, `editor ${opts.kind}`);
-    const editor = editorFactory(opts.kind).create(opts.model, modules, opts.settings ?? {});
+    const editor = createEditor(opts.kind, opts.model, modules, opts.settings ?? {});
     return new LifelongEditor({ model: opts.model, editor, tokenize: opts.tokenize, journal: opts.journal });
   }
 

@@ -7,7 +7,8 @@ import * as path from 'path';
 import { EditableModel, writeJsonAtomic } from '@hiedit/tensor-core';
 import './editors/builtin';
 import { editorFactory } from './editors/registry';
-import { Editor, EditorFactory } from './editors/types';
+import { Editor, EditorFactory, ResolvedSettings } from './editors/types';
+import { modelShapeInfo } from './methods/shapes';
 import { ModelIdentity, ModuleShape } from './journal';
 import { EditorModel, modelIdentity, moduleShapes } from './model';
 
@@ -24,6 +25,10 @@ export interface EditorDescriptor {
   readonly baseWeightsHash: string;
   /** Edit modules with their shapes, in policy order. */
   readonly modules: readonly ModuleShape[];
+  /**
+   * The editor's resolved settings (the factory's resolveSettings output, with its `settingsVersion`). Files written
+   * before the version was recorded hold the same object without it, or for the oldest files only the user's part.
+   */
   readonly settings: Readonly<Record<string, unknown>>;
   /** Set by training runs. */
   readonly trained?: { readonly steps: number; readonly epochs: number; readonly seed: number; readonly finished: boolean };
@@ -98,6 +103,13 @@ export function loadEditorDir(dir: string, model: EditableModel,
   const descriptor = readEditorDescriptor(dir);
   checkDescriptorMatchesModel(descriptor, model, dir);
   const factory = factoryOf(descriptor.kind);
-  const editor = factory.load(dir, model, descriptor.modules.map((m) => m.name), descriptor.settings);
+  const modules = descriptor.modules.map((m) => m.name);
+  let settings: ResolvedSettings;
+  try {
+    settings = factory.readStoredSettings(modelShapeInfo(model, modules), descriptor.settings);
+  } catch (e) {
+    throw new Error(`${path.join(dir, EDITOR_JSON)}: field "settings": ${(e as Error).message}`);
+  }
+  const editor = factory.load(dir, model, modules, settings);
   return { editor, descriptor };
 }

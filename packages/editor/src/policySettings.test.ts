@@ -4,7 +4,7 @@ import * as path from 'path';
 import { initBackend, tf } from '@hiedit/tensor-core';
 import { DEFAULT_TRAINER_OPTIONS, HiEditPolicy } from '@hiedit/rl-hierarchy';
 import { tinyGpt2, tupleTokenizer } from '../test/tiny';
-import { defaultEditModules, EDITOR_JSON, editorFactory, loadEditorDir, saveEditorDir, tokenizeRequest, validateRequest } from './index';
+import { defaultEditModules, createEditor, EDITOR_JSON, loadEditorDir, saveEditorDir, tokenizeRequest, validateRequest } from './index';
 
 beforeAll(async () => { await initBackend(); });
 
@@ -24,13 +24,13 @@ describe('policy editor settings', () => {
   test('settings() records every resolved trainer option (defaults and preset included), not only the user\'s', () => {
     const model = tinyGpt2(4);
     const modules = defaultEditModules(model);
-    const hiedit = editorFactory('hiedit').create(model, modules, { policy: POLICY, trainer: { gamma: 0.5 } });
+    const hiedit = createEditor('hiedit', model, modules, { policy: POLICY, trainer: { gamma: 0.5 } });
     const t = hiedit.settings().trainer as Record<string, unknown>;
     // every option but the seed, which each train() call takes from the run
     expect(Object.keys(t).sort()).toEqual(Object.keys(DEFAULT_TRAINER_OPTIONS).filter((k) => k !== 'seed').sort());
     expect(t).toMatchObject({ gamma: 0.5, mode: 'hiedit', backDepth: DEFAULT_TRAINER_OPTIONS.backDepth, epochs: DEFAULT_TRAINER_OPTIONS.epochs });
     for (const k of ['maxSteps', 'checkpoint', 'onProgress', 'seed']) expect(t).not.toHaveProperty(k);
-    const mend = editorFactory('mend').create(model, modules, { policy: { low: { rank: 4 } } });
+    const mend = createEditor('mend', model, modules, { policy: { low: { rank: 4 } } });
     expect(mend.settings().trainer).toMatchObject({ backDepth: 1, accumulateEdits: false, computeBaseline: false });
     hiedit.dispose();
     mend.dispose();
@@ -40,11 +40,11 @@ describe('policy editor settings', () => {
   test('hiedit-reference zeroes the low-level gradient each step for the MEND-style low level only (spec §5)', () => {
     const model = tinyGpt2(4);
     const modules = defaultEditModules(model);
-    const ref = editorFactory('hiedit-reference').create(model, modules, { policy: POLICY });
+    const ref = createEditor('hiedit-reference', model, modules, { policy: POLICY });
     expect(ref.settings().trainer).toMatchObject({ mode: 'reference', metaLr: 1e-5, zeroLowLevelGradEachStep: true });
-    const malmen = editorFactory('hiedit-reference').create(model, modules, { policy: { ...POLICY, low: { rank: 4, style: 'malmen' } } });
+    const malmen = createEditor('hiedit-reference', model, modules, { policy: { ...POLICY, low: { rank: 4, style: 'malmen' } } });
     expect(malmen.settings().trainer).toMatchObject({ mode: 'reference', zeroLowLevelGradEachStep: false });
-    const own = editorFactory('hiedit-reference').create(model, modules, { policy: POLICY, trainer: { zeroLowLevelGradEachStep: false } });
+    const own = createEditor('hiedit-reference', model, modules, { policy: POLICY, trainer: { zeroLowLevelGradEachStep: false } });
     expect(own.settings().trainer).toMatchObject({ zeroLowLevelGradEachStep: false });
     ref.dispose();
     malmen.dispose();
@@ -54,7 +54,7 @@ describe('policy editor settings', () => {
 
   test('the trainer of hiedit-reference really runs with the zeroed low-level gradient (saved run options)', async () => {
     const model = tinyGpt2(4);
-    const ref = editorFactory('hiedit-reference').create(model, defaultEditModules(model), { policy: POLICY });
+    const ref = createEditor('hiedit-reference', model, defaultEditModules(model), { policy: POLICY });
     const req = tokenizeRequest(validateRequest({ prompt: 'Alice plays the', target: 'violin' }), tupleTokenizer, 'r1');
     const ckpt = path.join(dir, 'ckpt');
     const r = await ref.train(model, [req, { ...req, id: 'r2' }], { seed: 1, checkpointDir: ckpt, stopAfter: 1 });
@@ -68,7 +68,7 @@ describe('policy editor settings', () => {
 
   test('an editor.json written with the old (user-only) trainer settings still loads and then resolves fully', () => {
     const model = tinyGpt2(5);
-    const editor = editorFactory('hiedit').create(model, defaultEditModules(model), { policy: { ...POLICY, seed: 3 } });
+    const editor = createEditor('hiedit', model, defaultEditModules(model), { policy: { ...POLICY, seed: 3 } });
     const d = path.join(dir, 'old');
     saveEditorDir(d, editor, model);
     const file = path.join(d, EDITOR_JSON);
@@ -94,7 +94,7 @@ describe('policy editor settings', () => {
     const model = tinyGpt2(6);
     const modules = defaultEditModules(model);
     const before = tf.memory().numTensors;
-    const make = (seed: number) => editorFactory('hiedit').create(model, modules, { policy: { ...POLICY, seed } });
+    const make = (seed: number) => createEditor('hiedit', model, modules, { policy: { ...POLICY, seed } });
     const [a, b, c] = [make(1), make(1), make(2)];
     expect(policyParams(a)).toEqual(policyParams(b));
     expect(policyParams(c)).not.toEqual(policyParams(a));

@@ -28,7 +28,7 @@ import type { SplitPlan } from './plan';
 import type { MetricStyle } from '../eval';
 
 export { checkOptions, defaultSizes, defaultStyle, defaultValidationSize, type SplitPlan } from './plan';
-export { editorSettingsWithSeed, prepareCheckpointDir } from './trainedEditor';
+export { prepareCheckpointDir } from './trainedEditor';
 export { movedOnEditNotes, skippedEditNotes } from './outputs';
 
 /** What a finished run hands back. */

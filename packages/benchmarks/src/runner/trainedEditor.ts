@@ -5,7 +5,9 @@
  */
 import * as fs from 'fs';
 import { POLICY_VERSION } from '@hiedit/rl-hierarchy';
-import { LifelongEditor, loadEditorDir, saveEditorDir, EDITOR_JSON, type EditorTrainResult } from '@hiedit/editor';
+import {
+  EDITOR_JSON, LifelongEditor, loadEditorDir, modelShapeInfo, saveEditorDir, type EditorTrainResult, type ResolvedSettings,
+} from '@hiedit/editor';
 import * as path from 'path';
 import type { ProgressFactory } from '../progress';
 import { readJsonIfExists, RunDir, settingsKey, writeDirAtomic, writeFileAtomic, writeJsonAtomic } from './state';
@@ -13,42 +15,6 @@ import type { BenchEditor, BenchEditorFactory, BenchModel, TextRequest } from '.
 
 /** Training time and size of a trained editor (null for editors without training). */
 export type TrainInfo = { seconds: number; epochs?: number; steps?: number } | null;
-
-/** The settings an editor resolves from `given` (defaults filled in), for cache keys. */
-export function resolvedSettings(
-  factory: BenchEditorFactory,
-  model: BenchModel,
-  modules: readonly string[],
-  given: Readonly<Record<string, unknown>>,
-): Record<string, unknown> {
-  const probe = factory.create(model, modules, given);
-  try {
-    // The policy file format stands for the policies' code: a new format must not reuse old trained editors.
-    return { ...probe.settings(), policyFormat: POLICY_VERSION };
-  } finally {
-    probe.dispose();
-  }
-}
-
-/**
- * The settings a trainable editor is built with: the run's `--seed` becomes the policy's initialization seed
- * (`policy.seed`) unless the user set one, so runs with other seeds start from other policies. Editors without
- * training have no initialization to seed and get `given` unchanged.
- */
-export function editorSettingsWithSeed(
-  factory: Pick<BenchEditorFactory, 'trainable'>,
-  given: Readonly<Record<string, unknown>>,
-  seed: number,
-): Readonly<Record<string, unknown>> {
-  if (!factory.trainable) return given;
-  const policy = given.policy;
-  if (policy !== undefined && (typeof policy !== 'object' || policy === null || Array.isArray(policy))) {
-    throw new Error(`run: editor settings field "policy" must be an object, got ${JSON.stringify(policy)}`);
-  }
-  const p = (policy ?? {}) as Record<string, unknown>;
-  if (p.seed !== undefined) return given;
-  return { ...given, policy: { ...p, seed } };
-}
 
 /**
  * Readies the editor's training checkpoint directory: a checkpoint written under other settings is
@@ -71,19 +37,22 @@ export interface EditorIdentity {
   factory: BenchEditorFactory;
   model: BenchModel;
   modules: readonly string[];
-  /** The user's settings of this editor (before the run's seed is added). */
+  /** The user's settings of this editor (the run's seed is the policy seed unless they give one). */
   given: Readonly<Record<string, unknown>>;
   seed: number;
   /** Key of the run's settings: the editor's key extends it. */
   runKey: string;
 }
 
-/** The settings an editor of the run is created with, and the key of its resolved settings. */
-export function editorKey(id: EditorIdentity): { settings: Readonly<Record<string, unknown>>; key: string } {
-  const settings = editorSettingsWithSeed(id.factory, id.given, id.seed);
-  // The key covers the settings the editor actually resolves (its defaults included), not only the
-  // ones given on the command line: a change of defaults must not reuse editors trained under the old ones.
-  const key = settingsKey({ run: id.runKey, editor: id.name, settings: resolvedSettings(id.factory, id.model, id.modules, settings) });
+/**
+ * The editor's settings, resolved once (with the run's seed as the policy's initialization seed unless the settings
+ * give one), and the key of the run's work for it. The key covers the resolved settings (defaults included), not only
+ * the command line's: a change of defaults must not reuse editors trained under the old ones. The policy file format
+ * stands for the policies' code likewise.
+ */
+export function editorKey(id: EditorIdentity): { settings: ResolvedSettings; key: string } {
+  const settings = id.factory.resolveSettings(modelShapeInfo(id.model, id.modules), id.given, { seed: id.seed });
+  const key = settingsKey({ run: id.runKey, editor: id.name, settings: { ...settings, policyFormat: POLICY_VERSION } });
   return { settings, key };
 }
 

@@ -7,7 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Editor, EditorTrainOptions, TrainProgress } from '../editors/types';
 import '../editors/builtin';
-import { TRAIN_STATE_SUBDIR } from '../editors/policy';
+import { createEditor } from '../editors/create';
+import { TRAIN_STATE_SUBDIR } from '../methods/policy/editor';
 import { editorFactory, editorKinds } from '../editors/registry';
 import { EDITOR_JSON, loadEditorDir, readEditorDescriptor, saveEditorDir } from '../editorDir';
 import { EditReport, LifelongEditor, openJournalFor } from '../editor';
@@ -97,7 +98,7 @@ function trainEditor(api: EditorCliApi): EditorCommand {
           }
           const modules = optional(flags, 'modules')?.split(',').map((s) => s.trim()) ?? defaultEditModules(model);
           checkModuleNames(model, modules, '--modules');
-          const editor = editorFactory(kind).create(model, modules, parseSettings(flags));
+          const editor = createEditor(kind, model, modules, parseSettings(flags));
           le = new LifelongEditor({ model, editor, tokenize });
         }
         const seed = typeof flags.seed === 'number' ? flags.seed : 0;
@@ -175,7 +176,7 @@ function edit(api: EditorCliApi): EditorCommand {
         else if (editorKinds().includes(editorArg) && !editorFactory(editorArg).trainable) {
           const modules = optional(flags, 'modules')?.split(',').map((s) => s.trim()) ?? defaultEditModules(model);
           checkModuleNames(model, modules, '--modules');
-          editor = editorFactory(editorArg).create(model, modules, parseSettings(flags));
+          editor = createEditor(editorArg, model, modules, parseSettings(flags));
         } else {
           throw new Error(`--editor ${editorArg}: no ${EDITOR_JSON} there (train one with train-editor, or use an ` +
             `editor without training: ${editorKinds().filter((k) => !editorFactory(k).trainable).join(', ')})`);

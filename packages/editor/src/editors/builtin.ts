@@ -1,6 +1,9 @@
 /**
- * Registers the built-in methods. Every module that looks editors up by kind imports this file, so the
- * registry is complete however the package is entered (index, CLI, or a deep import).
+ * Registers the built-in methods (one folder each under ../methods). Every module that looks editors up by kind
+ * imports this file, so the registry is complete however the package is entered (index, CLI, or a deep import).
  */
-import './ft';
-import './policy';
+import '../methods/ft';
+import '../methods/hiedit';
+import '../methods/hiedit-reference';
+import '../methods/rledit';
+import '../methods/mend';

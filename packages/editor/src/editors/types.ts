@@ -3,6 +3,8 @@
  * so the lifelong editor and the benchmarks treat them alike.
  */
 import { disposeShifts, EditableModel, ShiftSet, TokenizedEditRequest } from '@hiedit/tensor-core';
+import type { SettingsInput } from '../methods/schema';
+import type { ModelShapeInfo } from '../methods/shapes';
 
 /** What an editor proposes for one request. The proposal owns its tensors: call `disposeProposal`. */
 export interface ShiftProposal {
@@ -49,7 +51,7 @@ export interface EditorTrainOptions {
   /** Stop after this many requests in total (used to test resume). */
   readonly stopAfter?: number;
   readonly onProgress?: (e: TrainProgress) => void;
-  /** Method-specific settings (epochs, learning rate, ...), passed through. */
+  /** Method-specific overrides of the resolved training settings for this run (epochs, learning rate, ...). */
   readonly settings?: Readonly<Record<string, unknown>>;
 }
 
@@ -78,19 +80,52 @@ export interface Editor {
   train(model: EditableModel, stream: readonly TokenizedEditRequest[], options: EditorTrainOptions): Promise<EditorTrainResult>;
   /** Method settings and learned state written into an editor directory (besides editor.json). */
   save(dir: string): void;
-  /** JSON-able settings, recorded in editor.json. */
-  settings(): Record<string, unknown>;
+  /** The resolved settings the editor was created or loaded with, recorded as they are in editor.json. */
+  settings(): ResolvedSettings;
   dispose(): void;
 }
 
-/** How to build an editor of one kind. Registered in the editor registry. */
-export interface EditorFactory {
+/**
+ * A method's fully resolved settings: a plain JSON object holding every value the method uses (defaults included),
+ * tagged with the version of its layout. It is what editor.json and the benchmarks' cache keys record.
+ */
+export interface ResolvedSettings {
+  readonly settingsVersion: number;
+  readonly [field: string]: unknown;
+}
+
+/** Options of `EditorFactory.resolveSettings`. */
+export interface ResolveOptions {
+  /**
+   * The run's seed. Methods with a learned initialization (the policy editors) take it as their initialization seed
+   * (`policy.seed`) unless the settings give one; methods without one ignore it.
+   */
+  readonly seed?: number;
+}
+
+/**
+ * How to build an editor of one kind. Registered in the editor registry. Settings are resolved once, by
+ * `resolveSettings`, and `create` / `load` take only the resolved object, so what an editor runs with is exactly
+ * what editor.json and cache keys record.
+ */
+export interface EditorFactory<S extends ResolvedSettings = ResolvedSettings> {
   readonly kind: string;
   readonly summary: string;
   /** Whether the method has a training phase (`train-editor` refuses the others). */
   readonly trainable: boolean;
+  /**
+   * The user's settings validated and completed with the method's defaults (some computed from the model's shape).
+   * Pure: builds no editor and touches no tensor. Errors name the field.
+   */
+  resolveSettings(shapes: ModelShapeInfo, given: SettingsInput, options?: ResolveOptions): S;
+  /**
+   * The settings recorded in an editor.json, read back as resolved settings: a file without `settingsVersion`
+   * (written before it was recorded) is version 1, and fields it lacks take the defaults a loaded editor has
+   * always taken (not the creation defaults, which it was not made with).
+   */
+  readStoredSettings(shapes: ModelShapeInfo, stored: SettingsInput): S;
   /** A fresh (untrained) editor over `modules`. */
-  create(model: EditableModel, modules: readonly string[], settings: Readonly<Record<string, unknown>>): Editor;
+  create(model: EditableModel, modules: readonly string[], settings: S): Editor;
   /** An editor restored from a directory written by `save` (editor.json already validated). */
-  load(dir: string, model: EditableModel, modules: readonly string[], settings: Readonly<Record<string, unknown>>): Editor;
+  load(dir: string, model: EditableModel, modules: readonly string[], settings: S): Editor;
 }

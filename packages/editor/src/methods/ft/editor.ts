@@ -1,5 +1,5 @@
 /**
- * `ft`: constrained fine-tuning of the edit modules on the edit tuple, with no training phase.
+ * The `ft` editor: constrained fine-tuning of the edit modules on the edit tuple, with no training phase.
  * A few Adam steps on shift variables (W + S inside the autodiff graph via lossUnderShifts), each step
  * followed by a projection of every S_m onto the Frobenius ball of radius `maxNorm` (absolute) or
  * `relNorm * ||W_m||_F`; it stops as soon as the new answer is the teacher-forced argmax at every
@@ -7,49 +7,8 @@
  */
 import * as fs from 'fs';
 import { EditableModel, IGNORE_INDEX, ParameterShift, tf, TokenizedEditRequest } from '@hiedit/tensor-core';
-import { registerEditor } from './registry';
-import { Editor, EditorFactory, ShiftProposal } from './types';
-
-/** Settings of the `ft` editor. */
-export interface FtSettings {
-  /** Maximum Adam steps per edit. */
-  readonly steps: number;
-  /** Adam learning rate. */
-  readonly lr: number;
-  /** Radius of each module's Frobenius ball relative to ||W_m||_F (used when maxNorm is 0). */
-  readonly relNorm: number;
-  /** Absolute radius of each module's Frobenius ball; 0 means "use relNorm". */
-  readonly maxNorm: number;
-  /** Stop when the target is the argmax at every answer position. */
-  readonly earlyStop: boolean;
-}
-
-/**
- * Defaults for the default edit modules (down_proj since session 4; docs/tuning.md): with the old radius 0.1 ||W|| and
- * lr 1e-2 no edit held on down_proj; radius 1 ||W|| with lr 3e-2 or 1e-1 scored best on the tuning worlds.
- */
-export const DEFAULT_FT: FtSettings = { steps: 40, lr: 3e-2, relNorm: 1, maxNorm: 0, earlyStop: true };
-
-function positiveNumber(v: unknown, field: string, allowZero = false): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
-    throw new Error(`ft settings: ${field} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${String(v)}`);
-  }
-  return v;
-}
-
-/** Validates user settings over the defaults; unknown keys are refused. */
-export function resolveFtSettings(input: Readonly<Record<string, unknown>>): FtSettings {
-  const known = Object.keys(DEFAULT_FT);
-  const unknown = Object.keys(input).filter((k) => !known.includes(k));
-  if (unknown.length > 0) throw new Error(`ft settings: unknown field(s) ${unknown.join(', ')} (known: ${known.join(', ')})`);
-  const s = { ...DEFAULT_FT, ...input } as FtSettings;
-  if (!Number.isInteger(s.steps) || s.steps < 1) throw new Error(`ft settings: steps must be a positive integer, got ${s.steps}`);
-  positiveNumber(s.lr, 'lr');
-  positiveNumber(s.relNorm, 'relNorm');
-  positiveNumber(s.maxNorm, 'maxNorm', true);
-  if (typeof s.earlyStop !== 'boolean') throw new Error('ft settings: earlyStop must be a boolean');
-  return s;
-}
+import { Editor, ShiftProposal } from '../../editors/types';
+import type { ResolvedFtSettings } from './settings';
 
 /** True when every answer position's argmax is its label under the given shifts. */
 function answerIsArgmax(model: EditableModel, req: TokenizedEditRequest, shifts: ReadonlyMap<string, tf.Tensor2D>): boolean {
@@ -68,13 +27,14 @@ function answerIsArgmax(model: EditableModel, req: TokenizedEditRequest, shifts:
 // tfjs variable names must be unique within the engine.
 let variableCounter = 0;
 
-class FtEditor implements Editor {
+/** An `ft` editor over its edit modules. */
+export class FtEditor implements Editor {
   readonly kind = 'ft';
 
-  constructor(readonly modules: readonly string[], private readonly s: FtSettings) {}
+  constructor(readonly modules: readonly string[], private readonly s: ResolvedFtSettings) {}
 
-  settings(): Record<string, unknown> {
-    return { ...this.s };
+  settings(): ResolvedFtSettings {
+    return this.s;
   }
 
   propose(model: EditableModel, request: TokenizedEditRequest): ShiftProposal {
@@ -129,14 +89,3 @@ class FtEditor implements Editor {
 
   dispose(): void { /* no tensors held between edits */ }
 }
-
-/** Factory of the `ft` baseline. */
-export const ftFactory: EditorFactory = {
-  kind: 'ft',
-  summary: 'fine-tuning of the edit modules on the edit tuple (Adam, Frobenius-norm constraint), no training phase',
-  trainable: false,
-  create: (_model, modules, settings) => new FtEditor(modules, resolveFtSettings(settings)),
-  load: (_dir, _model, modules, settings) => new FtEditor(modules, resolveFtSettings(settings)),
-};
-
-registerEditor(ftFactory);

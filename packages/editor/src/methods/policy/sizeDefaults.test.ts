@@ -1,15 +1,18 @@
 import { initBackend } from '@hiedit/tensor-core';
 import { createModel } from '@hiedit/llm-loader';
 import { LLAMA3_ANCHOR, moduleStepDefaults, OUTPUT_SIDE_ETA_FACTOR, OUTPUT_SIDE_META_LR_FACTOR, residualWidth, SMALL_MODEL_ANCHOR, sizeScaledStepDefaults } from './sizeDefaults';
-import {
-  HIEDIT_KEY_PRECONDITIONER, HIEDIT_MODULE_SPACE_INIT_ETA, KEY_PRECONDITIONER_DEFAULT_MAX_DIN, withSizeDefaults,
-} from './policy';
+import { withSizeDefaults } from './settings';
+import { HIEDIT, HIEDIT_KEY_PRECONDITIONER, HIEDIT_MODULE_SPACE_INIT_ETA, KEY_PRECONDITIONER_DEFAULT_MAX_DIN } from '../hiedit/settings';
+import { HIEDIT_REFERENCE } from '../hiedit-reference/settings';
+import { RLEDIT } from '../rledit/settings';
+import { MEND } from '../mend/settings';
 import { DEFAULT_CALIBRATION } from '@hiedit/rl-hierarchy';
 
 /** Square modules of these widths (input side and output side alike). */
 const sq = (...ds: number[]) => ds.map((d) => ({ dIn: d, dOut: d }));
-import { editorFactory } from './registry';
-import './builtin';
+import { createEditor } from '../../editors/create';
+
+const METHODS = { hiedit: HIEDIT, 'hiedit-reference': HIEDIT_REFERENCE, rledit: RLEDIT, mend: MEND };
 
 describe('size-scaled step defaults', () => {
   it('keeps the tuned anchor values (docs/tuning.md)', () => {
@@ -58,40 +61,40 @@ describe('size-scaled step defaults', () => {
   });
 
   it('fills only unset values and leaves the reference preset its own meta_lr', () => {
-    const filled = withSizeDefaults('rledit', { policy: {}, trainer: {} }, sq(64, 64), 64);
+    const filled = withSizeDefaults(METHODS['rledit'], { policy: {}, trainer: {} }, sq(64, 64), 64);
     expect(filled.policy?.low?.initEta).toBe(SMALL_MODEL_ANCHOR.initEta);
     expect(filled.trainer?.metaLr).toBe(SMALL_MODEL_ANCHOR.metaLr);
-    const kept = withSizeDefaults('rledit', { policy: { low: { initEta: 0.5 } }, trainer: { metaLr: 0.25 } }, sq(4096), 4096);
+    const kept = withSizeDefaults(METHODS['rledit'], { policy: { low: { initEta: 0.5 } }, trainer: { metaLr: 0.25 } }, sq(4096), 4096);
     expect(kept.policy?.low?.initEta).toBe(0.5);
     expect(kept.trainer?.metaLr).toBe(0.25);
-    const ref = withSizeDefaults('hiedit-reference', { policy: {}, trainer: {} }, sq(4096), 4096);
+    const ref = withSizeDefaults(METHODS['hiedit-reference'], { policy: {}, trainer: {} }, sq(4096), 4096);
     expect(ref.trainer?.metaLr).toBeUndefined();
     expect(ref.policy?.low?.initEta).toBeCloseTo(LLAMA3_ANCHOR.initEta, 12);
   });
 
   it("gives HiEdit its low level (module-space factors, preconditioner for narrow modules, calibration), never the baselines", () => {
-    const h = withSizeDefaults('hiedit', { policy: {}, trainer: {} }, sq(64, 256), 64);
+    const h = withSizeDefaults(METHODS['hiedit'], { policy: {}, trainer: {} }, sq(64, 256), 64);
     expect(h.policy?.low?.keyPreconditioner).toEqual(HIEDIT_KEY_PRECONDITIONER);
     expect(h.policy?.low?.factorSpace).toBe('module');
     expect(h.policy?.low?.initEta).toBe(HIEDIT_MODULE_SPACE_INIT_ETA);
     expect(h.trainer?.calibration).toEqual(DEFAULT_CALIBRATION);
     expect(h.trainer?.gateTarget).toBe('counterfactual');
-    expect(withSizeDefaults('hiedit', { policy: { high: { adaptive: true } }, trainer: {} }, sq(64, 256), 64).trainer?.gateTarget).toBeUndefined();
-    expect(withSizeDefaults('hiedit', { policy: {}, trainer: { gateTarget: 'straightThrough' } }, sq(64, 256), 64).trainer?.gateTarget).toBe('straightThrough');
+    expect(withSizeDefaults(METHODS['hiedit'], { policy: { high: { adaptive: true } }, trainer: {} }, sq(64, 256), 64).trainer?.gateTarget).toBeUndefined();
+    expect(withSizeDefaults(METHODS['hiedit'], { policy: {}, trainer: { gateTarget: 'straightThrough' } }, sq(64, 256), 64).trainer?.gateTarget).toBe('straightThrough');
     expect(h.trainer?.metaLr).toBe(SMALL_MODEL_ANCHOR.metaLr);
-    expect(withSizeDefaults('hiedit', { policy: {}, trainer: {} }, sq(KEY_PRECONDITIONER_DEFAULT_MAX_DIN + 1), KEY_PRECONDITIONER_DEFAULT_MAX_DIN + 1).policy?.low?.keyPreconditioner).toBeUndefined();
+    expect(withSizeDefaults(METHODS['hiedit'], { policy: {}, trainer: {} }, sq(KEY_PRECONDITIONER_DEFAULT_MAX_DIN + 1), KEY_PRECONDITIONER_DEFAULT_MAX_DIN + 1).policy?.low?.keyPreconditioner).toBeUndefined();
     for (const kind of ['rledit', 'mend', 'hiedit-reference'] as const) {
-      const b = withSizeDefaults(kind, { policy: {}, trainer: {} }, sq(64), 64);
+      const b = withSizeDefaults(METHODS[kind], { policy: {}, trainer: {} }, sq(64), 64);
       expect(b.policy?.low?.keyPreconditioner).toBeUndefined();
       expect(b.policy?.low?.factorSpace).toBeUndefined();
       expect(b.trainer?.calibration).toBeUndefined();
     }
-    const off = withSizeDefaults('hiedit', { policy: { low: { keyPreconditioner: null, factorSpace: 'normalized' } }, trainer: { calibration: null } }, sq(64), 64);
+    const off = withSizeDefaults(METHODS['hiedit'], { policy: { low: { keyPreconditioner: null, factorSpace: 'normalized' } }, trainer: { calibration: null } }, sq(64), 64);
     expect(off.policy?.low?.keyPreconditioner).toBeNull();
     expect(off.policy?.low?.factorSpace).toBe('normalized');
     expect(off.policy?.low?.initEta).toBe(SMALL_MODEL_ANCHOR.initEta);
     expect(off.trainer?.calibration).toBeNull();
-    const malmen = withSizeDefaults('hiedit', { policy: { low: { style: 'malmen' } }, trainer: {} }, sq(64), 64);
+    const malmen = withSizeDefaults(METHODS['hiedit'], { policy: { low: { style: 'malmen' } }, trainer: {} }, sq(64), 64);
     expect(malmen.policy?.low?.keyPreconditioner).toBeUndefined();
     expect(malmen.policy?.low?.factorSpace).toBeUndefined();
   });
@@ -109,15 +112,15 @@ describe('policy editors created without settings', () => {
     const modules = ['model.layers.1.mlp.gate_proj', 'model.layers.1.mlp.up_proj'];
     try {
       for (const kind of ['rledit', 'mend'] as const) {
-        const ed = editorFactory(kind).create(m, modules, {});
-        const s = ed.settings() as { policy: { low: { initEta: number } }; trainer: { metaLr?: number } };
+        const ed = createEditor(kind, m, modules, {});
+        const s = ed.settings() as unknown as { policy: { low: { initEta: number } }; trainer: { metaLr?: number } };
         expect(s.policy.low.initEta).toBe(SMALL_MODEL_ANCHOR.initEta);
         expect(s.trainer.metaLr).toBe(SMALL_MODEL_ANCHOR.metaLr);
         ed.dispose();
       }
-      const ref = editorFactory('hiedit-reference').create(m, modules, {});
+      const ref = createEditor('hiedit-reference', m, modules, {});
       // settings() records the resolved options: the reference preset's meta_lr, not the size-scaled one
-      expect((ref.settings() as { trainer: { metaLr?: number } }).trainer.metaLr).toBe(1e-5);
+      expect((ref.settings() as unknown as { trainer: { metaLr?: number } }).trainer.metaLr).toBe(1e-5);
       expect(SMALL_MODEL_ANCHOR.metaLr).not.toBe(1e-5);
       ref.dispose();
     } finally {
