@@ -8,6 +8,7 @@ export * from './numerics';
 export * from './random';
 export * from './cli';
 export * from './cli-command';
+export { describeValue } from './describe-value';
 export { hostToTensor } from './host-tensor';
 export { registerWasmKernelPatches } from './wasm-kernels';
 // The accelerator's own API (owned by the accelerator helper): nativeBlas, acceleratorStatus, ...

@@ -177,6 +177,13 @@ describe('editor CLI', () => {
     expect(bad.err).toMatch(/^hiedit edit: --json is a switch: use --json or --json=true\|false, not "yes"\n\nUsage: hiedit edit /);
   });
 
+  test('a setting given as a string is named as one', async () => {
+    const r = await run(['edit', '--model', modelDir, '--editor', 'ft', '--journal', path.join(dir, 'str.hjournal'),
+      '--prompt', 'Alice plays the', '--target', 'violin', '--settings', '{"steps":"40"}']);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe('hiedit edit: ft settings: steps must be a positive integer, got "40"\n');
+  });
+
   test('integer flags refuse hex, exponents and negatives, naming the flag (exit 2, nothing written)', async () => {
     const base = ['train-editor', '--model', modelDir, '--data', path.join(dir, 'cf.json'), '--editor', 'hiedit', '--out', path.join(dir, 'never-written')];
     for (const [flag, value, shown] of [['--seed', '0x10', '"0x10"'], ['--limit', '1e3', '"1e3"'], ['--max-steps', '-1', '-1'], ['--seed', '2.5', '"2.5"']]) {

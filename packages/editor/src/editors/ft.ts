@@ -6,7 +6,7 @@
  * answer position.
  */
 import * as fs from 'fs';
-import { EditableModel, IGNORE_INDEX, ParameterShift, tf, TokenizedEditRequest } from '@hiedit/tensor-core';
+import { describeValue, EditableModel, IGNORE_INDEX, ParameterShift, tf, TokenizedEditRequest } from '@hiedit/tensor-core';
 import { registerEditor } from './registry';
 import { Editor, EditorFactory, ShiftProposal } from './types';
 
@@ -32,7 +32,7 @@ export const DEFAULT_FT: FtSettings = { steps: 40, lr: 3e-2, relNorm: 1, maxNorm
 
 function positiveNumber(v: unknown, field: string, allowZero = false): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
-    throw new Error(`ft settings: ${field} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${String(v)}`);
+    throw new Error(`ft settings: ${field} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${describeValue(v)}`);
   }
   return v;
 }
@@ -43,7 +43,7 @@ export function resolveFtSettings(input: Readonly<Record<string, unknown>>): FtS
   const unknown = Object.keys(input).filter((k) => !known.includes(k));
   if (unknown.length > 0) throw new Error(`ft settings: unknown field(s) ${unknown.join(', ')} (known: ${known.join(', ')})`);
   const s = { ...DEFAULT_FT, ...input } as FtSettings;
-  if (!Number.isInteger(s.steps) || s.steps < 1) throw new Error(`ft settings: steps must be a positive integer, got ${s.steps}`);
+  if (!Number.isInteger(s.steps) || s.steps < 1) throw new Error(`ft settings: steps must be a positive integer, got ${describeValue(s.steps)}`);
   positiveNumber(s.lr, 'lr');
   positiveNumber(s.relNorm, 'relNorm');
   positiveNumber(s.maxNorm, 'maxNorm', true);
