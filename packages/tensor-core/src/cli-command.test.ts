@@ -61,6 +61,15 @@ describe('defineCommand', () => {
     expect(bad.errText).toMatch(/^prog copy: --times must be an integer >= 1, got "0x2"\n\nUsage: prog copy/);
   });
 
+  it('answers --help when run directly, without parsing the other flags', async () => {
+    const io = capture();
+    expect(await copy.run(['--times', 'x', '-h'], io)).toBe(0);
+    expect(io.outText).toBe(`${copy.usage}\n`);
+    const file = capture();
+    expect(await copy.run(['--to', 'd', '--', '--help'], file)).toBe(0);
+    expect(JSON.parse(file.outText).files).toEqual(['--help']); // after --, --help is a file name
+  });
+
   it('finds flags the usage does not mention', () => {
     expect(undocumentedFlags(copy)).toEqual([]);
     expect(undocumentedFlags(show)).toEqual(['secret']);

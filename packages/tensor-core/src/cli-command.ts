@@ -2,7 +2,7 @@
  * Declarative commands for the registry in ./cli: a flag spec, help lines and a typed action. Every command of
  * `hiedit` and `hiedit-bench` is built here, so they all parse flags alike and print the same usage layout.
  */
-import { CliUsageError, parseFlags, type CliCommand, type CliIO, type FlagSpec, type ParsedFlags } from './cli';
+import { asksForHelp, CliUsageError, parseFlags, type CliCommand, type CliIO, type FlagSpec, type ParsedFlags } from './cli';
 
 /** What {@link defineCommand} needs to build a command. */
 export interface CommandDefinition<S extends FlagSpec> {
@@ -40,8 +40,8 @@ function usageText(def: CommandDefinition<FlagSpec>): string {
 }
 
 /**
- * A CliCommand that parses its flags with {@link parseFlags} before running `action`; `--help` and the exit
- * codes are handled by runCli.
+ * A CliCommand that parses its flags with {@link parseFlags} before running `action`. `--help` prints the usage
+ * (also when the command is run without runCli); runCli maps errors to exit codes.
  */
 export function defineCommand<S extends FlagSpec>(def: CommandDefinition<S>): DefinedCommand {
   return {
@@ -50,6 +50,11 @@ export function defineCommand<S extends FlagSpec>(def: CommandDefinition<S>): De
     usage: usageText(def as unknown as CommandDefinition<FlagSpec>),
     flags: def.flags,
     async run(argv: string[], io: CliIO): Promise<number> {
+      // runCli answers --help before calling run; this serves callers that run a command directly.
+      if (asksForHelp(argv)) {
+        io.out(`${this.usage}\n`);
+        return 0;
+      }
       const { flags, positional } = parseFlags(argv, def.flags);
       if (!def.positional && positional.length > 0) throw new CliUsageError(`unexpected argument "${positional[0]}"`);
       return def.action(flags, io, positional);

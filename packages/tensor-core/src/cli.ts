@@ -164,6 +164,13 @@ export function requireFlag<T>(value: T | undefined, flag: string): T {
   return value;
 }
 
+/** Whether a command's arguments ask for its usage: `--help` or `-h` before any `--`. */
+export function asksForHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  const flags = end >= 0 ? argv.slice(0, end) : argv;
+  return flags.includes('--help') || flags.includes('-h');
+}
+
 function commandList(programName: string, commands: readonly CliCommand[]): string {
   const width = Math.max(4, ...commands.map((c) => c.name.length));
   const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
@@ -212,8 +219,7 @@ export async function runCli(programName: string, commands: readonly CliCommand[
     io.err(`${programName}: unknown command "${first}"\n\n${commandList(programName, commands)}`);
     return 2;
   }
-  const beforeDashDash = rest.indexOf('--') >= 0 ? rest.slice(0, rest.indexOf('--')) : rest;
-  if (beforeDashDash.includes('--help') || beforeDashDash.includes('-h')) {
+  if (asksForHelp(rest)) {
     io.out(`${cmd.usage}\n`);
     return 0;
   }
