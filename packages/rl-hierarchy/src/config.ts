@@ -1,6 +1,7 @@
 /**
  * Hyper-parameters of the policies (what a saved policy directory records in policy.json).
  */
+import { describeValue } from '@hiedit/tensor-core';
 
 /** How the low-level network turns its transformed keys and value gradients into a shift (spec §3.2). */
 export type ShiftStyle = 'mend' | 'malmen';
@@ -114,11 +115,11 @@ export interface PolicyConfigInput {
 }
 
 function checkPositiveInt(v: number, field: string): void {
-  if (!Number.isInteger(v) || v < 1) throw new Error(`policy config: ${field} must be a positive integer, got ${v}`);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`policy config: ${field} must be a positive integer, got ${describeValue(v)}`);
 }
 
 function checkFinite(v: number, field: string): void {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`policy config: ${field} must be a finite number, got ${v}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`policy config: ${field} must be a finite number, got ${describeValue(v)}`);
 }
 
 /** Validate the preconditioner setting; null/false/undefined mean off. Returns a fresh object (or null when off). */
@@ -145,7 +146,7 @@ export function resolvePolicyConfig(input: PolicyConfigInput, moduleCount: numbe
   const low = { ...DEFAULT_LOW_LEVEL, ...(input.low ?? {}) } as Omit<LowLevelConfig, 'keyPreconditioner'> & { keyPreconditioner?: unknown };
   if (low.style !== 'mend' && low.style !== 'malmen') throw new Error(`policy config: low.style must be 'mend' or 'malmen', got ${String(low.style)}`);
   checkPositiveInt(low.rank, 'low.rank');
-  if (!Number.isInteger(low.blocks) || low.blocks < 0) throw new Error(`policy config: low.blocks must be a non-negative integer, got ${low.blocks}`);
+  if (!Number.isInteger(low.blocks) || low.blocks < 0) throw new Error(`policy config: low.blocks must be a non-negative integer, got ${describeValue(low.blocks)}`);
   checkFinite(low.initEta, 'low.initEta');
   if (!(low.initEta > 0)) throw new Error(`policy config: low.initEta must be > 0 (eta is parametrized as exp(logEta)), got ${low.initEta}`);
   checkFinite(low.initLogLambda, 'low.initLogLambda');
@@ -178,6 +179,6 @@ export function resolvePolicyConfig(input: PolicyConfigInput, moduleCount: numbe
     if (!(high.normEps > 0)) throw new Error(`policy config: high.normEps must be > 0, got ${high.normEps}`);
   }
   const seed = input.seed ?? 0;
-  if (!Number.isInteger(seed)) throw new Error(`policy config: seed must be an integer, got ${seed}`);
+  if (!Number.isInteger(seed)) throw new Error(`policy config: seed must be an integer, got ${describeValue(seed)}`);
   return { low: lowResolved, high, seed };
 }

@@ -1,7 +1,7 @@
 /**
  * Trainer options, their defaults and the named configurations (hiedit, hiedit-reference, rledit, mend).
  */
-import type { TracePositions } from '@hiedit/tensor-core';
+import { describeValue, type TracePositions } from '@hiedit/tensor-core';
 import type { PolicyConfigInput, ShiftStyle } from './config';
 import type { GeneralizationTuples } from './loss';
 import { resolveCalibration, type CalibrationSettings } from './calibrate';
@@ -187,12 +187,12 @@ export function validateOptions(o: TrainerOptions): void {
   };
   if (o.mode !== 'hiedit' && o.mode !== 'reference') bad('mode', `must be 'hiedit' or 'reference', got ${String(o.mode)}`);
   for (const f of ['epochs', 'updateEvery', 'backDepth', 'patience'] as const) {
-    if (!Number.isInteger(o[f]) || o[f] < 1) bad(f, `must be a positive integer, got ${o[f]}`);
+    if (!Number.isInteger(o[f]) || o[f] < 1) bad(f, `must be a positive integer, got ${describeValue(o[f])}`);
   }
   for (const f of ['gamma', 'locCoef', 'regCoef', 'metaLr', 'clipNorm', 'beta1', 'beta2'] as const) {
-    if (typeof o[f] !== 'number' || !Number.isFinite(o[f]) || o[f] < 0) bad(f, `must be a finite non-negative number, got ${o[f]}`);
+    if (typeof o[f] !== 'number' || !Number.isFinite(o[f]) || o[f] < 0) bad(f, `must be a finite non-negative number, got ${describeValue(o[f])}`);
   }
-  if (!Number.isInteger(o.seed)) bad('seed', `must be an integer, got ${o.seed}`);
+  if (!Number.isInteger(o.seed)) bad('seed', `must be an integer, got ${describeValue(o.seed)}`);
   if (!['paraphrases', 'edit', 'both'].includes(o.genOn)) bad('genOn', `must be 'paraphrases', 'edit' or 'both', got ${String(o.genOn)}`);
   if (o.positions !== 'all' && o.positions !== 'ans') bad('positions', `must be 'all' or 'ans', got ${String(o.positions)}`);
   if (o.calibration !== null) {
@@ -205,7 +205,7 @@ export function validateOptions(o: TrainerOptions): void {
   if (o.gateTarget === 'counterfactual' && o.mode !== 'hiedit') bad('gateTarget', "'counterfactual' is a hiedit-mode option");
   if (o.clipNorm <= 0) bad('clipNorm', `must be > 0, got ${o.clipNorm}`);
   if (o.beta1 >= 1 || o.beta2 >= 1) bad('beta1/beta2', `must be < 1, got ${o.beta1}, ${o.beta2}`);
-  if (o.maxSteps !== undefined && (!Number.isInteger(o.maxSteps) || o.maxSteps < 0)) bad('maxSteps', `must be a non-negative integer, got ${o.maxSteps}`);
+  if (o.maxSteps !== undefined && (!Number.isInteger(o.maxSteps) || o.maxSteps < 0)) bad('maxSteps', `must be a non-negative integer, got ${describeValue(o.maxSteps)}`);
   if (o.checkpoint && (!Number.isInteger(o.checkpoint.everySteps) || o.checkpoint.everySteps < 1)) bad('checkpoint.everySteps', 'must be a positive integer');
 }
 

@@ -45,6 +45,36 @@ describe('parseFlags', () => {
   });
 });
 
+describe('parseFlags: integer and number kinds', () => {
+  const spec = { n: 'int', repeat: { kind: 'int', min: 1 }, persons: { kind: 'int', min: 20, max: 5000 }, secs: 'number' } as const;
+
+  it('reads decimal integers as numbers', () => {
+    const { flags } = parseFlags(['--n', '40', '--repeat=3', '--persons', ' 200 ', '--secs', '1.5e2'], spec);
+    expect(flags).toEqual({ n: 40, repeat: 3, persons: 200, secs: 150 });
+    expect(typeof flags.n).toBe('number');
+    expect(parseFlags(['--n', '0'], spec).flags.n).toBe(0);
+  });
+
+  it.each([
+    [['--n', '0x10'], /^--n must be a non-negative integer, got "0x10"$/],
+    [['--n', '1e3'], /^--n must be a non-negative integer, got "1e3"$/],
+    [['--n', '-1'], /^--n must be a non-negative integer, got -1$/],
+    [['--n', '1.5'], /^--n must be a non-negative integer, got "1\.5"$/],
+    [['--n', ''], /^--n must be a non-negative integer, got ""$/],
+    [['--n', '16 tokens'], /^--n must be a non-negative integer, got "16 tokens"$/],
+    [['--n', '99999999999999999999'], /^--n must be a non-negative integer, got 99999999999999999999$/],
+    [['--repeat', '0'], /^--repeat must be an integer >= 1, got 0$/],
+    [['--persons', '10'], /^--persons must be an integer in 20\.\.5000, got 10$/],
+    [['--persons', '5001'], /^--persons must be an integer in 20\.\.5000, got 5001$/],
+    [['--secs', '0x10'], /^--secs expects a number, got "0x10"$/],
+    [['--secs', ' '], /^--secs expects a number, got " "$/],
+    [['--secs', 'Infinity'], /^--secs expects a number, got "Infinity"$/],
+  ])('refuses %j naming the flag', (argv, message) => {
+    expect(() => parseFlags(argv as string[], spec)).toThrow(CliUsageError);
+    expect(() => parseFlags(argv as string[], spec)).toThrow(message);
+  });
+});
+
 describe('runCli', () => {
   const calls: string[][] = [];
   const commands: CliCommand[] = [

@@ -19,18 +19,32 @@ export interface CliCommand {
   run(argv: string[], io: CliIO): Promise<number>;
 }
 
-/** Kinds of flag values the parser understands. */
-export type FlagKind = 'string' | 'boolean' | 'number' | 'int-list';
+/**
+ * Kinds of flag values the parser understands. `int` is a non-negative whole number written in decimal
+ * digits (see {@link IntFlag} for other bounds); `number` is any finite decimal number (exponent allowed).
+ */
+export type FlagKind = 'string' | 'boolean' | 'number' | 'int' | 'int-list';
+
+/**
+ * An integer flag with bounds: `{ kind: 'int', min: 1 }`, `{ kind: 'int', min: 20, max: 5000 }`.
+ * `min` defaults to 0. Values must be decimal digits (an optional leading `-`), so `0x10`, `1e3`, `1.5`
+ * and `16 tokens` are refused rather than read as something else.
+ */
+export interface IntFlag {
+  kind: 'int';
+  min?: number;
+  max?: number;
+}
 
 /** Flag name (without dashes) -> kind. */
-export type FlagSpec = Record<string, FlagKind>;
+export type FlagSpec = Record<string, FlagKind | IntFlag>;
 
 /** The value type of each kind. */
-type FlagValue<K extends FlagKind> = K extends 'string'
+type FlagValue<K> = K extends 'string'
   ? string
   : K extends 'boolean'
     ? boolean
-    : K extends 'number'
+    : K extends 'number' | 'int' | IntFlag
       ? number
       : number[];
 
@@ -45,12 +59,36 @@ export class CliUsageError extends Error {
   }
 }
 
-function parseValue(flag: string, kind: FlagKind, raw: string): string | number | number[] {
+// Decimal notation only: Number() would also take "0x10", "0b1", "" and " ", none of which a user means as a count.
+const DECIMAL = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
+
+/** What an int flag accepts, for its error message: "a non-negative integer", "an integer in 20..5000". */
+function intRange(min: number, max: number | undefined): string {
+  if (max !== undefined) return `an integer in ${min}..${max}`;
+  return min === 0 ? 'a non-negative integer' : `an integer >= ${min}`;
+}
+
+function parseInt10(flag: string, spec: IntFlag, raw: string): number {
+  const min = spec.min ?? 0;
+  const text = raw.trim();
+  const v = /^-?\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(v) || v < min || (spec.max !== undefined && v > spec.max)) {
+    // Digits are shown as typed; anything else quoted, so `got "0x10"` reads as the text that was refused.
+    const shown = /^-?\d+$/.test(text) ? text : JSON.stringify(raw);
+    throw new CliUsageError(`--${flag} must be ${intRange(min, spec.max)}, got ${shown}`);
+  }
+  return v;
+}
+
+function parseValue(flag: string, kind: FlagKind | IntFlag, raw: string): string | number | number[] {
+  if (typeof kind === 'object') return parseInt10(flag, kind, raw);
   switch (kind) {
     case 'string':
       return raw;
+    case 'int':
+      return parseInt10(flag, { kind: 'int' }, raw);
     case 'number': {
-      const v = raw.trim() === '' ? NaN : Number(raw);
+      const v = DECIMAL.test(raw.trim()) ? Number(raw) : NaN;
       if (!Number.isFinite(v)) throw new CliUsageError(`--${flag} expects a number, got ${JSON.stringify(raw)}`);
       return v;
     }
@@ -126,6 +164,13 @@ export function requireFlag<T>(value: T | undefined, flag: string): T {
   return value;
 }
 
+/** Whether a command's arguments ask for its usage: `--help` or `-h` before any `--`. */
+export function asksForHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  const flags = end >= 0 ? argv.slice(0, end) : argv;
+  return flags.includes('--help') || flags.includes('-h');
+}
+
 function commandList(programName: string, commands: readonly CliCommand[]): string {
   const width = Math.max(4, ...commands.map((c) => c.name.length));
   const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
@@ -174,8 +219,7 @@ export async function runCli(programName: string, commands: readonly CliCommand[
     io.err(`${programName}: unknown command "${first}"\n\n${commandList(programName, commands)}`);
     return 2;
   }
-  const beforeDashDash = rest.indexOf('--') >= 0 ? rest.slice(0, rest.indexOf('--')) : rest;
-  if (beforeDashDash.includes('--help') || beforeDashDash.includes('-h')) {
+  if (asksForHelp(rest)) {
     io.out(`${cmd.usage}\n`);
     return 0;
   }

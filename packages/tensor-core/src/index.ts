@@ -8,6 +8,8 @@ export type { BackendName, BackendReport, InitBackendOptions } from './backend';
 export * from './numerics';
 export * from './random';
 export * from './cli';
+export * from './cli-command';
+export { describeValue } from './describe-value';
 export { hostToTensor } from './host-tensor';
 export { registerWasmKernelPatches } from './wasm-kernels';
 // The accelerator's own API (owned by the accelerator helper): nativeBlas, acceleratorStatus, ...

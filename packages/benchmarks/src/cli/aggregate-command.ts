@@ -1,11 +1,11 @@
 /** `hiedit-bench aggregate DIR...`: the issue's headline comparison over several seeds, with its spread. */
 import * as path from 'path';
-import { CliUsageError, parseFlags, type CliCommand, type CliIO } from '@hiedit/tensor-core';
+import { CliUsageError, defineCommand, type CliCommand } from '@hiedit/tensor-core';
 import { aggregateRuns, formatSummary, loadSeedRun, writeSummary } from '../report';
 
-const USAGE = `Usage: hiedit-bench aggregate DIR... [--out DIR] [--markdown] [--baseline rledit] [--candidate hiedit] [--no-html]
+const SYNOPSIS = 'aggregate DIR... [--out DIR] [--markdown] [--baseline rledit] [--candidate hiedit] [--no-html] [--across-models]';
 
-Aggregates runs of one experiment over their seeds: reads each DIR/results.json (checked against the
+const DESCRIPTION = `Aggregates runs of one experiment over their seeds: reads each DIR/results.json (checked against the
 results contract), refuses runs that differ in anything but the seed (dataset, data file, scoring style,
 model, n_train, n_eval, num_pre; the same seed twice), and prints:
   - per editor and metric: mean, sample sd, min, max, number of seeds, and each seed's value;
@@ -16,23 +16,29 @@ model, n_train, n_eval, num_pre; the same seed twice), and prints:
   - the issue's targets, met or missed: gain >= +8.48% and modules ratio <= 0.5 on the seed-means, hiedit >=
     hiedit-reference, Pre_* within 5 points of ES/GS/LS for every editor (streams of >= 1000 edits).
 counterfact / zsre runs without --model edit a facts model pretrained per seed; those are accepted when
-every details.json names the same data file.
+every details.json names the same data file.`;
 
-  --out DIR          where summary.json and summary.html go (default bench-out/DATASET-aggregate)
-  --markdown         print GitHub Markdown instead of text tables
-  --baseline NAME    default rledit
-  --candidate NAME   default hiedit
-  --no-html          write summary.json only
-  --across-models    accept runs that edited different models (hiedit-bench run --model-seed S, one per seed):
-                     the spread then includes the model's pretraining`;
+const FLAG_HELP = [
+  '--out DIR          where summary.json and summary.html go (default bench-out/DATASET-aggregate)',
+  '--markdown         print GitHub Markdown instead of text tables',
+  '--baseline NAME    default rledit',
+  '--candidate NAME   default hiedit',
+  '--no-html          write summary.json only',
+  '--across-models    accept runs that edited different models (hiedit-bench run --model-seed S, one per seed):',
+  '                   the spread then includes the model\'s pretraining',
+];
 
 /** The `aggregate` command. */
-export const aggregateCommand: CliCommand = {
+export const aggregateCommand: CliCommand = defineCommand({
+  program: 'hiedit-bench',
   name: 'aggregate',
   summary: 'aggregate runs of several seeds: mean/sd per metric, the headline gain, the target checks',
-  usage: USAGE,
-  async run(argv: string[], io: CliIO): Promise<number> {
-    const { flags, positional } = parseFlags(argv, { out: 'string', markdown: 'boolean', baseline: 'string', candidate: 'string', html: 'boolean', 'across-models': 'boolean' });
+  synopsis: SYNOPSIS,
+  description: DESCRIPTION,
+  flagHelp: FLAG_HELP,
+  flags: { out: 'string', markdown: 'boolean', baseline: 'string', candidate: 'string', html: 'boolean', 'across-models': 'boolean' },
+  positional: true,
+  async action(flags, io, positional) {
     if (positional.length === 0) throw new CliUsageError('expected at least one run directory');
     const candidate = flags.candidate ?? 'hiedit';
     const baseline = flags.baseline ?? 'rledit';
@@ -53,4 +59,4 @@ export const aggregateCommand: CliCommand = {
     if (written.html) io.out(`page:    ${path.resolve(written.html)}\n`);
     return 0;
   },
-};
+});

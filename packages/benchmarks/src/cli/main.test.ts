@@ -3,10 +3,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { createEditorCommands, EditJournal, LifelongEditor, llmLoaderApi } from '@hiedit/editor';
 import { loadModel } from '@hiedit/llm-loader';
-import { currentWeightsDigest, runCli } from '@hiedit/tensor-core';
+import { currentWeightsDigest, runCli, undocumentedFlags, type DefinedCommand } from '@hiedit/tensor-core';
 import { validateResults } from '../report';
 import { defaultDeps } from '../runner/defaults';
-import { main, parseRunArgs, runCommand } from './main';
+import { benchCommands, main, parseRunArgs, runCommand } from './main';
 
 function capture() {
   const out: string[] = [];
@@ -82,6 +82,31 @@ describe('hiedit-bench command line', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('integer flags refuse hex, exponents, fractions and negatives, naming the flag', () => {
+    expect(parseRunArgs(['--eval', '40', '--train', '7', '--world-persons', '300'])).toMatchObject({ run: { nEval: 40, nTrain: 7 }, worldPersons: 300 });
+    expect(() => parseRunArgs(['--eval', '0x10'])).toThrow(/^--eval must be a non-negative integer, got "0x10"$/);
+    expect(() => parseRunArgs(['--seed', '1e3'])).toThrow(/^--seed must be a non-negative integer, got "1e3"$/);
+    expect(() => parseRunArgs(['--held-out', '-5'])).toThrow(/^--held-out must be a non-negative integer, got -5$/);
+    expect(() => parseRunArgs(['--world-persons', '0x40'])).toThrow(/^--world-persons must be an integer in 20\.\.5000, got "0x40"$/);
+    expect(() => parseRunArgs(['--max-pretrain-seconds', '0x10'])).toThrow(/^--max-pretrain-seconds expects a number, got "0x10"$/);
+    expect(parseRunArgs(['--max-pretrain-seconds', '1.5e2']).maxPretrainSeconds).toBe(150);
+    expect(parseRunArgs(['--wild=false', '--quiet=true']).run).toMatchObject({ wild: false, quiet: true });
+  });
+
+  test('every command is built with the one flag framework and documents each flag in its --help', async () => {
+    for (const cmd of benchCommands()) {
+      expect({ name: cmd.name, defined: 'flags' in cmd }).toEqual({ name: cmd.name, defined: true });
+      expect({ name: cmd.name, undocumented: undocumentedFlags(cmd as DefinedCommand) }).toEqual({ name: cmd.name, undocumented: [] });
+      const h = capture();
+      expect(await main([cmd.name, '--help'], h.io)).toBe(0);
+      expect(h.out.join('')).toBe(`${cmd.usage}\n`);
+      expect(h.out.join('')).toMatch(new RegExp(`^Usage: hiedit-bench ${cmd.name} `));
+    }
+    const bad = capture();
+    expect(await main(['report', 'dir', '--markdown=sometimes'], bad.io)).toBe(2);
+    expect(bad.err.join('')).toMatch(/^hiedit-bench report: --markdown is a switch/);
   });
 
   test('usage errors exit 2 and name the problem', async () => {

@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { CliUsageError, initBackend, parseFlags, runCli, type CliCommand, type CliIO } from '@hiedit/tensor-core';
+import { CliUsageError, defineCommand, initBackend, parseFlags, runCli, type CliCommand, type CliIO, type ParsedFlags } from '@hiedit/tensor-core';
 import { progressFactory } from '../progress';
 import { runBenchmark, type RunOptions, type RunnerDeps, type BenchDataset } from '../runner';
 import { defaultDeps } from '../runner/defaults';
@@ -27,26 +27,26 @@ export const RUN_DEFAULTS = {
   seed: 0,
 };
 
-const RUN_FLAGS = {
+export const RUN_FLAGS = {
   dataset: 'string',
   data: 'string',
   model: 'string',
   editors: 'string',
-  train: 'number',
-  val: 'number',
-  eval: 'number',
-  'num-pre': 'number',
-  seed: 'number',
+  train: 'int',
+  val: 'int',
+  eval: 'int',
+  'num-pre': 'int',
+  seed: 'int',
   out: 'string',
   style: 'string',
   wild: 'boolean',
-  'held-out': 'number',
+  'held-out': 'int',
   'editor-settings': 'string',
   modules: 'string',
   'cache-dir': 'string',
-  'world-seed': 'number',
-  'world-persons': 'number',
-  'model-seed': 'number',
+  'world-seed': 'int',
+  'world-persons': { kind: 'int', min: WORLD_PERSONS_RANGE[0], max: WORLD_PERSONS_RANGE[1] },
+  'model-seed': 'int',
   'model-arch': 'string',
   'max-pretrain-seconds': 'number',
   'pretrain-settings': 'string',
@@ -58,60 +58,54 @@ const RUN_FLAGS = {
   journal: 'boolean',
 } as const;
 
-const RUN_USAGE = `Usage: hiedit-bench run [flags]
-
-Runs a lifelong-editing benchmark: pretrains (or reuses) the model, trains each editor on the train split
+const RUN_DESCRIPTION = `Runs a lifelong-editing benchmark: pretrains (or reuses) the model, trains each editor on the train split
 (validation split for early stopping), edits the evaluation stream, and writes DIR/results.json and
 DIR/report.html. An interrupted run resumes: rerun the same command.
-
-  --dataset world|counterfact|zsre   default ${RUN_DEFAULTS.dataset}
-  --data FILE               record file (required for counterfact / zsre; world generates its own)
-  --model DIR               Hugging Face checkpoint to edit (default: the world model, or a facts model
-                            pretrained on the true facts of --data, cached by the file's hash)
-  --editors LIST            comma-separated: hiedit,hiedit-reference,rledit,mend,ft (default ${RUN_DEFAULTS.editors.join(',')})
-  --train N                 training stream length (default min(100, 30% of the requests))
-  --val N                   validation stream length (default max(5, train/5), within what is left)
-  --eval N                  evaluation stream length (default min(100, 60% of the requests))
-  --num-pre N               Pre_* metrics over the first N edits (default min(20, eval))
-  --seed S                  seed of splits and editor training (default ${RUN_DEFAULTS.seed})
-  --out DIR                 output directory (default bench-out/DATASET-sSEED)
-  --style zsre|counterfact  ES/GS scoring (default counterfact for world/counterfact, zsre for zsre)
-  --no-wild                 skip the generation metrics WILD_ES / WILD_GS
-  --held-out N              held-out facts for retention (default 200)
-  --editor-settings FILE    JSON {"hiedit": {...}, "rledit": {...}} passed to the editors
-  --modules LIST            edit modules (default: the editor package's default for the architecture)
-  --cache-dir DIR           cache of pretrained models (default HIEDIT_CACHE_DIR or .hiedit-cache)
-  --world-seed N            seed of the generated world (default 0)
-  --world-persons N         people in the generated world, 20..5000 (default 200: 136 edit requests;
-                            about 0.68 requests per person, so 2000 gives 1360, enough for
-                            --train 300 --eval 1000); a different size is a different cached world model
-  --model-seed N            seed of the world / facts model's pretraining (default 0); each seed is its own
-                            cached model, so runs with --model-seed S --seed S measure the spread over
-                            pretrained models too (aggregate them with hiedit-bench aggregate --across-models)
-  --model-arch llama|gpt2   architecture of the world / facts model (default llama); each is its own cached
-                            model, and the default edit modules follow it (Llama down_proj, GPT-2 c_proj)
-  --max-pretrain-seconds N  time budget of a pretraining
-  --pretrain-settings FILE  JSON of pretraining settings for the world / facts model, e.g.
-                            {"model": {"intermediate": 1024}, "epochs": 30}; fields left out keep their
-                            defaults, and a different size is its own cached model (--model-seed and
-                            --model-arch set "seed" and "model.arch"; do not give both ways)
-  --skip-invalid            skip invalid records of --data (each is reported) instead of stopping
-  --fresh                   discard earlier state in --out instead of resuming
-  --overwrite               resume state of the same settings, discard state of other settings
-  --quiet                   no progress bars
-  --journal                 journal each editor's evaluation stream to DIR/editors/NAME/stream.hjournal
-                            (\`hiedit export --model BASE --journal FILE --out DIR\` rebuilds its final model)
-  --backend NAME            tfjs backend (tensorflow-gpu, tensorflow, wasm, cpu)
 
 Every run also writes its requests to DIR/requests/ (train, validation, evaluation .jsonl and the held-out
 facts) in the \`requests\` format, and each trainable editor to DIR/editors/NAME/trained/ as an editor
 directory (\`hiedit edit --editor\` loads it).`;
 
-function nonNegInt(v: number | undefined, flag: string, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (!Number.isInteger(v) || v < 0) throw new CliUsageError(`--${flag} must be a non-negative integer, got ${v}`);
-  return v;
-}
+export const RUN_FLAG_HELP = [
+  `--dataset world|counterfact|zsre   default ${RUN_DEFAULTS.dataset}`,
+  `--data FILE               record file (required for counterfact / zsre; world generates its own)`,
+  `--model DIR               Hugging Face checkpoint to edit (default: the world model, or a facts model`,
+  `                          pretrained on the true facts of --data, cached by the file's hash)`,
+  `--editors LIST            comma-separated: hiedit,hiedit-reference,rledit,mend,ft (default ${RUN_DEFAULTS.editors.join(',')})`,
+  `--train N                 training stream length (default min(100, 30% of the requests))`,
+  `--val N                   validation stream length (default max(5, train/5), within what is left)`,
+  `--eval N                  evaluation stream length (default min(100, 60% of the requests))`,
+  `--num-pre N               Pre_* metrics over the first N edits (default min(20, eval))`,
+  `--seed S                  seed of splits and editor training (default ${RUN_DEFAULTS.seed})`,
+  `--out DIR                 output directory (default bench-out/DATASET-sSEED)`,
+  `--style zsre|counterfact  ES/GS scoring (default counterfact for world/counterfact, zsre for zsre)`,
+  `--no-wild                 skip the generation metrics WILD_ES / WILD_GS`,
+  `--held-out N              held-out facts for retention (default 200)`,
+  `--editor-settings FILE    JSON {"hiedit": {...}, "rledit": {...}} passed to the editors`,
+  `--modules LIST            edit modules (default: the editor package's default for the architecture)`,
+  `--cache-dir DIR           cache of pretrained models (default HIEDIT_CACHE_DIR or .hiedit-cache)`,
+  `--world-seed N            seed of the generated world (default 0)`,
+  `--world-persons N         people in the generated world, 20..5000 (default 200: 136 edit requests;`,
+  `                          about 0.68 requests per person, so 2000 gives 1360, enough for`,
+  `                          --train 300 --eval 1000); a different size is a different cached world model`,
+  `--model-seed N            seed of the world / facts model's pretraining (default 0); each seed is its own`,
+  `                          cached model, so runs with --model-seed S --seed S measure the spread over`,
+  `                          pretrained models too (aggregate them with hiedit-bench aggregate --across-models)`,
+  `--model-arch llama|gpt2   architecture of the world / facts model (default llama); each is its own cached`,
+  `                          model, and the default edit modules follow it (Llama down_proj, GPT-2 c_proj)`,
+  `--max-pretrain-seconds N  time budget of a pretraining`,
+  `--pretrain-settings FILE  JSON of pretraining settings for the world / facts model, e.g.`,
+  `                          {"model": {"intermediate": 1024}, "epochs": 30}; fields left out keep their`,
+  `                          defaults, and a different size is its own cached model (--model-seed and`,
+  `                          --model-arch set "seed" and "model.arch"; do not give both ways)`,
+  `--skip-invalid            skip invalid records of --data (each is reported) instead of stopping`,
+  `--fresh                   discard earlier state in --out instead of resuming`,
+  `--overwrite               resume state of the same settings, discard state of other settings`,
+  `--quiet                   no progress bars`,
+  `--journal                 journal each editor's evaluation stream to DIR/editors/NAME/stream.hjournal`,
+  '                          (`hiedit export --model BASE --journal FILE --out DIR` rebuilds its final model)',
+  `--backend NAME            tfjs backend (tensorflow-gpu, tensorflow, wasm, cpu)`,
+];
 
 function list(s: string | undefined, flag: string): string[] | undefined {
   if (s === undefined) return undefined;
@@ -173,40 +167,47 @@ export function readPretrainSettings(file: string): TrainSettingsInput {
   return obj as TrainSettingsInput;
 }
 
-/** Parses `run` flags into run options (exported for tests). */
-export function parseRunArgs(argv: string[]): {
+/** What `run`'s flags resolve to. */
+export interface RunArgs {
   run: RunOptions; worldSeed: number; worldPersons?: number; modelSeed?: number; modelArch?: PretrainArch; maxPretrainSeconds?: number; backend?: string;
   /** Pretraining settings of the built-in models: --pretrain-settings merged with --model-seed and --model-arch. */
   pretrain?: TrainSettingsInput;
-} {
+}
+
+/** Parses `run` flags into run options (exported for tests). */
+export function parseRunArgs(argv: string[]): RunArgs {
   const { flags, positional } = parseFlags(argv, RUN_FLAGS);
   if (positional.length > 0) throw new CliUsageError(`unexpected argument ${JSON.stringify(positional[0])}`);
+  return runArgsFromFlags(flags);
+}
+
+/** Checks the parsed `run` flags together and resolves their defaults (shared by run and splits). */
+export function runArgsFromFlags(flags: ParsedFlags<typeof RUN_FLAGS>): RunArgs {
   const dataset = (flags.dataset ?? RUN_DEFAULTS.dataset) as BenchDataset;
   if (!['world', 'counterfact', 'zsre'].includes(dataset)) throw new CliUsageError(`--dataset must be world, counterfact or zsre, got ${JSON.stringify(dataset)}`);
   if (dataset !== 'world' && flags.data === undefined) throw new CliUsageError(`--dataset ${dataset} needs --data FILE`);
   if (flags.style !== undefined && flags.style !== 'zsre' && flags.style !== 'counterfact') {
     throw new CliUsageError(`--style must be zsre or counterfact, got ${JSON.stringify(flags.style)}`);
   }
-  const seed = nonNegInt(flags.seed, 'seed', RUN_DEFAULTS.seed);
-  const int = (v: number | undefined, flag: string): number | undefined => (v === undefined ? undefined : nonNegInt(v, flag, 0));
-  const nEval = int(flags.eval, 'eval');
+  const seed = flags.seed ?? RUN_DEFAULTS.seed;
+  const nEval = flags.eval;
   if (nEval === 0) throw new CliUsageError('--eval must be at least 1');
-  const numPre = int(flags['num-pre'], 'num-pre');
+  const numPre = flags['num-pre'];
   if (numPre !== undefined && nEval !== undefined && numPre > nEval) throw new CliUsageError(`--num-pre (${numPre}) cannot exceed --eval (${nEval})`);
   const run: RunOptions = {
     dataset,
     ...(flags.data !== undefined ? { data: flags.data } : {}),
     ...(flags.model !== undefined ? { model: flags.model } : {}),
     editors: list(flags.editors, 'editors') ?? [...RUN_DEFAULTS.editors],
-    ...(flags.train !== undefined ? { nTrain: int(flags.train, 'train') } : {}),
-    ...(flags.val !== undefined ? { nVal: int(flags.val, 'val') } : {}),
+    ...(flags.train !== undefined ? { nTrain: flags.train } : {}),
+    ...(flags.val !== undefined ? { nVal: flags.val } : {}),
     ...(nEval !== undefined ? { nEval } : {}),
     ...(numPre !== undefined ? { numPre } : {}),
     seed,
     out: flags.out ?? path.join('bench-out', `${dataset}-s${seed}`),
     ...(flags.style !== undefined ? { style: flags.style as MetricStyle } : {}),
     wild: flags.wild ?? true,
-    ...(flags['held-out'] !== undefined ? { heldOut: nonNegInt(flags['held-out'], 'held-out', 200) } : {}),
+    ...(flags['held-out'] !== undefined ? { heldOut: flags['held-out'] } : {}),
     ...(flags['editor-settings'] !== undefined ? { editorSettings: readEditorSettings(flags['editor-settings']) } : {}),
     ...(flags.modules !== undefined ? { modules: list(flags.modules, 'modules') } : {}),
     ...(flags['cache-dir'] !== undefined ? { cacheDir: flags['cache-dir'] } : {}),
@@ -232,7 +233,7 @@ export function parseRunArgs(argv: string[]): {
     if (file.model?.arch !== undefined && modelArch !== undefined) throw new CliUsageError(`--pretrain-settings ${flags['pretrain-settings']} sets "model.arch" and --model-arch is given: use one`);
     pretrain = file;
   }
-  const seedFlag = flags['model-seed'] !== undefined ? nonNegInt(flags['model-seed'], 'model-seed', 0) : undefined;
+  const seedFlag = flags['model-seed'];
   if (seedFlag !== undefined) pretrain = { ...(pretrain ?? {}), seed: seedFlag };
   // llama is the default and is left out, so its models keep their cache keys
   if (modelArch === 'gpt2') pretrain = { ...(pretrain ?? {}), model: { ...(pretrain?.model ?? {}), arch: 'gpt2' } };
@@ -247,13 +248,10 @@ export function parseRunArgs(argv: string[]): {
     if (dataset !== 'world' || flags.data !== undefined) {
       throw new CliUsageError('--world-persons sizes the generated world: it needs --dataset world without --data');
     }
-    if (!Number.isInteger(worldPersons) || worldPersons < WORLD_PERSONS_RANGE[0] || worldPersons > WORLD_PERSONS_RANGE[1]) {
-      throw new CliUsageError(`--world-persons must be an integer in ${WORLD_PERSONS_RANGE[0]}..${WORLD_PERSONS_RANGE[1]}, got ${worldPersons}`);
-    }
   }
   return {
     run,
-    worldSeed: nonNegInt(flags['world-seed'], 'world-seed', 0),
+    worldSeed: flags['world-seed'] ?? 0,
     ...(worldPersons !== undefined ? { worldPersons } : {}),
     ...(seedFlag !== undefined ? { modelSeed: seedFlag } : {}),
     ...(modelArch !== undefined ? { modelArch: modelArch as PretrainArch } : {}),
@@ -267,12 +265,16 @@ export function parseRunArgs(argv: string[]): {
 export function runCommand(
   makeDeps: (o: { worldSeed: number; worldPersons?: number; pretrain?: TrainSettingsInput; maxPretrainSeconds?: number; log: (l: string) => void }) => RunnerDeps = defaultDeps,
 ): CliCommand {
-  return {
+  return defineCommand({
+    program: 'hiedit-bench',
     name: 'run',
     summary: 'run a lifelong-editing benchmark and write results.json + report.html',
-    usage: RUN_USAGE,
-    async run(argv: string[], io: CliIO): Promise<number> {
-      const { run, worldSeed, worldPersons, pretrain: settings, maxPretrainSeconds, backend } = parseRunArgs(argv);
+    synopsis: 'run [flags]',
+    description: RUN_DESCRIPTION,
+    flagHelp: RUN_FLAG_HELP,
+    flags: RUN_FLAGS,
+    async action(flags, io) {
+      const { run, worldSeed, worldPersons, pretrain: settings, maxPretrainSeconds, backend } = runArgsFromFlags(flags);
       const log = (l: string) => io.err(`${l}\n`);
       const report = await initBackend(backend ? { backend: backend as 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' } : {});
       log(`backend: ${report.active}`);
@@ -287,10 +289,10 @@ export function runCommand(
       io.out(`results: ${path.resolve(outcome.resultsPath)}\nreport:  ${path.resolve(outcome.reportPath)}\n`);
       return 0;
     },
-  };
+  });
 }
 
-/** Every hiedit-bench command. */
+/** Every hiedit-bench command, in help order. A new command is a defineCommand added to this list. */
 export function benchCommands(): CliCommand[] {
   return [runCommand(), splitsCommand(), reportCommand, validateCommand, aggregateCommand];
 }

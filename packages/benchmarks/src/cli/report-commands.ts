@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { CliUsageError, parseFlags, type CliCommand, type CliIO } from '@hiedit/tensor-core';
+import { CliUsageError, defineCommand, type CliCommand } from '@hiedit/tensor-core';
 import { formatMarkdownTable, formatTable, headline, renderReport, resultsProblems, validateResults, type HeatmapData } from '../report';
 import { writeFileAtomic } from '../runner/state';
 import type { PositionBucket } from '../eval';
@@ -20,15 +20,17 @@ function readJson(file: string): unknown {
 }
 
 /** `report DIR [--markdown]`. */
-export const reportCommand: CliCommand = {
+export const reportCommand: CliCommand = defineCommand({
+  program: 'hiedit-bench',
   name: 'report',
   summary: 're-render DIR/report.html from DIR/results.json (+ details.json) and print the table',
-  usage: `Usage: hiedit-bench report DIR [--markdown]
-
-Re-renders DIR/report.html from DIR/results.json and, when present, DIR/details.json (heat maps, settings,
-notes), and prints the results table (GitHub Markdown with --markdown).`,
-  async run(argv: string[], io: CliIO): Promise<number> {
-    const { flags, positional } = parseFlags(argv, { markdown: 'boolean' });
+  synopsis: 'report DIR [--markdown]',
+  description: `Re-renders DIR/report.html from DIR/results.json and, when present, DIR/details.json (heat maps, settings,
+notes), and prints the results table.`,
+  flagHelp: ['--markdown   print the table as GitHub Markdown'],
+  flags: { markdown: 'boolean' },
+  positional: true,
+  async action(flags, io, positional) {
     if (positional.length !== 1) throw new CliUsageError('expected exactly one run directory');
     const dir = positional[0];
     const results = validateResults(readJson(path.join(dir, 'results.json')), path.join(dir, 'results.json'));
@@ -52,18 +54,20 @@ notes), and prints the results table (GitHub Markdown with --markdown).`,
     io.out(`report: ${path.resolve(out)}\n`);
     return 0;
   },
-};
+});
 
 /** `validate FILE...`. */
-export const validateCommand: CliCommand = {
+export const validateCommand: CliCommand = defineCommand({
+  program: 'hiedit-bench',
   name: 'validate',
   summary: 'check results.json files against the results contract',
-  usage: `Usage: hiedit-bench validate FILE...
-
-Checks each file against the results.json contract (keys, fractions in 0..1, increasing curves) and lists
+  synopsis: 'validate FILE...',
+  description: `Checks each file against the results.json contract (keys, fractions in 0..1, increasing curves) and lists
 every problem. Exit code 1 when any file fails.`,
-  async run(argv: string[], io: CliIO): Promise<number> {
-    const { positional } = parseFlags(argv, {});
+  flagHelp: [],
+  flags: {},
+  positional: true,
+  async action(_flags, io, positional) {
     if (positional.length === 0) throw new CliUsageError('expected at least one results.json');
     let bad = 0;
     for (const f of positional) {
@@ -81,4 +85,4 @@ every problem. Exit code 1 when any file fails.`,
     }
     return bad === 0 ? 0 : 1;
   },
-};
+});

@@ -4,15 +4,13 @@
  * requests.
  */
 import * as path from 'path';
-import type { CliCommand, CliIO } from '@hiedit/tensor-core';
+import { defineCommand, type CliCommand } from '@hiedit/tensor-core';
 import { progressFactory } from '../progress';
 import { planSplits, RunDir, writeSplitFiles, type RunnerDeps } from '../runner';
 import { defaultDeps } from '../runner/defaults';
-import { parseRunArgs } from './main';
+import { RUN_FLAG_HELP, RUN_FLAGS, runArgsFromFlags } from './main';
 
-const SPLITS_USAGE = `Usage: hiedit-bench splits [run flags]
-
-Writes the requests that \`hiedit-bench run\` with the same flags uses, in the \`requests\` format (JSON Lines):
+const SPLITS_DESCRIPTION = `Writes the requests that \`hiedit-bench run\` with the same flags uses, in the \`requests\` format (JSON Lines):
 DIR/requests/train.jsonl, validation.jsonl, evaluation.jsonl and held-out-facts.jsonl, where DIR is --out
 (default bench-out/DATASET-sSEED, as for run). Only the data flags matter (--dataset, --data, --seed, --train,
 --val, --eval, --held-out, --world-seed, --world-persons, --skip-invalid); no model is loaded or trained.
@@ -22,12 +20,16 @@ A run writes the same files into its own directory.`;
 export function splitsCommand(
   makeDeps: (o: { worldSeed: number; worldPersons?: number; log: (l: string) => void }) => Pick<RunnerDeps, 'loadData'> = defaultDeps,
 ): CliCommand {
-  return {
+  return defineCommand({
+    program: 'hiedit-bench',
     name: 'splits',
     summary: "write a run's train / validation / evaluation requests as files",
-    usage: SPLITS_USAGE,
-    async run(argv: string[], io: CliIO): Promise<number> {
-      const { run, worldSeed, worldPersons } = parseRunArgs(argv);
+    synopsis: 'splits [run flags]',
+    description: SPLITS_DESCRIPTION,
+    flagHelp: RUN_FLAG_HELP,
+    flags: RUN_FLAGS,
+    async action(flags, io) {
+      const { run, worldSeed, worldPersons } = runArgsFromFlags(flags);
       const log = (l: string) => io.err(`${l}\n`);
       const planned = await planSplits(run, makeDeps({ worldSeed, worldPersons, log }), progressFactory({ quiet: true }), { log });
       const files = writeSplitFiles(new RunDir(run.out).requestsDir, planned.splits, planned.retained.facts);
@@ -36,5 +38,5 @@ export function splitsCommand(
       for (const k of Object.keys(files) as (keyof typeof files)[]) io.out(`${k}: ${path.resolve(files[k])} (${counts[k]})\n`);
       return 0;
     },
-  };
+  });
 }

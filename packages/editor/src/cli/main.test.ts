@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { initBackend, type CliIO } from '@hiedit/tensor-core';
+import { initBackend, undocumentedFlags, type CliIO, type DefinedCommand } from '@hiedit/tensor-core';
 import { createTinyCheckpoint, loadModel } from '@hiedit/llm-loader';
 import { hieditCommands, main } from './main';
 
@@ -32,6 +32,20 @@ describe('hiedit main()', () => {
     expect(r.code).toBe(0);
     for (const name of hieditCommands().map((c) => c.name)) expect(r.out).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
     expect(hieditCommands().map((c) => c.name).slice(0, 6)).toEqual(LOADER_COMMANDS);
+  });
+
+  it('parses every command with the one flag framework, and each has --help documenting all its flags', async () => {
+    for (const cmd of hieditCommands()) {
+      expect({ name: cmd.name, defined: 'flags' in cmd }).toEqual({ name: cmd.name, defined: true });
+      expect({ name: cmd.name, undocumented: undocumentedFlags(cmd as DefinedCommand) }).toEqual({ name: cmd.name, undocumented: [] });
+      const h = await run([cmd.name, '--help']);
+      expect(h.code).toBe(0);
+      expect(h.out).toBe(`${cmd.usage}\n`);
+      expect(h.out).toMatch(new RegExp(`^Usage: hiedit ${cmd.name} `));
+      const bad = await run([cmd.name, '--no-such-flag']);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toMatch(new RegExp(`^hiedit ${cmd.name}: unknown flag --no-such-flag`));
+    }
   });
 
   it('prints the version, and exits 2 without a command or with an unknown one', async () => {

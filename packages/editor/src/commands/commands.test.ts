@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { initBackend } from '@hiedit/tensor-core';
+import { initBackend, runCli } from '@hiedit/tensor-core';
 import { createTinyCheckpoint, loadModel } from '@hiedit/llm-loader';
 import { tupleTokenizer } from '../../test/tiny';
 import { currentWeightsDigest, EditJournal, LifelongEditor } from '../index';
@@ -11,10 +11,9 @@ const api: EditorCliApi = { loadModel: (dir) => loadModel(dir, { tokenizer: fals
 const commands = createEditorCommands(api);
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const cmd = commands.find((c) => c.name === args[0])!;
   let out = '';
   let err = '';
-  const code = await cmd.run(args.slice(1), { out: (t) => { out += t; }, err: (t) => { err += t; } });
+  const code = await runCli('hiedit', commands, args, { out: (t) => { out += t; }, err: (t) => { err += t; } });
   return { code, out, err };
 }
 
@@ -160,5 +159,38 @@ describe('editor CLI', () => {
       .toMatch(/--editor nope: no editor\.json there/);
     expect((await run(['edit', '--bogus'])).code).toBe(2);
     expect((await run(['train-editor', '--editor', 'ft', '--out', 'x'])).err).toMatch(/--editor must be one of/);
+  });
+
+  test('switches take --json=false and --no-json; text output then', async () => {
+    const journal = path.join(dir, 'switch.hjournal');
+    const base = ['edit', '--model', modelDir, '--editor', 'ft', '--journal', journal, '--prompt', 'Alice plays the', '--target', 'violin'];
+    const off = await run([...base, '--json=false']);
+    expect([off.code, off.err]).toEqual([0, '']);
+    expect(off.out).toMatch(/^e1: ft shifted 2 module\(s\)/);
+    const on = await run([...base, '--json=true']);
+    expect(on.code).toBe(0);
+    expect(JSON.parse(on.out).edits[0].editId).toBe('e2');
+    const no = await run(['rollback', '--journal', journal, '--edit', 'e2', '--no-json']);
+    expect(no.out).toMatch(/^rolled back e2 in /);
+    const bad = await run([...base, '--json=yes']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/^hiedit edit: --json is a switch: use --json or --json=true\|false, not "yes"\n\nUsage: hiedit edit /);
+  });
+
+  test('a setting given as a string is named as one', async () => {
+    const r = await run(['edit', '--model', modelDir, '--editor', 'ft', '--journal', path.join(dir, 'str.hjournal'),
+      '--prompt', 'Alice plays the', '--target', 'violin', '--settings', '{"steps":"40"}']);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe('hiedit edit: ft settings: steps must be a positive integer, got "40"\n');
+  });
+
+  test('integer flags refuse hex, exponents and negatives, naming the flag (exit 2, nothing written)', async () => {
+    const base = ['train-editor', '--model', modelDir, '--data', path.join(dir, 'cf.json'), '--editor', 'hiedit', '--out', path.join(dir, 'never-written')];
+    for (const [flag, value, shown] of [['--seed', '0x10', '"0x10"'], ['--limit', '1e3', '"1e3"'], ['--max-steps', '-1', '-1'], ['--seed', '2.5', '"2.5"']]) {
+      const r = await run([...base, flag, value]);
+      expect(r.code).toBe(2);
+      expect(r.err.split('\n')[0]).toBe(`hiedit train-editor: ${flag} must be a non-negative integer, got ${shown}`);
+    }
+    expect(fs.existsSync(path.join(dir, 'never-written'))).toBe(false);
   });
 });

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { initBackend } from '@hiedit/tensor-core';
+import { initBackend, runCli } from '@hiedit/tensor-core';
 import { buildWordLevelTokenizer, createTinyCheckpoint, loadModel, tokenizeTuple, writeTokenizerFiles } from '@hiedit/llm-loader';
 import { editorCommands } from '../cli/commands';
 import { WORDS } from '../../test/tiny';
@@ -27,11 +27,9 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 async function hiedit(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const cmd = editorCommands.find((c) => c.name === args[0]);
-  if (!cmd) throw new Error(`no command ${args[0]}`);
   let out = '';
   let err = '';
-  const code = await cmd.run(args.slice(1), { out: (t) => { out += t; }, err: (t) => { err += t; } });
+  const code = await runCli('hiedit', editorCommands, args, { out: (t) => { out += t; }, err: (t) => { err += t; } });
   return { code, out, err };
 }
 

@@ -16,7 +16,7 @@ import { applyEditPack, EditJournal, exportEditPack } from '../journal';
 import { checkModuleNames, defaultEditModules, EditorModel, TupleTokenizer } from '../model';
 import { EditRequestInput } from '../request';
 import { readEditRequests, REQUEST_FORMATS, RequestFormat } from '../data/records';
-import { command, CommandIO, EditorCommand, Flags, need, optional, UsageError } from './args';
+import { CliUsageError, defineCommand, type CliCommand, type CliIO } from '@hiedit/tensor-core';
 
 /** What the commands need from the model library. */
 export interface EditorCliApi {
@@ -28,32 +28,37 @@ export interface EditorCliApi {
 
 const TRAINABLE = ['hiedit', 'hiedit-reference', 'rledit', 'mend'];
 
-function json(io: CommandIO, value: unknown): void {
+function json(io: CliIO, value: unknown): void {
   io.out(JSON.stringify(value) + '\n');
 }
 
-function parseFormat(flags: Flags, fallback: RequestFormat): RequestFormat {
-  const f = optional(flags, 'format') ?? fallback;
+/** A required flag's value; an empty one counts as missing, as no command takes an empty path or name. */
+function need(value: string | undefined, flag: string): string {
+  if (value === undefined || value.length === 0) throw new CliUsageError(`--${flag} is required`);
+  return value;
+}
+
+function parseFormat(format: string | undefined, fallback: RequestFormat): RequestFormat {
+  const f = format ?? fallback;
   if (!REQUEST_FORMATS.includes(f as RequestFormat)) {
-    throw new UsageError(`--format must be one of ${REQUEST_FORMATS.join(', ')}, got "${f}"`);
+    throw new CliUsageError(`--format must be one of ${REQUEST_FORMATS.join(', ')}, got "${f}"`);
   }
   return f as RequestFormat;
 }
 
-function parseSettings(flags: Flags): Record<string, unknown> {
-  const s = optional(flags, 'settings');
+function parseSettings(s: string | undefined): Record<string, unknown> {
   if (s === undefined) return {};
   let v: unknown;
   try {
     v = JSON.parse(s.startsWith('@') ? fs.readFileSync(s.slice(1), 'utf8') : s);
   } catch (e) {
-    throw new UsageError(`--settings must be JSON or @FILE holding JSON (${(e as Error).message})`);
+    throw new CliUsageError(`--settings must be JSON or @FILE holding JSON (${(e as Error).message})`);
   }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UsageError('--settings must be a JSON object');
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CliUsageError('--settings must be a JSON object');
   return v as Record<string, unknown>;
 }
 
-function progressPrinter(io: CommandIO, every: number): (e: TrainProgress) => void {
+function progressPrinter(io: CliIO, every: number): (e: TrainProgress) => void {
   return (e) => {
     if (e.phase === 'train' && e.step % every !== 0 && e.step !== e.total) return;
     const loss = e.loss !== undefined ? ` loss ${e.loss.toFixed(4)}` : '';
@@ -61,29 +66,52 @@ function progressPrinter(io: CommandIO, every: number): (e: TrainProgress) => vo
   };
 }
 
-function trainEditor(api: EditorCliApi): EditorCommand {
-  return command({
+const MODEL_HELP = '--model DIR          the base model directory (with tokenizer.json)';
+const MODULES_HELP = '--modules a,b,...    edit modules (default: the architecture\'s default edit modules)';
+const SETTINGS_HELP = '--settings JSON|@FILE  method settings as JSON, or @FILE holding JSON (see docs/editor.md)';
+const SKIP_HELP = '--skip-invalid       skip invalid records (each is reported) instead of stopping';
+const JSON_HELP = '--json               the result as one JSON line (--json=false: text)';
+
+function trainEditor(api: EditorCliApi): CliCommand {
+  return defineCommand({
+    program: 'hiedit',
     name: 'train-editor',
     summary: 'Meta-train an editor (hiedit, hiedit-reference, rledit, mend) on a stream of edit requests.',
-    usage: 'train-editor --model DIR --data FILE --format counterfact|zsre|world|requests ' +
+    synopsis: 'train-editor --model DIR --data FILE --format counterfact|zsre|world|requests ' +
       '--editor hiedit|hiedit-reference|rledit|mend --out EDITOR_DIR [--resume] [--validation FILE] [--seed N] ' +
       '[--limit N] [--max-steps N] [--skip-invalid] [--modules a,b,...] [--settings JSON|@FILE] [--json]',
-    flags: { model: 'string', data: 'string', format: 'string', editor: 'string', out: 'string', resume: 'bool',
-      'skip-invalid': 'bool',
+    flagHelp: [
+      MODEL_HELP,
+      '--data FILE          the training stream of edit requests',
+      `--format FMT         record format of --data and --validation: ${REQUEST_FORMATS.join(', ')} (default counterfact)`,
+      `--editor KIND        ${TRAINABLE.join(', ')}`,
+      '--out EDITOR_DIR     where the editor is written (editor.json, policy, train-state/)',
+      '--resume             continue the training saved in --out',
+      '--validation FILE    requests for early stopping',
+      '--seed N             training seed (default 0)',
+      '--limit N            use the first N requests of --data',
+      '--max-steps N        pause after N steps (resumable with --resume)',
+      SKIP_HELP,
+      MODULES_HELP,
+      SETTINGS_HELP,
+      JSON_HELP,
+    ],
+    flags: { model: 'string', data: 'string', format: 'string', editor: 'string', out: 'string', resume: 'boolean',
+      'skip-invalid': 'boolean',
       validation: 'string', seed: 'int', limit: 'int', 'max-steps': 'int', modules: 'string', settings: 'string',
-      json: 'bool' },
+      json: 'boolean' },
     async action(flags, io) {
-      const kind = need(flags, 'editor');
-      if (!TRAINABLE.includes(kind)) throw new UsageError(`--editor must be one of ${TRAINABLE.join(', ')} (got "${kind}")`);
-      const out = need(flags, 'out');
-      const format = parseFormat(flags, 'counterfact');
+      const kind = need(flags.editor, 'editor');
+      if (!TRAINABLE.includes(kind)) throw new CliUsageError(`--editor must be one of ${TRAINABLE.join(', ')} (got "${kind}")`);
+      const out = need(flags.out, 'out');
+      const format = parseFormat(flags.format, 'counterfact');
       const read = (file: string): EditRequestInput[] => readEditRequests(file, format, {
         skipInvalid: flags['skip-invalid'] === true, onSkip: (i, m) => io.err(`skipped record ${i}: ${m}\n`) });
-      let stream = read(need(flags, 'data'));
-      if (typeof flags.limit === 'number') stream = stream.slice(0, flags.limit);
-      const validation = optional(flags, 'validation') ? read(optional(flags, 'validation')!) : undefined;
+      let stream = read(need(flags.data, 'data'));
+      if (flags.limit !== undefined) stream = stream.slice(0, flags.limit);
+      const validation = flags.validation ? read(flags.validation) : undefined;
       const resume = flags.resume === true;
-      const model = await api.loadModel(need(flags, 'model'));
+      const model = await api.loadModel(need(flags.model, 'model'));
       let le: LifelongEditor | undefined;
       try {
         const tokenize = api.tupleTokenizer(model);
@@ -96,17 +124,17 @@ function trainEditor(api: EditorCliApi): EditorCommand {
           if (fs.existsSync(path.join(out, EDITOR_JSON))) {
             throw new Error(`${out} already holds an editor; pass --resume to continue its training or choose another --out`);
           }
-          const modules = optional(flags, 'modules')?.split(',').map((s) => s.trim()) ?? defaultEditModules(model);
+          const modules = flags.modules?.split(',').map((s) => s.trim()) ?? defaultEditModules(model);
           checkModuleNames(model, modules, '--modules');
-          const editor = createEditor(kind, model, modules, parseSettings(flags));
+          const editor = createEditor(kind, model, modules, parseSettings(flags.settings));
           le = new LifelongEditor({ model, editor, tokenize });
         }
-        const seed = typeof flags.seed === 'number' ? flags.seed : 0;
+        const seed = flags.seed ?? 0;
         // editor.json first (policy untrained), so an interrupted run can be resumed from its checkpoint.
         if (!resume) saveEditorDir(out, le.editor, model, { steps: 0, epochs: 0, seed, finished: false });
         const options: EditorTrainOptions & { validationRequests?: readonly EditRequestInput[] } = {
           seed, checkpointDir: path.join(out, TRAIN_STATE_SUBDIR), resume,
-          ...(typeof flags['max-steps'] === 'number' ? { stopAfter: flags['max-steps'] } : {}),
+          ...(flags['max-steps'] !== undefined ? { stopAfter: flags['max-steps'] } : {}),
           ...(validation ? { validationRequests: validation } : {}),
           onProgress: progressPrinter(io, Math.max(1, Math.floor(stream.length / 10))),
         };
@@ -137,28 +165,42 @@ function formatReport(r: EditReport): string {
     `${r.ms.toFixed(0)} ms: ${mods}\n`;
 }
 
-function edit(api: EditorCliApi): EditorCommand {
-  return command({
+function edit(api: EditorCliApi): CliCommand {
+  return defineCommand({
+    program: 'hiedit',
     name: 'edit',
     summary: 'Apply edit requests to a model, journaling every applied shift.',
-    usage: 'edit --model DIR --editor EDITOR_DIR|ft --journal FILE (--prompt TEXT --target TEXT | --requests FILE ' +
+    synopsis: 'edit --model DIR --editor EDITOR_DIR|ft --journal FILE (--prompt TEXT --target TEXT | --requests FILE ' +
       '[--format requests|counterfact|zsre|world] [--skip-invalid]) [--modules a,b,...] [--settings JSON|@FILE] [--json]',
-    flags: { model: 'string', editor: 'string', journal: 'string', prompt: 'string', target: 'string', 'skip-invalid': 'bool',
-      requests: 'string', format: 'string', modules: 'string', settings: 'string', json: 'bool' },
+    flagHelp: [
+      MODEL_HELP + '; the journal is replayed onto it first',
+      '--editor EDITOR_DIR|KIND  a trained editor directory, or an editor that needs no training (ft)',
+      '--journal FILE       the edit journal: created, or replayed and appended to',
+      '--prompt TEXT        one request: the prompt ...',
+      '--target TEXT        ... and the answer it should get',
+      '--requests FILE      many requests, applied in order',
+      `--format FMT         record format of --requests: ${REQUEST_FORMATS.join(', ')} (default requests)`,
+      SKIP_HELP,
+      '--modules a,b,...    edit modules of an editor without a directory (default: the architecture\'s default)',
+      '--settings JSON|@FILE  settings of an editor without a directory, as JSON or @FILE (see docs/editor.md)',
+      JSON_HELP,
+    ],
+    flags: { model: 'string', editor: 'string', journal: 'string', prompt: 'string', target: 'string', 'skip-invalid': 'boolean',
+      requests: 'string', format: 'string', modules: 'string', settings: 'string', json: 'boolean' },
     async action(flags, io) {
-      const editorArg = need(flags, 'editor');
-      const journalFile = need(flags, 'journal');
+      const editorArg = need(flags.editor, 'editor');
+      const journalFile = need(flags.journal, 'journal');
       let requests: EditRequestInput[];
-      const file = optional(flags, 'requests');
+      const file = flags.requests;
       if (file !== undefined) {
-        if (flags.prompt !== undefined || flags.target !== undefined) throw new UsageError('give --requests or --prompt/--target, not both');
-        requests = readEditRequests(file, parseFormat(flags, 'requests'), {
+        if (flags.prompt !== undefined || flags.target !== undefined) throw new CliUsageError('give --requests or --prompt/--target, not both');
+        requests = readEditRequests(file, parseFormat(flags.format, 'requests'), {
           skipInvalid: flags['skip-invalid'] === true, onSkip: (i, m) => io.err(`skipped record ${i}: ${m}\n`) });
       } else {
-        if (flags.prompt === undefined || flags.target === undefined) throw new UsageError('--prompt and --target (or --requests FILE) are required');
-        requests = [{ prompt: String(flags.prompt), target: String(flags.target) }];
+        if (flags.prompt === undefined || flags.target === undefined) throw new CliUsageError('--prompt and --target (or --requests FILE) are required');
+        requests = [{ prompt: flags.prompt, target: flags.target }];
       }
-      const model = await api.loadModel(need(flags, 'model'));
+      const model = await api.loadModel(need(flags.model, 'model'));
       let le: LifelongEditor | undefined;
       let editor: Editor | undefined;
       try {
@@ -174,9 +216,9 @@ function edit(api: EditorCliApi): EditorCommand {
           }
         }
         else if (editorKinds().includes(editorArg) && !editorFactory(editorArg).trainable) {
-          const modules = optional(flags, 'modules')?.split(',').map((s) => s.trim()) ?? defaultEditModules(model);
+          const modules = flags.modules?.split(',').map((s) => s.trim()) ?? defaultEditModules(model);
           checkModuleNames(model, modules, '--modules');
-          editor = createEditor(editorArg, model, modules, parseSettings(flags));
+          editor = createEditor(editorArg, model, modules, parseSettings(flags.settings));
         } else {
           throw new Error(`--editor ${editorArg}: no ${EDITOR_JSON} there (train one with train-editor, or use an ` +
             `editor without training: ${editorKinds().filter((k) => !editorFactory(k).trainable).join(', ')})`);
@@ -202,17 +244,19 @@ function edit(api: EditorCliApi): EditorCommand {
   });
 }
 
-function rollback(): EditorCommand {
-  return command({
+function rollback(): CliCommand {
+  return defineCommand({
+    program: 'hiedit',
     name: 'rollback',
     summary: 'Roll back one edit of a journal (appends a rollback record; the other edits stay).',
-    usage: 'rollback --journal FILE --edit ID [--json]',
-    flags: { journal: 'string', edit: 'string', json: 'bool' },
+    synopsis: 'rollback --journal FILE --edit ID [--json]',
+    flagHelp: ['--journal FILE       the edit journal', '--edit ID            the edit to roll back, e.g. e3', JSON_HELP],
+    flags: { journal: 'string', edit: 'string', json: 'boolean' },
     async action(flags, io) {
-      const file = need(flags, 'journal');
+      const file = need(flags.journal, 'journal');
       if (!fs.existsSync(file)) throw new Error(`journal ${file} does not exist`);
       const journal = EditJournal.open(file, { onWarning: (w) => io.err(`warning: ${w}\n`) });
-      const r = journal.appendRollback(need(flags, 'edit'));
+      const r = journal.appendRollback(need(flags.edit, 'edit'));
       const active = journal.activeEdits().length;
       if (flags.json) json(io, { journal: file, rolledBack: r.editId, time: r.time, activeEdits: active });
       else io.out(`rolled back ${r.editId} in ${file} (${active} edit(s) remain active); ` +
@@ -222,29 +266,39 @@ function rollback(): EditorCommand {
   });
 }
 
-function parseDtype(flags: Flags): 'F32' | 'F16' | 'BF16' {
-  const d = (optional(flags, 'dtype') ?? 'f32').toLowerCase();
+function parseDtype(dtype: string | undefined): 'F32' | 'F16' | 'BF16' {
+  const d = (dtype ?? 'f32').toLowerCase();
   const map: Record<string, 'F32' | 'F16' | 'BF16'> = { f32: 'F32', f16: 'F16', bf16: 'BF16' };
-  if (!map[d]) throw new UsageError(`--dtype must be bf16, f16 or f32, got "${d}"`);
+  if (!map[d]) throw new CliUsageError(`--dtype must be bf16, f16 or f32, got "${d}"`);
   return map[d];
 }
 
-function exportCmd(api: EditorCliApi): EditorCommand {
-  return command({
+function exportCmd(api: EditorCliApi): CliCommand {
+  return defineCommand({
+    program: 'hiedit',
     name: 'export',
     summary: 'Save the base model with a journal\'s (or an edit pack\'s) edits merged, or write an edit pack.',
-    usage: 'export --model DIR (--journal FILE | --from-pack FILE) (--out DIR [--dtype bf16|f16|f32] | --pack FILE) [--json]',
+    synopsis: 'export --model DIR (--journal FILE | --from-pack FILE) (--out DIR [--dtype bf16|f16|f32] | --pack FILE) [--json]',
+    flagHelp: [
+      '--model DIR          the base model directory; the journal or pack is applied to it',
+      '--journal FILE       the journal whose active edits are merged',
+      '--from-pack FILE     an edit pack (written by --pack) to merge instead of a journal',
+      '--out DIR            where the edited model is saved',
+      '--dtype bf16|f16|f32  dtype of the saved weights (default f32)',
+      '--pack FILE          write the journal\'s active edits as an edit pack (factors only)',
+      JSON_HELP,
+    ],
     flags: { model: 'string', journal: 'string', 'from-pack': 'string', out: 'string', dtype: 'string', pack: 'string',
-      json: 'bool' },
+      json: 'boolean' },
     async action(flags, io) {
-      const file = optional(flags, 'journal');
-      const fromPack = optional(flags, 'from-pack');
-      if ((file === undefined) === (fromPack === undefined)) throw new UsageError('give exactly one of --journal FILE and --from-pack FILE');
-      const out = optional(flags, 'out');
-      const pack = optional(flags, 'pack');
-      if (!out && !pack) throw new UsageError('--out DIR or --pack FILE is required');
-      if (pack && fromPack) throw new UsageError('--pack writes a pack from a journal; it cannot be combined with --from-pack');
-      const dtype = parseDtype(flags);
+      const file = flags.journal;
+      const fromPack = flags['from-pack'];
+      if ((file === undefined) === (fromPack === undefined)) throw new CliUsageError('give exactly one of --journal FILE and --from-pack FILE');
+      const out = flags.out;
+      const pack = flags.pack;
+      if (!out && !pack) throw new CliUsageError('--out DIR or --pack FILE is required');
+      if (pack && fromPack) throw new CliUsageError('--pack writes a pack from a journal; it cannot be combined with --from-pack');
+      const dtype = parseDtype(flags.dtype);
       const source = (file ?? fromPack)!;
       if (!fs.existsSync(source)) throw new Error(`${file ? 'journal' : 'edit pack'} ${source} does not exist`);
       const journal = file ? EditJournal.open(file, { onWarning: (w) => io.err(`warning: ${w}\n`) }) : undefined;
@@ -256,7 +310,7 @@ function exportCmd(api: EditorCliApi): EditorCommand {
           return 0;
         }
       }
-      const model = await api.loadModel(need(flags, 'model'));
+      const model = await api.loadModel(need(flags.model, 'model'));
       try {
         const ids = journal ? LifelongEditor.replay(journal, model) : applyEditPack(model, model.weightsHash(), fromPack!);
         if (!model.save) throw new Error('this model cannot be saved');
@@ -272,6 +326,6 @@ function exportCmd(api: EditorCliApi): EditorCommand {
 }
 
 /** The editor's commands over a model library API. */
-export function createEditorCommands(api: EditorCliApi): EditorCommand[] {
+export function createEditorCommands(api: EditorCliApi): CliCommand[] {
   return [trainEditor(api), edit(api), rollback(), exportCmd(api)];
 }

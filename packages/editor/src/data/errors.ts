@@ -26,7 +26,7 @@ export class DatasetError extends Error {
 }
 
 /** How an error names a value of the wrong kind: "null", "an array", "an empty string", "a number"... */
-export function describeValue(v: unknown): string {
+export function describeKind(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'string') return v.trim() === '' ? 'an empty string' : 'a string';
@@ -45,7 +45,7 @@ export class RecordReader {
     private readonly prefix = '',
   ) {
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-      throw new DatasetError(label, index, prefix.replace(/\.$/, ''), `must be an object, got ${describeValue(raw)}`);
+      throw new DatasetError(label, index, prefix.replace(/\.$/, ''), `must be an object, got ${describeKind(raw)}`);
     }
     this.obj = raw as Record<string, unknown>;
   }
@@ -68,7 +68,7 @@ export class RecordReader {
   string(field: string): string {
     const v = this.obj[field];
     if (v === undefined) throw this.error(field, 'is missing (must be a non-empty string)');
-    if (typeof v !== 'string' || v.trim() === '') throw this.error(field, `must be a non-empty string, got ${describeValue(v)}`);
+    if (typeof v !== 'string' || v.trim() === '') throw this.error(field, `must be a non-empty string, got ${describeKind(v)}`);
     return v.trim();
   }
 
@@ -81,7 +81,7 @@ export class RecordReader {
     const v = this.obj[field];
     if (v === undefined) throw this.error(field, 'is missing (must be a non-negative integer)');
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-      throw this.error(field, `must be a non-negative integer, got ${typeof v === 'number' ? v : describeValue(v)}`);
+      throw this.error(field, `must be a non-negative integer, got ${typeof v === 'number' ? v : describeKind(v)}`);
     }
     return v;
   }
@@ -90,11 +90,11 @@ export class RecordReader {
   stringArray(field: string, opts: { allowEmpty?: boolean } = {}): string[] {
     const v = this.obj[field];
     if (v === undefined) throw this.error(field, 'is missing (must be an array of non-empty strings)');
-    if (!Array.isArray(v)) throw this.error(field, `must be an array of non-empty strings, got ${describeValue(v)}`);
+    if (!Array.isArray(v)) throw this.error(field, `must be an array of non-empty strings, got ${describeKind(v)}`);
     if (v.length === 0 && !opts.allowEmpty) throw this.error(field, 'must not be an empty array');
     return v.map((x, i) => {
       if (typeof x !== 'string' || x.trim() === '') {
-        throw this.error(`${field}[${i}]`, `must be a non-empty string, got ${describeValue(x)}`);
+        throw this.error(`${field}[${i}]`, `must be a non-empty string, got ${describeKind(x)}`);
       }
       return x.trim();
     });
@@ -111,7 +111,7 @@ export class RecordReader {
   object(field: string): RecordReader {
     const v = this.obj[field];
     if (v === undefined) throw this.error(field, 'is missing (must be an object)');
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw this.error(field, `must be an object, got ${describeValue(v)}`);
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw this.error(field, `must be an object, got ${describeKind(v)}`);
     return new RecordReader(this.label, this.index, v, `${this.prefix}${field}.`);
   }
 
@@ -119,10 +119,10 @@ export class RecordReader {
   objectArray(field: string): RecordReader[] {
     const v = this.obj[field];
     if (v === undefined) throw this.error(field, 'is missing (must be an array of objects)');
-    if (!Array.isArray(v)) throw this.error(field, `must be an array of objects, got ${describeValue(v)}`);
+    if (!Array.isArray(v)) throw this.error(field, `must be an array of objects, got ${describeKind(v)}`);
     return v.map((x, i) => {
       if (x === null || typeof x !== 'object' || Array.isArray(x)) {
-        throw this.error(`${field}[${i}]`, `must be an object, got ${describeValue(x)}`);
+        throw this.error(`${field}[${i}]`, `must be an object, got ${describeKind(x)}`);
       }
       return new RecordReader(this.label, this.index, x, `${this.prefix}${field}[${i}].`);
     });

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseCounterFact } from './counterfact';
 import { parseCounterFactRome } from './counterfactRome';
-import { DatasetError, describeValue } from './errors';
+import { DatasetError, describeKind } from './errors';
 import { parseRequests } from './requests';
 import type { DatasetFormat, LoadOptions, LoadResult } from './types';
 import { parseZsre } from './zsre';
@@ -52,7 +52,7 @@ function parseJsonLines(text: string, label: string): unknown[] {
       } catch {
         throw new DatasetError(label, -1, '', `line ${i + 1} is not valid JSON: ${(e as Error).message}`);
       }
-      throw new DatasetError(label, -1, '', `must be a JSON array of records or JSON Lines, got ${describeValue(whole)}`);
+      throw new DatasetError(label, -1, '', `must be a JSON array of records or JSON Lines, got ${describeKind(whole)}`);
     }
   }
   return records;

@@ -144,6 +144,44 @@ describe('hiedit CLI numbers equal the library API', () => {
     expect(human.out).toBe('2 tokens\n4\t"w4"\n5\t"w5"\n');
   });
 
+  it('tokenize --file: one result per text, in order, from a text file or JSON Lines', async () => {
+    const tok = await loadTokenizer(llamaDir);
+    const texts = ['w4 w5', 'w6 "quoted" w7', 'w8'];
+    const lines = path.join(tmp, 'texts.txt');
+    fs.writeFileSync(lines, texts.join('\r\n') + '\r\n');
+    const jsonl = path.join(tmp, 'texts.jsonl');
+    fs.writeFileSync(jsonl, [JSON.stringify(texts[0]), '', JSON.stringify({ text: texts[1], id: 'b' }), JSON.stringify(texts[2])].join('\n'));
+    const expected = (lineNumbers: number[]) => texts.map((t, i) => ({ line: lineNumbers[i], ids: tok.encode(t, { addSpecialTokens: true }) }));
+    for (const [file, lineNumbers] of [[lines, [1, 2, 3]], [jsonl, [1, 3, 4]]] as const) {
+      const r = await hiedit('tokenize', '--model', llamaDir, '--file', file, '--special', '--json');
+      expect([r.code, r.err]).toEqual([0, '']);
+      expect(r.out.endsWith('\n')).toBe(true);
+      expect(r.out.trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual(expected([...lineNumbers]));
+    }
+    // --format overrides the extension: the JSON lines read as plain text keep their quotes
+    const asText = await hiedit('tokenize', '--model', llamaDir, '--file', jsonl, '--format', 'text', '--json');
+    expect(asText.out.trimEnd().split('\n').map((l) => JSON.parse(l).line)).toEqual([1, 2, 3, 4]);
+    const human = await hiedit('tokenize', '--model', llamaDir, '--file', lines);
+    expect(human.out).toBe('line 1: 2 tokens\n4\t"w4"\n5\t"w5"\nline 2: ' + human.out.split('line 2: ')[1]);
+    expect(human.out).toMatch(/\nline 3: 1 tokens\n8\t"w8"\n$/);
+  });
+
+  it('tokenize --file names the file and line of a bad line, and prints nothing', async () => {
+    const bad = path.join(tmp, 'bad.jsonl');
+    fs.writeFileSync(bad, '"w4"\n{"txt": "w5"}\n"w6"\n');
+    let r = await hiedit('tokenize', '--model', llamaDir, '--file', bad, '--json');
+    expect([r.code, r.out]).toEqual([1, '']);
+    expect(r.err).toBe(`hiedit tokenize: ${bad}:2: expected a JSON string or an object with a "text" string, got {"txt": "w5"}\n`);
+    fs.writeFileSync(bad, '"w4"\n"w5"\n"w6\n');
+    r = await hiedit('tokenize', '--model', llamaDir, '--file', bad);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(new RegExp(`^hiedit tokenize: ${bad.replace(/[.\\/]/g, '\\$&')}:3: not valid JSON`));
+    const empty = path.join(tmp, 'empty.txt');
+    fs.writeFileSync(empty, '');
+    expect((await hiedit('tokenize', '--model', llamaDir, '--file', empty)).err).toMatch(/--file .*empty\.txt holds no text/);
+    expect((await hiedit('tokenize', '--model', llamaDir, '--file', path.join(tmp, 'missing.txt'))).err).toMatch(/--file .*missing\.txt: ENOENT/);
+  });
+
   it('doctor reports the backend selection', async () => {
     expect(await json('doctor')).toEqual(JSON.parse(JSON.stringify(backendReport())));
     const human = await hiedit('doctor');
@@ -173,10 +211,17 @@ describe('hiedit CLI errors', () => {
     [['info'], 2, /^hiedit info: --model is required\n\nUsage: hiedit info --model DIR/],
     [['info', '--model', '/nonexistent/model'], 1, /^hiedit info: .*nonexistent.*config\.json/],
     [['forward', '--model', 'X'], 2, /^hiedit forward: --ids is required/],
-    [['forward', '--model', 'X', '--ids', '1', '--repeat', '0'], 2, /--repeat must be a whole number >= 1, got 0/],
+    [['forward', '--model', 'X', '--ids', '1', '--repeat', '0'], 2, /--repeat must be an integer >= 1, got 0/],
     [['forward', '--model', 'X', '--ids', '1', 'extra'], 2, /unexpected argument "extra"/],
     [['forward', '--model', 'X', '--ids', '1,x'], 2, /--ids expects comma-separated integers/],
-    [['generate', '--model', 'X', '--ids', '1', '--max-new-tokens', '1.5'], 2, /--max-new-tokens must be a whole number >= 0/],
+    [['generate', '--model', 'X', '--ids', '1', '--max-new-tokens', '1.5'], 2, /--max-new-tokens must be a non-negative integer/],
+    [['generate', '--model', 'X', '--ids', '1', '--max-new-tokens', '0x10'], 2, /^hiedit generate: --max-new-tokens must be a non-negative integer, got "0x10"/],
+    [['generate', '--model', 'X', '--ids', '1', '--max-new-tokens', '1e3'], 2, /^hiedit generate: --max-new-tokens must be a non-negative integer, got "1e3"/],
+    [['generate', '--model', 'X', '--ids', '1', '--max-new-tokens', '-2'], 2, /^hiedit generate: --max-new-tokens must be a non-negative integer, got -2/],
+    [['forward', '--model', 'X', '--ids', '1', '--repeat', '0x3'], 2, /^hiedit forward: --repeat must be an integer >= 1, got "0x3"/],
+    [['tokenize', '--model', 'X', '--text', 'a', '--file', 'f.txt'], 2, /give --text or --file, not both/],
+    [['tokenize', '--model', 'X', '--text', 'a', '--format', 'jsonl'], 2, /--format applies to --file/],
+    [['tokenize', '--model', 'X', '--file', 'f.txt', '--format', 'csv'], 2, /--format must be text or jsonl, got "csv"/],
     [['grad', '--model', 'X', '--ids', '1,2'], 2, /^hiedit grad: --param is required/],
     [['generate', '--model', 'X', '--ids', '1', '--prompt', 'a', '--max-new-tokens', '1'], 2, /exactly one of --prompt and --ids/],
     [['generate', '--model', 'X', '--ids', '1'], 2, /--max-new-tokens is required/],

@@ -1,9 +1,9 @@
 /** `info`, `forward`, `grad` and `generate`: commands that load a model directory. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { BACKEND_NAMES, CliUsageError, medianMs, requireFlag, type BackendName, type CliCommand } from '@hiedit/tensor-core';
+import { BACKEND_NAMES, CliUsageError, defineCommand, medianMs, requireFlag, type BackendName, type CliCommand } from '@hiedit/tensor-core';
 import type { CliModel, LoaderApi } from './api';
-import { defineCommand, printResult, wholeNumber, type Timing } from './command';
+import { printResult, type Timing } from './command';
 
 /** --backend NAME: picks the backend before anything loads (same as HIEDIT_BACKEND). */
 export async function selectBackend(api: LoaderApi, backend: string | undefined): Promise<void> {
@@ -78,6 +78,7 @@ const REPEAT_HELP = '--repeat N        also time N runs after one warm-up; repor
 
 function info(api: LoaderApi): CliCommand {
   return defineCommand({
+    program: 'hiedit',
     name: 'info',
     summary: 'Describe a model directory: architecture, layers, parameter count, dtype, backend.',
     synopsis: 'info --model DIR [--json] [--backend NAME]',
@@ -121,20 +122,20 @@ function info(api: LoaderApi): CliCommand {
 
 function forward(api: LoaderApi): CliCommand {
   return defineCommand({
+    program: 'hiedit',
     name: 'forward',
     summary: 'Run the model on token ids: logits and the mean next-token loss.',
     synopsis: 'forward --model DIR --ids 1,2,3 [--repeat N] [--json] [--backend NAME]',
     flagHelp: [MODEL_HELP, '--ids 1,2,3       token ids', REPEAT_HELP, JSON_HELP, BACKEND_HELP],
-    flags: { model: 'string', ids: 'int-list', repeat: 'number', json: 'boolean', backend: 'string' },
+    flags: { model: 'string', ids: 'int-list', repeat: { kind: 'int', min: 1 }, json: 'boolean', backend: 'string' },
     action: async (flags, io) => {
-      const repeat = wholeNumber(flags.repeat, 'repeat', 1);
       const idsFlag = requireFlag(flags.ids, 'ids');
       return withModel(api, flags, { tokenizer: false }, (model) => {
         const ids = checkIds(model, idsFlag);
         const { shape, data } = model.logits(ids);
         // One token has no next token to predict: the loss is undefined, reported as null.
         const loss = ids.length >= 2 ? model.loss(ids) : null;
-        const timing = timeIf(repeat, () => void model.logits(ids));
+        const timing = timeIf(flags.repeat, () => void model.logits(ids));
         printResult(io, flags.json, { logits_shape: shape, logits: Array.from(data), loss }, () => {
           const argmax: number[] = [];
           for (let t = 0; t < shape[0]; t++) {
@@ -156,6 +157,7 @@ function forward(api: LoaderApi): CliCommand {
 
 function grad(api: LoaderApi): CliCommand {
   return defineCommand({
+    program: 'hiedit',
     name: 'grad',
     summary: 'Gradient of the mean next-token loss with respect to one checkpoint tensor.',
     synopsis: 'grad --model DIR --ids 1,2,3 --param NAME [--repeat N] [--json] [--backend NAME]',
@@ -167,9 +169,8 @@ function grad(api: LoaderApi): CliCommand {
       JSON_HELP,
       BACKEND_HELP,
     ],
-    flags: { model: 'string', ids: 'int-list', param: 'string', repeat: 'number', json: 'boolean', backend: 'string' },
+    flags: { model: 'string', ids: 'int-list', param: 'string', repeat: { kind: 'int', min: 1 }, json: 'boolean', backend: 'string' },
     action: async (flags, io) => {
-      const repeat = wholeNumber(flags.repeat, 'repeat', 1);
       const idsFlag = requireFlag(flags.ids, 'ids');
       const param = requireFlag(flags.param, 'param');
       return withModel(api, flags, { tokenizer: false }, (model) => {
@@ -180,7 +181,7 @@ function grad(api: LoaderApi): CliCommand {
           throw new Error(`--param: the model has no tensor "${param}"; similar: ${closestNames(param, names).join(', ')}`);
         }
         const g = model.grad(param, ids);
-        const timing = timeIf(repeat, () => void model.grad(param, ids));
+        const timing = timeIf(flags.repeat, () => void model.grad(param, ids));
         printResult(io, flags.json, { shape: g.shape, grad: Array.from(g.grad), loss: g.loss }, () => [
           `param: ${param} [${g.shape.join(', ')}]`,
           `loss: ${fmt(g.loss)}`,
@@ -195,6 +196,7 @@ function grad(api: LoaderApi): CliCommand {
 
 function generate(api: LoaderApi): CliCommand {
   return defineCommand({
+    program: 'hiedit',
     name: 'generate',
     summary: 'Greedy generation (KV cache) from a text prompt or from token ids.',
     synopsis: 'generate --model DIR (--prompt TEXT | --ids 1,2,3) --max-new-tokens N [--stop-at-eos] [--json] [--backend NAME]',
@@ -208,13 +210,13 @@ function generate(api: LoaderApi): CliCommand {
       BACKEND_HELP,
     ],
     flags: {
-      model: 'string', prompt: 'string', ids: 'int-list', 'max-new-tokens': 'number', 'stop-at-eos': 'boolean',
+      model: 'string', prompt: 'string', ids: 'int-list', 'max-new-tokens': 'int', 'stop-at-eos': 'boolean',
       json: 'boolean', backend: 'string',
     },
     action: async (flags, io) => {
       const prompt = flags.prompt;
       if ((prompt === undefined) === (flags.ids === undefined)) throw new CliUsageError('give exactly one of --prompt and --ids');
-      const maxNew = wholeNumber(requireFlag(flags['max-new-tokens'], 'max-new-tokens'), 'max-new-tokens', 0) as number;
+      const maxNew = requireFlag(flags['max-new-tokens'], 'max-new-tokens');
       return withModel(api, flags, {}, (model, dir) => {
         const tok = model.tokenizer;
         let ids: number[];

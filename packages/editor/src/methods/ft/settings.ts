@@ -2,6 +2,7 @@
  * Settings of `ft` (constrained fine-tuning): no learned state, so the resolved settings are the whole editor.
  * Nothing depends on the model's shape and there is no initialization to seed.
  */
+import { describeValue } from '@hiedit/tensor-core';
 import { refuseUnknownFields, SETTINGS_VERSION, SettingsInput, splitSettingsVersion } from '../schema';
 import type { ModelShapeInfo } from '../shapes';
 
@@ -33,7 +34,7 @@ export const DEFAULT_FT: FtSettings = { steps: 40, lr: 3e-2, relNorm: 1, maxNorm
 
 function positiveNumber(v: unknown, field: string, allowZero = false): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
-    throw new Error(`ft settings: ${field} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${String(v)}`);
+    throw new Error(`ft settings: ${field} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${describeValue(v)}`);
   }
   return v;
 }
@@ -42,7 +43,7 @@ function positiveNumber(v: unknown, field: string, allowZero = false): number {
 export function resolveFtSettings(input: SettingsInput): FtSettings {
   refuseUnknownFields(input, Object.keys(DEFAULT_FT), 'ft settings');
   const s = { ...DEFAULT_FT, ...input } as FtSettings;
-  if (!Number.isInteger(s.steps) || s.steps < 1) throw new Error(`ft settings: steps must be a positive integer, got ${s.steps}`);
+  if (!Number.isInteger(s.steps) || s.steps < 1) throw new Error(`ft settings: steps must be a positive integer, got ${describeValue(s.steps)}`);
   positiveNumber(s.lr, 'lr');
   positiveNumber(s.relNorm, 'relNorm');
   positiveNumber(s.maxNorm, 'maxNorm', true);
