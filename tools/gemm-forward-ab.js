@@ -2,4 +2,4 @@
 'use strict';
 // Runs gemm-forward-ab.ts from the TypeScript sources (the perf suite's require hook, no build needed).
 // Usage: node tools/gemm-forward-ab.js [gpt2|llama] [reps=15] [T=32]
-require('../packages/benchmarks/src/perf/ts-hook').runTsMain('gemm-forward-ab', require('path').join(__dirname, 'gemm-forward-ab.ts'));
+require('./perf/src/ts-hook').runTsMain('gemm-forward-ab', require('path').join(__dirname, 'gemm-forward-ab.ts'));

@@ -5,7 +5,7 @@
  */
 import { acceleratorStatus, initBackend, loadNativeBlas, median, tf } from '@hiedit/tensor-core';
 import { loadModel } from '@hiedit/llm-loader';
-import { ensureCheckpoint, PERF_SHAPES } from '../packages/benchmarks/src/perf/shapes';
+import { ensureCheckpoint, PERF_SHAPES } from './perf/src/shapes';
 
 export async function main(argv: string[]): Promise<void> {
   const shape = PERF_SHAPES[argv[0] ?? 'gpt2'];

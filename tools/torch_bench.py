@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch side of the hiedit performance suite (packages/benchmarks/src/perf).
+"""PyTorch side of the hiedit performance suite (tools/perf, `npm run bench`).
 
 Runs the same workloads as the TypeScript suite on the same Hugging Face checkpoint files, with the same
 thread count, and prints one JSON object on stdout. It needs only torch and numpy (no transformers, no
@@ -7,7 +7,7 @@ safetensors package): the safetensors reader and the GPT-2 / Llama forward passe
 Face definitions (Conv1D + gelu_new for GPT-2; RMSNorm, rotate_half RoPE, grouped-query attention and
 SwiGLU for Llama), so logits can be compared with ours as a sanity check.
 
-Usage: torch_bench.py SPEC.json   (the spec is written by the TypeScript suite; see perf/torch.ts)
+Usage: torch_bench.py SPEC.json   (the spec is written by the TypeScript suite; see tools/perf/src/torch.ts)
 """
 import json
 import math

@@ -1,6 +1,5 @@
 export * from './datasets';
-export * from './world';
-export * from './pretrain';
+export * from './testbed';
 export * from './progress';
 export * from './eval';
 export * from './report';

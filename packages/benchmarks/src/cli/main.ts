@@ -14,8 +14,8 @@ import type { MetricStyle } from '../eval';
 import { reportCommand, validateCommand } from './report-commands';
 import { aggregateCommand } from './aggregate-command';
 import { splitsCommand } from './splits-command';
-import { WORLD_PERSONS_RANGE } from '../world';
-import { DEFAULT_TRAIN_SETTINGS, resolveTrainSettings, type PretrainArch, type TrainSettingsInput } from '../pretrain';
+import { WORLD_PERSONS_RANGE } from '../testbed/world';
+import { DEFAULT_TRAIN_SETTINGS, resolveTrainSettings, type PretrainArch, type TrainSettingsInput } from '../testbed/pretrain';
 
 /**
  * Defaults of `hiedit-bench run` (and so of `npm start`): sized so the whole world benchmark — world

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { defaultEditModules, editorFactory, type EditorModel } from '@hiedit/editor';
 import { loadModel, tokenizeTuple, type CausalLM } from '@hiedit/llm-loader';
 import { fileSha256, loadDataset, loadFacts, parseCounterFact, type EditRequest, type Fact } from '../datasets';
-import { ensureFactsModel, ensureWorldModel, knowledgeWarnings, readPretrained, type PretrainedModel, type TrainSettingsInput } from '../pretrain';
+import { ensureFactsModel, ensureWorldModel, knowledgeWarnings, readPretrained, type PretrainedModel, type TrainSettingsInput } from '../testbed/pretrain';
 import {
   DEFAULT_WORLD_PERSONS,
   generateWorld,
@@ -18,9 +18,9 @@ import {
   readWorldDir,
   type ResolvedWorldOptions,
   type WorldOptions,
-} from '../world';
+} from '../testbed/world';
 import { defaultSizes } from './run';
-import { cacheKey } from '../pretrain/cache';
+import { cacheKey } from '../testbed/pretrain/cache';
 import { settingsKey } from './state';
 import type { BenchEditorFactory, BenchModel, DataBundle, ModelBundle, RunOptions, RunnerDeps } from './types';
 

@@ -18,7 +18,7 @@ import {
   writeFileAtomic as tcWriteFileAtomic,
   writeJsonAtomic as tcWriteJsonAtomic,
 } from '@hiedit/tensor-core';
-import { cacheKey, canonicalJson } from '../pretrain/cache';
+import { cacheKey, canonicalJson } from '../testbed/pretrain/cache';
 
 /** Writes a file atomically (tensor-core's temp + fsync + rename): readers see old or new, never torn. */
 export function writeFileAtomic(file: string, content: string): void {

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { initBackend, runCli } from '@hiedit/tensor-core';
 import { parseRunArgs, runCommand } from '../cli/main';
 import { Progress } from '../progress';
-import { generateWorld, resolveWorldOptions } from '../world';
+import { generateWorld, resolveWorldOptions } from '../testbed/world';
 import { defaultDeps, worldDataLabel } from './defaults';
 import type { RunOptions, RunnerDeps } from './types';
 

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Progress } from '../progress';
+import { Progress } from '../../progress';
 import { ensureFactsModel, readPretrained } from './index';
 import { KNOWLEDGE_THRESHOLD, knowledgeWarnings } from './report';
 

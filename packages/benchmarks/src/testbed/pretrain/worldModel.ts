@@ -5,7 +5,7 @@
 import * as path from 'path';
 import type { TokenizedTuple } from '@hiedit/tensor-core';
 import { tokenizeTuple, type Tokenizer } from '@hiedit/llm-loader';
-import type { EditRequest, Fact } from '../datasets';
+import type { EditRequest, Fact } from '../../datasets';
 import { generateWorld, resolveWorldOptions, worldSentences, WORLD_GENERATOR_VERSION, writeWorld, readWorldDir, type WorldOptions } from '../world';
 import { teacherForcedAccuracy, type AccuracyResult, type ForwardModel } from './accuracy';
 import { buildPretrained, type CacheBuildOptions, type PretrainedModel } from './build';

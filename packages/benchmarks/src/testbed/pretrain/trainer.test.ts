@@ -9,7 +9,7 @@ import { SeededRandom } from '@hiedit/tensor-core';
 import { epochBatches, ensureWorldModel, formatPretrainReport, learningRate, resolveTrainSettings, trainFactsLM, buildWordTokenizer, writeWordTokenizer, teacherForcedAccuracy } from './index';
 
 const quiet = { sink: { write: () => true }, quiet: true };
-const progress = (label: string, total: number) => new (require('../progress').Progress)(label, total, quiet);
+const progress = (label: string, total: number) => new (require('../../progress').Progress)(label, total, quiet);
 
 const tinySettings = resolveTrainSettings({
   model: { layers: 2, hidden: 32, heads: 2, kvHeads: 2, intermediate: 64, maxPositions: 24 },

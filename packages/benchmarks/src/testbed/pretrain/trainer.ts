@@ -5,7 +5,7 @@
  */
 import { tf, Adam, IGNORE_INDEX, SeededRandom, namedVariables, type NamedVariables, type TokenizedTuple } from '@hiedit/tensor-core';
 import { createModel, tokenizeTuple, type CausalLM, type Tokenizer } from '@hiedit/llm-loader';
-import { Progress, type ProgressFactory } from '../progress';
+import { Progress, type ProgressFactory } from '../../progress';
 import { padBatch, teacherForcedAccuracy, type AccuracyResult } from './accuracy';
 
 /** Version of the training procedure; part of every cache key, bumped when results would change. */

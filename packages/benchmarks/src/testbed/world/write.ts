@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { writeDirAtomic, writeJsonAtomic } from '@hiedit/tensor-core';
-import { loadDataset, loadFacts, type EditRequest, type Fact } from '../datasets';
+import { loadDataset, loadFacts, type EditRequest, type Fact } from '../../datasets';
 import type { World } from './generate';
 
 /** File names inside a world directory. */

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { loadModel } from '@hiedit/llm-loader';
-import { Progress } from '../progress';
+import { Progress } from '../../progress';
 import { ensureFactsModel } from './index';
 
 const progress = (label: string, total: number): Progress => new Progress(label, total, { quiet: true });

@@ -4,7 +4,7 @@
  * that knew the facts before. Cached by the file's sha256, the chosen records and the settings.
  */
 import * as path from 'path';
-import { fileSha256, loadDataset, trueFacts, type DatasetFormat, type EditRequest, type SkippedRecord } from '../datasets';
+import { fileSha256, loadDataset, trueFacts, type DatasetFormat, type EditRequest, type SkippedRecord } from '../../datasets';
 import { buildPretrained, type CacheBuildOptions, longestTokens, type PretrainedModel } from './build';
 import { measureKnowledge, type TrainSettingsInput } from './worldModel';
 import { resolveTrainSettings } from './trainer';

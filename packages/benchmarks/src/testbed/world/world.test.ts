@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { parseCounterFact } from '../datasets';
+import { parseCounterFact } from '../../datasets';
 import { generateWorld, readWorldDir, RELATIONS, worldSentences, writeWorld, type World } from './index';
 
 const relById = new Map(RELATIONS.map((r) => [r.id, r]));

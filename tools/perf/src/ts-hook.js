@@ -8,8 +8,8 @@ const fs = require('fs');
 const path = require('path');
 const Module = require('module');
 
-/** The repository root (this file is packages/benchmarks/src/perf/ts-hook.js). */
-const REPO = path.resolve(__dirname, '..', '..', '..', '..');
+/** The repository root (this file is tools/perf/src/ts-hook.js). */
+const REPO = path.resolve(__dirname, '..', '..', '..');
 
 /** Installs the hook once; `what` names the caller in the error printed when esbuild is missing. */
 function installTsHook(what) {

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { backendReport, initBackend, kernelFingerprint, readJsonFile, writeDirAtomic, writeJsonAtomic } from '@hiedit/tensor-core';
 import { loadModel, tokenizerFromDefinition, type CausalLM, type Tokenizer } from '@hiedit/llm-loader';
-import type { ProgressFactory } from '../progress';
+import type { ProgressFactory } from '../../progress';
 import type { AccuracyResult } from './accuracy';
 import { cacheKey, defaultCacheDir } from './cache';
 import { knowledgeWarnings, type PretrainReport } from './report';

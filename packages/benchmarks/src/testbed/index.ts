@@ -1,0 +1,4 @@
+// The built-in test bed: a seeded fictional fact world (world/) and the small models pretrained on it or on any
+// record file (pretrain/). Everything else in the package only consumes it.
+export * from './world';
+export * from './pretrain';
