@@ -241,6 +241,19 @@ describe('hiedit-bench command line', () => {
       expect(viaBench.edits).toBe(6);
       expect(viaCli.digest).toBe(details.finalWeightsDigest);
       expect(viaBench.digest).toBe(details.finalWeightsDigest);
+
+      // the model `hiedit export` rebuilds from the run's journal, scored by `hiedit-bench eval` on the run's request
+      // files, gets the run's own metrics
+      const exported = path.join(dir, 'exported');
+      const exp = capture();
+      expect(await runCli('hiedit', createEditorCommands(llmLoaderApi),
+        ['export', '--model', modelDir, '--journal', path.join(out, 'editors', 'hiedit', 'stream.hjournal'), '--out', exported], exp.io)).toBe(0);
+      const ev = capture();
+      expect(await main(['eval', '--model', exported, '--base', modelDir, '--data', path.join(out, 'requests', 'evaluation.jsonl'),
+        '--facts', path.join(out, 'requests', 'held-out-facts.jsonl'), '--num-pre', '2', '--no-wild', '--json'], ev.io)).toBe(0);
+      const scored = Object.values(JSON.parse(ev.out.join('')).editors)[0] as Record<string, unknown>;
+      const runMetrics = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')).editors.hiedit;
+      for (const k of ['ES', 'GS', 'LS', 'LS_gold', 'Pre_ES', 'Pre_GS', 'Pre_LS', 'WILD_ES', 'WILD_GS', 'retention']) expect([k, scored[k]]).toEqual([k, runMetrics[k]]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -13,6 +13,7 @@ import { defaultDeps } from '../runner/defaults';
 import type { MetricStyle } from '../eval';
 import { reportCommand, validateCommand } from './report-commands';
 import { aggregateCommand } from './aggregate-command';
+import { evalCommand } from './eval-command';
 import { splitsCommand } from './splits-command';
 import { WORLD_PERSONS_RANGE } from '../testbed/world';
 import { DEFAULT_TRAIN_SETTINGS, resolveTrainSettings, type PretrainArch, type TrainSettingsInput } from '../testbed/pretrain';
@@ -294,7 +295,7 @@ export function runCommand(
 
 /** Every hiedit-bench command, in help order. A new command is a defineCommand added to this list. */
 export function benchCommands(): CliCommand[] {
-  return [runCommand(), splitsCommand(), reportCommand, validateCommand, aggregateCommand];
+  return [runCommand(), splitsCommand(), evalCommand(), reportCommand, validateCommand, aggregateCommand];
 }
 
 /** Entry point of bin/hiedit-bench.js: runs argv (without node and the script), returns the exit code. */

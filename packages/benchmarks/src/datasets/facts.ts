@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { DatasetError, readJsonFile, RecordReader, type EditRequest } from '@hiedit/editor';
+import { DatasetError, readRecordsFile, RecordReader, type EditRequest } from '@hiedit/editor';
 
 /** A true fact: a prompt and the answer a model that knows the world gives. */
 export interface Fact {
@@ -58,7 +58,7 @@ export function trueFacts(requests: readonly EditRequest[], opts: TrueFactsOptio
   return { facts, conflicts, withoutOldTarget };
 }
 
-/** Parses a facts file: a JSON array of {prompt, answer, subject?, relation?} (the world's retention set). */
+/** Parses a facts file: a JSON array (or JSON Lines) of {prompt, answer, subject?, relation?} (a retention set). */
 export function parseFacts(raw: unknown, label = 'facts'): Fact[] {
   if (!Array.isArray(raw)) throw new DatasetError(label, -1, '', 'must be a JSON array of {prompt, answer} facts');
   if (raw.length === 0) throw new DatasetError(label, -1, '', 'contains no facts');
@@ -78,5 +78,5 @@ export function parseFacts(raw: unknown, label = 'facts'): Fact[] {
 /** Loads a facts file (strict). */
 export function loadFacts(file: string): Fact[] {
   const label = path.basename(file);
-  return parseFacts(readJsonFile(file, label), label);
+  return parseFacts(readRecordsFile(file, label), label);
 }

@@ -10,8 +10,10 @@ function readId(r: RecordReader, index: number): string {
 }
 
 /**
- * One record of the dataset-neutral format: `{id?, prompt, target, paraphrases?, locality?: [{prompt,
- * answer}]}`. The id defaults to the record index; paraphrases and locality prompts may be absent.
+ * One record of the dataset-neutral format: `{id?, prompt, target, oldTarget?, subject?, paraphrases?, locality?:
+ * [{prompt, answer}]}`. The id defaults to the record index; paraphrases and locality prompts may be absent. The old
+ * answer and subject are what a benchmark's request files carry (`hiedit-bench splits`): CounterFact-style scoring
+ * compares the new answer with the old one.
  */
 export function parseRequestRecord(r: RecordReader, index: number, label: string): EditRequest {
   const id = readId(r, index);
@@ -21,7 +23,12 @@ export function parseRequestRecord(r: RecordReader, index: number, label: string
   const locality: LocalityPrompt[] = r.has('locality')
     ? r.objectArray('locality').map((o) => ({ prompt: o.string('prompt'), answer: o.string('answer') }))
     : [];
-  return { id, prompt, target, paraphrases, locality, source: { format: 'requests', file: label, index } };
+  const oldTarget = r.optionalString('oldTarget');
+  const subject = r.optionalString('subject');
+  return {
+    id, prompt, target, ...(oldTarget !== undefined ? { oldTarget } : {}), ...(subject !== undefined ? { subject } : {}),
+    paraphrases, locality, source: { format: 'requests', file: label, index },
+  };
 }
 
 /** Parses an array of dataset-neutral request records. Strict unless `opts.skipInvalid`. */
