@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { EditableModel, writeJsonAtomic } from '@hiedit/tensor-core';
+import { EditableModel, readJsonFile, writeJsonAtomic } from '@hiedit/tensor-core';
 import './editors/builtin';
 import { editorFactory } from './editors/registry';
 import { Editor, EditorFactory, ResolvedSettings } from './editors/types';
@@ -53,9 +53,9 @@ export function readEditorDescriptor(dir: string): EditorDescriptor {
   const file = path.join(dir, EDITOR_JSON);
   let raw: unknown;
   try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    raw = readJsonFile(file);
   } catch (e) {
-    throw new Error(`editor directory ${dir}: cannot read ${EDITOR_JSON} (${(e as Error).message})`);
+    throw new Error(`editor directory ${dir}: ${(e as Error).message}`);
   }
   const d = raw as Record<string, unknown>;
   if (!d || d.format !== 'hiedit-editor') throw new Error(`${file}: field "format" must be "hiedit-editor"`);

@@ -4,9 +4,8 @@
  *   hiedit-bench run --dataset world|counterfact|zsre [--data FILE] [--model DIR]
  *     --editors hiedit,rledit --train N --eval N --num-pre N --seed S --out DIR
  */
-import * as fs from 'fs';
 import * as path from 'path';
-import { CliUsageError, defineCommand, initBackend, parseFlags, runCli, type CliCommand, type CliIO, type ParsedFlags } from '@hiedit/tensor-core';
+import { CliUsageError, defineCommand, initBackend, parseFlags, readJsonFile, runCli, type CliCommand, type CliIO, type ParsedFlags } from '@hiedit/tensor-core';
 import { progressFactory } from '../progress';
 import { runBenchmark, type RunOptions, type RunnerDeps, type BenchDataset } from '../runner';
 import { defaultDeps } from '../runner/defaults';
@@ -119,9 +118,9 @@ function list(s: string | undefined, flag: string): string[] | undefined {
 function readJsonObject(flag: string, file: string, what: string): Record<string, unknown> {
   let raw: unknown;
   try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    raw = readJsonFile(file);
   } catch (e) {
-    throw new CliUsageError(`--${flag} ${file}: ${(e as Error).message}`);
+    throw new CliUsageError(`--${flag} ${(e as Error).message}`);
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new CliUsageError(`--${flag} ${file}: must be a JSON object ${what}`);
   return raw as Record<string, unknown>;

@@ -7,6 +7,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { readJsonFile } from '@hiedit/tensor-core';
 
 /** Flattened configuration of one trained editor: "low.initEta" -> "0.005". */
 export type EditorConfig = Record<string, string>;
@@ -28,7 +29,7 @@ export function readEditorConfigs(dir: string, editors: readonly string[]): Reco
     if (!fs.existsSync(file)) continue;
     let raw: unknown;
     try {
-      raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+      raw = readJsonFile(file);
     } catch {
       continue;
     }
