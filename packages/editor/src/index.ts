@@ -11,10 +11,7 @@ export * from './methods/policy/settings';
 export { PolicyEditor, POLICY_SUBDIR, TRAIN_STATE_SUBDIR } from './methods/policy/editor';
 export { policyFactory } from './methods/policy/factory';
 // Each method's `resolve` / `readStored` are reached through its factory (resolveSettings / readStoredSettings).
-export {
-  HIEDIT, HIEDIT_CALIBRATION, HIEDIT_FACTOR_SPACE, HIEDIT_GATE_TARGET, HIEDIT_KEY_PRECONDITIONER, HIEDIT_MODULE_SPACE_INIT_ETA,
-  KEY_PRECONDITIONER_DEFAULT_MAX_DIN, hieditFactory,
-} from './methods/hiedit';
+export { HIEDIT, HIEDIT_GATE_TARGET, hieditFactory } from './methods/hiedit';
 export type { HieditSettings, ResolvedHieditSettings } from './methods/hiedit';
 export { HIEDIT_REFERENCE, hieditReferenceFactory } from './methods/hiedit-reference';
 export type { HieditReferenceSettings, ResolvedHieditReferenceSettings } from './methods/hiedit-reference';
@@ -22,6 +19,16 @@ export { RLEDIT, rleditFactory } from './methods/rledit';
 export type { RleditSettings, ResolvedRleditSettings } from './methods/rledit';
 export { MEND, mendFactory } from './methods/mend';
 export type { MendSettings, ResolvedMendSettings } from './methods/mend';
+export { RANDOM_K, randomKFactory } from './methods/random-k';
+export { FIXED_K, fixedKFactory } from './methods/fixed-k';
+export { ALL_MODULES, allModulesFactory } from './methods/all';
+export { NoopEditor, noopFactory } from './methods/noop';
+export type { ResolvedNoopSettings } from './methods/noop';
+export { hieditAblation, hieditDefaults } from './methods/hiedit';
+export * from './methods/policy/machinery';
+export * from './methods/policy/selection';
+export { shiftMerit, meritScale } from './methods/policy/merit';
+export { chooseFixedModules, moduleMerits } from './methods/policy/fixedChoice';
 export { DEFAULT_FT, FtEditor, ftFactory, resolveFtSettings } from './methods/ft';
 export type { FtSettings, ResolvedFtSettings } from './methods/ft';
 export * from './editorDir';

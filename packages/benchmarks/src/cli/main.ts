@@ -71,7 +71,7 @@ export const RUN_FLAG_HELP = [
   `--data FILE               record file (required for counterfact / zsre; world generates its own)`,
   `--model DIR               Hugging Face checkpoint to edit (default: the world model, or a facts model`,
   `                          pretrained on the true facts of --data, cached by the file's hash)`,
-  `--editors LIST            comma-separated: hiedit,hiedit-reference,rledit,mend,ft (default ${RUN_DEFAULTS.editors.join(',')})`,
+  `--editors LIST            comma-separated: hiedit,hiedit-reference,rledit,mend,ft, the ablations random-k,fixed-k,all,noop, and oracle-k (upper bound) (default ${RUN_DEFAULTS.editors.join(',')})`,
   `--train N                 training stream length (default min(100, 30% of the requests))`,
   `--val N                   validation stream length (default max(5, train/5), within what is left)`,
   `--eval N                  evaluation stream length (default min(100, 60% of the requests))`,
@@ -285,7 +285,7 @@ export function runCommand(
         progress: progressFactory({ quiet: run.quiet }),
       });
       io.out(`\n${outcome.table}\n\n`);
-      io.out(`(ES/GS/LS... in %; mods/edit = modules shifted per edit; ${((Date.now() - t0) / 1000).toFixed(0)} s in total)\n`);
+      io.out(`(ES/GS/LS... in %; applied = edits that shifted a module; mods/edit over all edits, mods/applied over applied ones; ${((Date.now() - t0) / 1000).toFixed(0)} s in total)\n`);
       io.out(`results: ${path.resolve(outcome.resultsPath)}\nreport:  ${path.resolve(outcome.reportPath)}\n`);
       return 0;
     },

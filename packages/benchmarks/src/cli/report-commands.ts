@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { CliUsageError, defineCommand, type CliCommand } from '@hiedit/tensor-core';
-import { formatMarkdownTable, formatTable, headline, renderReport, resultsProblems, validateResults, type HeatmapData } from '../report';
+import { formatMarkdownTable, formatTable, headlines, renderReport, resultsProblems, validateResults, type HeatmapData } from '../report';
 import { writeFileAtomic } from '../runner/state';
 import type { PositionBucket } from '../eval';
 
@@ -38,7 +38,7 @@ notes), and prints the results table.`,
     const details = fs.existsSync(detailsFile)
       ? (readJson(detailsFile) as {
           heatmaps?: Record<string, HeatmapData>; settings?: Record<string, string | number | boolean | null>; notes?: string[];
-          editors?: Record<string, { byPosition?: PositionBucket[] }>;
+          editors?: Record<string, { byPosition?: PositionBucket[]; options?: string }>;
         })
       : {};
     // runs written before byPosition was recorded have none; the page then leaves the section out
@@ -49,8 +49,11 @@ notes), and prints the results table.`,
     const out = path.join(dir, 'report.html');
     writeFileAtomic(out, renderReport({ results, heatmaps: details.heatmaps, byPosition, settings, notes: details.notes }));
     io.out(`${flags.markdown ? formatMarkdownTable(results) : formatTable(results)}\n`);
-    const head = headline(results);
-    if (head) io.out(`\n${head}\n`);
+    // The run's details record each editor's edit-time options, so the lines say whether they were equal.
+    const options: Record<string, string> = {};
+    for (const [n, e] of Object.entries(details.editors ?? {})) if (typeof e?.options === 'string') options[n] = e.options;
+    const heads = headlines(results, options);
+    if (heads.length) io.out(`\n${heads.join('\n')}\n`);
     io.out(`report: ${path.resolve(out)}\n`);
     return 0;
   },

@@ -1,9 +1,9 @@
 /** The multi-seed summary as text tables (terminal) or GitHub Markdown (docs), and as rows for HTML. */
-import { EDITOR_METRIC_KEYS } from './results';
-import { formatCell, TABLE_COLUMNS } from './table';
+import { EDITOR_METRIC_KEYS, FRACTION_KEYS } from './results';
+import { formatCell, rowLabel, TABLE_COLUMNS } from './table';
 import type { AggregateSummary, Comparison, EditorMetricKey, Gain, MetricStats, TargetCheck } from './aggregate';
 
-const FRACTIONS = new Set<string>(['ES', 'GS', 'LS', 'LS_gold', 'Pre_ES', 'Pre_GS', 'Pre_LS', 'WILD_ES', 'WILD_GS', 'retention']);
+const FRACTIONS = new Set<string>(FRACTION_KEYS);
 
 function head(k: EditorMetricKey): string {
   return TABLE_COLUMNS.find((c) => c.key === k)?.head ?? k;
@@ -13,7 +13,7 @@ function head(k: EditorMetricKey): string {
 function formatStd(k: EditorMetricKey, v: number | null): string {
   if (v === null) return '-';
   if (FRACTIONS.has(k)) return (100 * v).toFixed(1);
-  return k === 'layers_per_edit' ? v.toFixed(2) : v.toFixed(1);
+  return k === 'layers_per_edit' || k === 'modules_per_applied_edit' ? v.toFixed(2) : v.toFixed(1);
 }
 
 /** A relative difference in percent with its sign; rounding noise around 0 reads "+0.0%", not "-0.0%". */
@@ -43,7 +43,7 @@ export function metricRows(s: AggregateSummary): string[][] {
     for (const k of EDITOR_METRIC_KEYS) {
       const m = stats[k];
       rows.push([
-        name,
+        rowLabel(name),
         head(k),
         formatCell(k, m.mean),
         formatStd(k, m.std),

@@ -210,7 +210,7 @@ export function renderReport(input: ReportInput): string {
 <title>${escapeHtml(title)}</title><style>${CSS}</style></head>
 <body>
 <h1>${escapeHtml(title)}</h1>
-<p class="muted">Lifelong editing: ${fmt(r.n_eval)} edits in one stream on ${escapeHtml(r.model)}; every metric measured on the final model (Pre_* on the first ${fmt(r.num_pre)} edits). Percentages; mods/edit = modules shifted per edit.</p>
+<p class="muted">Lifelong editing: ${fmt(r.n_eval)} edits in one stream on ${escapeHtml(r.model)}; every metric measured on the final model (Pre_* on the first ${fmt(r.num_pre)} edits). Percentages; applied = share of edits that shifted at least one module; mods/edit = modules shifted per edit over all edits, mods/applied over the applied ones; a row marked (upper bound) looked at evaluation prompts.</p>
 <h2>Results</h2>
 ${table}
 ${notes ? `<ul class="muted">${notes}</ul>` : ''}

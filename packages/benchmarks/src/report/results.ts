@@ -15,20 +15,38 @@ export const EDITOR_METRIC_KEYS = [
   'WILD_ES',
   'WILD_GS',
   'retention',
+  'applied_share',
   'layers_per_edit',
+  'modules_per_applied_edit',
   'ms_per_edit',
   'train_seconds',
 ] as const;
 
+/**
+ * Keys added after results.json files were first written (by the ablations change): written by every run, but a file
+ * without them is still valid (read as null).
+ */
+export const LATER_METRIC_KEYS = ['applied_share', 'modules_per_applied_edit'] as const;
+
 /** Keys whose values are fractions in 0..1. */
-export const FRACTION_KEYS = ['ES', 'GS', 'LS', 'LS_gold', 'Pre_ES', 'Pre_GS', 'Pre_LS', 'WILD_ES', 'WILD_GS', 'retention'] as const;
+export const FRACTION_KEYS = ['ES', 'GS', 'LS', 'LS_gold', 'Pre_ES', 'Pre_GS', 'Pre_LS', 'WILD_ES', 'WILD_GS', 'retention', 'applied_share'] as const;
 
 export type FractionKey = (typeof FRACTION_KEYS)[number];
 
 /** The measured numbers of one editor. */
-export type EditorResult = { [K in FractionKey]: number | null } & {
-  /** Mean number of modules an edit shifted. */
+export type EditorResult = { [K in Exclude<FractionKey, 'applied_share'>]: number | null } & {
+  /**
+   * Share of the edits that shifted at least one module; null when the run did not know which did. Optional (like
+   * modules_per_applied_edit) only for results.json files written before it was recorded: every run writes it.
+   */
+  applied_share?: number | null;
+  /** Mean number of modules an edit shifted, over all edits (a skipped edit counts 0). */
   layers_per_edit: number;
+  /**
+   * Mean number of modules an edit shifted, over the applied edits only (those that shifted at least one module);
+   * null when no edit was applied or the run did not know which were (e.g. `hiedit-bench eval` of a foreign model).
+   */
+  modules_per_applied_edit?: number | null;
   /** Mean wall-clock milliseconds of one edit (trace + policy + apply). */
   ms_per_edit: number;
   /** Seconds spent training the editor (0 for editors without training). */
@@ -97,9 +115,10 @@ export function resultsProblems(raw: unknown, where = 'results.json'): string[] 
         errs.push(`${w}: must be an object`);
         continue;
       }
-      checkKeys(r, EDITOR_METRIC_KEYS, w, errs);
+      checkKeys(r, EDITOR_METRIC_KEYS.filter((k) => k in r || !(LATER_METRIC_KEYS as readonly string[]).includes(k)), w, errs);
       for (const k of FRACTION_KEYS) if (k in r) checkFraction(r[k], `${w}.${k}`, errs, k !== 'ES');
       for (const k of ['layers_per_edit', 'ms_per_edit', 'train_seconds']) if (k in r) checkNonNegative(r[k], `${w}.${k}`, errs);
+      if (r.modules_per_applied_edit !== undefined && r.modules_per_applied_edit !== null) checkNonNegative(r.modules_per_applied_edit, `${w}.modules_per_applied_edit`, errs);
     }
   }
   if (!isObj(raw.curves)) errs.push(`${where}: "curves" must be an object`);

@@ -13,23 +13,36 @@ export const TABLE_COLUMNS: { key: keyof EditorResult; head: string }[] = [
   { key: 'WILD_ES', head: 'WILD_ES' },
   { key: 'WILD_GS', head: 'WILD_GS' },
   { key: 'retention', head: 'Retain' },
+  { key: 'applied_share', head: 'applied' },
   { key: 'layers_per_edit', head: 'mods/edit' },
+  { key: 'modules_per_applied_edit', head: 'mods/applied' },
   { key: 'ms_per_edit', head: 'ms/edit' },
   { key: 'train_seconds', head: 'train s' },
 ];
 
 /** A cell's text: fractions as percentages with one decimal, costs with sensible precision. */
-export function formatCell(key: keyof EditorResult, v: number | null): string {
+export function formatCell(key: keyof EditorResult, v: number | null | undefined): string {
   if (v === null || v === undefined) return '-';
   if ((FRACTION_KEYS as readonly string[]).includes(key)) return (100 * v).toFixed(1);
-  if (key === 'layers_per_edit') return v.toFixed(2);
+  if (key === 'layers_per_edit' || key === 'modules_per_applied_edit') return v.toFixed(2);
   return v >= 100 ? v.toFixed(0) : v.toFixed(1);
+}
+
+/**
+ * Editors that are upper bounds, not editors: oracle-k chooses each edit's modules by its own evaluation prompts, so
+ * every table labels its row.
+ */
+export const UPPER_BOUND_EDITORS: readonly string[] = ['oracle-k'];
+
+/** The name an editor's row is shown under: upper bounds say so. */
+export function rowLabel(name: string): string {
+  return UPPER_BOUND_EDITORS.includes(name) ? `${name} (upper bound)` : name;
 }
 
 /** Rows of cells (heading first) for the editors of a results file. */
 export function tableRows(results: ResultsFile): string[][] {
   const rows = [['editor', ...TABLE_COLUMNS.map((c) => c.head)]];
-  for (const [name, r] of Object.entries(results.editors)) rows.push([name, ...TABLE_COLUMNS.map((c) => formatCell(c.key, r[c.key]))]);
+  for (const [name, r] of Object.entries(results.editors)) rows.push([rowLabel(name), ...TABLE_COLUMNS.map((c) => formatCell(c.key, r[c.key]))]);
   return rows;
 }
 
@@ -56,10 +69,11 @@ export function meanEsGsLs(r: EditorResult): number {
 }
 
 /**
- * The paper's headline comparison, when both editors ran: HiEdit's mean of ES/GS/LS relative to RLEdit's
- * (the paper claims at least +8.48%) and the modules each shifts per edit (HiEdit: at most half).
+ * One comparison of two editors: `a`'s mean of ES/GS/LS relative to `b`'s, modules per edit over all edits and per
+ * applied edit, and the applied shares. `options` (edit-time machinery per editor, when the run knows it) says whether
+ * the two ran at equal options.
  */
-export function headline(results: ResultsFile, a = 'hiedit', b = 'rledit'): string | undefined {
+export function comparison(results: ResultsFile, a: string, b: string, options: Readonly<Record<string, string>> = {}, claim = ''): string | undefined {
   const ra = results.editors[a];
   const rb = results.editors[b];
   if (!ra || !rb) return undefined;
@@ -67,8 +81,39 @@ export function headline(results: ResultsFile, a = 'hiedit', b = 'rledit'): stri
   const mb = meanEsGsLs(rb);
   const rel = mb > 0 ? `${((100 * (ma - mb)) / mb).toFixed(1)}%` : 'n/a';
   const mods = rb.layers_per_edit > 0 ? (ra.layers_per_edit / rb.layers_per_edit).toFixed(2) : 'n/a';
+  const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(100 * v).toFixed(1)}%` : '-');
+  const perApplied = (v: number | null | undefined) => (typeof v === 'number' ? v.toFixed(2) : '-');
+  const oa = options[a];
+  const ob = options[b];
+  const footing = oa === undefined || ob === undefined ? ''
+    : oa === ob ? ` at equal edit-time options (${oa})` : ` at UNEQUAL edit-time options (${a}: ${oa}; ${b}: ${ob})`;
   return (
-    `${a} vs ${b}: mean of ES/GS/LS ${(100 * ma).toFixed(1)} vs ${(100 * mb).toFixed(1)} (relative ${rel.startsWith('-') ? '' : '+'}${rel}; ` +
-    `the paper reports +8.48%), modules per edit ${ra.layers_per_edit.toFixed(2)} vs ${rb.layers_per_edit.toFixed(2)} (ratio ${mods}).`
+    `${a} vs ${b}${footing}: mean of ES/GS/LS ${(100 * ma).toFixed(1)} vs ${(100 * mb).toFixed(1)} (relative ${rel.startsWith('-') ? '' : '+'}${rel}${claim}), ` +
+    `modules per edit ${ra.layers_per_edit.toFixed(2)} vs ${rb.layers_per_edit.toFixed(2)} (ratio ${mods}), ` +
+    `per applied edit ${perApplied(ra.modules_per_applied_edit)} vs ${perApplied(rb.modules_per_applied_edit)}, ` +
+    `applied ${pct(ra.applied_share)} vs ${pct(rb.applied_share)}.`
   );
+}
+
+/**
+ * The paper's headline comparison, when both editors ran: HiEdit's mean of ES/GS/LS relative to RLEdit's
+ * (the paper claims at least +8.48%) and the modules each shifts per edit (HiEdit: at most half).
+ */
+export function headline(results: ResultsFile, a = 'hiedit', b = 'rledit', options: Readonly<Record<string, string>> = {}): string | undefined {
+  return comparison(results, a, b, options, '; the paper reports +8.48%');
+}
+
+/**
+ * The comparison lines a run prints: HiEdit against RLEdit (equal options or not, said so) and against random-k (the
+ * same low level with modules picked by chance), each when both editors ran, and the noop floor when it ran.
+ */
+export function headlines(results: ResultsFile, options: Readonly<Record<string, string>> = {}): string[] {
+  const out: string[] = [];
+  const main = headline(results, 'hiedit', 'rledit', options);
+  if (main) out.push(main);
+  const chance = comparison(results, 'hiedit', 'random-k', options);
+  if (chance) out.push(chance);
+  const floor = results.editors.noop;
+  if (floor) out.push(`noop (applies nothing) scores a mean of ES/GS/LS of ${(100 * meanEsGsLs(floor)).toFixed(1)}: the floor an editor that skips its edits tends to.`);
+  return out;
 }

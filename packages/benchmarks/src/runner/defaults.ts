@@ -21,6 +21,7 @@ import {
 } from '../testbed/world';
 import { defaultSizes } from './run';
 import { cacheKey } from '../testbed/pretrain/cache';
+import { BENCHMARK_ONLY_EDITORS } from './oracle';
 import { settingsKey } from './state';
 import type { BenchEditorFactory, BenchModel, DataBundle, ModelBundle, RunOptions, RunnerDeps } from './types';
 
@@ -178,7 +179,13 @@ export function defaultDeps(o: DefaultDepsOptions = {}): RunnerDeps {
     },
 
     editorFactory(kind: string): BenchEditorFactory {
-      return editorFactory(kind) as unknown as BenchEditorFactory;
+      const own = BENCHMARK_ONLY_EDITORS[kind];
+      if (own) return own as unknown as BenchEditorFactory;
+      try {
+        return editorFactory(kind) as unknown as BenchEditorFactory;
+      } catch (e) {
+        throw new Error(`${(e as Error).message}, and the benchmark's own: ${Object.keys(BENCHMARK_ONLY_EDITORS).join(', ')}`);
+      }
     },
 
     defaultModules(model: BenchModel): string[] {

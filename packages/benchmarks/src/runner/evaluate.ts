@@ -30,6 +30,8 @@ export interface EditorRecord {
   finalWeightsDigest?: string;
   /** The stream's journal, when the run wrote one. */
   journal?: string;
+  /** The editor's edit-time options (editTimeOptions); absent for results written before they were recorded. */
+  options?: string;
   retention: RetentionResult;
   train: { seconds: number; epochs?: number; steps?: number } | null;
 }
@@ -81,11 +83,26 @@ export function scoreFinalModel(inp: FinalModelInputs): { metrics: EditorResult;
     WILD_ES: clampFraction(all.WILD_ES),
     WILD_GS: clampFraction(all.WILD_GS),
     retention: clampFraction(retention.retention),
-    layers_per_edit: inp.modulesPerEdit ? mean(inp.modulesPerEdit.map((m) => m.length)) : 0,
+    ...appliedEditStats(inp.modulesPerEdit),
     ms_per_edit: mean(inp.msPerEdit ?? []),
     train_seconds: 0,
   };
   return { metrics, byPosition: byStreamPosition(scores, applied), retention };
+}
+
+/**
+ * The applied share (edits that shifted at least one module) and modules per edit over all edits and over the applied
+ * ones. Without the modules of each edit nothing is known: layers_per_edit 0 (as before), the others null.
+ */
+export function appliedEditStats(modulesPerEdit: readonly (readonly string[])[] | undefined):
+  Pick<EditorResult, 'applied_share' | 'layers_per_edit' | 'modules_per_applied_edit'> {
+  if (!modulesPerEdit) return { applied_share: null, layers_per_edit: 0, modules_per_applied_edit: null };
+  const applied = modulesPerEdit.filter((m) => m.length > 0);
+  return {
+    applied_share: modulesPerEdit.length ? applied.length / modulesPerEdit.length : null,
+    layers_per_edit: mean(modulesPerEdit.map((m) => m.length)),
+    modules_per_applied_edit: applied.length ? mean(applied.map((m) => m.length)) : null,
+  };
 }
 
 /** What an editor's evaluation needs. */

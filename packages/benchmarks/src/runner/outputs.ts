@@ -1,6 +1,6 @@
 /** A finished run's outputs: results.json, details.json and report.html, with the notes a reader needs. */
 import { moduleHeatmap, type PositionBucket } from '../eval';
-import { formatTable, headline, renderReport, validateResults, type HeatmapData, type ResultsFile } from '../report';
+import { formatTable, headlines, renderReport, validateResults, type HeatmapData, type ResultsFile } from '../report';
 import type { EditorRecord } from './evaluate';
 import { RunDir, writeFileAtomic, writeJsonAtomic } from './state';
 
@@ -31,8 +31,9 @@ export function writeRunOutputs(inp: RunSummaryInputs): { results: ResultsFile; 
   };
   validateResults(results);
   const notes = [...inp.notes];
-  const head = headline(results);
-  if (head) notes.push(head);
+  const options = Object.fromEntries(editors.flatMap((n) => (records[n].options !== undefined ? [[n, records[n].options!]] : [])));
+  const heads = headlines(results, options);
+  notes.push(...heads);
   notes.push(...skippedEditNotes(Object.fromEntries(editors.map((n) => [n, records[n].modulesPerEdit]))));
   notes.push(...movedOnEditNotes(Object.fromEntries(editors.map((n) => [n, { moved: records[n].movedOnEdits, edits: records[n].modulesPerEdit.length }]))));
   const heatmaps: Record<string, HeatmapData> = {};
@@ -54,7 +55,8 @@ export function writeRunOutputs(inp: RunSummaryInputs): { results: ResultsFile; 
       editors.map((n) => {
         const r = records[n];
         return [n, { train: r.train, retention: r.retention, modulesPerEdit: r.modulesPerEdit, msPerEdit: r.msPerEdit,
-          movedOnEdits: r.movedOnEdits, byPosition: r.byPosition, finalWeightsDigest: r.finalWeightsDigest, journal: r.journal }];
+          movedOnEdits: r.movedOnEdits, byPosition: r.byPosition, finalWeightsDigest: r.finalWeightsDigest, journal: r.journal,
+          options: r.options }];
       }),
     ),
     heatmaps,
@@ -62,7 +64,7 @@ export function writeRunOutputs(inp: RunSummaryInputs): { results: ResultsFile; 
   const byPosition: Record<string, PositionBucket[]> = {};
   for (const n of editors) if (records[n].byPosition) byPosition[n] = records[n].byPosition!;
   writeFileAtomic(run.reportHtml, renderReport({ results, heatmaps, byPosition, settings: reportSettings, notes }));
-  return { results, table: head ? `${formatTable(results)}\n\n${head}` : formatTable(results) };
+  return { results, table: heads.length ? `${formatTable(results)}\n\n${heads.join('\n')}` : formatTable(results) };
 }
 
 /**

@@ -20,6 +20,7 @@ import { writeRunOutputs } from './outputs';
 import { writeSplitFiles } from './requestFiles';
 import { checkOptions, defaultSizes, defaultStyle } from './plan';
 import { claimRunDir, readJsonIfExists, RunDir, settingsKey, writeJsonAtomic } from './state';
+import { editTimeOptions } from './editTimeOptions';
 import { editorKey, readyEditor } from './trainedEditor';
 import type { DataBundle, ModelBundle, RunOptions, RunnerDeps, TextRequest } from './types';
 import type { Splits } from '../datasets';
@@ -157,7 +158,7 @@ async function runWithModel(opts: RunOptions, deps: RunnerDeps, io: RunIO, ctx: 
           ...(opts.journal ? { journalFile: run.streamJournal(name) } : {}),
         });
         rec.metrics.train_seconds = ready.train?.seconds ?? 0;
-        records[name] = { key: ready.key, train: ready.train, ...rec };
+        records[name] = { key: ready.key, train: ready.train, ...rec, options: editTimeOptions(ready.editor.settings()) };
         writeJsonAtomic(run.editorResultJson(name), records[name]);
       } finally {
         ready.editor.dispose();

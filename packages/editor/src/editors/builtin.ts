@@ -7,3 +7,7 @@ import '../methods/hiedit';
 import '../methods/hiedit-reference';
 import '../methods/rledit';
 import '../methods/mend';
+import '../methods/random-k';
+import '../methods/fixed-k';
+import '../methods/all';
+import '../methods/noop';

@@ -6,10 +6,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { EditableModel, ParameterShift, TokenizedEditRequest } from '@hiedit/tensor-core';
 import {
-  calibrateSelection, DEFAULT_TRAINER_OPTIONS, disposeShifts, HiEditPolicy, PolicyTrainer, savePolicy, scaleShifts, SelectionCalibration,
+  calibrateSelection, CalibrationSettings, DEFAULT_TRAINER_OPTIONS, disposeShifts, HiEditPolicy, PolicyEdit, PolicyTrainer, savePolicy, scaleShifts,
+  SelectionCalibration,
   TrainerOptions, TrainProgress as RlProgress,
 } from '@hiedit/rl-hierarchy';
 import { Editor, EditorTrainOptions, EditorTrainResult, ShiftProposal, TrainProgress } from '../../editors/types';
+import { chooseFixedModules } from './fixedChoice';
+import { applySelection, ModuleSelection } from './selection';
 import type { PolicyMethod, ResolvedPolicySettings } from './settings';
 
 /** Sub-directory of an editor directory holding the policy (policy.json + policy.safetensors). */
@@ -24,7 +27,7 @@ export class PolicyEditor implements Editor {
   constructor(
     readonly method: PolicyMethod,
     readonly policy: HiEditPolicy,
-    private readonly s: ResolvedPolicySettings,
+    private s: ResolvedPolicySettings,
   ) {}
 
   get kind(): string {
@@ -39,21 +42,32 @@ export class PolicyEditor implements Editor {
     return this.s;
   }
 
+  /** The module-selection rule (the gate's unless the method is an ablation). */
+  get selection(): ModuleSelection {
+    return this.s.selection ?? { rule: 'gate' };
+  }
+
+  /** The calibration applied at edit time: the trainer's, or a reference-mode editor's edit-time-only one. */
+  get editCalibration(): CalibrationSettings | null {
+    return this.s.editCalibration ?? this.s.trainer.calibration;
+  }
+
   propose(model: EditableModel, request: TokenizedEditRequest): ShiftProposal {
     const opts = this.s.trainer;
+    const calibration = this.editCalibration;
     const trace = model.trace(request.edit, this.modules, opts.positions);
     try {
       // The authors' code keeps the low-level normalizers updating at test time (spec §5); ours freezes them.
-      const edit = this.policy.computeEdit(trace.features, { updateLowNormalizers: this.method.updateLowNormalizersAtEdit });
+      const edit = this.chooseModules(model, request, this.policy.computeEdit(trace.features, { updateLowNormalizers: this.method.updateLowNormalizersAtEdit }), calibration);
       let chosen = new Set(edit.mask.modules.filter((_, i) => edit.mask.selected[i]));
       let scale = 1;
       let tries: number | undefined;
-      if (opts.calibration) {
+      if (calibration) {
         // An edit that holds at no strength up to the bound (on any module set the miss rule tries) is skipped
         // rather than applied for nothing.
         let c: SelectionCalibration;
         try {
-          c = calibrateSelection(model, request.edit, edit, opts.calibration);
+          c = calibrateSelection(model, request.edit, edit, calibration);
         } catch (e) {
           disposeShifts(edit.shifts);
           throw e;
@@ -76,6 +90,28 @@ export class PolicyEditor implements Editor {
         f.keys.dispose();
         f.valueGrads.dispose();
       }
+    }
+  }
+
+  /**
+   * `edit` with the selection rule's choice in its mask (the gate's own for `gate`); the rule's scores order the
+   * calibration's fallback. Disposes `edit`'s shifts when the rule fails.
+   */
+  private chooseModules(model: EditableModel, request: TokenizedEditRequest, edit: PolicyEdit, calibration: CalibrationSettings | null): PolicyEdit {
+    const sel = this.selection;
+    if (sel.rule === 'gate') return edit;
+    try {
+      const modules = edit.mask.modules;
+      const k = this.policy.config.high?.k ?? modules.length;
+      const custom = this.method.customSelection;
+      if (sel.rule === 'custom' && !custom) throw new Error(`${this.kind}: a custom selection rule needs the method's customSelection`);
+      const mask = sel.rule === 'custom'
+        ? custom!({ model, request, modules, shifts: edit.shifts, k, calibration })
+        : applySelection(sel, modules, k, request.edit, edit.mask);
+      return { shifts: edit.shifts, mask: { modules, scores: mask.scores, selected: mask.selected } };
+    } catch (e) {
+      disposeShifts(edit.shifts);
+      throw e;
     }
   }
 
@@ -113,11 +149,24 @@ export class PolicyEditor implements Editor {
         trainer.loadState(dir);
       }
       const r = trainer.train(stream, options.validation ?? []);
+      if (r.status === 'done') this.chooseFixedAfterTraining(model, stream);
       return { steps: r.steps, epochs: r.epochsCompleted, seconds: r.seconds, finished: r.status === 'done',
         details: { stoppedEarly: r.stoppedEarly, ...(r.bestValidation !== undefined ? { bestValidation: r.bestValidation } : {}) } };
     } finally {
       trainer.dispose();
     }
+  }
+
+  /**
+   * fixed-k's choice, made once training has finished: the k modules of best merit on the training split (merit.ts),
+   * recorded in the settings (editor.json). A choice the settings already hold is kept.
+   */
+  private chooseFixedAfterTraining(model: EditableModel, stream: readonly TokenizedEditRequest[]): void {
+    const sel = this.selection;
+    if (sel.rule !== 'fixed' || sel.modules) return;
+    const k = this.policy.config.high?.k ?? this.modules.length;
+    const modules = chooseFixedModules(model, this.policy, stream, k, this.editCalibration, this.s.trainer.positions);
+    this.s = { ...this.s, selection: { rule: 'fixed', modules } };
   }
 
   save(dir: string): void {
