@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import { TokenizedEditRequest, WeightSnapshot } from '@hiedit/tensor-core';
-import './editors/builtin';
+import './methods/builtin';
 import { createEditor } from './editors/create';
 import { disposeProposal, Editor, EditorTrainOptions, EditorTrainResult } from './editors/types';
 import {

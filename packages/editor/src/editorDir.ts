@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { EditableModel, readJsonFile, writeJsonAtomic } from '@hiedit/tensor-core';
-import './editors/builtin';
+import './methods/builtin';
 import { editorFactory } from './editors/registry';
 import { Editor, EditorFactory, ResolvedSettings } from './editors/types';
 import { modelShapeInfo } from './methods/shapes';

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Editor, EditorTrainOptions, TrainProgress } from '../editors/types';
-import '../editors/builtin';
+import '../methods/builtin';
 import { createEditor } from '../editors/create';
 import { TRAIN_STATE_SUBDIR } from '../methods/policy/editor';
 import { editorFactory, editorKinds } from '../editors/registry';

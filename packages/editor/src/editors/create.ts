@@ -2,7 +2,7 @@
 import type { EditableModel } from '@hiedit/tensor-core';
 import { modelShapeInfo } from '../methods/shapes';
 import type { SettingsInput } from '../methods/schema';
-import './builtin';
+import '../methods/builtin';
 import { editorFactory } from './registry';
 import type { Editor, ResolveOptions } from './types';
 

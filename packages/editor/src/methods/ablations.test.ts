@@ -134,11 +134,11 @@ describe('ablation editors on a tiny GPT-2', () => {
     const digest = currentWeightsDigest(model);
     const paused = await le.train(REQUESTS, { seed: 1, stopAfter: 2 });
     expect(paused.finished).toBe(false);
-    expect((le.editor.settings() as { selection: unknown }).selection).toEqual({ rule: 'fixed', modules: null });
+    expect((le.editor.settings() as unknown as { selection: unknown }).selection).toEqual({ rule: 'fixed', modules: null });
     const r = await le.train(REQUESTS, { seed: 1 });
     expect(r.finished).toBe(true);
     expect(currentWeightsDigest(model)).toBe(digest);
-    const chosen = (le.editor.settings() as { selection: { modules: string[] } }).selection.modules;
+    const chosen = (le.editor.settings() as unknown as { selection: { modules: string[] } }).selection.modules;
     expect(chosen).toHaveLength(2);
     expect(new Set(chosen).size).toBe(2);
     for (const n of chosen) expect(MODULES).toContain(n);
