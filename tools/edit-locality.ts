@@ -55,7 +55,7 @@ export async function main(argv: string[]): Promise<void> {
     const tr = model.trace(T(r.prompt, r.target), mods, positions);
     const out = new Map<string, ParameterShift>();
     for (const [n, f] of tr.features) {
-      out.set(n, { kind: 'dense', delta: tf.tidy(() => tf.neg(tf.matMul(f.keys, f.valueGrads, true, false))) });
+      out.set(n, { kind: 'dense', delta: tf.tidy(() => tf.neg(tf.matMul(f.keys, f.valueGrads, true, false)) as tf.Tensor2D) });
       f.keys.dispose();
       f.valueGrads.dispose();
     }
@@ -101,10 +101,10 @@ export async function main(argv: string[]): Promise<void> {
     const out = new Map<string, ParameterShift>();
     for (const [n, f] of tr.features) {
       const inv = inverse(n, lambda);
-      out.set(n, { kind: 'dense', delta: tf.tidy(() => {
+      out.set(n, { kind: 'dense', delta: tf.tidy((): tf.Tensor2D => {
         const k = row === undefined ? f.keys : tf.slice(f.keys, [row, 0], [1, -1]);
         const g = row === undefined ? f.valueGrads : tf.slice(f.valueGrads, [row, 0], [1, -1]);
-        return tf.neg(tf.matMul(inv, tf.matMul(k, g, true, false)));
+        return tf.neg(tf.matMul(inv, tf.matMul(k, g, true, false))) as tf.Tensor2D;
       }) });
       f.keys.dispose();
       f.valueGrads.dispose();

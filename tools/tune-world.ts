@@ -17,12 +17,12 @@
  * 'gate-up-all' | string[], seed?: training seed (default 0, the benchmark's) }.
  * Validation stream = the run's validation split plus the requests no split uses (never evaluation ones).
  */
-import { initBackend, tf, type TokenizedTuple } from '@hiedit/tensor-core';
+import { initBackend, tf, WeightSnapshot, type TokenizedTuple } from '@hiedit/tensor-core';
 import { loadModel, tokenizeTuple } from '@hiedit/llm-loader';
-import { defaultEditModules, editorFactory, type EditorModel } from '@hiedit/editor';
+import { createEditor, defaultEditModules, editorFactory, LifelongEditor, type EditorModel } from '@hiedit/editor';
 import {
-  applyProposal, defaultSizes, ensureWorldModel, measureCases, readPretrained, readWorldDir, recordLocalityBaseline,
-  splitRequests, summarize, toEvalCase, type BenchModel, type EvalCase,
+  defaultSizes, ensureWorldModel, measureCases, readPretrained, readWorldDir, recordLocalityBaseline,
+  splitRequests, summarize, toEvalCase, type EvalCase,
 } from '@hiedit/benchmarks';
 import * as path from 'path';
 
@@ -83,7 +83,6 @@ async function main(argv: string[]): Promise<void> {
   const valCases: EvalCase[] = valReqs.map((r) => toEvalCase(r, tokenize));
   const earlyStop: EvalCase[] = splits.validation.map((r) => toEvalCase(r, tokenize));
   log(`world: ${requests.length} requests; train ${trainCases.length}, validation ${splits.validation.length} + ${extra.length} unused = ${valCases.length} (evaluation ${splits.evaluation.length}: not read)`);
-  const bench = model as unknown as BenchModel;
   const measureOpts = { style: 'zsre' as const, wild: false, vocabSize: model.config.vocabSize };
   const locBase = recordLocalityBaseline(model, valCases, measureOpts);
   const before = summarize(measureCases(model, valCases, locBase, measureOpts));
@@ -91,13 +90,12 @@ async function main(argv: string[]): Promise<void> {
 
   for (const t of trials) {
     const modules = pickModules(model as unknown as EditorModel, t.modules);
-    const saved = modules.map((n) => [n, model.readWeight(n)] as const);
-    const restore = () => { for (const [n, w] of saved) model.writeWeight(n, w); };
+    const saved = new WeightSnapshot(model, modules);
+    const restore = () => saved.restore();
     const factory = editorFactory(t.kind);
     // The trial seed drives both the policy initialization and the trainer's shuffling unless a policy seed is given.
-    const settings = { ...(t.settings ?? {}) } as { policy?: { seed?: number } };
-    if (factory.trainable) settings.policy = { seed: t.seed ?? 0, ...(settings.policy ?? {}) };
-    const editor = factory.create(model as unknown as EditorModel, modules, settings);
+    const editor = createEditor(t.kind, model, modules, t.settings ?? {}, { seed: t.seed ?? 0 });
+    const session = new LifelongEditor({ model: model as unknown as EditorModel, editor, tokenize });
     const t0 = Date.now();
     let trainInfo: unknown = null;
     const lossTrace: number[] = [];
@@ -125,13 +123,12 @@ async function main(argv: string[]): Promise<void> {
       restore();
       const perEdit: string[][] = [];
       const norms: number[] = [];
-      for (const c of valCases) {
-        const p = editor.propose(model as unknown as EditorModel, c);
-        for (const s of p.shifts.values()) {
-          norms.push(tf.tidy(() => (s.kind === 'dense' ? tf.norm(s.delta) : tf.norm(tf.matMul(s.left, s.right))).dataSync()[0]));
-        }
-        perEdit.push(applyProposal(bench, p as never));
-      }
+      // The engine's path, as `hiedit edit` and the benchmark stream apply edits.
+      valReqs.forEach((r) => {
+        const report = session.edit(r);
+        for (const m of report.selected) norms.push(m.norm);
+        perEdit.push(report.selected.map((m) => m.module));
+      });
       const m = summarize(measureCases(model, valCases, locBase, measureOpts));
       const counts: Record<string, number> = {};
       for (const e of perEdit) for (const n of e) counts[n.replace(/^model\.layers\./, 'L').replace('.mlp.', '.')] = (counts[n.replace(/^model\.layers\./, 'L').replace('.mlp.', '.')] ?? 0) + 1;
@@ -147,7 +144,7 @@ async function main(argv: string[]): Promise<void> {
     } finally {
       restore();
       editor.dispose();
-      for (const [, w] of saved) w.dispose();
+      saved.dispose();
     }
   }
   model.dispose();

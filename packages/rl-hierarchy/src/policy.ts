@@ -1,7 +1,7 @@
 /**
  * The two-level edit policy: low-level networks (one per shape group) + optional HiNet gate.
  */
-import { tf, disposeShifts, RunningNormalizer, SeededRandom, shapeKey, shiftToDense } from '@hiedit/tensor-core';
+import { tf, addShifts, RunningNormalizer, SeededRandom, shapeKey } from '@hiedit/tensor-core';
 import type { EditableModel, EditFeatures, ModuleDescriptor, ModuleMask, ParameterShift, ShiftSet, TokenizedEditRequest } from '@hiedit/tensor-core';
 import { resolvePolicyConfig } from './config';
 import type { PolicyConfig, PolicyConfigInput } from './config';
@@ -47,20 +47,12 @@ export interface PolicyForward {
  * Returns the names of the shifted modules, in policy order. Does not dispose `edit`.
  */
 export function applySelectedShifts(model: Pick<EditableModel, 'addShift'>, edit: PolicyEdit, scale = 1): string[] {
-  const applied: string[] = [];
-  edit.mask.modules.forEach((name, i) => {
-    if (!edit.mask.selected[i]) return;
-    const shift = edit.shifts.get(name);
-    if (!shift) throw new Error(`applySelectedShifts: module ${name} is selected but has no shift`);
-    const d = shiftToDense(shift);
-    try {
-      model.addShift(name, d, scale);
-    } finally {
-      d.dispose();
-    }
-    applied.push(name);
-  });
-  return applied;
+  const selected = edit.mask.modules.filter((_, i) => edit.mask.selected[i]);
+  for (const name of selected) {
+    if (!edit.shifts.has(name)) throw new Error(`applySelectedShifts: module ${name} is selected but has no shift`);
+  }
+  addShifts(model, edit.shifts, selected, scale);
+  return selected;
 }
 
 /** HiEdit's policy pair over a fixed ordered list of edit modules. */

@@ -57,6 +57,24 @@ export function scaleShifts(shifts: Map<string, ParameterShift>, scale: number):
   }
 }
 
+/**
+ * Adds `scale` times the named device shifts to the model's weights (W += scale * dW, outside autodiff), in the order
+ * given; the policy trainer's trajectory applies its edits this way. Does not dispose the shifts.
+ */
+export function addShifts(model: Pick<EditableModel, 'addShift'>, shifts: ReadonlyMap<string, ParameterShift>,
+  names: readonly string[], scale = 1): void {
+  for (const name of names) {
+    const shift = shifts.get(name);
+    if (!shift) throw new Error(`addShifts: module ${name} has no shift`);
+    const d = shiftToDense(shift);
+    try {
+      model.addShift(name, d, scale);
+    } finally {
+      d.dispose();
+    }
+  }
+}
+
 /** Copies a device shift to host memory, keeping low-rank factors factored. */
 export function toHostShift(module: string, shift: ParameterShift): HostShift {
   if (shift.kind === 'lowRank') {
