@@ -11,10 +11,12 @@ export type TrainMode = 'hiedit' | 'reference';
 
 /** How the HiNet gate learns in hiedit mode (TrainerOptions.gateTarget). */
 export type GateTarget = 'straightThrough' | 'counterfactual' | 'reinforce';
+/** Every gate target, in the order error messages list them. */
 export const GATE_TARGETS: readonly GateTarget[] = ['straightThrough', 'counterfactual', 'reinforce'];
 
 /** The baseline of the REINFORCE gate target (TrainerOptions.reinforceBaseline). */
 export type ReinforceBaseline = 'mean' | 'all';
+/** Every REINFORCE baseline, in the order error messages list them. */
 export const REINFORCE_BASELINES: readonly ReinforceBaseline[] = ['mean', 'all'];
 
 /** Trainer options; every field has a default (see DEFAULT_TRAINER_OPTIONS / REFERENCE_TRAINER_OPTIONS). */
