@@ -37,6 +37,20 @@ describe('policy editor settings', () => {
     model.dispose();
   });
 
+  test("hiedit takes the REINFORCE gate target and its options through its settings, validated by rl-hierarchy", () => {
+    const model = tinyGpt2(4);
+    const modules = defaultEditModules(model);
+    const trainer = { gateTarget: 'reinforce' as const, reinforceSamples: 3, reinforceBaseline: 'all' as const };
+    const hiedit = createEditor('hiedit', model, modules, { policy: POLICY, trainer });
+    expect(hiedit.settings().trainer).toMatchObject(trainer);
+    expect(() => createEditor('hiedit', model, modules, { policy: POLICY, trainer: { gateTarget: 'reinforce', reinforceBaseline: 'best' as never } }))
+      .toThrow(/trainer options: reinforceBaseline must be 'mean' or 'all', got best/);
+    expect(() => createEditor('hiedit', model, modules, { policy: POLICY, trainer: { gateTarget: 'reinforce', reinforceSamples: 1 } }))
+      .toThrow(/reinforceSamples must be at least 2 with reinforceBaseline 'mean'/);
+    hiedit.dispose();
+    model.dispose();
+  });
+
   test('hiedit-reference zeroes the low-level gradient each step for the MEND-style low level only (spec §5)', () => {
     const model = tinyGpt2(4);
     const modules = defaultEditModules(model);

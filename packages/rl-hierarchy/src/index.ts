@@ -46,5 +46,10 @@ export {
   presetUsesHighLevel,
   presetPolicyConfig,
   validateOptions,
+  GATE_TARGETS,
+  REINFORCE_BASELINES,
 } from './trainer-options';
-export type { TrainMode, TrainerOptions, TrainProgress, TrainResult, EditorKind } from './trainer-options';
+export type { TrainMode, TrainerOptions, TrainProgress, TrainResult, EditorKind, GateTarget, ReinforceBaseline } from './trainer-options';
+export { sampleModuleSets, reinforceGateLoss } from './trainer/gate-reinforce';
+export type { ReinforceTarget } from './trainer/gate-reinforce';
+export type { GateSignal } from './trainer/gate-targets';

@@ -9,6 +9,16 @@ import { resolveCalibration, type CalibrationSettings } from './calibrate';
 /** `hiedit`: exact in-graph gradients (default). `reference`: the authors' schedule, for parity. */
 export type TrainMode = 'hiedit' | 'reference';
 
+/** How the HiNet gate learns in hiedit mode (TrainerOptions.gateTarget). */
+export type GateTarget = 'straightThrough' | 'counterfactual' | 'reinforce';
+/** Every gate target, in the order error messages list them. */
+export const GATE_TARGETS: readonly GateTarget[] = ['straightThrough', 'counterfactual', 'reinforce'];
+
+/** The baseline of the REINFORCE gate target (TrainerOptions.reinforceBaseline). */
+export type ReinforceBaseline = 'mean' | 'all';
+/** Every REINFORCE baseline, in the order error messages list them. */
+export const REINFORCE_BASELINES: readonly ReinforceBaseline[] = ['mean', 'all'];
+
 /** Trainer options; every field has a default (see DEFAULT_TRAINER_OPTIONS / REFERENCE_TRAINER_OPTIONS). */
 export interface TrainerOptions {
   mode: TrainMode;
@@ -48,9 +58,20 @@ export interface TrainerOptions {
    * at the selected modules' strength. 'counterfactual': each module's shift is calibrated and scored on its own
    * (the same window loss and regularizer), and the gate's scores are trained by cross-entropy towards the k
    * modules that scored best; the model losses then reach only the low level. Costs one calibration and one window
-   * loss per module per step.
+   * loss per module per step. 'reinforce': `reinforceSamples` module sets of the gate's k are drawn from softmax of its
+   * scores (seeded), each scored as the edit it would be (at its own calibrated strength; window loss + regularizer),
+   * and the gate gets the REINFORCE gradient of each set's advantage over `reinforceBaseline`; the model losses then
+   * reach only the low level, which learns from the gate's top-k as always. Costs one calibration and one window loss
+   * per distinct sampled set per step.
    */
-  gateTarget: 'straightThrough' | 'counterfactual';
+  gateTarget: GateTarget;
+  /** gateTarget 'reinforce': module sets sampled per step (at least 2 with the 'mean' baseline). */
+  reinforceSamples: number;
+  /**
+   * gateTarget 'reinforce': what a sampled set's loss is compared with. 'mean': the mean loss of the step's samples;
+   * 'all': the loss with every module shifted (L_full, calibrated on all modules), the spec's advantage.
+   */
+  reinforceBaseline: ReinforceBaseline;
   /** Keep each step's selected shift applied (lifelong trajectory). false: every edit starts from the base model. */
   accumulateEdits: boolean;
   /** Compute L_full (all modules shifted) for the reported advantage L_sel - L_full (needs a high-level policy). */
@@ -128,6 +149,8 @@ export const DEFAULT_TRAINER_OPTIONS: Omit<TrainerOptions, 'maxSteps' | 'checkpo
   positions: 'all',
   calibration: null,
   gateTarget: 'straightThrough',
+  reinforceSamples: 4,
+  reinforceBaseline: 'mean',
   accumulateEdits: true,
   computeBaseline: true,
   zeroLowLevelGradEachStep: false,
@@ -199,13 +222,21 @@ export function validateOptions(o: TrainerOptions): void {
     if (o.mode !== 'hiedit') bad('calibration', 'is a hiedit-mode option (reference mode reproduces the authors\' schedule)');
     resolveCalibration(o.calibration, 'trainer options');
   }
-  if (o.gateTarget !== 'straightThrough' && o.gateTarget !== 'counterfactual') {
-    bad('gateTarget', `must be 'straightThrough' or 'counterfactual', got ${String(o.gateTarget)}`);
+  if (!GATE_TARGETS.includes(o.gateTarget)) bad('gateTarget', `must be ${oneOf(GATE_TARGETS)}, got ${String(o.gateTarget)}`);
+  if (o.gateTarget !== 'straightThrough' && o.mode !== 'hiedit') bad('gateTarget', `'${o.gateTarget}' is a hiedit-mode option`);
+  if (!Number.isInteger(o.reinforceSamples) || o.reinforceSamples < 1) bad('reinforceSamples', `must be a positive integer, got ${describeValue(o.reinforceSamples)}`);
+  if (!REINFORCE_BASELINES.includes(o.reinforceBaseline)) bad('reinforceBaseline', `must be ${oneOf(REINFORCE_BASELINES)}, got ${String(o.reinforceBaseline)}`);
+  if (o.reinforceBaseline === 'mean' && o.reinforceSamples < 2) {
+    bad('reinforceSamples', "must be at least 2 with reinforceBaseline 'mean' (one sample is its own mean: every advantage would be 0)");
   }
-  if (o.gateTarget === 'counterfactual' && o.mode !== 'hiedit') bad('gateTarget', "'counterfactual' is a hiedit-mode option");
   if (o.clipNorm <= 0) bad('clipNorm', `must be > 0, got ${o.clipNorm}`);
   if (o.beta1 >= 1 || o.beta2 >= 1) bad('beta1/beta2', `must be < 1, got ${o.beta1}, ${o.beta2}`);
   if (o.maxSteps !== undefined && (!Number.isInteger(o.maxSteps) || o.maxSteps < 0)) bad('maxSteps', `must be a non-negative integer, got ${describeValue(o.maxSteps)}`);
   if (o.checkpoint && (!Number.isInteger(o.checkpoint.everySteps) || o.checkpoint.everySteps < 1)) bad('checkpoint.everySteps', 'must be a positive integer');
 }
 
+/** "'a', 'b' or 'c'" for an error message. */
+function oneOf(values: readonly string[]): string {
+  const quoted = values.map((v) => `'${v}'`);
+  return quoted.length === 1 ? quoted[0] : `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}`;
+}

@@ -15,6 +15,7 @@ import { EarlyStopping } from './trainer/early-stop';
 import { EditWeights } from './trainer/edit-weights';
 import { paramNamesByVariable } from './trainer/grad-map';
 import type { StepGradients } from './trainer/grad-map';
+import type { GateSignal } from './trainer/gate-targets';
 import { hieditGradients } from './trainer/gradients-hiedit';
 import { referenceGradients } from './trainer/gradients-reference';
 import { runSession } from './trainer/loop';
@@ -100,7 +101,7 @@ export class PolicyTrainer {
    * hiedit mode: the objective as a function of the policy parameters through W + mask * dW(theta).
    * Exposed for gradient checks; returns the gradients (caller owns) and the loss terms.
    */
-  hieditGradients(features: ReadonlyMap<string, EditFeatures>, window: readonly WindowItem[], scale = 1, gateTarget?: Float32Array): StepGradients {
+  hieditGradients(features: ReadonlyMap<string, EditFeatures>, window: readonly WindowItem[], scale = 1, gateTarget?: GateSignal): StepGradients {
     return hieditGradients(this.run.ctx, features, window, scale, gateTarget);
   }
 

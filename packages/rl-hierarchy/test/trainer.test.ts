@@ -1,11 +1,12 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tf, initBackend, SeededRandom, randomNormal, klDivergence } from '@hiedit/tensor-core';
+import { tf, initBackend, klDivergence } from '@hiedit/tensor-core';
 import type { TokenizedEditRequest } from '@hiedit/tensor-core';
 import { HiEditPolicy, PolicyTrainer, localityReference, windowWeights, presetTrainerOptions, presetPolicyConfig } from '@hiedit/rl-hierarchy';
 import type { PolicyConfigInput, TrainerOptions, TrainProgress, WindowItem } from '@hiedit/rl-hierarchy';
 import { ToyLM, toyRequests } from './toy-lm';
+import { expectGateTargetGradients, perturb } from './gate-target-check';
 
 // the package default backend (wasm here); it must be initialized before any tensor is made
 beforeAll(async () => {
@@ -15,14 +16,6 @@ beforeAll(async () => {
 const SPEC = { vocab: 11, dim: 6, ffn: 8, seed: 3 };
 const POLICY: PolicyConfigInput = { low: { rank: 3, blocks: 1, initEta: 0.05 }, high: { hidden: 6, k: 2 }, seed: 5 };
 const BASE_OPTS: Partial<TrainerOptions> = { epochs: 2, updateEvery: 2, backDepth: 3, metaLr: 1e-2, seed: 9, patience: 5 };
-
-function perturb(policy: HiEditPolicy, seed: number, std: number): void {
-  const rng = new SeededRandom(seed);
-  for (const n of policy.params.names()) {
-    const v = policy.params.get(n);
-    tf.tidy(() => v.assign(tf.add(v, randomNormal(v.shape, rng.fork(n), std))));
-  }
-}
 
 function hostParams(policy: HiEditPolicy): Record<string, number[]> {
   const out: Record<string, number[]> = {};
@@ -169,49 +162,9 @@ describe('hiedit-mode gradients', () => {
 
 describe("gateTarget 'counterfactual'", () => {
   test('the gate gets exactly the gradient of the target cross-entropy; the low level that of the hard-masked losses', () => {
-    const model = new ToyLM(SPEC);
-    const reqs = toyRequests(3, SPEC.vocab, 17);
-    const policy = new HiEditPolicy(model.modules, { ...POLICY, low: { rank: 3, blocks: 1, initEta: 0.3 } });
-    const trainer = new PolicyTrainer(model, policy, { ...BASE_OPTS, gateTarget: 'counterfactual' });
-    const trace = model.trace(reqs[2].edit, policy.moduleNames());
-    policy.updateNormalizers(trace.features, { low: true, high: true });
-    perturb(policy, 18, 0.2);
-    const w = windowWeights(3, 0.95);
-    const pBefore = localityReference(model, reqs);
-    const items: WindowItem[] = reqs.map((r, i) => ({ request: r, weight: w[i], pBefore: pBefore[i] }));
     const target = Float32Array.from([0, 0.5, 0, 0.5]);
-    const step = trainer.hieditGradients(trace.features, items, 1, target);
-    const straight = trainer.hieditGradients(trace.features, items, 1);
-    // independent: d/dtheta of -sum q log softmax(scores) over the gate's parameters
-    const names = policy.params.names().filter((n) => n.startsWith('high.'));
-    const { value, grads } = tf.variableGrads(() => tf.neg(tf.sum(tf.mul(tf.tensor1d(target), tf.logSoftmax(policy.high!.scores(trace.features))))) as tf.Scalar,
-      names.map((n) => policy.params.get(n)));
-    value.dispose();
-    let checked = 0;
-    for (const n of names) {
-      const want = grads[policy.params.get(n).name];
-      const got = step.grads.get(n);
-      const wv = want ? Array.from(want.dataSync()) : [];
-      if (wv.every((x) => x === 0)) continue;
-      expect(got).toBeDefined();
-      const gv = Array.from(got!.dataSync());
-      gv.forEach((x, i) => expect(x).toBeCloseTo(wv[i], 5));
-      checked++;
-    }
-    expect(checked).toBeGreaterThan(0);
-    // the straight-through run gives the gate another gradient (the model losses), so the test can fail
-    const gateW = 'high.gate.W';
-    expect(Array.from(straight.grads.get(gateW)!.dataSync())).not.toEqual(Array.from(step.grads.get(gateW)!.dataSync()));
-    // the low level is trained on the same selected shift either way (hard mask forward)
-    const low = [...step.grads.keys()].find((n) => n.startsWith('low.'))!;
-    const a = Array.from(step.grads.get(low)!.dataSync());
-    Array.from(straight.grads.get(low)!.dataSync()).forEach((x, i) => expect(x).toBeCloseTo(a[i], 5));
-    for (const g of [...Object.values(grads), ...step.grads.values(), ...straight.grads.values()]) g.dispose();
-    for (const f of trace.features.values()) { f.keys.dispose(); f.valueGrads.dispose(); }
-    pBefore.forEach((p) => p?.dispose());
-    trainer.dispose();
-    policy.dispose();
-    model.dispose();
+    expectGateTargetGradients(SPEC, { ...POLICY, low: { rank: 3, blocks: 1, initEta: 0.3 } }, { ...BASE_OPTS, gateTarget: 'counterfactual' }, target,
+      (scores) => tf.neg(tf.sum(tf.mul(tf.tensor1d(target), tf.logSoftmax(scores)))) as tf.Scalar, (p) => perturb(p, 18, 0.2));
   });
 
   test('training with it is seeded, learns and leaks nothing; reference mode and adaptive k refuse it', () => {
@@ -226,7 +179,7 @@ describe("gateTarget 'counterfactual'", () => {
     const model = new ToyLM(SPEC);
     const policy = new HiEditPolicy(model.modules, POLICY);
     expect(() => new PolicyTrainer(model, policy, { mode: 'reference', gateTarget: 'counterfactual' })).toThrow(/'counterfactual' is a hiedit-mode option/);
-    expect(() => new PolicyTrainer(model, policy, { gateTarget: 'oracle' as never })).toThrow(/gateTarget must be 'straightThrough' or 'counterfactual'/);
+    expect(() => new PolicyTrainer(model, policy, { gateTarget: 'oracle' as never })).toThrow(/gateTarget must be 'straightThrough', 'counterfactual' or 'reinforce'/);
     const adaptive = new HiEditPolicy(model.modules, { ...POLICY, high: { hidden: 6, adaptive: true } });
     expect(() => new PolicyTrainer(model, adaptive, { gateTarget: 'counterfactual' })).toThrow(/does not train an adaptive-k threshold/);
     adaptive.dispose();

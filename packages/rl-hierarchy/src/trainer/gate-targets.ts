@@ -1,6 +1,6 @@
 /**
- * What the gate learns from in hiedit mode: its own straight-through mask (no target), or a counterfactual target
- * that scores every module's shift on its own.
+ * What the gate learns from in hiedit mode: its own straight-through mask (no target), a counterfactual target that
+ * scores every module's shift on its own, or a REINFORCE target over sampled module sets (gate-reinforce.ts).
  */
 import { tf } from '@hiedit/tensor-core';
 import type { TokenizedEditRequest } from '@hiedit/tensor-core';
@@ -9,23 +9,36 @@ import type { WindowItem } from '../loss';
 import { shiftToDense } from '@hiedit/tensor-core';
 import type { PolicyEdit } from '../policy';
 import type { TrainingContext } from './context';
+import { reinforceGateTarget } from './gate-reinforce';
+import type { ReinforceTarget } from './gate-reinforce';
 import { calibratedScale, moduleScales } from './strength';
 
-/** A step's calibrated strength and the gate's target (undefined: the gate learns straight through its mask). */
+/**
+ * What the gate learns from in the gradient pass: a target distribution over modules (counterfactual), a REINFORCE
+ * target, or undefined (straight through its mask).
+ */
+export type GateSignal = Float32Array | ReinforceTarget | undefined;
+
+/** A step's calibrated strength and the gate's target. */
 export interface StepGate {
   scale: number;
-  target: Float32Array | undefined;
+  target: GateSignal;
 }
 
-/** The strength `edit` is trained at on `request`, and the counterfactual gate target when the options ask for it. */
-export function stepGate(ctx: TrainingContext, request: TokenizedEditRequest, edit: PolicyEdit, window: readonly WindowItem[]): StepGate {
+/**
+ * The strength `edit` is trained at on `request`, and the gate's target when the options ask for one. `step` (the
+ * run's global step) seeds the REINFORCE samples.
+ */
+export function stepGate(ctx: TrainingContext, request: TokenizedEditRequest, edit: PolicyEdit, window: readonly WindowItem[], step: number): StepGate {
   const o = ctx.options;
+  const learnsTarget = o.mode === 'hiedit' && ctx.policy.high !== null;
   // The counterfactual target calibrates every module on its own; a one-module selection reuses its strength.
-  const perModule = o.mode === 'hiedit' && o.gateTarget === 'counterfactual' && ctx.policy.high ? moduleScales(ctx, request, edit) : undefined;
+  const perModule = learnsTarget && o.gateTarget === 'counterfactual' ? moduleScales(ctx, request, edit) : undefined;
   const chosen = edit.mask.selected.flatMap((s, i) => (s ? [i] : []));
   const scale = perModule && chosen.length === 1 ? perModule[chosen[0]] : calibratedScale(ctx, request, edit, false);
-  const target = perModule ? counterfactualGateTarget(ctx, edit, window, perModule) : undefined;
-  return { scale, target };
+  if (perModule) return { scale, target: counterfactualGateTarget(ctx, edit, window, perModule) };
+  if (learnsTarget && o.gateTarget === 'reinforce') return { scale, target: reinforceGateTarget(ctx, request, edit, window, step) };
+  return { scale, target: undefined };
 }
 
 /**

@@ -96,7 +96,7 @@ function trainStep(run: TrainingRun, train: readonly TokenizedEditRequest[], hoo
   const o = ctx.options;
   const request = train[p.current()];
   const requests = p.window(o.backDepth).map((i) => train[i]);
-  const s = runStep(ctx, run.updates, request, requests);
+  const s = runStep(ctx, run.updates, request, requests, p.step);
   p.advance(s.loss);
   o.onProgress?.({
     kind: 'step',

@@ -12,8 +12,8 @@ export function resolveTrainerOptions(options: Partial<TrainerOptions>, policy: 
   const merged = { ...DEFAULT_TRAINER_OPTIONS, ...modeDefaults, ...stripUndefined(options) } as TrainerOptions;
   const resolved = { ...merged, calibration: resolveCalibration(merged.calibration) };
   validateOptions(resolved);
-  if (resolved.gateTarget === 'counterfactual' && policy.config.high?.adaptive) {
-    throw new Error("trainer options: gateTarget 'counterfactual' trains a top-k gate; it does not train an adaptive-k threshold");
+  if (resolved.gateTarget !== 'straightThrough' && policy.config.high?.adaptive) {
+    throw new Error(`trainer options: gateTarget '${resolved.gateTarget}' trains a top-k gate; it does not train an adaptive-k threshold`);
   }
   return resolved;
 }

@@ -32,8 +32,11 @@ export interface StepOutcome {
   updated: boolean;
 }
 
-/** Train on `request`, the newest of the back-tracking window `requests` (oldest first). */
-export function runStep(ctx: TrainingContext, updates: UpdateSchedule, request: TokenizedEditRequest, requests: readonly TokenizedEditRequest[]): StepOutcome {
+/**
+ * Train on `request`, the newest of the back-tracking window `requests` (oldest first); `stepIndex` is the run's global
+ * step count before this step (it seeds what the step samples).
+ */
+export function runStep(ctx: TrainingContext, updates: UpdateSchedule, request: TokenizedEditRequest, requests: readonly TokenizedEditRequest[], stepIndex: number): StepOutcome {
   const { model, policy, options: o } = ctx;
   const trace = model.trace(request.edit, ctx.names, o.positions);
   const features = trace.features;
@@ -45,7 +48,7 @@ export function runStep(ctx: TrainingContext, updates: UpdateSchedule, request: 
     const weights = windowWeights(requests.length, o.gamma);
     const window: WindowItem[] = requests.map((r, i) => ({ request: r, weight: weights[i], pBefore: pBefore[i] }));
     edit = policy.computeEdit(features);
-    const gate = stepGate(ctx, request, edit, window);
+    const gate = stepGate(ctx, request, edit, window, stepIndex);
     const step = o.mode === 'hiedit' ? hieditGradients(ctx, features, window, gate.scale, gate.target) : referenceGradients(ctx, features, window, edit);
     const updated = updates.add(step.grads);
     const full = o.computeBaseline && policy.high ? fullLoss(ctx, window, edit, calibratedScale(ctx, request, edit, true)) : undefined;
