@@ -7,6 +7,7 @@ import { currentWeightsDigest, runCli, undocumentedFlags, type DefinedCommand } 
 import { validateResults } from '../report';
 import { defaultDeps } from '../runner/defaults';
 import { benchCommands, main, parseRunArgs, runCommand } from './main';
+import { oracleGapCommand } from './oracle-gap-command';
 
 function capture() {
   const out: string[] = [];
@@ -44,6 +45,9 @@ describe('hiedit-bench command line', () => {
     expect(parseRunArgs([]).modelArch).toBeUndefined();
     expect(() => parseRunArgs(['--model-arch', 'bert'])).toThrow(/--model-arch must be llama or gpt2, got "bert"/);
     expect(() => parseRunArgs(['--model-arch', 'gpt2', '--model', 'dir'])).toThrow(/--model-arch .*cannot be combined with --model DIR/);
+    expect(parseRunArgs(['--machinery', 'none']).run.machinery).toBe('none');
+    expect(parseRunArgs([]).run.machinery).toBeUndefined();
+    expect(() => parseRunArgs(['--machinery', 'some'])).toThrow(/^--machinery must be hiedit or none, got "some"$/);
   });
 
   test('--pretrain-settings reads a checked JSON of pretraining settings and merges --model-seed / --model-arch', () => {
@@ -164,6 +168,70 @@ describe('hiedit-bench command line', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 120000);
+
+  // --machinery reaches every policy editor and is recorded; oracle-gap with the same flags reuses the run's trained
+  // HiEdit and judges every k-set on every evaluation request with the run's metrics.
+  test('--machinery none runs every policy editor without machinery; oracle-gap judges the run\'s HiEdit', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-bench-gap-'));
+    try {
+      const tiny = tinyWorldDeps(24, 4, 64);
+      const settings = path.join(dir, 'editors.json');
+      const small = { policy: { low: { rank: 4 }, high: { hidden: 8 } }, trainer: { epochs: 1 } };
+      fs.writeFileSync(settings, JSON.stringify({ hiedit: small, rledit: { policy: { low: { rank: 4 } }, trainer: { epochs: 1 } } }));
+      const out = path.join(dir, 'out');
+      const flags = ['--editor-settings', settings, '--machinery', 'none', '--train', '4', '--val', '2', '--eval', '5', '--num-pre', '2',
+        '--held-out', '5', '--no-wild', '--out', out, '--cache-dir', path.join(dir, 'cache'), '--quiet'];
+      const run = capture();
+      expect(await runCli('hiedit-bench', [runCommand(tiny)], ['run', '--editors', 'hiedit,rledit,ft', ...flags], run.io)).toBe(0);
+      const details = JSON.parse(fs.readFileSync(path.join(out, 'details.json'), 'utf8'));
+      expect(details.settings.machinery).toBe('none');
+      expect([details.editors.hiedit.options, details.editors.rledit.options, details.editors.ft.options]).toEqual(['none', 'none', 'none (no policy)']);
+      expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toMatch(/none for every policy editor/);
+
+      // a contradicting per-editor setting is refused before any work
+      const clash = path.join(dir, 'clash.json');
+      fs.writeFileSync(clash, JSON.stringify({ rledit: { machinery: 'hiedit' } }));
+      const refused = capture();
+      expect(await runCli('hiedit-bench', [runCommand(tiny)], ['run', '--editors', 'rledit', '--machinery', 'none', '--editor-settings', clash, '--out', out], refused.io)).toBe(2);
+      expect(refused.err.join('')).toMatch(/--machinery none contradicts --editor-settings "rledit": \{"machinery": "hiedit"\}/);
+
+      const gap = capture();
+      expect(await runCli('hiedit-bench', [oracleGapCommand(tiny)], ['oracle-gap', ...flags], gap.io)).toBe(0);
+      expect(gap.err.join('')).toMatch(/hiedit: trained earlier, loading/);
+      const report = JSON.parse(gap.out.join(''));
+      const file = JSON.parse(fs.readFileSync(path.join(out, 'oracle-gap.json'), 'utf8'));
+      expect(file).toMatchObject(report);
+      // the tiny model's default candidates are both layers' down_proj; HiEdit's k is 1 of them
+      expect(report).toMatchObject({ editor: 'hiedit', k: 1, sets: 2, edits: 5, machinery: 'none', options: 'none', trainedEarlier: true });
+      expect(file.setModules).toEqual(report.candidates.map((m: string) => [m]));
+      expect(file.perEdit.map((e: { id: string }) => e.id)).toEqual(
+        fs.readFileSync(path.join(out, 'requests', 'evaluation.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).id));
+      expect(report.oracleMean).toBeGreaterThanOrEqual(report.bestFixedMean);
+      expect(report.bestFixedMean).toBeGreaterThanOrEqual(report.randomSetMean);
+      expect(report.gapPoints).toBeCloseTo(report.oracleMean - report.bestFixedMean, 10);
+      // without calibration HiEdit's editor applies the gate's first choice at strength 1, exactly what its set was
+      // scored with: the editor's own path and the matrix agree edit by edit
+      for (const e of file.perEdit) {
+        expect(e.gate).toBeGreaterThanOrEqual(0);
+        expect(e.hiedit).toBeCloseTo(e.scores[e.gate], 10);
+        expect(e.hieditModules).toEqual(file.setModules[e.gate]);
+      }
+      expect(report.hieditMean).toBeCloseTo(report.gateMean, 10);
+
+      // every set at once (k = 2 of 2) leaves no choice: no gap
+      const all = capture();
+      expect(await runCli('hiedit-bench', [oracleGapCommand(tiny)], ['oracle-gap', ...flags, '--k', '2'], all.io)).toBe(0);
+      const whole = JSON.parse(all.out.join(''));
+      expect([whole.sets, whole.gapPoints, whole.gateMean]).toEqual([1, 0, null]);
+      expect(whole.oracleMean).toBeCloseTo(whole.randomSetMean, 10);
+
+      const bounded = capture();
+      expect(await runCli('hiedit-bench', [oracleGapCommand(tiny)], ['oracle-gap', ...flags, '--max-sets', '1'], bounded.io)).toBe(1);
+      expect(bounded.err.join('')).toMatch(/2 candidate modules give 2 sets of 1, more than --max-sets 1 .*raise --max-sets or lower --k/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240000);
 
   // A trained HiEdit reloaded by a resumed run must edit exactly as the run that trained it: the same per-edit
   // module choices (which calibration decides) and the same metrics. This is the real editor on a real tiny model.

@@ -8,12 +8,14 @@ import * as path from 'path';
 import { CliUsageError, defineCommand, initBackend, parseFlags, readJsonFile, runCli, type CliCommand, type CliIO, type ParsedFlags } from '@hiedit/tensor-core';
 import { progressFactory } from '../progress';
 import { runBenchmark, type RunOptions, type RunnerDeps, type BenchDataset } from '../runner';
+import { checkRunMachinery, RUN_MACHINERY_EDITORS, RUN_MACHINERY_PRESETS, type RunMachinery } from '../runner/runMachinery';
 import { defaultDeps } from '../runner/defaults';
 import type { MetricStyle } from '../eval';
 import { reportCommand, validateCommand } from './report-commands';
 import { aggregateCommand } from './aggregate-command';
 import { evalCommand } from './eval-command';
 import { splitsCommand } from './splits-command';
+import { oracleGapCommand } from './oracle-gap-command';
 import { WORLD_PERSONS_RANGE } from '../testbed/world';
 import { DEFAULT_TRAIN_SETTINGS, resolveTrainSettings, type PretrainArch, type TrainSettingsInput } from '../testbed/pretrain';
 
@@ -42,6 +44,7 @@ export const RUN_FLAGS = {
   wild: 'boolean',
   'held-out': 'int',
   'editor-settings': 'string',
+  machinery: 'string',
   modules: 'string',
   'cache-dir': 'string',
   'world-seed': 'int',
@@ -82,6 +85,13 @@ export const RUN_FLAG_HELP = [
   `--no-wild                 skip the generation metrics WILD_ES / WILD_GS`,
   `--held-out N              held-out facts for retention (default 200)`,
   `--editor-settings FILE    JSON {"hiedit": {...}, "rledit": {...}} passed to the editors`,
+  `--machinery hiedit|none   the same edit-time options (strength calibration with its miss rule, key`,
+  `                          preconditioner, module-space factors: the \`machinery\` setting) for every policy`,
+  `                          editor of the run: ${RUN_MACHINERY_EDITORS.join(', ')}; default: each editor's own`,
+  `                          (hiedit and the ablations hiedit, the others none). Not ft (no policy: its`,
+  `                          optimizer has none of these parts), noop (applies nothing) nor oracle-k (an upper`,
+  `                          bound judged at HiEdit's calibrated strength, not a compared editor). Refused`,
+  `                          beside --editor-settings that set machinery or one of its parts otherwise`,
   `--modules LIST            edit modules (default: the editor package's default for the architecture)`,
   `--cache-dir DIR           cache of pretrained models (default HIEDIT_CACHE_DIR or .hiedit-cache)`,
   `--world-seed N            seed of the generated world (default 0)`,
@@ -209,6 +219,7 @@ export function runArgsFromFlags(flags: ParsedFlags<typeof RUN_FLAGS>): RunArgs 
     wild: flags.wild ?? true,
     ...(flags['held-out'] !== undefined ? { heldOut: flags['held-out'] } : {}),
     ...(flags['editor-settings'] !== undefined ? { editorSettings: readEditorSettings(flags['editor-settings']) } : {}),
+    ...(flags.machinery !== undefined ? { machinery: flags.machinery as RunMachinery } : {}),
     ...(flags.modules !== undefined ? { modules: list(flags.modules, 'modules') } : {}),
     ...(flags['cache-dir'] !== undefined ? { cacheDir: flags['cache-dir'] } : {}),
     skipInvalid: flags['skip-invalid'] ?? false,
@@ -217,6 +228,14 @@ export function runArgsFromFlags(flags: ParsedFlags<typeof RUN_FLAGS>): RunArgs 
     quiet: flags.quiet ?? false,
     ...(flags.journal ? { journal: true } : {}),
   };
+  if (flags.machinery !== undefined && !(RUN_MACHINERY_PRESETS as readonly string[]).includes(flags.machinery)) {
+    throw new CliUsageError(`--machinery must be ${RUN_MACHINERY_PRESETS.join(' or ')}, got ${JSON.stringify(flags.machinery)}`);
+  }
+  try {
+    checkRunMachinery(run);
+  } catch (e) {
+    throw new CliUsageError((e as Error).message.replace(/^run: /, ''));
+  }
   if (flags['model-seed'] !== undefined && flags.model !== undefined) {
     throw new CliUsageError('--model-seed seeds the pretraining of the built-in models; it cannot be combined with --model DIR');
   }
@@ -294,7 +313,7 @@ export function runCommand(
 
 /** Every hiedit-bench command, in help order. A new command is a defineCommand added to this list. */
 export function benchCommands(): CliCommand[] {
-  return [runCommand(), splitsCommand(), evalCommand(), reportCommand, validateCommand, aggregateCommand];
+  return [runCommand(), oracleGapCommand(), splitsCommand(), evalCommand(), reportCommand, validateCommand, aggregateCommand];
 }
 
 /** Entry point of bin/hiedit-bench.js: runs argv (without node and the script), returns the exit code. */

@@ -22,11 +22,12 @@ import { checkOptions, defaultSizes, defaultStyle } from './plan';
 import { claimRunDir, readJsonIfExists, RunDir, settingsKey, writeJsonAtomic } from './state';
 import { editTimeOptions } from './editTimeOptions';
 import { editorKey, readyEditor } from './trainedEditor';
+import { checkRunMachinery, runEditorSettings, runMachineryLabel } from './runMachinery';
 import type { DataBundle, ModelBundle, RunOptions, RunnerDeps, TextRequest } from './types';
 import type { Splits } from '../datasets';
 import type { RetentionSelection } from './cases';
 import type { SplitPlan } from './plan';
-import type { MetricStyle } from '../eval';
+import type { MeasureOptions, MetricStyle } from '../eval';
 
 export { checkOptions, defaultSizes, defaultStyle, defaultValidationSize, type SplitPlan } from './plan';
 export { prepareCheckpointDir } from './trainedEditor';
@@ -73,24 +74,33 @@ const DEFAULT_HELD_OUT = 200;
 /** Runs the benchmark; see the module comment. */
 export async function runBenchmark(opts: RunOptions, deps: RunnerDeps, io: RunIO): Promise<RunOutcome> {
   checkOptions(opts);
+  checkRunMachinery(opts);
   // Unknown editor names fail now, not after minutes of pretraining.
   for (const name of opts.editors) deps.editorFactory(name);
+  const ctx = await prepareRun(opts, deps, io);
+  try {
+    return await runWithModel(opts, deps, io, ctx);
+  } finally {
+    // The run owns the model it obtained.
+    ctx.mb.model.dispose();
+  }
+}
+
+/**
+ * The run's data, splits and model (pretrained or reused from the cache, taught every request the run uses); the
+ * caller owns `mb.model` and disposes it. `hiedit-bench oracle-gap` prepares the same way, so it finds the run's
+ * cached models and trained editors.
+ */
+export async function prepareRun(opts: RunOptions, deps: Pick<RunnerDeps, 'loadData' | 'obtainModel'>, io: RunIO): Promise<RunContext> {
   const progress = io.progress ?? progressFactory({ quiet: opts.quiet });
   const planned = await planSplits(opts, deps, progress, io);
   const used = [...planned.splits.train, ...planned.splits.validation, ...planned.splits.evaluation];
   const mb = await deps.obtainModel(opts, planned.data, progress, [...used.map((r) => r.id), ...planned.retained.requestIds]);
-  try {
-    return await runWithModel(opts, deps, io, {
-      ...planned, mb, progress, style: opts.style ?? defaultStyle(opts.dataset), wild: opts.wild ?? true, heldOut: opts.heldOut ?? DEFAULT_HELD_OUT,
-    });
-  } finally {
-    // The run owns the model it obtained.
-    mb.model.dispose();
-  }
+  return { ...planned, mb, progress, style: opts.style ?? defaultStyle(opts.dataset), wild: opts.wild ?? true, heldOut: opts.heldOut ?? DEFAULT_HELD_OUT };
 }
 
 /** What a run knows once its data and model are ready. */
-interface RunContext extends RunSplits {
+export interface RunContext extends RunSplits {
   mb: ModelBundle;
   progress: ProgressFactory;
   style: MetricStyle;
@@ -99,13 +109,20 @@ interface RunContext extends RunSplits {
 }
 
 /** The run's settings: what results depend on, and so the key its saved phases are kept under. */
-function runSettings(opts: RunOptions, ctx: RunContext, modules: readonly string[]): Record<string, unknown> {
+export function runSettings(opts: RunOptions, ctx: RunContext, modules: readonly string[]): Record<string, unknown> {
   const { data, mb } = ctx;
   return {
     dataset: opts.dataset, data: data.label, dataHash: data.hash, skipInvalid: opts.skipInvalid === true, model: mb.name,
     modelHash: mb.hash, seed: opts.seed, nTrain: ctx.nTrain, nVal: ctx.nVal, nEval: ctx.nEval, numPre: ctx.numPre,
     style: ctx.style, wild: ctx.wild, heldOut: ctx.heldOut, modules,
   };
+}
+
+/** How the run scores a model: its metric style, generation metrics, decoding and vocabulary. */
+export function runMeasure(ctx: Pick<RunContext, 'mb' | 'style' | 'wild'>): MeasureOptions & { vocabSize: number } {
+  const model = ctx.mb.model;
+  const decode = model.tokenizer ? (ids: number[]) => model.tokenizer!.decode(ids, { skipSpecialTokens: true }) : undefined;
+  return { style: ctx.style, wild: ctx.wild, decode, vocabSize: model.config.vocabSize };
 }
 
 /** The part of a run after the model is ready (split out so the model is disposed whatever happens). */
@@ -123,8 +140,7 @@ async function runWithModel(opts: RunOptions, deps: RunnerDeps, io: RunIO, ctx: 
   const tokenize = (p: string, a: string): TokenizedTuple => mb.tokenize(p, a);
   const evalCases = splits.evaluation.map((r) => toEvalCase(r, tokenize));
   const facts = retained.facts.map((f) => tokenize(f.prompt, f.answer));
-  const decodeFn = model.tokenizer ? (ids: number[]) => model.tokenizer!.decode(ids, { skipSpecialTokens: true }) : undefined;
-  const measure = { style: ctx.style, wild: ctx.wild, decode: decodeFn, vocabSize: model.config.vocabSize };
+  const measure = runMeasure(ctx);
 
   const skipped: string[] = [];
   const notes = [...(mb.notes ?? [])];
@@ -139,7 +155,7 @@ async function runWithModel(opts: RunOptions, deps: RunnerDeps, io: RunIO, ctx: 
   const records: Record<string, EditorRecord> = {};
   try {
     for (const name of opts.editors) {
-      const id = { name, factory: deps.editorFactory(name), model, modules, given: opts.editorSettings?.[name] ?? {}, seed: opts.seed, runKey };
+      const id = { name, factory: deps.editorFactory(name), model, modules, given: runEditorSettings(opts, name), seed: opts.seed, runKey };
       const prev = readJsonIfExists<EditorRecord>(run.editorResultJson(name));
       if (prev && prev.key === editorKey(id).key && (!opts.journal || prev.journal)) {
         records[name] = prev;
@@ -169,13 +185,16 @@ async function runWithModel(opts: RunOptions, deps: RunnerDeps, io: RunIO, ctx: 
     snapshot.dispose();
   }
 
+  // Recorded beside the run's settings but not in its key: each editor's key covers its resolved settings.
+  const recorded = opts.machinery !== undefined ? { ...settings, machinery: opts.machinery } : settings;
   const { results, table } = writeRunOutputs({
-    run, editors: opts.editors, records, modules, notes, settings,
+    run, editors: opts.editors, records, modules, notes, settings: recorded,
     results: { dataset: opts.dataset, model: mb.name, seed: opts.seed, n_train: ctx.nTrain, n_eval: ctx.nEval, num_pre: ctx.numPre },
     reportSettings: {
       editors: opts.editors.join(','), data_file: data.file, model_dir: mb.dir, n_val: ctx.nVal, metric_style: ctx.style,
       generation_metrics: ctx.wild, held_out_facts: facts.length, edit_modules: modules.join(', '),
       editor_settings: JSON.stringify(opts.editorSettings ?? {}),
+      edit_time_options: runMachineryLabel(opts.machinery),
     },
   });
   return { results, resultsPath: run.resultsJson, reportPath: run.reportHtml, table, skipped };

@@ -109,6 +109,11 @@ export interface RunOptions {
   heldOut?: number;
   /** Per-editor settings, passed to the editor factory and its training. */
   editorSettings?: Record<string, Record<string, unknown>>;
+  /**
+   * The edit-time machinery (`machinery` setting) of every policy editor of the run (runMachinery.ts); absent: each
+   * editor's own default.
+   */
+  machinery?: 'hiedit' | 'none';
   /** Edit modules (default: the editor package's default for the architecture). */
   modules?: string[];
   /** Where pretrained world / facts models are cached (default: <out>/../.cache or HIEDIT_CACHE). */
