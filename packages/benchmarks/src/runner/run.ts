@@ -169,11 +169,18 @@ async function runWithModel(opts: RunOptions, deps: RunnerDeps, io: RunIO, ctx: 
   }
 
   const { results, table } = writeRunOutputs({
-    run, editors: opts.editors, records, modules, notes, settings,
-    results: { dataset: opts.dataset, model: mb.name, seed: opts.seed, n_train: ctx.nTrain, n_eval: ctx.nEval, num_pre: ctx.numPre },
+    run, editors: opts.editors, records, modules, notes,
+    // Not part of the resume key: the model's hash already tells the sizes apart.
+    settings: mb.builtIn ? { ...settings, modelSize: mb.builtIn.size, modelArch: mb.builtIn.arch } : settings,
+    results: {
+      dataset: opts.dataset, model: mb.name,
+      ...(mb.builtIn ? { model_size: mb.builtIn.size, model_arch: mb.builtIn.arch } : {}),
+      seed: opts.seed, n_train: ctx.nTrain, n_eval: ctx.nEval, num_pre: ctx.numPre,
+    },
     reportSettings: {
       editors: opts.editors.join(','), data_file: data.file, model_dir: mb.dir, n_val: ctx.nVal, metric_style: ctx.style,
       generation_metrics: ctx.wild, held_out_facts: facts.length, edit_modules: modules.join(', '),
+      ...(mb.builtIn ? { model_size: mb.builtIn.size, model_arch: mb.builtIn.arch } : {}),
       editor_settings: JSON.stringify(opts.editorSettings ?? {}),
     },
   });
