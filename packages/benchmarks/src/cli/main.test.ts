@@ -52,7 +52,7 @@ describe('hiedit-bench command line', () => {
     expect(parseRunArgs([]).modelSize).toBe('small');
     expect(parseRunArgs(['--model-size', 'small']).pretrain).toBeUndefined();
     expect(parseRunArgs(['--model-size', 'small', '--model-seed', '1']).pretrain).toEqual({ seed: 1 });
-    const deep = { model: { layers: 8, hidden: 128, intermediate: 512 }, epochs: 80, lr: 0.002, warmupSteps: 100 };
+    const deep = { model: { layers: 8, hidden: 128, intermediate: 512 }, epochs: 30, lr: 0.002, warmupSteps: 100 };
     expect(parseRunArgs(['--model-size', 'deep'])).toMatchObject({ modelSize: 'deep', pretrain: deep });
     expect(parseRunArgs(['--model-size', 'deep', '--model-arch', 'gpt2', '--model-seed', '2']).pretrain)
       .toEqual({ ...deep, model: { ...deep.model, arch: 'gpt2' }, seed: 2 });

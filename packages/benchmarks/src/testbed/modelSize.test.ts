@@ -24,7 +24,7 @@ describe('model sizes', () => {
   test('deep: at least 8 layers and 128 wide, and the given settings override the preset field by field', () => {
     const deep = resolveTrainSettings(sizedPretrainSettings('deep'));
     expect(deep.model).toMatchObject({ layers: 8, hidden: 128, intermediate: 512, heads: DEFAULT_TRAIN_SETTINGS.model.heads });
-    expect(deep).toMatchObject({ epochs: 80, lr: 0.002, warmupSteps: 100 });
+    expect(deep).toMatchObject({ epochs: 30, lr: 0.002, warmupSteps: 100 });
     const mixed = resolveTrainSettings(sizedPretrainSettings('deep', { seed: 3, epochs: 40, model: { arch: 'gpt2', intermediate: 256 } }));
     expect(mixed.model).toMatchObject({ arch: 'gpt2', layers: 8, hidden: 128, intermediate: 256 });
     expect(mixed).toMatchObject({ seed: 3, epochs: 40, lr: 0.002 });

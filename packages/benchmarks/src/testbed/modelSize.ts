@@ -20,12 +20,13 @@ export const DEFAULT_MODEL_SIZE: ModelSize = 'small';
 
 /**
  * Pretraining settings of each size. Deep: 8 layers, 128 wide, FFN 512. The trainer's defaults (lr 5e-3, 20 epochs)
- * stop at about 82% of the default world's facts at this size; a lower peak rate with a longer warm-up and more
- * epochs learns them (99.7% in the probe of issue 13), and the trainer still stops early once they are known.
+ * stop at about 82% of the default world's facts at this size; a lower peak rate with a longer warm-up learns them
+ * (99.7% after 80 epochs in the probe of issue 13). 30 epochs, because the cosine schedule decays over all of them
+ * and 80 take about an hour with the stock wasm kernels on 2 busy cores (docs/tuning.md, session 7).
  */
 export const MODEL_SIZE_PRETRAIN: Readonly<Record<ModelSize, TrainSettingsInput>> = {
   small: {},
-  deep: { model: { layers: 8, hidden: 128, intermediate: 512 }, epochs: 80, lr: 0.002, warmupSteps: 100 },
+  deep: { model: { layers: 8, hidden: 128, intermediate: 512 }, epochs: 30, lr: 0.002, warmupSteps: 100 },
 };
 
 /** True when `s` names a size preset. */
