@@ -59,7 +59,7 @@ export const DEEP_MIN_LAYERS = 8;
  *
  * Every layer rather than the upper-middle ones, because the point of the deep test bed is a choice across depth. On
  * the deep tuning worlds (docs/tuning.md, session 7) this set beat down_proj + up_proj of layers 2-5 (GPT-2 c_proj +
- * c_fc) in 5 of 6 HiEdit / RLEdit runs, 57.5 against 42.8 mean of ES, GS, LS: edits through up_proj / c_fc held
+ * c_fc) in 7 of 8 HiEdit / RLEdit runs, 60.0 against 42.0 mean of ES, GS, LS: edits through up_proj / c_fc held
  * rarely and wrecked locality, as gate/up edits did on the small models (session 4).
  *
  * @throws Error naming the architecture when it has no output projection rule, or the model when it has fewer than
