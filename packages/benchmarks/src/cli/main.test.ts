@@ -8,6 +8,8 @@ import { validateResults } from '../report';
 import { defaultDeps } from '../runner/defaults';
 import { benchCommands, main, parseRunArgs, runCommand } from './main';
 import { oracleGapCommand } from './oracle-gap-command';
+import type { ModelSize } from '../testbed/modelSize';
+import type { TrainSettingsInput } from '../testbed/pretrain';
 
 function capture() {
   const out: string[] = [];
@@ -48,6 +50,27 @@ describe('hiedit-bench command line', () => {
     expect(parseRunArgs(['--machinery', 'none']).run.machinery).toBe('none');
     expect(parseRunArgs([]).run.machinery).toBeUndefined();
     expect(() => parseRunArgs(['--machinery', 'some'])).toThrow(/^--machinery must be hiedit or none, got "some"$/);
+  });
+
+  test('--model-size picks a preset of pretraining settings under the other pretraining flags', () => {
+    expect(parseRunArgs([]).modelSize).toBe('small');
+    expect(parseRunArgs(['--model-size', 'small']).pretrain).toBeUndefined();
+    expect(parseRunArgs(['--model-size', 'small', '--model-seed', '1']).pretrain).toEqual({ seed: 1 });
+    const deep = { model: { layers: 8, hidden: 128, intermediate: 512 }, epochs: 30, lr: 0.002, warmupSteps: 100 };
+    expect(parseRunArgs(['--model-size', 'deep'])).toMatchObject({ modelSize: 'deep', pretrain: deep });
+    expect(parseRunArgs(['--model-size', 'deep', '--model-arch', 'gpt2', '--model-seed', '2']).pretrain)
+      .toEqual({ ...deep, model: { ...deep.model, arch: 'gpt2' }, seed: 2 });
+    expect(parseRunArgs(['--model', 'dir']).modelSize).toBeUndefined();
+    expect(() => parseRunArgs(['--model-size', 'large'])).toThrow(/^--model-size must be small or deep, got "large"$/);
+    expect(() => parseRunArgs(['--model-size', 'deep', '--model', 'dir'])).toThrow(/--model-size .*cannot be combined with --model DIR/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-model-size-'));
+    try {
+      const f = path.join(dir, 'short.json');
+      fs.writeFileSync(f, JSON.stringify({ epochs: 40, model: { intermediate: 256 } }));
+      expect(parseRunArgs(['--model-size', 'deep', '--pretrain-settings', f]).pretrain).toEqual({ ...deep, epochs: 40, model: { ...deep.model, intermediate: 256 } });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('--pretrain-settings reads a checked JSON of pretraining settings and merges --model-seed / --model-arch', () => {
@@ -137,6 +160,7 @@ describe('hiedit-bench command line', () => {
       const results = validateResults(JSON.parse(fs.readFileSync(path.join(dir, 'out', 'results.json'), 'utf8')));
       expect(results.dataset).toBe('world');
       expect(results.n_eval).toBe(3);
+      expect(results).toMatchObject({ model_size: 'small', model_arch: 'llama' });
       expect(Object.keys(results.editors)).toEqual(['ft']);
       expect(results.editors.ft.layers_per_edit).toBeGreaterThan(0);
       expect(results.curves.ft.map((p) => p.edits)).toEqual([1, 2, 3]);
@@ -232,6 +256,39 @@ describe('hiedit-bench command line', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 240000);
+
+  // The deep size through the real dependencies: its candidate set is every layer's down_proj, and results.json,
+  // details.json and the report say which size and architecture ran. The shape is shrunk (8 layers, 16 wide) so the
+  // pretraining takes seconds; the preset's own numbers are checked in testbed/modelSize.test.ts.
+  test('--model-size deep edits every layer\'s output projection and records the size', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-bench-deep-'));
+    try {
+      const tinyDeep = (o: { modelSize?: ModelSize; pretrain?: TrainSettingsInput; log: (l: string) => void }) => {
+        expect(o.pretrain?.model?.layers).toBe(8);
+        return defaultDeps({
+          world: { persons: 20 },
+          modelSize: o.modelSize,
+          pretrain: { model: { layers: 8, hidden: 16, heads: 2, kvHeads: 2, intermediate: 32 }, epochs: 1, batchSize: 512 },
+          log: o.log,
+        });
+      };
+      const settings = path.join(dir, 'editors.json');
+      fs.writeFileSync(settings, JSON.stringify({ ft: { steps: 2 } }));
+      const out = path.join(dir, 'out');
+      const argv = ['run', '--model-size', 'deep', '--editors', 'ft', '--editor-settings', settings, '--train', '0', '--eval', '2', '--num-pre', '1',
+        '--held-out', '3', '--no-wild', '--out', out, '--cache-dir', path.join(dir, 'cache'), '--quiet'];
+      const c = capture();
+      expect(await runCli('hiedit-bench', [runCommand(tinyDeep)], argv, c.io)).toBe(0);
+      const results = validateResults(JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')));
+      expect(results).toMatchObject({ model_size: 'deep', model_arch: 'llama' });
+      const details = JSON.parse(fs.readFileSync(path.join(out, 'details.json'), 'utf8'));
+      expect(details.settings.modules).toEqual(Array.from({ length: 8 }, (_, l) => `model.layers.${l}.mlp.down_proj`));
+      expect(details.settings).toMatchObject({ modelSize: 'deep', modelArch: 'llama' });
+      expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toMatch(/<dt>model_size<\/dt><dd>deep<\/dd>/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120000);
 
   // A trained HiEdit reloaded by a resumed run must edit exactly as the run that trained it: the same per-edit
   // module choices (which calibration decides) and the same metrics. This is the real editor on a real tiny model.

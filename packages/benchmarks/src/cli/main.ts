@@ -18,6 +18,7 @@ import { splitsCommand } from './splits-command';
 import { oracleGapCommand } from './oracle-gap-command';
 import { WORLD_PERSONS_RANGE } from '../testbed/world';
 import { DEFAULT_TRAIN_SETTINGS, resolveTrainSettings, type PretrainArch, type TrainSettingsInput } from '../testbed/pretrain';
+import { DEFAULT_MODEL_SIZE, isModelSize, MODEL_SIZES, sizedPretrainSettings, type ModelSize } from '../testbed/modelSize';
 
 /**
  * Defaults of `hiedit-bench run` (and so of `npm start`): sized so the whole world benchmark — world
@@ -51,6 +52,7 @@ export const RUN_FLAGS = {
   'world-persons': { kind: 'int', min: WORLD_PERSONS_RANGE[0], max: WORLD_PERSONS_RANGE[1] },
   'model-seed': 'int',
   'model-arch': 'string',
+  'model-size': 'string',
   'max-pretrain-seconds': 'number',
   'pretrain-settings': 'string',
   'skip-invalid': 'boolean',
@@ -103,11 +105,15 @@ export const RUN_FLAG_HELP = [
   `                          pretrained models too (aggregate them with hiedit-bench aggregate --across-models)`,
   `--model-arch llama|gpt2   architecture of the world / facts model (default llama); each is its own cached`,
   `                          model, and the default edit modules follow it (Llama down_proj, GPT-2 c_proj)`,
+  `--model-size small|deep   size of the world / facts model (default ${DEFAULT_MODEL_SIZE}): small is 4 layers, 64 wide,`,
+  `                          with 2 candidate modules; deep is 8 layers, 128 wide (FFN 512), pretrained longer at a`,
+  `                          lower rate, with the MLP output projection of all 8 layers as candidates (k = 4).`,
+  `                          Each size is its own cached model; --pretrain-settings overrides its fields`,
   `--max-pretrain-seconds N  time budget of a pretraining`,
   `--pretrain-settings FILE  JSON of pretraining settings for the world / facts model, e.g.`,
-  `                          {"model": {"intermediate": 1024}, "epochs": 30}; fields left out keep their`,
-  `                          defaults, and a different size is its own cached model (--model-seed and`,
-  `                          --model-arch set "seed" and "model.arch"; do not give both ways)`,
+  `                          {"model": {"intermediate": 1024}, "epochs": 30}; fields left out keep the`,
+  `                          --model-size preset's values, and a different size is its own cached model`,
+  `                          (--model-seed and --model-arch set "seed" and "model.arch"; do not give both ways)`,
   `--skip-invalid            skip invalid records of --data (each is reported) instead of stopping`,
   `--fresh                   discard earlier state in --out instead of resuming`,
   `--overwrite               resume state of the same settings, discard state of other settings`,
@@ -180,7 +186,9 @@ export function readPretrainSettings(file: string): TrainSettingsInput {
 /** What `run`'s flags resolve to. */
 export interface RunArgs {
   run: RunOptions; worldSeed: number; worldPersons?: number; modelSeed?: number; modelArch?: PretrainArch; maxPretrainSeconds?: number; backend?: string;
-  /** Pretraining settings of the built-in models: --pretrain-settings merged with --model-seed and --model-arch. */
+  /** Size preset of the built-in models (absent with --model DIR). */
+  modelSize?: ModelSize;
+  /** Pretraining settings of the built-in models: the size's preset, then --pretrain-settings, --model-seed and --model-arch. */
   pretrain?: TrainSettingsInput;
 }
 
@@ -244,6 +252,12 @@ export function runArgsFromFlags(flags: ParsedFlags<typeof RUN_FLAGS>): RunArgs 
     if (flags.model !== undefined) throw new CliUsageError('--model-arch chooses the architecture of the built-in models; it cannot be combined with --model DIR');
     if (modelArch !== 'llama' && modelArch !== 'gpt2') throw new CliUsageError(`--model-arch must be llama or gpt2, got ${JSON.stringify(modelArch)}`);
   }
+  const sizeFlag = flags['model-size'];
+  if (sizeFlag !== undefined) {
+    if (flags.model !== undefined) throw new CliUsageError('--model-size chooses the size of the built-in models; it cannot be combined with --model DIR');
+    if (!isModelSize(sizeFlag)) throw new CliUsageError(`--model-size must be ${MODEL_SIZES.join(' or ')}, got ${JSON.stringify(sizeFlag)}`);
+  }
+  const modelSize: ModelSize | undefined = flags.model !== undefined ? undefined : ((sizeFlag as ModelSize | undefined) ?? DEFAULT_MODEL_SIZE);
   let pretrain: TrainSettingsInput | undefined;
   if (flags['pretrain-settings'] !== undefined) {
     if (flags.model !== undefined) throw new CliUsageError('--pretrain-settings configures the built-in models; it cannot be combined with --model DIR');
@@ -260,6 +274,10 @@ export function runArgsFromFlags(flags: ParsedFlags<typeof RUN_FLAGS>): RunArgs 
     const { arch: _arch, ...shape } = pretrain.model;
     pretrain = { ...pretrain, model: shape };
   }
+  // The preset goes under everything the user gave; small is empty, so its settings and cache keys stay as they were.
+  // (a --pretrain-settings file valid at the default shape stays valid over the deep preset: heads that split 64
+  // into even head sizes split 128 too)
+  if (modelSize !== undefined) pretrain = sizedPretrainSettings(modelSize, pretrain);
   const maxPretrainSeconds = flags['max-pretrain-seconds'];
   if (maxPretrainSeconds !== undefined && !(maxPretrainSeconds > 0)) throw new CliUsageError('--max-pretrain-seconds must be positive');
   const worldPersons = flags['world-persons'];
@@ -274,6 +292,7 @@ export function runArgsFromFlags(flags: ParsedFlags<typeof RUN_FLAGS>): RunArgs 
     ...(worldPersons !== undefined ? { worldPersons } : {}),
     ...(seedFlag !== undefined ? { modelSeed: seedFlag } : {}),
     ...(modelArch !== undefined ? { modelArch: modelArch as PretrainArch } : {}),
+    ...(modelSize !== undefined ? { modelSize } : {}),
     maxPretrainSeconds,
     backend: flags.backend,
     ...(pretrain !== undefined && Object.keys(pretrain).length > 0 ? { pretrain } : {}),
@@ -282,7 +301,9 @@ export function runArgsFromFlags(flags: ParsedFlags<typeof RUN_FLAGS>): RunArgs 
 
 /** The `run` command; `deps` is injectable for tests. */
 export function runCommand(
-  makeDeps: (o: { worldSeed: number; worldPersons?: number; pretrain?: TrainSettingsInput; maxPretrainSeconds?: number; log: (l: string) => void }) => RunnerDeps = defaultDeps,
+  makeDeps: (o: {
+    worldSeed: number; worldPersons?: number; modelSize?: ModelSize; pretrain?: TrainSettingsInput; maxPretrainSeconds?: number; log: (l: string) => void;
+  }) => RunnerDeps = defaultDeps,
 ): CliCommand {
   return defineCommand({
     program: 'hiedit-bench',
@@ -293,13 +314,13 @@ export function runCommand(
     flagHelp: RUN_FLAG_HELP,
     flags: RUN_FLAGS,
     async action(flags, io) {
-      const { run, worldSeed, worldPersons, pretrain: settings, maxPretrainSeconds, backend } = runArgsFromFlags(flags);
+      const { run, worldSeed, worldPersons, modelSize, pretrain: settings, maxPretrainSeconds, backend } = runArgsFromFlags(flags);
       const log = (l: string) => io.err(`${l}\n`);
       const report = await initBackend(backend ? { backend: backend as 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' } : {});
       log(`backend: ${report.active}`);
       const t0 = Date.now();
       const pretrain = settings ? { pretrain: settings } : {};
-      const outcome = await runBenchmark(run, makeDeps({ worldSeed, worldPersons, ...pretrain, maxPretrainSeconds, log }), {
+      const outcome = await runBenchmark(run, makeDeps({ worldSeed, worldPersons, modelSize, ...pretrain, maxPretrainSeconds, log }), {
         log,
         progress: progressFactory({ quiet: run.quiet }),
       });

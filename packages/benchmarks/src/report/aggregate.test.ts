@@ -260,6 +260,16 @@ describe('aggregate: refusals', () => {
     expect(() => aggregateDirs([a, runDir(results(0, eds, { model: 'world-model:w2' }))], { acrossModels: true })).toThrow(/both are seed 0/);
   });
 
+  test('runs on two model sizes or architectures are never seeds of one experiment; runs that do not say are not refused', () => {
+    const deep = runDir(results(0, eds, { model: 'world-model:w1', model_size: 'deep', model_arch: 'llama' }));
+    const small = runDir(results(1, eds, { model: 'world-model:w2', model_size: 'small', model_arch: 'llama' }));
+    expect(() => aggregateDirs([deep, small], { acrossModels: true })).toThrow(/different model_size \("deep" vs "small"\)/);
+    const gpt2 = runDir(results(1, eds, { model: 'world-model:w2', model_size: 'deep', model_arch: 'gpt2' }));
+    expect(() => aggregateDirs([deep, gpt2], { acrossModels: true })).toThrow(/different model_arch \("llama" vs "gpt2"\)/);
+    const unsaid = runDir(results(1, eds, { model: 'world-model:w2' }));
+    expect(aggregateDirs([deep, unsaid], { acrossModels: true }).runs).toHaveLength(2);
+  });
+
   test('per-seed facts models are accepted only with the same data file', () => {
     const facts = (seed: number, model: string) => results(seed, eds, { dataset: 'counterfact', model });
     const a = runDir(facts(0, 'facts-model:facts-a'), { dataHash: 'h1', style: 'counterfact' });

@@ -235,6 +235,8 @@ export function checkSameExperiment(runs: readonly SeedRun[], opts: Pick<Aggrega
     const r = run.results;
     const f = first.results;
     for (const k of ['dataset', 'n_train', 'n_eval', 'num_pre'] as const) if (r[k] !== f[k]) refuse(first, run, k, f[k], r[k]);
+    // Absent in runs on a --model checkpoint and in older runs; two sizes are never seeds of one experiment.
+    for (const k of ['model_size', 'model_arch'] as const) if (r[k] !== undefined && f[k] !== undefined && r[k] !== f[k]) refuse(first, run, k, f[k], r[k]);
     if (first.dataHash !== undefined && run.dataHash !== undefined && first.dataHash !== run.dataHash) {
       refuse(first, run, 'data file (details.json settings.dataHash)', first.dataHash, run.dataHash);
     }

@@ -45,6 +45,15 @@ describe('results.json contract', () => {
     expect(() => validateResults(bad)).toThrow(/invalid results.json/);
     expect(resultsProblems([])).toEqual(['results.json: must be a JSON object']);
   });
+
+  test('model_size and model_arch are optional (built-in models only) and must be non-empty strings', () => {
+    expect(resultsProblems({ ...sample(), model_size: 'deep', model_arch: 'gpt2' })).toEqual([]);
+    expect(resultsProblems({ ...sample(), model_size: '', model_arch: 3 })).toEqual([
+      'results.json: "model_size" must be a non-empty string',
+      'results.json: "model_arch" must be a non-empty string',
+    ]);
+    expect(resultsProblems({ ...sample(), model_depth: 'deep' })).toEqual(['results.json: unexpected key "model_depth"']);
+  });
 });
 
 describe('report.html', () => {

@@ -65,6 +65,10 @@ export interface ResultsCurvePoint {
 export interface ResultsFile {
   dataset: string;
   model: string;
+  /** Size preset of a built-in world / facts model (`--model-size`); absent for a `--model` checkpoint. */
+  model_size?: string;
+  /** Architecture of a built-in world / facts model (`--model-arch`); absent for a `--model` checkpoint. */
+  model_arch?: string;
   seed: number;
   n_train: number;
   n_eval: number;
@@ -74,14 +78,16 @@ export interface ResultsFile {
 }
 
 const TOP_KEYS = ['dataset', 'model', 'seed', 'n_train', 'n_eval', 'num_pre', 'editors', 'curves'];
+/** Written for built-in models only (and absent from results.json files written before them). */
+const OPTIONAL_TOP_KEYS = ['model_size', 'model_arch'];
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-function checkKeys(o: Record<string, unknown>, keys: readonly string[], where: string, errs: string[]): void {
+function checkKeys(o: Record<string, unknown>, keys: readonly string[], where: string, errs: string[], optional: readonly string[] = []): void {
   for (const k of keys) if (!(k in o)) errs.push(`${where}: missing "${k}"`);
-  for (const k of Object.keys(o)) if (!keys.includes(k)) errs.push(`${where}: unexpected key "${k}"`);
+  for (const k of Object.keys(o)) if (!keys.includes(k) && !optional.includes(k)) errs.push(`${where}: unexpected key "${k}"`);
 }
 
 function checkFraction(v: unknown, where: string, errs: string[], nullable = true): void {
@@ -99,7 +105,8 @@ function checkNonNegative(v: unknown, where: string, errs: string[], integer = f
 export function resultsProblems(raw: unknown, where = 'results.json'): string[] {
   const errs: string[] = [];
   if (!isObj(raw)) return [`${where}: must be a JSON object`];
-  checkKeys(raw, TOP_KEYS, where, errs);
+  checkKeys(raw, TOP_KEYS, where, errs, OPTIONAL_TOP_KEYS);
+  for (const k of OPTIONAL_TOP_KEYS) if (k in raw && (typeof raw[k] !== 'string' || raw[k] === '')) errs.push(`${where}: "${k}" must be a non-empty string`);
   if (typeof raw.dataset !== 'string' || raw.dataset === '') errs.push(`${where}: "dataset" must be a non-empty string`);
   if (typeof raw.model !== 'string' || raw.model === '') errs.push(`${where}: "model" must be a non-empty string`);
   if (typeof raw.seed !== 'number' || !Number.isInteger(raw.seed)) errs.push(`${where}: "seed" must be an integer`);

@@ -19,6 +19,7 @@ import {
   type ResolvedWorldOptions,
   type WorldOptions,
 } from '../testbed/world';
+import { DEFAULT_MODEL_SIZE, deepEditModules, type ModelSize } from '../testbed/modelSize';
 import { defaultSizes } from './run';
 import { cacheKey } from '../testbed/pretrain/cache';
 import { BENCHMARK_ONLY_EDITORS } from './oracle';
@@ -36,6 +37,11 @@ export interface DefaultDepsOptions {
   worldPersons?: number;
   /** Other world generator options. */
   world?: Partial<WorldOptions>;
+  /**
+   * Size preset of the built-in world / facts models (default small). `pretrain` must already hold the preset's
+   * settings (the CLI merges them); this decides the label in results.json and the default candidate modules.
+   */
+  modelSize?: ModelSize;
   /** Pretraining settings of world / facts models (default: the trainer's). */
   pretrain?: TrainSettingsInput;
   /** Time budget of one pretraining, in seconds. */
@@ -108,7 +114,10 @@ export function defaultDeps(o: DefaultDepsOptions = {}): RunnerDeps {
     ...(o.worldPersons !== undefined ? { persons: o.worldPersons } : {}),
   });
   const worldLabel = worldDataLabel(worldOptions);
+  const modelSize = o.modelSize ?? DEFAULT_MODEL_SIZE;
   let worldModel: PretrainedModel | undefined;
+  // Set once a built-in model is obtained: a --model checkpoint keeps the editor package's default modules.
+  let builtInDeep = false;
 
   return {
     async loadData(opts, progress): Promise<DataBundle> {
@@ -175,7 +184,9 @@ export function defaultDeps(o: DefaultDepsOptions = {}): RunnerDeps {
       }
       const entry = readPretrained(pre.dir) ?? pre;
       const m = await loadModel(entry.modelDir);
-      return bundleFor(m, entry.modelDir, `${opts.dataset === 'world' && !opts.data ? 'world' : 'facts'}-model:${path.basename(pre.dir)}`, pretrainNotes(pre));
+      builtInDeep = modelSize === 'deep';
+      const bundle = await bundleFor(m, entry.modelDir, `${opts.dataset === 'world' && !opts.data ? 'world' : 'facts'}-model:${path.basename(pre.dir)}`, pretrainNotes(pre));
+      return { ...bundle, builtIn: { size: modelSize, arch: entry.report.settings.model.arch ?? 'llama' } };
     },
 
     editorFactory(kind: string): BenchEditorFactory {
@@ -189,7 +200,7 @@ export function defaultDeps(o: DefaultDepsOptions = {}): RunnerDeps {
     },
 
     defaultModules(model: BenchModel): string[] {
-      return defaultEditModules(model as unknown as EditorModel);
+      return builtInDeep ? deepEditModules(model) : defaultEditModules(model as unknown as EditorModel);
     },
   };
 }

@@ -188,11 +188,18 @@ async function runWithModel(opts: RunOptions, deps: RunnerDeps, io: RunIO, ctx: 
   // Recorded beside the run's settings but not in its key: each editor's key covers its resolved settings.
   const recorded = opts.machinery !== undefined ? { ...settings, machinery: opts.machinery } : settings;
   const { results, table } = writeRunOutputs({
-    run, editors: opts.editors, records, modules, notes, settings: recorded,
-    results: { dataset: opts.dataset, model: mb.name, seed: opts.seed, n_train: ctx.nTrain, n_eval: ctx.nEval, num_pre: ctx.numPre },
+    run, editors: opts.editors, records, modules, notes,
+    // Neither is part of the resume key: the model's hash tells the sizes apart, each editor's key its settings.
+    settings: mb.builtIn ? { ...recorded, modelSize: mb.builtIn.size, modelArch: mb.builtIn.arch } : recorded,
+    results: {
+      dataset: opts.dataset, model: mb.name,
+      ...(mb.builtIn ? { model_size: mb.builtIn.size, model_arch: mb.builtIn.arch } : {}),
+      seed: opts.seed, n_train: ctx.nTrain, n_eval: ctx.nEval, num_pre: ctx.numPre,
+    },
     reportSettings: {
       editors: opts.editors.join(','), data_file: data.file, model_dir: mb.dir, n_val: ctx.nVal, metric_style: ctx.style,
       generation_metrics: ctx.wild, held_out_facts: facts.length, edit_modules: modules.join(', '),
+      ...(mb.builtIn ? { model_size: mb.builtIn.size, model_arch: mb.builtIn.arch } : {}),
       editor_settings: JSON.stringify(opts.editorSettings ?? {}),
       edit_time_options: runMachineryLabel(opts.machinery),
     },

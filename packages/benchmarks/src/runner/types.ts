@@ -6,6 +6,8 @@ import type { TokenizedTuple } from '@hiedit/tensor-core';
 import type { EditRequest, Editor, EditorFactory, EditorModel, EditorTokenizer, ShiftProposal, TrainProgress } from '@hiedit/editor';
 import type { EvalModel, MetricStyle } from '../eval';
 import type { ProgressFactory } from '../progress';
+import type { ModelSize } from '../testbed/modelSize';
+import type { PretrainArch } from '../testbed/pretrain';
 
 /** A model the benchmark can edit and measure: a model an editor session accepts (CausalLM satisfies it). */
 export interface BenchModel extends EditorModel, EvalModel {
@@ -65,6 +67,8 @@ export interface ModelBundle {
   tokenize(prompt: string, answer: string): TokenizedTuple;
   /** Remarks for the report (e.g. the facts the model knew after pretraining). */
   readonly notes?: readonly string[];
+  /** Size preset and architecture of a built-in world / facts model (absent for a --model checkpoint). */
+  readonly builtIn?: { readonly size: ModelSize; readonly arch: PretrainArch };
 }
 
 /** Everything the runner gets from the other packages; {@link defaultDeps} wires the real ones. */
