@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import { currentWeightsDigest, type TokenizedTuple } from '@hiedit/tensor-core';
-import { EditJournal, journalHeaderFor, LifelongEditor, type EditorModel } from '@hiedit/editor';
+import { EditJournal, journalHeaderFor, LifelongEditor } from '@hiedit/editor';
 import {
   byStreamPosition, measureCases, measureRetention, runEvalStream, summarize, type CurvePoint, type EvalCase, type EvalModel,
   type LocalityBaseline, type MeasureOptions, type PositionBucket, type RetentionBaseline, type RetentionResult,
@@ -125,9 +125,9 @@ export async function evaluateEditor(inp: EvaluationInputs): Promise<Omit<Editor
   if (inp.journalFile) {
     // The stream always starts from the base model, so an earlier (interrupted) stream's journal is stale.
     fs.rmSync(inp.journalFile, { force: true });
-    journal = EditJournal.create(inp.journalFile, journalHeaderFor(model as EditorModel));
+    journal = EditJournal.create(inp.journalFile, journalHeaderFor(model));
   }
-  const session = new LifelongEditor({ model: model as EditorModel, editor: inp.editor, tokenize: inp.tokenize, journal });
+  const session = new LifelongEditor({ model, editor: inp.editor, tokenize: inp.tokenize, journal });
   const bar = inp.progress(`${name} editing`, requests.length);
   const stream = await runEvalStream(
     model,

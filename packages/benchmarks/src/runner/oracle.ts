@@ -49,8 +49,11 @@ export const ORACLE_K = hieditAblation({
   customSelection: oracleSelection,
 });
 
-/** Its factory; the runner looks it up before the editor registry. */
-export const oracleKFactory: EditorFactory = policyFactory(ORACLE_K) as unknown as EditorFactory;
+/**
+ * Its factory; the runner looks it up before the editor registry. It is an upper bound judged at HiEdit's calibrated
+ * strength whatever a run compares, so a run-wide `--machinery` does not reach it.
+ */
+export const oracleKFactory: EditorFactory = { ...(policyFactory(ORACLE_K) as unknown as EditorFactory), sharedEditTimeOptions: false };
 
 /** Editors only the benchmark knows, by kind. */
 export const BENCHMARK_ONLY_EDITORS: Readonly<Record<string, EditorFactory>> = { 'oracle-k': oracleKFactory };

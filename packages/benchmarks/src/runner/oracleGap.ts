@@ -6,8 +6,7 @@
  * The oracle (best set per edit) looks at evaluation prompts: an upper bound, never an editor. Where it is close to the
  * best fixed set, no policy choosing modules can beat a fixed choice.
  */
-import { shiftToDense, WeightSnapshot, type ParameterShift, type TokenizedEditRequest, type TokenizedTuple } from '@hiedit/tensor-core';
-import { disposeShifts } from '@hiedit/rl-hierarchy';
+import { addShifts, disposeShifts, WeightSnapshot, type ParameterShift, type TokenizedEditRequest, type TokenizedTuple } from '@hiedit/tensor-core';
 import { meritScale, PolicyEditor, tokenizeRequest } from '@hiedit/editor';
 import { measureCases, recordLocalityBaseline, type CaseScores, type EvalCase, type LocalityBaseline, type MeasureOptions } from '../eval';
 import { subsetsOfSize } from './oracle';
@@ -60,16 +59,7 @@ export interface SetScoringInputs {
 
 function scoreApplied(inp: SetScoringInputs, evalCase: EvalCase, shifts: ReadonlyMap<string, ParameterShift>, scale: number): number {
   try {
-    if (scale > 0) {
-      for (const [name, s] of shifts) {
-        const d = shiftToDense(s);
-        try {
-          inp.model.addShift(name, d, scale);
-        } finally {
-          d.dispose();
-        }
-      }
-    }
+    if (scale > 0) addShifts(inp.model, shifts, [...shifts.keys()], scale);
     return caseMean(measureCases(inp.model, [evalCase], inp.baseline, { ...inp.measure, wild: false })[0]);
   } finally {
     inp.snapshot.restore();

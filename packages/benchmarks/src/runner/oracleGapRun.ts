@@ -73,8 +73,8 @@ export async function runOracleGap(opts: OracleGapOptions, deps: RunnerDeps, io:
     const run = new RunDir(opts.out);
     if (claimRunDir(run, settings, opts.fresh ? 'fresh' : opts.overwrite ? 'overwrite' : 'resume')) io.log(`using the run in ${opts.out}`);
     const id = { name: JUDGED_EDITOR, factory, model, modules, given: runEditorSettings(opts, JUDGED_EDITOR), seed: opts.seed, runKey };
-    const resolved = editorKey(id).settings as { policy?: { high?: { k: number } | null } };
-    const k = opts.k ?? resolved.policy?.high?.k ?? modules.length;
+    const resolved = editorKey(id);
+    const k = opts.k ?? (resolved.settings as { policy?: { high?: { k: number } | null } }).policy?.high?.k ?? modules.length;
     if (k > modules.length) throw new Error(`oracle-gap: --k ${k} exceeds the ${modules.length} candidate modules (${modules.join(', ')})`);
     const count = countSets(modules.length, k, maxSets);
     if (count > maxSets) {
@@ -82,7 +82,7 @@ export async function runOracleGap(opts: OracleGapOptions, deps: RunnerDeps, io:
         `more than --max-sets ${maxSets} (each is calibrated and measured on every edit); raise --max-sets or lower --k`);
     }
     const tokenize = ctx.mb.tokenize.bind(ctx.mb);
-    const ready = await readyEditor({ ...id, run, train: ctx.splits.train, validation: ctx.splits.validation, tokenize, progress: ctx.progress, log: io.log });
+    const ready = await readyEditor({ ...id, resolved, run, train: ctx.splits.train, validation: ctx.splits.validation, tokenize, progress: ctx.progress, log: io.log });
     try {
       if (!(ready.editor instanceof PolicyEditor)) throw new Error(`oracle-gap: ${JUDGED_EDITOR} is not a policy editor`);
       const requests = ctx.splits.evaluation;

@@ -157,13 +157,14 @@ async function runWithModel(opts: RunOptions, deps: RunnerDeps, io: RunIO, ctx: 
     for (const name of opts.editors) {
       const id = { name, factory: deps.editorFactory(name), model, modules, given: runEditorSettings(opts, name), seed: opts.seed, runKey };
       const prev = readJsonIfExists<EditorRecord>(run.editorResultJson(name));
-      if (prev && prev.key === editorKey(id).key && (!opts.journal || prev.journal)) {
+      const resolved = editorKey(id);
+      if (prev && prev.key === resolved.key && (!opts.journal || prev.journal)) {
         records[name] = prev;
         skipped.push(`${name}:train`, `${name}:eval`);
         io.log(`${name}: finished earlier, reusing ${run.editorResultJson(name)}`);
         continue;
       }
-      const ready = await readyEditor({ ...id, run, train: splits.train, validation: splits.validation, tokenize, progress, log: io.log });
+      const ready = await readyEditor({ ...id, resolved, run, train: splits.train, validation: splits.validation, tokenize, progress, log: io.log });
       try {
         if (ready.loaded) skipped.push(`${name}:train`);
         snapshot.add(ready.editor.modules);

@@ -3,18 +3,26 @@
  * run, so a comparison puts them on equal footing (issue 13, deliverable 4). Without the flag each editor keeps its own
  * default, and a run resolves exactly the settings it resolved before the flag existed.
  */
+import { editorFactory, editorKinds } from '@hiedit/editor';
+import { BENCHMARK_ONLY_EDITORS } from './oracle';
 import type { RunOptions } from './types';
 
 /** The presets the flag takes (the editor package's `machinery` presets). */
 export const RUN_MACHINERY_PRESETS = ['hiedit', 'none'] as const;
 export type RunMachinery = (typeof RUN_MACHINERY_PRESETS)[number];
 
+/** Whether the flag reaches editor `kind`: its factory (the benchmark's own, else the registry's) takes the options. */
+function reaches(kind: string): boolean {
+  const f = BENCHMARK_ONLY_EDITORS[kind] ?? (editorKinds().includes(kind) ? editorFactory(kind) : undefined);
+  return f?.sharedEditTimeOptions === true;
+}
+
 /**
- * The editors the flag reaches: every policy editor users get. Not ft (no policy: its own optimizer has no calibration
- * or preconditioner), noop (applies nothing) nor oracle-k (an upper bound, not a compared editor: it judges every set
- * at HiEdit's calibrated strength whatever the run compares).
+ * The editors the flag reaches: the registered methods whose factories take the shared edit-time options (every policy
+ * editor users get). Not ft (no policy: its own optimizer has no calibration or preconditioner), noop (applies
+ * nothing) nor oracle-k (an upper bound, not a compared editor).
  */
-export const RUN_MACHINERY_EDITORS: readonly string[] = ['hiedit', 'hiedit-reference', 'rledit', 'mend', 'random-k', 'fixed-k', 'all'];
+export const RUN_MACHINERY_EDITORS: readonly string[] = editorKinds().filter(reaches);
 
 /** Settings fields that set single parts of the machinery (the editor package refuses them beside `machinery`). */
 const PART_FIELDS: readonly (readonly string[])[] = [['trainer', 'calibration'], ['policy', 'low', 'keyPreconditioner'], ['policy', 'low', 'factorSpace']];
@@ -40,7 +48,7 @@ export function checkRunMachinery(o: Pick<RunOptions, 'machinery' | 'editors' | 
     throw new Error(`run: --machinery must be ${RUN_MACHINERY_PRESETS.join(' or ')}, got ${JSON.stringify(m)}`);
   }
   for (const name of o.editors) {
-    if (!RUN_MACHINERY_EDITORS.includes(name)) continue;
+    if (!reaches(name)) continue;
     const given = o.editorSettings?.[name];
     if (!given) continue;
     if (given.machinery !== undefined && JSON.stringify(given.machinery) !== JSON.stringify(m)) {
@@ -59,7 +67,7 @@ export function checkRunMachinery(o: Pick<RunOptions, 'machinery' | 'editors' | 
 /** The settings the run gives editor `name`: its --editor-settings, with the run's machinery for a policy editor. */
 export function runEditorSettings(o: Pick<RunOptions, 'machinery' | 'editorSettings'>, name: string): Record<string, unknown> {
   const given = o.editorSettings?.[name] ?? {};
-  if (o.machinery === undefined || !RUN_MACHINERY_EDITORS.includes(name)) return given;
+  if (o.machinery === undefined || !reaches(name)) return given;
   return { ...given, machinery: o.machinery };
 }
 

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import { POLICY_VERSION } from '@hiedit/rl-hierarchy';
 import {
-  EDITOR_JSON, LifelongEditor, loadEditorDir, modelShapeInfo, saveEditorDir, type EditorTrainResult, type ResolvedSettings,
+  EDITOR_JSON, LifelongEditor, loadEditorDir, modelShapeInfo, saveEditorDir, type EditorTrainResult, type ResolvedSettings, type TupleTokenizer,
 } from '@hiedit/editor';
 import * as path from 'path';
 import type { ProgressFactory } from '../progress';
@@ -58,15 +58,15 @@ export function editorKey(id: EditorIdentity): { settings: ResolvedSettings; key
 
 /** What readying an editor needs from the run. */
 export interface EditorInputs extends EditorIdentity {
+  /** What {@link editorKey} gave for this identity (the caller resolved it once, e.g. to check for a saved result). */
+  resolved: { settings: ResolvedSettings; key: string };
   run: RunDir;
   train: readonly TextRequest[];
   validation: readonly TextRequest[];
-  tokenize: LifelongEditorTokenize;
+  tokenize: TupleTokenizer;
   progress: ProgressFactory;
   log(line: string): void;
 }
-
-type LifelongEditorTokenize = ConstructorParameters<typeof LifelongEditor>[0]['tokenize'];
 
 /** An editor ready to edit, with the key of its settings and how it was trained. */
 export interface ReadyEditor {
@@ -80,7 +80,7 @@ export interface ReadyEditor {
 /** Loads the editor an earlier run trained under the same key, or creates (and, for trainable methods, trains) one. */
 export async function readyEditor(inp: EditorInputs): Promise<ReadyEditor> {
   const { name, factory, model, modules, run } = inp;
-  const { settings, key } = editorKey(inp);
+  const { settings, key } = inp.resolved;
   const trainedMeta = readJsonIfExists<{ key: string; seconds: number; epochs?: number; steps?: number }>(run.trainMetaJson(name));
   const dir = run.trainedDir(name);
   if (factory.trainable && trainedMeta?.key === key && fs.existsSync(path.join(dir, EDITOR_JSON))) {

@@ -114,6 +114,12 @@ export interface EditorFactory<S extends ResolvedSettings = ResolvedSettings> {
   /** Whether the method has a training phase (`train-editor` refuses the others). */
   readonly trainable: boolean;
   /**
+   * Whether the method takes the shared edit-time options (the `machinery` setting: strength calibration with its miss
+   * rule, key preconditioner, module-space factors): every policy method does. A run-wide option such as
+   * `hiedit-bench run --machinery` reaches exactly the methods that say so.
+   */
+  readonly sharedEditTimeOptions?: boolean;
+  /**
    * The user's settings validated and completed with the method's defaults (some computed from the model's shape).
    * Pure: builds no editor and touches no tensor. Errors name the field.
    */

@@ -10,7 +10,7 @@ import { PolicyMethod, readStoredPolicySettings, resolvePolicySettings, Resolved
 export function policyFactory(method: PolicyMethod): EditorFactory<ResolvedPolicySettings> {
   const kind = method.kind;
   return {
-    kind, summary: method.summary, trainable: true,
+    kind, summary: method.summary, trainable: true, sharedEditTimeOptions: true,
     resolveSettings: (shapes, given, options = {}) => resolvePolicySettings(method, shapes, given, options),
     readStoredSettings: (shapes, stored) => readStoredPolicySettings(method, shapes, stored),
     create(model, modules, settings) {
