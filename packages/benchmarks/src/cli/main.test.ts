@@ -8,6 +8,8 @@ import { validateResults } from '../report';
 import { defaultDeps } from '../runner/defaults';
 import { benchCommands, main, parseRunArgs, runCommand } from './main';
 import { oracleGapCommand } from './oracle-gap-command';
+import { splitsCommand } from './splits-command';
+import type { DepsArgs } from './main';
 import type { ModelSize } from '../testbed/modelSize';
 import type { TrainSettingsInput } from '../testbed/pretrain';
 
@@ -143,6 +145,25 @@ describe('hiedit-bench command line', () => {
     const h = capture();
     expect(await main(['help', 'run'], h.io)).toBe(0);
     expect(h.out.join('')).toMatch(/--num-pre N/);
+  });
+
+  // oracle-gap once dropped --model-size and judged the small model's candidate modules on the deep model.
+  test('run, oracle-gap and splits build their dependencies from the same flags', async () => {
+    const flags = ['--model-size', 'deep', '--world-seed', '3', '--world-persons', '40', '--model-seed', '2', '--max-pretrain-seconds', '9', '--quiet'];
+    const seen: Omit<DepsArgs, 'log'>[] = [];
+    const stop = (o: DepsArgs): never => {
+      const { log: _log, ...rest } = o;
+      seen.push(rest);
+      throw new Error('dependencies captured');
+    };
+    for (const command of [runCommand(stop), oracleGapCommand(stop), splitsCommand(stop)]) {
+      expect(await runCli('hiedit-bench', [command], [command.name, ...flags], capture().io)).toBe(1);
+    }
+    expect(seen).toHaveLength(3);
+    expect(seen[0]).toMatchObject({ worldSeed: 3, worldPersons: 40, modelSize: 'deep', maxPretrainSeconds: 9 });
+    expect(seen[0].pretrain).toMatchObject({ seed: 2, model: { layers: 8 } });
+    expect(seen[1]).toEqual(seen[0]);
+    expect(seen[2]).toEqual(seen[0]);
   });
 
   // A real run end to end: generated world, pretrained tiny Llama, the ft editor, a 3-edit stream.

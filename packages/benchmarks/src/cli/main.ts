@@ -192,6 +192,27 @@ export interface RunArgs {
   pretrain?: TrainSettingsInput;
 }
 
+/** What the runner's dependencies are built from (`defaultDeps`'s options). */
+export interface DepsArgs {
+  worldSeed: number; worldPersons?: number; modelSize?: ModelSize; pretrain?: TrainSettingsInput; maxPretrainSeconds?: number; log: (l: string) => void;
+}
+
+/**
+ * The dependency options of parsed run flags. Every command that takes the run's flags (run, oracle-gap, splits) builds
+ * its dependencies here, so a flag such as --model-size reaches all of them alike (oracle-gap once fell back to the
+ * small model's candidate modules because it dropped --model-size).
+ */
+export function depsArgs(args: RunArgs, log: (l: string) => void): DepsArgs {
+  return {
+    worldSeed: args.worldSeed,
+    ...(args.worldPersons !== undefined ? { worldPersons: args.worldPersons } : {}),
+    ...(args.modelSize !== undefined ? { modelSize: args.modelSize } : {}),
+    ...(args.pretrain ? { pretrain: args.pretrain } : {}),
+    ...(args.maxPretrainSeconds !== undefined ? { maxPretrainSeconds: args.maxPretrainSeconds } : {}),
+    log,
+  };
+}
+
 /** Parses `run` flags into run options (exported for tests). */
 export function parseRunArgs(argv: string[]): RunArgs {
   const { flags, positional } = parseFlags(argv, RUN_FLAGS);
@@ -301,9 +322,7 @@ export function runArgsFromFlags(flags: ParsedFlags<typeof RUN_FLAGS>): RunArgs 
 
 /** The `run` command; `deps` is injectable for tests. */
 export function runCommand(
-  makeDeps: (o: {
-    worldSeed: number; worldPersons?: number; modelSize?: ModelSize; pretrain?: TrainSettingsInput; maxPretrainSeconds?: number; log: (l: string) => void;
-  }) => RunnerDeps = defaultDeps,
+  makeDeps: (o: DepsArgs) => RunnerDeps = defaultDeps,
 ): CliCommand {
   return defineCommand({
     program: 'hiedit-bench',
@@ -314,13 +333,13 @@ export function runCommand(
     flagHelp: RUN_FLAG_HELP,
     flags: RUN_FLAGS,
     async action(flags, io) {
-      const { run, worldSeed, worldPersons, modelSize, pretrain: settings, maxPretrainSeconds, backend } = runArgsFromFlags(flags);
+      const args = runArgsFromFlags(flags);
+      const { run, backend } = args;
       const log = (l: string) => io.err(`${l}\n`);
       const report = await initBackend(backend ? { backend: backend as 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' } : {});
       log(`backend: ${report.active}`);
       const t0 = Date.now();
-      const pretrain = settings ? { pretrain: settings } : {};
-      const outcome = await runBenchmark(run, makeDeps({ worldSeed, worldPersons, modelSize, ...pretrain, maxPretrainSeconds, log }), {
+      const outcome = await runBenchmark(run, makeDeps(depsArgs(args, log)), {
         log,
         progress: progressFactory({ quiet: run.quiet }),
       });

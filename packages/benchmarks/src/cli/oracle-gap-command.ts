@@ -10,8 +10,7 @@ import type { RunnerDeps } from '../runner';
 import { defaultDeps } from '../runner/defaults';
 import { DEFAULT_MAX_SETS } from '../runner/oracleGap';
 import { runOracleGap } from '../runner/oracleGapRun';
-import type { TrainSettingsInput } from '../testbed/pretrain';
-import { RUN_FLAG_HELP, RUN_FLAGS, runArgsFromFlags } from './main';
+import { depsArgs, RUN_FLAG_HELP, RUN_FLAGS, runArgsFromFlags, type DepsArgs } from './main';
 
 const ORACLE_GAP_DESCRIPTION = `Measures the oracle gap on a run's evaluation requests. Trains (or reuses, through the run's cache keys:
 give the run's flags) the run's hiedit editor as \`run\` does; then for each evaluation request, from the
@@ -36,7 +35,7 @@ const ORACLE_GAP_EXTRA_HELP = [
 
 /** The `oracle-gap` command; `makeDeps` is injectable for tests. */
 export function oracleGapCommand(
-  makeDeps: (o: { worldSeed: number; worldPersons?: number; pretrain?: TrainSettingsInput; maxPretrainSeconds?: number; log: (l: string) => void }) => RunnerDeps = defaultDeps,
+  makeDeps: (o: DepsArgs) => RunnerDeps = defaultDeps,
 ): CliCommand {
   return defineCommand({
     program: 'hiedit-bench',
@@ -48,13 +47,14 @@ export function oracleGapCommand(
     flags: { ...RUN_FLAGS, k: 'int', 'max-sets': 'int' } as const,
     async action(flags, io) {
       const { k, 'max-sets': maxSets, ...runFlags } = flags;
-      const { run, worldSeed, worldPersons, pretrain, maxPretrainSeconds, backend } = runArgsFromFlags(runFlags);
+      const args = runArgsFromFlags(runFlags);
+      const { run, backend } = args;
       const log = (l: string) => io.err(`${l}\n`);
       const report = await initBackend(backend ? { backend: backend as 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' } : {});
       log(`backend: ${report.active}`);
       const outcome = await runOracleGap(
         { ...run, ...(k !== undefined ? { k } : {}), ...(maxSets !== undefined ? { maxSets } : {}) },
-        makeDeps({ worldSeed, worldPersons, ...(pretrain ? { pretrain } : {}), maxPretrainSeconds, log }),
+        makeDeps(depsArgs(args, log)),
         { log, progress: progressFactory({ quiet: run.quiet }) },
       );
       io.out(`${JSON.stringify(outcome.report, null, 2)}\n`);

@@ -8,7 +8,7 @@ import { defineCommand, type CliCommand } from '@hiedit/tensor-core';
 import { progressFactory } from '../progress';
 import { planSplits, RunDir, writeSplitFiles, type RunnerDeps } from '../runner';
 import { defaultDeps } from '../runner/defaults';
-import { RUN_FLAG_HELP, RUN_FLAGS, runArgsFromFlags } from './main';
+import { depsArgs, RUN_FLAG_HELP, RUN_FLAGS, runArgsFromFlags, type DepsArgs } from './main';
 
 const SPLITS_DESCRIPTION = `Writes the requests that \`hiedit-bench run\` with the same flags uses, in the \`requests\` format (JSON Lines):
 DIR/requests/train.jsonl, validation.jsonl, evaluation.jsonl and held-out-facts.jsonl, where DIR is --out
@@ -18,7 +18,7 @@ A run writes the same files into its own directory.`;
 
 /** The `splits` command; `makeDeps` is injectable for tests. */
 export function splitsCommand(
-  makeDeps: (o: { worldSeed: number; worldPersons?: number; log: (l: string) => void }) => Pick<RunnerDeps, 'loadData'> = defaultDeps,
+  makeDeps: (o: DepsArgs) => Pick<RunnerDeps, 'loadData'> = defaultDeps,
 ): CliCommand {
   return defineCommand({
     program: 'hiedit-bench',
@@ -29,9 +29,10 @@ export function splitsCommand(
     flagHelp: RUN_FLAG_HELP,
     flags: RUN_FLAGS,
     async action(flags, io) {
-      const { run, worldSeed, worldPersons } = runArgsFromFlags(flags);
+      const args = runArgsFromFlags(flags);
+      const { run } = args;
       const log = (l: string) => io.err(`${l}\n`);
-      const planned = await planSplits(run, makeDeps({ worldSeed, worldPersons, log }), progressFactory({ quiet: true }), { log });
+      const planned = await planSplits(run, makeDeps(depsArgs(args, log)), progressFactory({ quiet: true }), { log });
       const files = writeSplitFiles(new RunDir(run.out).requestsDir, planned.splits, planned.retained.facts);
       const counts = { train: planned.splits.train.length, validation: planned.splits.validation.length,
         evaluation: planned.splits.evaluation.length, heldOutFacts: planned.retained.facts.length };
