@@ -34,8 +34,15 @@ export interface TrainerOptions {
   regCoef: number;
   /** Which tuples the generalization term uses (default: paraphrases, the edit tuple when there are none). */
   genOn: GeneralizationTuples;
-  /** Adam learning rate. */
+  /** Adam learning rate (of the low level, and of the gate unless `gateLr` is set). */
   metaLr: number;
+  /**
+   * Adam learning rate of the high-level policy's parameters (`high.*`); null: `metaLr`, as before this option
+   * existed. The two levels learn different things at different speeds: metaLr is scaled down with the edited modules'
+   * width for the hypernetwork's sake (about 2e-5 at d_in 512), and at that rate a gate barely moves from its random
+   * initialization in a few dozen Adam steps.
+   */
+  gateLr: number | null;
   beta1: number;
   beta2: number;
   /** Global-norm clip of the gradient (reference: of the running accumulated gradient, each step). */
@@ -141,6 +148,7 @@ export const DEFAULT_TRAINER_OPTIONS: Omit<TrainerOptions, 'maxSteps' | 'checkpo
   regCoef: 1e-2,
   genOn: 'paraphrases',
   metaLr: 1e-4,
+  gateLr: null,
   beta1: 0.9,
   beta2: 0.999,
   clipNorm: 1,
@@ -214,6 +222,9 @@ export function validateOptions(o: TrainerOptions): void {
   }
   for (const f of ['gamma', 'locCoef', 'regCoef', 'metaLr', 'clipNorm', 'beta1', 'beta2'] as const) {
     if (typeof o[f] !== 'number' || !Number.isFinite(o[f]) || o[f] < 0) bad(f, `must be a finite non-negative number, got ${describeValue(o[f])}`);
+  }
+  if (o.gateLr !== null && (typeof o.gateLr !== 'number' || !Number.isFinite(o.gateLr) || o.gateLr < 0)) {
+    bad('gateLr', `must be null or a finite non-negative number, got ${describeValue(o.gateLr)}`);
   }
   if (!Number.isInteger(o.seed)) bad('seed', `must be an integer, got ${describeValue(o.seed)}`);
   if (!['paraphrases', 'edit', 'both'].includes(o.genOn)) bad('genOn', `must be 'paraphrases', 'edit' or 'both', got ${String(o.genOn)}`);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Adam, DEFAULT_ADAM, namedVariables, type AdamConfig } from './adam';
+import { Adam, DEFAULT_ADAM, namedVariables, type AdamConfig, type NamedVariables } from './adam';
 import { initBackend } from './backend';
 
 beforeAll(async () => {
@@ -86,6 +86,34 @@ test('a learning rate passed to apply overrides the configured one, and paramete
   expect(adam.toHost().map((h) => h.name)).toEqual([`m.${a.name}`, `v.${a.name}`]);
   adam.dispose();
   [a, b, g].forEach((t) => t.dispose());
+});
+
+test('a rate per parameter name updates each parameter as a single-rate step at its own rate would', () => {
+  const before = tf.memory().numTensors;
+  // parameter names as a policy's ParamSet gives them (variables themselves get unique engine names)
+  const make = (): NamedVariables => {
+    const byName = new Map([['high.w', tf.tidy(() => tf.variable(tf.tensor1d([1, -2])))], ['low.w', tf.tidy(() => tf.variable(tf.tensor1d([3, 4])))]]);
+    return { names: () => [...byName.keys()], get: (n) => byName.get(n)! };
+  };
+  const g = new Map([['high.w', tf.tensor1d([0.5, -1])], ['low.w', tf.tensor1d([2, 0.25])]]);
+  const step = (vars: NamedVariables, lr: number | ((n: string) => number)) => {
+    const adam = new Adam({ ...DEFAULT_ADAM, clipNorm: 1 });
+    for (let i = 0; i < 3; i++) adam.apply(vars, g, lr);
+    adam.dispose();
+    return vars.names().map((n) => Array.from(vars.get(n).dataSync()));
+  };
+  const [grouped, atHigh, atLow, bad] = [make(), make(), make(), make()];
+  const mixed = step(grouped, (n) => (n.startsWith('high.') ? 0.3 : 0.01));
+  expect(mixed[0]).toEqual(step(atHigh, 0.3)[0]);
+  expect(mixed[1]).toEqual(step(atLow, 0.01)[1]);
+  expect(mixed[0]).not.toEqual(mixed[1]);
+  const adam = new Adam(DEFAULT_ADAM);
+  expect(() => adam.apply(bad, g, (n) => (n === 'low.w' ? -1 : 0.1))).toThrow(/adam: invalid learning rate -1 for low\.w/);
+  expect(Array.from(bad.get('high.w').dataSync())).toEqual([1, -2]);
+  adam.dispose();
+  for (const vars of [grouped, atHigh, atLow, bad]) vars.names().forEach((n) => vars.get(n).dispose());
+  g.forEach((t) => t.dispose());
+  expect(tf.memory().numTensors).toBe(before);
 });
 
 test('bad settings and bad saved state fail clearly', () => {

@@ -67,16 +67,22 @@ export class Adam {
 
   /**
    * One update of every parameter that has a gradient in `grads` (the gradients are not disposed; the
-   * caller owns them). Clipping happens in-graph, so a step never waits for the device.
+   * caller owns them). Clipping happens in-graph, so a step never waits for the device. `lr` is one rate for every
+   * parameter or a rate per parameter name (parameter groups: e.g. a policy whose levels learn at their own rates).
    */
-  apply(params: NamedVariables, grads: ReadonlyMap<string, tf.Tensor>, lr: number = this.config.lr): void {
-    if (!(lr >= 0)) throw new Error(`adam: invalid learning rate ${lr}`);
+  apply(params: NamedVariables, grads: ReadonlyMap<string, tf.Tensor>, lr: number | ((name: string) => number) = this.config.lr): void {
+    const rateOf = typeof lr === 'function' ? lr : () => lr;
+    const names = params.names().filter((n) => grads.has(n));
+    for (const n of names) {
+      const r = rateOf(n);
+      if (!(r >= 0)) throw new Error(`adam: invalid learning rate ${r}${typeof lr === 'function' ? ` for ${n}` : ''}`);
+    }
+    if (typeof lr !== 'function' && !(lr >= 0)) throw new Error(`adam: invalid learning rate ${lr}`);
     this.step += 1;
     const { beta1, beta2, eps, weightDecay = 0, clipNorm = 0 } = this.config;
     // bias corrections in double precision on the host
     const c1 = 1 - Math.pow(beta1, this.step);
     const c2 = 1 - Math.pow(beta2, this.step);
-    const names = params.names().filter((n) => grads.has(n));
     const scale = clipNorm > 0 && names.length > 0 ? globalClipScale(names.map((n) => grads.get(n)!), clipNorm) : undefined;
     try {
       for (const name of names) {
@@ -90,7 +96,7 @@ export class Adam {
           const v = tf.add(tf.mul(v0 ?? tf.zerosLike(p), beta2), tf.mul(tf.mul(g, g), 1 - beta2));
           let upd = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps));
           if (weightDecay > 0) upd = tf.add(upd, tf.mul(p, weightDecay));
-          p.assign(tf.sub(p, tf.mul(upd, lr)));
+          p.assign(tf.sub(p, tf.mul(upd, rateOf(name))));
           return [m, v];
         });
         m0?.dispose();

@@ -129,10 +129,10 @@ export function loadTrainState(dir: string, run: TrainingRun): number {
   // value would silently continue a different run.
   if (!s.options || typeof s.options !== 'object') throw new Error(`${jsonFile}: field "options" is missing`);
   const mine = serializableOptions(options);
-  // a run saved before gateTarget (or the REINFORCE options) existed trained its gate the only way there was then;
-  // the REINFORCE options shape nothing under another gate target
+  // a run saved before gateTarget (or the REINFORCE options, or gateLr) existed trained its gate the only way there was
+  // then; the REINFORCE options shape nothing under another gate target
   const saved = serializableOptions({ gateTarget: 'straightThrough', reinforceSamples: DEFAULT_TRAINER_OPTIONS.reinforceSamples,
-    reinforceBaseline: DEFAULT_TRAINER_OPTIONS.reinforceBaseline, ...(s.options as object) } as unknown as TrainerOptions);
+    reinforceBaseline: DEFAULT_TRAINER_OPTIONS.reinforceBaseline, gateLr: null, ...(s.options as object) } as unknown as TrainerOptions);
   for (const k of [...new Set([...Object.keys(mine), ...Object.keys(saved)])]) {
     if (JSON.stringify(saved[k]) !== JSON.stringify(mine[k])) {
       throw new Error(`${jsonFile}: the saved run used ${k} = ${JSON.stringify(saved[k])}, this trainer has ${JSON.stringify(mine[k])}`);

@@ -74,7 +74,8 @@ export class UpdateSchedule {
       return;
     }
     if (this.options.mode === 'hiedit') this.clipAccumulated(this.count);
-    this.adam.apply(this.policy.params, this.acc);
+    const { metaLr, gateLr } = this.options;
+    this.adam.apply(this.policy.params, this.acc, gateLr === null ? metaLr : (name) => (name.startsWith('high.') ? gateLr : metaLr));
     disposeGrads(this.acc);
     this.count = 0;
   }
