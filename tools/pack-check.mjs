@@ -103,7 +103,13 @@ function checkManifest(name, manifest, packed) {
   for (const must of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts']) {
     if (!files.has(must)) problems.push(`the tarball lacks ${must}`);
   }
-  for (const f of files) if (/\.test\.(js|d\.ts)$/.test(f)) problems.push(`the tarball ships a test: ${f}`);
+  for (const f of files) {
+    if (/\.test\.(js|d\.ts)$/.test(f)) problems.push(`the tarball ships a test: ${f}`);
+    if (f.endsWith('.map')) problems.push(`the tarball ships a source map of sources it does not ship: ${f}`);
+    // A module left in dist/ by an earlier build of since-removed sources would be published too.
+    const src = /^dist\/(.*)\.js$/.exec(f);
+    if (src && !fs.existsSync(path.join(ROOT, 'packages', name, 'src', `${src[1]}.ts`))) problems.push(`${f} has no source (a stale build?)`);
+  }
   for (const bin of Object.values(manifest.bin ?? {})) if (!files.has(bin.replace(/^\.\//, ''))) problems.push(`bin ${bin} is not in the tarball`);
   const readme = fs.readFileSync(path.join(ROOT, 'packages', name, 'README.md'), 'utf8');
   for (const m of readme.matchAll(/\]\((?!https?:|#)([^)]+)\)/g)) problems.push(`README links to ${m[1]}, which does not exist on npm`);
