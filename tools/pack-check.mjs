@@ -147,9 +147,23 @@ function installAlone(name, tarballs, work) {
   return { dir, seconds: r.seconds, buildLine: buildLine?.trim() ?? '(native/build.js printed nothing)' };
 }
 
+/** The packages the Quick start's `npm install` line names. */
+function installLine(readme, source) {
+  const section = readme.split(/^## /m).find((s) => s.startsWith('Quick start\n')) ?? '';
+  const m = /^npm install ([^#\n]*)/m.exec(section);
+  if (!m) throw new Error(`${source}: the Quick start section has no npm install line`);
+  return m[1].trim().split(/\s+/);
+}
+
 function runQuickStart(name, dir) {
   const readmeFile = path.join(dir, 'node_modules', '@hiedit', name, 'README.md');
-  const program = quickStart(fs.readFileSync(readmeFile, 'utf8'), readmeFile);
+  const readme = fs.readFileSync(readmeFile, 'utf8');
+  const program = quickStart(readme, readmeFile);
+  // Whatever the program imports, the install line must name: a transitive dependency is not the user's to import.
+  const installs = installLine(readme, readmeFile);
+  for (const m of program.matchAll(/from '(@hiedit\/[a-z-]+)'/g)) {
+    if (!installs.includes(m[1])) fail(`${readmeFile}: the quick start imports ${m[1]}, which its npm install line does not name`);
+  }
   fs.writeFileSync(path.join(dir, 'quick-start.mjs'), program);
   return run(process.execPath, ['quick-start.mjs'], dir, `the README quick start of @hiedit/${name}`);
 }
