@@ -1,3 +1,7 @@
+/**
+ * @hiedit/benchmarks: dataset splits, the built-in fact world and its models, lifelong-editing evaluation, reports
+ * and the `hiedit-bench` runner.
+ */
 // The public API, named one by one: modules not listed here are internal and may change without notice.
 // The edit request and its readers live in @hiedit/editor; ./datasets re-exports them under this package's name.
 export { RUN_DEFAULTS, benchCommands, main, parseRunArgs, readPretrainSettings, runCommand } from './cli/main';

@@ -1,3 +1,7 @@
+/**
+ * @hiedit/editor: the lifelong editor (validate, propose, apply all-or-nothing, journal, roll back), the methods
+ * behind one registry, the dataset readers and the `hiedit` CLI commands.
+ */
 // The public API, named one by one: modules not listed here are internal and may change without notice.
 export { PolicyEditor } from './methods/policy/editor';
 export { policyFactory } from './methods/policy/factory';

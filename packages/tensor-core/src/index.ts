@@ -1,3 +1,7 @@
+/**
+ * @hiedit/tensor-core: the one tfjs instance and backend of the process, safetensors I/O, the typed interfaces the
+ * other packages share, numerics, the CLI framework and the optional native accelerator.
+ */
 // The public API, named one by one: modules not listed here are internal and may change without notice.
 export * as tf from '@tensorflow/tfjs';
 export { BACKEND_NAMES, backendReport, initBackend } from './backend';
