@@ -5,9 +5,12 @@ import { IGNORE_INDEX, initBackend, tf } from '@hiedit/tensor-core';
 import { CausalLM, createModel, loadModel } from '@hiedit/llm-loader';
 import { tinyGpt2, tupleTokenizer } from '../test/tiny';
 import {
-  createEditor, currentWeightsDigest, defaultEditModules, EditJournal, editorFactory, editorKinds, LifelongEditor, loadEditorDir, openJournalFor,
-  applyEditPack, DEFAULT_FT, disposeProposal, exportEditPack, saveEditorDir, tokenizeRequest, upperMiddleLayers, validateRequest,
+  createEditor, defaultEditModules, EditJournal, editorFactory, editorKinds, LifelongEditor, loadEditorDir,
+  openJournalFor, applyEditPack, DEFAULT_FT, exportEditPack, saveEditorDir, tokenizeRequest, upperMiddleLayers,
+  validateRequest,
 } from './index';
+import { currentWeightsDigest } from '@hiedit/tensor-core';
+import { disposeProposal } from './editors/types';
 
 // Tests pick the backend the way the CLI does (tensor-core registers several).
 beforeAll(async () => { await initBackend(); });

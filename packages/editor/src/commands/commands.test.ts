@@ -4,7 +4,8 @@ import * as path from 'path';
 import { initBackend, runCli } from '@hiedit/tensor-core';
 import { createTinyCheckpoint, loadModel } from '@hiedit/llm-loader';
 import { tupleTokenizer } from '../../test/tiny';
-import { currentWeightsDigest, EditJournal, LifelongEditor } from '../index';
+import { EditJournal, LifelongEditor } from '../index';
+import { currentWeightsDigest } from '@hiedit/tensor-core';
 import { createEditorCommands, EditorCliApi } from './index';
 
 const api: EditorCliApi = { loadModel: (dir) => loadModel(dir, { tokenizer: false }), tupleTokenizer: () => tupleTokenizer };

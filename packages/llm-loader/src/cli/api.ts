@@ -2,7 +2,7 @@
  * What the loader commands need from the library, as structural types. The commands receive an
  * implementation (the real one in ./index.ts), which keeps them testable and free of import cycles.
  */
-import type { BackendName, BackendReport } from '@hiedit/tensor-core';
+import type { BackendName, BackendReport, GpuReport } from '@hiedit/tensor-core';
 import type { Tokenizer } from '../tokenizer';
 
 /** The subset of CausalLM the commands use. */
@@ -41,4 +41,6 @@ export interface LoaderApi {
   loadTokenizer(pathOrDir: string): Promise<Tokenizer>;
   initBackend(opts?: { backend?: BackendName }): Promise<CliBackendReport>;
   backendReport(): CliBackendReport;
+  /** The GPU path's verdict (tfjs-node-gpu installed? CUDA found? did a matmul run on the GPU?), after initBackend. */
+  gpuReport(): GpuReport;
 }

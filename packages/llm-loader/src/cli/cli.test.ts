@@ -182,10 +182,13 @@ describe('hiedit CLI numbers equal the library API', () => {
     expect((await hiedit('tokenize', '--model', llamaDir, '--file', path.join(tmp, 'missing.txt'))).err).toMatch(/--file .*missing\.txt: ENOENT/);
   });
 
-  it('doctor reports the backend selection', async () => {
-    expect(await json('doctor')).toEqual(JSON.parse(JSON.stringify(backendReport())));
+  it('doctor reports the backend selection and the GPU path', async () => {
+    const report = await json('doctor');
+    expect(report).toEqual({ ...JSON.parse(JSON.stringify(backendReport())), gpu: expect.objectContaining({ status: 'absent' }) });
+    expect((report.gpu as { summary: string }).summary).toMatch(/^@tensorflow\/tfjs-node-gpu is not installed: no GPU path/);
     const human = await hiedit('doctor');
     expect(human.out).toContain(`active backend: ${backendReport().active}`);
+    expect(human.out).toMatch(/^gpu: absent: @tensorflow\/tfjs-node-gpu is not installed.*\n  tfjs-node-gpu 4\.22 needs CUDA 11\.2/m);
     for (const c of backendReport().candidates) expect(human.out).toContain(c.name);
     // One backend per process: asking for another one afterwards is a clear failure, not a silent switch.
     const other = backendReport().active === 'cpu' ? 'wasm' : 'cpu';
