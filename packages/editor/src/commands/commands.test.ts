@@ -135,6 +135,33 @@ describe('editor CLI', () => {
     expect((await run(['export', '--model', modelDir, '--journal', journal, '--out', out, '--dtype', 'f8'])).code).toBe(2);
   });
 
+  test('export refuses an output that is one of its inputs, symlinks included (nothing written, exit 2)', async () => {
+    const journal = path.join(dir, 'self.hjournal');
+    expect((await run(['edit', '--model', modelDir, '--editor', 'ft', '--journal', journal, '--prompt', 'Alice plays the',
+      '--target', 'violin'])).code).toBe(0);
+    const weights = fs.readFileSync(path.join(modelDir, 'model.safetensors'));
+    const journalBytes = fs.readFileSync(journal);
+    const modelLink = path.join(dir, 'model-link');
+    const journalLink = path.join(dir, 'self-link.hjournal');
+    fs.symlinkSync(modelDir, modelLink);
+    fs.symlinkSync(journal, journalLink);
+    const cases: [string[], RegExp][] = [
+      [['--model', modelDir, '--journal', journal, '--out', modelDir], /--out .* is the same path as --model .*base model/],
+      [['--model', modelDir, '--journal', journal, '--out', modelLink], /--out .* is the same path as --model/],
+      [['--model', modelLink, '--journal', journal, '--out', `${modelDir}/`], /--out .* is the same path as --model/],
+      [['--journal', journal, '--pack', journal], /--pack .* is the same path as --journal .*destroy the journal/],
+      [['--journal', journal, '--pack', journalLink], /--pack .* is the same path as --journal/],
+      [['--model', modelDir, '--journal', journal, '--pack', path.join(modelDir, 'config.json')], /would replace a file of the base model/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(['export', ...args]);
+      expect([r.code, r.err.split('\n')[0]]).toEqual([2, expect.stringMatching(message)]);
+    }
+    expect(fs.readFileSync(path.join(modelDir, 'model.safetensors')).equals(weights)).toBe(true);
+    expect(fs.readFileSync(journal).equals(journalBytes)).toBe(true);
+    expect(fs.lstatSync(journalLink).isSymbolicLink()).toBe(true);
+  });
+
   test('an edit no strength makes hold is journaled empty, and the output says so', async () => {
     // a margin of a million nats: calibration can never make an edit hold, so every edit is skipped
     const never = JSON.stringify({ ...JSON.parse(SETTINGS), trainer: { epochs: 1, backDepth: 2, calibration: { onMiss: 'next', margin: 1e6 } } });

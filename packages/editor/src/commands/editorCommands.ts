@@ -16,6 +16,7 @@ import { applyEditPack, EditJournal, exportEditPack } from '../journal';
 import { checkModuleNames, defaultEditModules, EditorModel, TupleTokenizer } from '../model';
 import { EditRequestInput } from '../request';
 import { readEditRequests, REQUEST_FORMATS, RequestFormat } from '../data/records';
+import { FlagPath, refuseFileInModelDir, refuseOutputOnInput } from './samePath';
 import { CliUsageError, defineCommand, type CliCommand, type CliIO } from '@hiedit/tensor-core';
 
 /** What the commands need from the model library. */
@@ -300,6 +301,12 @@ function exportCmd(api: EditorCliApi): CliCommand {
       if (pack && fromPack) throw new CliUsageError('--pack writes a pack from a journal; it cannot be combined with --from-pack');
       const dtype = parseDtype(flags.dtype);
       const source = (file ?? fromPack)!;
+      const inputs: FlagPath[] = [
+        ...(flags.model ? [{ flag: 'model', path: flags.model }] : []),
+        ...(file ? [{ flag: 'journal', path: file }] : []), ...(fromPack ? [{ flag: 'from-pack', path: fromPack }] : []),
+      ];
+      refuseOutputOnInput([...(out ? [{ flag: 'out', path: out }] : []), ...(pack ? [{ flag: 'pack', path: pack }] : [])], inputs);
+      if (pack && flags.model) refuseFileInModelDir({ flag: 'pack', path: pack }, flags.model);
       if (!fs.existsSync(source)) throw new Error(`${file ? 'journal' : 'edit pack'} ${source} does not exist`);
       const journal = file ? EditJournal.open(file, { onWarning: (w) => io.err(`warning: ${w}\n`) }) : undefined;
       if (journal && pack) {
