@@ -24,6 +24,6 @@ export { attentionKernelsActive, attentionKernelsFailure } from './attention-ker
 export { untaped } from './untaped';
 export { Adam, DEFAULT_ADAM, namedVariables } from './adam';
 export type { AdamConfig, AdamMoment, NamedVariables } from './adam';
-export { fsyncDir, tempSibling, writeDirAtomic, writeFileAtomic, writeFileAtomicWith, writeFully, writeJsonAtomic } from './fs-atomic';
+export { fsyncDir, tempSibling, writeDirAtomic, writeFileAtomic, writeFileAtomicWith, writeFully, writeJsonAtomic, type AtomicWriteOptions } from './fs-atomic';
 export { readJsonFile } from './json-file';
 export { median, medianMs } from './timing';

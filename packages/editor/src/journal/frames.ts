@@ -115,8 +115,11 @@ export function readPayload(file: string, frame: FrameLocation): Buffer {
   }
 }
 
-/** Creates `file` atomically (temp + fsync + rename) holding the magic and the given frames. */
-export function createFramedFile(file: string, magic: string, frames: readonly Buffer[]): number {
+/**
+ * Writes `file` atomically (temp + fsync + rename) holding the magic and the given frames. `exclusive`: create
+ * only, failing with code EEXIST when the file exists (even when another process creates it meanwhile).
+ */
+export function createFramedFile(file: string, magic: string, frames: readonly Buffer[], opts: { exclusive?: boolean } = {}): number {
   let size = 0;
   writeFileAtomicWith(file, (fd) => {
     const head = Buffer.from(magic, 'latin1');
@@ -126,7 +129,7 @@ export function createFramedFile(file: string, magic: string, frames: readonly B
       writeFully(fd, f);
       size += f.length;
     }
-  });
+  }, opts);
   return size;
 }
 

@@ -47,8 +47,19 @@ export class EditJournal {
 
   /** Creates a new journal holding only `header`. Refuses to overwrite an existing file. */
   static create(file: string, header: JournalHeader): EditJournal {
-    if (fs.existsSync(file)) throw new Error(`journal ${file}: already exists; open it instead of creating it`);
-    const size = createFramedFile(file, JOURNAL_MAGIC, [encodeFrame(encodeHeader(header))]);
+    const exists = (): Error => new Error(`journal ${file}: already exists; open it instead of creating it`);
+    if (fs.existsSync(file)) throw exists();
+    let size: number;
+    try {
+      // Exclusive: two processes creating the same journal must not both succeed (the later one replacing the first).
+      size = createFramedFile(file, JOURNAL_MAGIC, [encodeFrame(encodeHeader(header))], { exclusive: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new Error(`journal ${file}: another process created it while this one was creating it; nothing was ` +
+          'written by this process (run again to append to that journal)');
+      }
+      throw e;
+    }
     return new EditJournal(file, header, size, size, []);
   }
 
