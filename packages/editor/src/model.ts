@@ -19,6 +19,8 @@ export interface EditorModelConfig {
   readonly numLayers: number;
   readonly hiddenSize: number;
   readonly vocabSize: number;
+  /** Longest sequence the model accepts; requests longer than this are refused before any model work. */
+  readonly maxPositions?: number;
 }
 
 /** A model the lifelong editor can edit: llm-loader's CausalLM satisfies it. */

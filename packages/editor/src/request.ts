@@ -81,17 +81,30 @@ export function validateRequest(r: EditRequestInput, where = 'edit request'): Ed
   return { ...(r.id !== undefined ? { id: r.id } : {}), prompt, target, paraphrases, locality };
 }
 
-function checkTuple(t: TokenizedTuple, what: string, where: string): TokenizedTuple {
+/** Options of `tokenizeRequest`. */
+export interface TokenizeRequestOptions {
+  /** The model's context length: a tuple of more tokens is refused here, before any model work. */
+  readonly maxTokens?: number;
+}
+
+function checkTuple(t: TokenizedTuple, what: string, field: string, where: string, opts: TokenizeRequestOptions): TokenizedTuple {
   if (!t.labels.some((l) => l >= 0)) throw new Error(`${where}: ${what} has no answer token to learn`);
+  if (opts.maxTokens !== undefined && t.ids.length > opts.maxTokens) {
+    throw new Error(`${where}: field "${field}" is too long: ${what} is ${t.ids.length} tokens, the model takes at most ` +
+      `${opts.maxTokens}`);
+  }
   return t;
 }
 
-/** Tokenizes a validated request (spec §2). */
-export function tokenizeRequest(r: EditRequestInput, tokenize: TupleTokenizer, id: string, where = 'edit request'): TokenizedEditRequest {
+/** Tokenizes a validated request (spec §2); refuses a tuple longer than `opts.maxTokens`, naming its field. */
+export function tokenizeRequest(r: EditRequestInput, tokenize: TupleTokenizer, id: string, where = 'edit request',
+  opts: TokenizeRequestOptions = {}): TokenizedEditRequest {
   return {
     id,
-    edit: checkTuple(tokenize(r.prompt, r.target), 'prompt + target', where),
-    paraphrases: (r.paraphrases ?? []).map((p, i) => checkTuple(tokenize(p, r.target), `paraphrases[${i}]`, where)),
-    locality: (r.locality ?? []).map((l, i) => checkTuple(tokenize(l.prompt, l.answer), `locality[${i}]`, where)),
+    edit: checkTuple(tokenize(r.prompt, r.target), 'prompt + target', 'prompt', where, opts),
+    paraphrases: (r.paraphrases ?? []).map((p, i) =>
+      checkTuple(tokenize(p, r.target), `paraphrases[${i}]`, `paraphrases[${i}]`, where, opts)),
+    locality: (r.locality ?? []).map((l, i) =>
+      checkTuple(tokenize(l.prompt, l.answer), `locality[${i}]`, `locality[${i}].prompt`, where, opts)),
   };
 }

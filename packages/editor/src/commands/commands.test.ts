@@ -162,6 +162,36 @@ describe('editor CLI', () => {
     expect(fs.lstatSync(journalLink).isSymbolicLink()).toBe(true);
   });
 
+  test('a requests file is checked whole before the first edit, and running it again applies nothing twice', async () => {
+    const journal = path.join(dir, 'batch.hjournal');
+    const file = path.join(dir, 'batch.jsonl');
+    const long = Array(40).fill('Alice').join(' ');
+    fs.writeFileSync(file, [{ id: 'a', prompt: 'Alice plays the', target: 'violin' }, { id: 'b', prompt: long, target: 'golf' },
+      { id: 'c', prompt: 'Bob lives in', target: 'Rome' }].map((r) => JSON.stringify(r)).join('\n'));
+    const base = ['edit', '--model', modelDir, '--editor', 'ft', '--journal', journal, '--requests', file];
+    const strict = await run([...base, '--json']);
+    expect(strict.code).toBe(1);
+    expect(strict.err).toMatch(/record 1 \(id b\): field "prompt" is too long: prompt \+ target is 41 tokens, the model takes at most 32; nothing was applied \(pass --skip-invalid/);
+    expect(JSON.parse(strict.out)).toMatchObject({ edits: [], error: expect.stringMatching(/record 1 \(id b\)/) });
+    expect(fs.existsSync(journal)).toBe(false);
+
+    const skip = await run([...base, '--skip-invalid', '--json']);
+    expect(skip.code).toBe(0);
+    expect(skip.err).toMatch(/skipped record 1: .*field "prompt" is too long/);
+    const first = JSON.parse(skip.out);
+    expect(first.edits.map((e: { editId: string; requestId: string }) => [e.editId, e.requestId])).toEqual([['e1', 'a'], ['e2', 'c']]);
+    expect(first.skipped).toEqual([{ record: 1, id: 'b', reason: expect.stringMatching(/too long/) }]);
+
+    expect((await run(['rollback', '--journal', journal, '--edit', 'e2'])).code).toBe(0);
+    const size = fs.statSync(journal).size;
+    const again = await run([...base, '--skip-invalid', '--json']);
+    expect(again.code).toBe(0);
+    expect(again.err).toMatch(/skipped record 0 \(id a\): already in the journal as e1\n/);
+    expect(again.err).toMatch(/skipped record 2 \(id c\): already in the journal as e2 \(rolled back; apply it again with --prompt\/--target or under a new id\)/);
+    expect(JSON.parse(again.out).edits).toEqual([]);
+    expect(fs.statSync(journal).size).toBe(size);
+  });
+
   test('an edit no strength makes hold is journaled empty, and the output says so', async () => {
     // a margin of a million nats: calibration can never make an edit hold, so every edit is skipped
     const never = JSON.stringify({ ...JSON.parse(SETTINGS), trainer: { epochs: 1, backDepth: 2, calibration: { onMiss: 'next', margin: 1e6 } } });

@@ -8,7 +8,7 @@ import { decodePayload, encodeFrame, FRAME_DIGEST_BYTES, FRAME_PREFIX_BYTES, JOU
 import { AppendFailure, appendFrame, createFramedFile, FrameLocation, readPayload, scanFrames, withWriteLock } from './frames';
 import {
   checkStoredShift, decodeHeader, decodeRecordInfo, decodeShifts, EditRecordInfo, encodeEdit, encodeHeader,
-  encodeRollback, JournalHeader, JournalRecordInfo, RollbackRecordInfo, StoredShift,
+  encodeRollback, JournalHeader, JournalRecordInfo, JournalRequest, requestKey, RollbackRecordInfo, StoredShift,
 } from './records';
 
 /** Options of `EditJournal.open`. */
@@ -27,6 +27,8 @@ export class EditJournal {
   private readonly recs: LocatedRecord[] = [];
   private readonly frames: FrameLocation[] = [];
   private readonly rolledBack = new Set<string>();
+  /** `requestKey` of every edit's request -> the first edit that holds it. */
+  private readonly byRequest = new Map<string, string>();
   private end: number;
   private size: number;
   /** Set when a failed append left the file in an unknown state: every later append is refused with it. */
@@ -99,6 +101,10 @@ export class EditJournal {
       if (this.rolledBack.has(info.editId)) throw new Error(`${where}: edit ${info.editId} is rolled back twice`);
       this.rolledBack.add(info.editId);
     }
+    if (info.type === 'edit') {
+      const key = requestKey(info.request);
+      if (!this.byRequest.has(key)) this.byRequest.set(key, info.editId);
+    }
     this.recs.push({ ...info, recordIndex: f.index, byteOffset: f.offset });
     this.frames.push(f);
   }
@@ -121,6 +127,15 @@ export class EditJournal {
         `(${this.recs.filter((x) => x.type === 'edit').length} edits recorded)`);
     }
     return r;
+  }
+
+  /**
+   * The first edit whose request is `request` (same id, prompt, target, paraphrases and locality prompts), with
+   * whether it is rolled back; undefined when the journal holds no such request.
+   */
+  findRequest(request: JournalRequest): { editId: string; rolledBack: boolean } | undefined {
+    const editId = this.byRequest.get(requestKey(request));
+    return editId === undefined ? undefined : { editId, rolledBack: this.rolledBack.has(editId) };
   }
 
   /** True when `editId` has been rolled back. */

@@ -44,6 +44,15 @@ export interface JournalRequest {
   readonly locality?: readonly { readonly prompt: string; readonly answer: string }[];
 }
 
+/**
+ * What makes two requests the same request: id, prompt, target, paraphrases and locality prompts (the fields a
+ * journal records), in a fixed order, so a request read again from the same file finds the edit that holds it.
+ */
+export function requestKey(r: JournalRequest): string {
+  return JSON.stringify([r.id ?? null, r.prompt, r.target, r.paraphrases ?? [],
+    (r.locality ?? []).map((l) => [l.prompt, l.answer])]);
+}
+
 /** One module's applied shift, host side (tensor-core's HostShift). Low-rank shifts keep their factors. */
 export type StoredShift = HostShift;
 
