@@ -1,8 +1,9 @@
 /**
  * Scanning and durable appending of framed files (journals and packs). The scan verifies every
  * frame's checksum once, keeps only the payload offsets, and classifies damage:
- * a damaged LAST frame is a torn write (a crash mid-append) and is reported, anything damaged with
- * intact data after it is corruption and refused.
+ * an INCOMPLETE last frame (the file ends inside it, or its tail is zeros that never reached the disk) is a torn
+ * write (a crash mid-append) and is reported; any other damage, a complete last frame's included, is corruption
+ * and refused.
  */
 import * as fs from 'fs';
 import { writeFileAtomicWith, writeFully } from '@hiedit/tensor-core';
@@ -92,9 +93,13 @@ export function scanFrames(file: string, magic: string, kind: string): FrameScan
       const payload = readAt(fd, offset + FRAME_PREFIX_BYTES, n);
       const digest = readAt(fd, offset + FRAME_PREFIX_BYTES + n, FRAME_DIGEST_BYTES);
       if (!sha256(payload).equals(digest)) {
-        if (end === size) return torn('checksum mismatch in the last record');
-        throw new Error(`${where} is corrupted: SHA-256 checksum mismatch (${size - end} bytes of later records ` +
-          `follow, so this is not a torn write); the ${kind} is refused`);
+        // A complete last record was fsynced before its append returned: a bad checksum there is damage to an
+        // acknowledged edit, not a crash mid-append. Only a digest that never reached the disk (zeros) is torn.
+        if (end === size && digest.every((b) => b === 0)) return torn('the last record\'s checksum never reached the disk');
+        throw new Error(`${where} is corrupted: SHA-256 checksum mismatch (${end === size
+          ? 'the record is complete, so this is not a torn write'
+          : `${size - end} bytes of later records follow, so this is not a torn write`}); the ${kind} is refused. ` +
+          `To keep the records before it, copy the first ${offset} bytes of the file (e.g. head -c ${offset})`);
       }
       frames.push({ index, offset, payloadOffset: offset + FRAME_PREFIX_BYTES, payloadLength: n });
       offset = end;

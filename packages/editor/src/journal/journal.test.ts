@@ -181,6 +181,29 @@ describe('edit journal', () => {
     model.dispose();
   });
 
+  test('a flipped byte in the last, complete record is corruption, not a torn write: the journal is refused', () => {
+    const { model, journal, file } = journalWithEdits(5);
+    const last = journal.records[4];
+    const bytes = fs.readFileSync(file);
+    const flipped = Buffer.from(bytes);
+    flipped[last.byteOffset + 40] ^= 0x01;
+    fs.writeFileSync(file, flipped);
+    const warnings: string[] = [];
+    expect(() => EditJournal.open(file, { onWarning: (w) => warnings.push(w) })).toThrow(new RegExp(
+      `record 5 at byte offset ${last.byteOffset} is corrupted: SHA-256 checksum mismatch \\(the record is complete, so this ` +
+      `is not a torn write\\); the journal is refused. To keep the records before it, copy the first ${last.byteOffset} bytes`));
+    expect(warnings).toEqual([]);
+    // A complete record whose checksum never reached the disk (zeros) is still a torn write.
+    const zeroDigest = Buffer.from(bytes);
+    zeroDigest.fill(0, bytes.length - 32);
+    fs.writeFileSync(file, zeroDigest);
+    const reopened = EditJournal.open(file, { onWarning: (w) => warnings.push(w) });
+    expect(warnings[0]).toMatch(/torn last record .*checksum never reached the disk/);
+    // The torn edit was never acknowledged; ids already given are never given again.
+    expect(reopened.nextEditId()).toBe('e5');
+    model.dispose();
+  });
+
   test('a journal of another base model or other module shapes is refused, the model untouched', () => {
     const { file } = journalWithEdits(2);
     const model = new WeightsOnlyModel(SHAPES, 7);

@@ -29,6 +29,7 @@ export class EditJournal {
   private readonly rolledBack = new Set<string>();
   /** `requestKey` of every edit's request -> the first edit that holds it. */
   private readonly byRequest = new Map<string, string>();
+  private maxEditNumber = 0;
   private end: number;
   private size: number;
   /** Set when a failed append left the file in an unknown state: every later append is refused with it. */
@@ -102,6 +103,8 @@ export class EditJournal {
       this.rolledBack.add(info.editId);
     }
     if (info.type === 'edit') {
+      const n = /^e(\d+)$/.exec(info.editId);
+      if (n) this.maxEditNumber = Math.max(this.maxEditNumber, Number(n[1]));
       const key = requestKey(info.request);
       if (!this.byRequest.has(key)) this.byRequest.set(key, info.editId);
     }
@@ -143,9 +146,9 @@ export class EditJournal {
     return this.rolledBack.has(editId);
   }
 
-  /** The id the next appended edit will get. */
+  /** The id the next appended edit will get: one past the highest `eN` ever recorded, so no id is given twice. */
   nextEditId(): string {
-    return `e${this.recs.filter((r) => r.type === 'edit').length + 1}`;
+    return `e${this.maxEditNumber + 1}`;
   }
 
   /** Reads the exact applied shifts of an edit from disk. */
