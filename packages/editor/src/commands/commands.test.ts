@@ -192,6 +192,28 @@ describe('editor CLI', () => {
     expect(fs.statSync(journal).size).toBe(size);
   });
 
+  test('the same weights under another config.json are another base model: journal and pack refused', async () => {
+    const journal = path.join(dir, 'cfg.hjournal');
+    expect((await run(['edit', '--model', modelDir, '--editor', 'ft', '--journal', journal, '--prompt', 'Alice plays the',
+      '--target', 'violin'])).code).toBe(0);
+    const pack = path.join(dir, 'cfg.hpack');
+    expect((await run(['export', '--journal', journal, '--pack', pack])).code).toBe(0);
+    const other = path.join(dir, 'model-other-eps');
+    fs.cpSync(modelDir, other, { recursive: true });
+    const config = JSON.parse(fs.readFileSync(path.join(other, 'config.json'), 'utf8'));
+    fs.writeFileSync(path.join(other, 'config.json'), JSON.stringify({ ...config, layer_norm_epsilon: 1e-3 }));
+    const size = fs.statSync(journal).size;
+    const edit = await run(['edit', '--model', other, '--editor', 'ft', '--journal', journal, '--prompt', 'Bob lives in', '--target', 'Rome']);
+    expect(edit.code).toBe(1);
+    expect(edit.err).toMatch(/made for a base model with the same weights but another config .*config\.json differs.*; refused/);
+    expect(fs.statSync(journal).size).toBe(size);
+    const fromPack = await run(['export', '--model', other, '--from-pack', pack, '--out', path.join(dir, 'never')]);
+    expect(fromPack.err).toMatch(/edit pack .*another config/);
+    // Key order and formatting of config.json are not the model: a rewritten but equal config still matches.
+    fs.writeFileSync(path.join(other, 'config.json'), JSON.stringify(Object.fromEntries(Object.entries(config).reverse()), null, 4));
+    expect((await run(['export', '--model', other, '--journal', journal, '--out', path.join(dir, 'cfg-out')])).code).toBe(0);
+  });
+
   test('an edit no strength makes hold is journaled empty, and the output says so', async () => {
     // a margin of a million nats: calibration can never make an edit hold, so every edit is skipped
     const never = JSON.stringify({ ...JSON.parse(SETTINGS), trainer: { epochs: 1, backDepth: 2, calibration: { onMiss: 'next', margin: 1e6 } } });

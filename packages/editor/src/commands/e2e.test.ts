@@ -78,3 +78,15 @@ test('train-editor, edit, rollback, export with the model\'s own tokenizer', asy
   expect(bad.err).toMatch(/has no tokenizer/);
   expect(fs.existsSync(path.join(dir, 'x.hjournal'))).toBe(false);
 });
+
+test('a journal is refused for the same model with another tokenizer', async () => {
+  const journal = path.join(dir, 'tok.hjournal');
+  expect((await hiedit('edit', '--model', modelDir, '--editor', 'ft', '--journal', journal, '--prompt', 'Alice plays the',
+    '--target', 'violin')).code).toBe(0);
+  const other = path.join(dir, 'model-other-tokenizer');
+  fs.cpSync(modelDir, other, { recursive: true });
+  writeTokenizerFiles(other, buildWordLevelTokenizer({ words: [...WORDS].reverse() }));
+  const r = await hiedit('edit', '--model', other, '--editor', 'ft', '--journal', journal, '--prompt', 'Bob lives in', '--target', 'Rome');
+  expect(r.code).toBe(1);
+  expect(r.err).toMatch(/made for a base model with another tokenizer \(tokenizer files hash .*\); refused/);
+});

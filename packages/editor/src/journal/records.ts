@@ -30,6 +30,13 @@ export interface JournalHeader {
   readonly createdAt: string;
   /** `CausalLM.weightsHash()` of the base model the shifts apply to. */
   readonly baseWeightsHash: string;
+  /**
+   * `configHash` of the base model's parsed config (see fingerprint.ts). Absent in journals written before it was
+   * recorded: those are checked on the weights and shapes only.
+   */
+  readonly baseConfigHash?: string;
+  /** `tokenizerHash` of the base model's tokenizer files; absent when it had none or the journal predates it. */
+  readonly baseTokenizerHash?: string;
   readonly model: ModelIdentity;
   /** Shapes of every editable module of the base model. */
   readonly modules: readonly ModuleShape[];
@@ -156,8 +163,11 @@ export function decodeHeader(p: DecodedPayload, where: string): JournalHeader {
     name: str(m, 'name', `${where} modules[${i}]`), dIn: num(m, 'dIn', `${where} modules[${i}]`),
     dOut: num(m, 'dOut', `${where} modules[${i}]`), layer: num(m, 'layer', `${where} modules[${i}]`),
   }));
+  const optional = (key: 'baseConfigHash' | 'baseTokenizerHash'): Partial<JournalHeader> =>
+    j[key] === undefined ? {} : { [key]: str(j, key, where) };
   return {
     formatVersion, createdAt: str(j, 'createdAt', where), baseWeightsHash: str(j, 'baseWeightsHash', where),
+    ...optional('baseConfigHash'), ...optional('baseTokenizerHash'),
     model: model as unknown as ModelIdentity, modules,
   };
 }
