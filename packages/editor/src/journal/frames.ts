@@ -6,7 +6,7 @@
  * and refused.
  */
 import * as fs from 'fs';
-import { writeFileAtomicWith, writeFully } from '@hiedit/tensor-core';
+import { tempSibling, writeFileAtomicWith, writeFully } from '@hiedit/tensor-core';
 import { FRAME_DIGEST_BYTES, FRAME_PREFIX_BYTES, MAGIC_BYTES, sha256 } from './format';
 
 /** One verified frame: where its payload lives in the file. */
@@ -147,36 +147,88 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** The command line of a live process where the system tells it (Linux /proc), for lock messages. */
+function commandOf(pid: number): string | undefined {
+  try {
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a.length > 0).join(' ');
+    return cmd.length > 0 ? (cmd.length > 120 ? `${cmd.slice(0, 120)}...` : cmd) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Creates `lock` holding our pid, atomically: the pid is written to a temp file first and hard-linked into place,
+ * so a lock never exists without its pid (a full disk fails the temp file, not the lock). Returns false when the
+ * lock exists.
+ */
+function tryCreateLock(lock: string): boolean {
+  const tmp = tempSibling(lock);
+  try {
+    fs.writeFileSync(tmp, String(process.pid), { flag: 'wx' });
+    try {
+      fs.linkSync(tmp, lock);
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
+    }
+    // No hard links here: exclusive create, then the pid (a crash in between leaves a pid-less lock).
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      fs.rmSync(lock, { force: true });
+      throw e;
+    }
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** Why `lock` blocks us, with what holds it and how to clear it. */
+function lockedMessage(file: string, lock: string, owner: number, content: string, since: Date | undefined): string {
+  const when = since ? ` since ${since.toISOString()}` : '';
+  if (!(Number.isInteger(owner) && owner > 0)) {
+    return `journal ${file}: the lock ${lock}${when} holds no process id (${content.length === 0 ? 'it is empty'
+      : `it holds ${JSON.stringify(content.slice(0, 40))}`}): a writer crashed while taking it or the disk was full. ` +
+      `No live writer is known to hold it: if no hiedit process is writing this journal, delete ${lock}`;
+  }
+  const cmd = commandOf(owner);
+  return `journal ${file}: locked by process ${owner}${cmd ? ` (${cmd})` : ''}${when} (${lock}); another writer is ` +
+    `appending. If that process is not writing this journal (the pid of a crashed writer can be reused by another ` +
+    `program), delete ${lock}`;
+}
+
 /**
  * Runs `fn` holding `${file}.lock` (created exclusively, holding our pid). Two writers can otherwise
- * both see the same size and write at the same offset. A lock left by a dead process is taken over.
+ * both see the same size and write at the same offset. A lock left by a dead process is taken over; a lock
+ * without a pid, or held by a live process for more than about a second, is refused with what holds it and
+ * how to clear it.
  */
 export function withWriteLock<T>(file: string, fn: () => T): T {
   const lock = `${file}.lock`;
   for (let attempt = 0; ; attempt++) {
+    if (tryCreateLock(lock)) break;
+    let content = '';
+    let since: Date | undefined;
     try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let owner = NaN;
-      let ageMs = 0;
-      try {
-        owner = Number(fs.readFileSync(lock, 'utf8').trim());
-        ageMs = Date.now() - fs.statSync(lock).mtimeMs;
-      } catch { /* released meanwhile: retry */ }
-      const valid = Number.isInteger(owner) && owner > 0;
-      // A dead owner, or a lock without a pid (crash between create and write) older than 10 s, is stale.
-      if ((valid && owner !== process.pid && !pidAlive(owner)) || (!valid && ageMs > 10_000)) {
-        fs.rmSync(lock, { force: true });
-        continue;
-      }
-      if (attempt >= 50) {
-        throw new Error(`journal ${file}: locked by process ${owner || '?'} (${lock}); another writer is appending`);
-      }
-      // Appends take milliseconds: a short synchronous wait is enough.
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      content = fs.readFileSync(lock, 'utf8').trim();
+      since = fs.statSync(lock).mtime;
+    } catch {
+      continue; // released meanwhile: retry
     }
+    const owner = /^\d+$/.test(content) ? Number(content) : NaN;
+    const valid = Number.isInteger(owner) && owner > 0;
+    if (valid && owner !== process.pid && !pidAlive(owner)) {
+      fs.rmSync(lock, { force: true });
+      continue;
+    }
+    if (attempt >= 50) throw new Error(lockedMessage(file, lock, owner, content, since));
+    // Appends take milliseconds: a short synchronous wait is enough.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
   try {
     return fn();

@@ -256,6 +256,27 @@ describe('edit journal', () => {
     model.dispose();
   });
 
+  test('a lock without a pid, or held by a live unrelated process, is refused within about a second, saying what holds it and how to clear it', () => {
+    const { model, journal, file } = journalWithEdits(1);
+    const lock = `${file}.lock`;
+    fs.writeFileSync(lock, ''); // what a full disk left behind: the lock created, its pid never written
+    const t0 = Date.now();
+    expect(() => journal.appendRollback('e1')).toThrow(new RegExp(`the lock ${lock.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ` +
+      `since \\S+ holds no process id \\(it is empty\\): .*if no hiedit process is writing this journal, delete .*\\.lock$`));
+    expect(Date.now() - t0).toBeLessThan(5000);
+    fs.writeFileSync(lock, 'garbage\n');
+    expect(() => journal.appendRollback('e1')).toThrow(/holds no process id \(it holds "garbage"\)/);
+    // A live process that is not a writer (here: the test runner's parent): named, with its command where known.
+    fs.writeFileSync(lock, String(process.ppid));
+    expect(() => journal.appendRollback('e1')).toThrow(new RegExp(`locked by process ${process.ppid}( \\(.+\\))? since \\S+ ` +
+      `.*another writer is appending\\. If that process is not writing this journal .*delete .*\\.lock$`));
+    fs.rmSync(lock);
+    journal.appendRollback('e1');
+    expect(fs.existsSync(lock)).toBe(false);
+    expect(fs.readdirSync(dir)).toEqual(['edits.hjournal']);
+    model.dispose();
+  });
+
   test('a failed replay restores every touched module bitwise from its snapshot', () => {
     const { model, journal } = journalWithEdits(6);
     const other = new WeightsOnlyModel(SHAPES, 7);
