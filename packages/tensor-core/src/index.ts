@@ -26,4 +26,5 @@ export { Adam, DEFAULT_ADAM, namedVariables } from './adam';
 export type { AdamConfig, AdamMoment, NamedVariables } from './adam';
 export { fsyncDir, tempSibling, writeDirAtomic, writeFileAtomic, writeFileAtomicWith, writeFully, writeJsonAtomic, type AtomicWriteOptions } from './fs-atomic';
 export { readJsonFile } from './json-file';
+export { openRegularFile, readRegularFileText } from './regular-file';
 export { median, medianMs } from './timing';
