@@ -214,6 +214,34 @@ describe('editor CLI', () => {
     expect((await run(['export', '--model', other, '--journal', journal, '--out', path.join(dir, 'cfg-out')])).code).toBe(0);
   });
 
+  test('messages: a directory as --journal, a journal as --from-pack; a pack written to a symlink goes through it', async () => {
+    const journalDir = path.join(dir, 'journal-dir');
+    fs.mkdirSync(journalDir);
+    const edit = await run(['edit', '--model', modelDir, '--editor', 'ft', '--journal', journalDir, '--prompt', 'Alice plays the', '--target', 'violin']);
+    expect([edit.code, edit.err]).toEqual([1, `hiedit edit: journal ${journalDir}: not a regular file (a directory)\n`]);
+    expect((await run(['rollback', '--journal', journalDir, '--edit', 'e1'])).err).toBe(
+      `hiedit rollback: journal ${journalDir}: not a regular file (a directory)\n`);
+    const journal = path.join(dir, 'msg.hjournal');
+    expect((await run(['edit', '--model', modelDir, '--editor', 'ft', '--journal', journal, '--prompt', 'Alice plays the',
+      '--target', 'violin'])).code).toBe(0);
+    const notPack = await run(['export', '--model', modelDir, '--from-pack', journal, '--out', path.join(dir, 'never')]);
+    expect(notPack.err).toMatch(/bad magic "HIEDITJ1" \(expected "HIEDITP1"\); not an edit pack\n$/);
+
+    const target = path.join(dir, 'packs', 'real.hpack');
+    fs.mkdirSync(path.dirname(target));
+    fs.writeFileSync(target, 'old');
+    const link = path.join(dir, 'link.hpack');
+    fs.symlinkSync(target, link);
+    expect((await run(['export', '--journal', journal, '--pack', link])).code).toBe(0);
+    expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(fs.readFileSync(target).subarray(0, 8).toString()).toBe('HIEDITP1');
+    const dangling = path.join(dir, 'dangling.hpack');
+    fs.symlinkSync(path.join(dir, 'nowhere', 'x.hpack'), dangling);
+    const r = await run(['export', '--journal', journal, '--pack', dangling]);
+    expect([r.code, r.err]).toEqual([1, expect.stringMatching(/is a symbolic link to .*nowhere.*, which does not exist; refused/)]);
+    expect(fs.lstatSync(dangling).isSymbolicLink()).toBe(true);
+  });
+
   test('an edit no strength makes hold is journaled empty, and the output says so', async () => {
     // a margin of a million nats: calibration can never make an edit hold, so every edit is skipped
     const never = JSON.stringify({ ...JSON.parse(SETTINGS), trainer: { epochs: 1, backDepth: 2, calibration: { onMiss: 'next', margin: 1e6 } } });

@@ -6,7 +6,7 @@
  * and refused.
  */
 import * as fs from 'fs';
-import { tempSibling, writeFileAtomicWith, writeFully } from '@hiedit/tensor-core';
+import { openRegularFile, tempSibling, writeFileAtomicWith, writeFully } from '@hiedit/tensor-core';
 import { FRAME_DIGEST_BYTES, FRAME_PREFIX_BYTES, MAGIC_BYTES, sha256 } from './format';
 
 /** One verified frame: where its payload lives in the file. */
@@ -59,16 +59,20 @@ function allZero(fd: number, from: number, to: number): boolean {
 export function scanFrames(file: string, magic: string, kind: string): FrameScan {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
+    fd = openRegularFile(file);
   } catch (e) {
-    throw new Error(`${kind} ${file}: cannot open (${(e as Error).message})`);
+    // openRegularFile says "<file>: not a regular file (a directory)"; a system error gets its own words.
+    const code = (e as NodeJS.ErrnoException).code;
+    const reason = code === undefined ? (e as Error).message.replace(`${file}: `, '') : `cannot open (${(e as Error).message})`;
+    throw new Error(`${kind} ${file}: ${reason}`);
   }
   try {
     const size = fs.fstatSync(fd).size;
-    if (size < MAGIC_BYTES) throw new Error(`${kind} ${file}: ${size} bytes is too short to be a ${kind}`);
+    const aKind = `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`;
+    if (size < MAGIC_BYTES) throw new Error(`${kind} ${file}: ${size} bytes is too short to be ${aKind}`);
     const got = readAt(fd, 0, MAGIC_BYTES).toString('latin1');
     if (got !== magic) {
-      throw new Error(`${kind} ${file}: bad magic ${JSON.stringify(got)} (expected ${JSON.stringify(magic)}); not a ${kind}`);
+      throw new Error(`${kind} ${file}: bad magic ${JSON.stringify(got)} (expected ${JSON.stringify(magic)}); not ${aKind}`);
     }
     const frames: FrameLocation[] = [];
     let offset = MAGIC_BYTES;

@@ -3,6 +3,7 @@
  * portable to the same base model elsewhere. Same framing as the journal, magic `HIEDITP1`:
  * a header record, then one edit record per edit.
  */
+import * as fs from 'fs';
 import { EditableModel } from '@hiedit/tensor-core';
 import { decodePayload, encodeFrame, PACK_MAGIC } from './format';
 import { createFramedFile, readPayload, scanFrames } from './frames';
@@ -24,11 +25,31 @@ export interface EditPack {
   readonly edits: readonly PackedEdit[];
 }
 
-/** Writes a pack atomically. */
+/**
+ * Where writing `file` goes: a symbolic link is written through (its target is replaced atomically and the link
+ * stays), as a shell redirect would; a link to nothing is refused rather than replaced by a file.
+ */
+function writeTarget(file: string): string {
+  let link: boolean;
+  try {
+    link = fs.lstatSync(file).isSymbolicLink();
+  } catch {
+    return file;
+  }
+  if (!link) return file;
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    throw new Error(`edit pack ${file}: is a symbolic link to ${fs.readlinkSync(file)}, which does not exist; ` +
+      'refused (write the pack to a file, or create the link target first)');
+  }
+}
+
+/** Writes a pack atomically; a symbolic link is written through, never replaced. */
 export function writeEditPack(file: string, pack: EditPack): void {
   const frames = [encodeFrame(encodeHeader(pack.header))];
   for (const e of pack.edits) frames.push(encodeFrame(encodeEdit(e.info, e.shifts)));
-  createFramedFile(file, PACK_MAGIC, frames);
+  createFramedFile(writeTarget(file), PACK_MAGIC, frames);
 }
 
 /** Writes the active (not rolled back) edits of a journal as a pack; returns how many edits it holds. */
