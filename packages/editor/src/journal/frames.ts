@@ -54,9 +54,11 @@ function allZero(fd: number, from: number, to: number): boolean {
 
 /**
  * Verifies the magic and every frame of `file`. Throws a clear error (file, record index, byte offset)
- * for corruption before the last frame; returns a `tornTail` for damage confined to the end.
+ * for corruption; returns a `tornTail` for an incomplete last frame. `onFrame` receives every intact frame's
+ * payload as it is verified, so a reader need not read it again.
  */
-export function scanFrames(file: string, magic: string, kind: string): FrameScan {
+export function scanFrames(file: string, magic: string, kind: string,
+  onFrame?: (frame: FrameLocation, payload: Buffer) => void): FrameScan {
   let fd: number;
   try {
     fd = openRegularFile(file);
@@ -105,7 +107,9 @@ export function scanFrames(file: string, magic: string, kind: string): FrameScan
           : `${size - end} bytes of later records follow, so this is not a torn write`}); the ${kind} is refused. ` +
           `To keep the records before it, copy the first ${offset} bytes of the file (e.g. head -c ${offset})`);
       }
-      frames.push({ index, offset, payloadOffset: offset + FRAME_PREFIX_BYTES, payloadLength: n });
+      const frame = { index, offset, payloadOffset: offset + FRAME_PREFIX_BYTES, payloadLength: n };
+      frames.push(frame);
+      onFrame?.(frame, payload);
       offset = end;
     }
     return { frames, validEnd: offset, fileSize: size };

@@ -5,9 +5,10 @@ import * as path from 'path';
 import { initBackend, tf } from '@hiedit/tensor-core';
 import { randomArray, rng, WeightsOnlyModel } from '../../test/weightsModel';
 import {
-  applyEditPack, applyStoredShifts, currentWeightsDigest, EditJournal, exportEditPack, JournalHeader,
-  replayJournal, StoredShift,
+  applyEditPack, applyStoredShifts, currentWeightsDigest, EditJournal, encodeEdit, encodeFrame, encodeHeader, exportEditPack,
+  JournalHeader, JOURNAL_MAGIC, replayJournal, StoredShift,
 } from './index';
+import { createFramedFile } from './frames';
 
 // Tests pick the backend the way the CLI does (tensor-core registers several).
 beforeAll(async () => { await initBackend(); });
@@ -348,6 +349,33 @@ describe('edit journal', () => {
     reopened.appendEdit(info, s);
     expect(EditJournal.open(file).records.map((r) => r.editId)).toEqual(['e1', 'e2']);
     model.dispose();
+  });
+
+  test('opening, looking up and rolling back cost no more per record in a long journal (no quadratic scans)', () => {
+    const shift = makeShifts(1);
+    const frames = (n: number): Buffer[] => [encodeFrame(encodeHeader(header())), ...Array.from({ length: n }, (_, i) =>
+      encodeFrame(encodeEdit({ editId: `e${i + 1}`, time: 't', editor: 'test', request: { prompt: `p${i}`, target: 't' },
+        selected: [shift[0].module], scores: {}, norms: {} }, shift)))];
+    // Best of three: the machine is shared, a single timing can be slowed by others.
+    const perRecord = (n: number): number => {
+      const file = path.join(dir, `long-${n}.hjournal`);
+      createFramedFile(file, JOURNAL_MAGIC, frames(n));
+      const bytes = fs.readFileSync(file);
+      let best = Infinity;
+      for (let k = 0; k < 3; k++) {
+        const t0 = performance.now();
+        const j = EditJournal.open(file);
+        for (let i = 1; i <= n; i += 7) j.readShifts(`e${i}`);
+        j.appendRollback(`e${n}`);
+        best = Math.min(best, (performance.now() - t0) / n);
+        fs.writeFileSync(file, bytes);
+      }
+      return best;
+    };
+    const small = perRecord(1000);
+    const large = perRecord(8000);
+    // Linear work keeps the cost per record flat; a scan of the journal per record would make it 8 times larger.
+    expect(large / small).toBeLessThan(4);
   });
 
   test('journal operations leave no tensors behind', () => {

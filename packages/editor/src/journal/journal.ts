@@ -27,6 +27,8 @@ export class EditJournal {
   private readonly recs: LocatedRecord[] = [];
   private readonly frames: FrameLocation[] = [];
   private readonly rolledBack = new Set<string>();
+  /** Edit id -> its index in `recs`: lookups and checks must not cost the journal's length per record. */
+  private readonly editIndex = new Map<string, number>();
   /** `requestKey` of every edit's request -> the first edit that holds it. */
   private readonly byRequest = new Map<string, string>();
   private maxEditNumber = 0;
@@ -68,37 +70,37 @@ export class EditJournal {
 
   /** Opens and verifies an existing journal. */
   static open(file: string, opts: JournalOpenOptions = {}): EditJournal {
-    const scan = scanFrames(file, JOURNAL_MAGIC, 'journal');
+    // Records are decoded as the scan verifies them: each payload is read from disk once.
+    const infos: { info: JournalRecordInfo; frame: FrameLocation; where: string }[] = [];
+    let header: JournalHeader | undefined;
+    const scan = scanFrames(file, JOURNAL_MAGIC, 'journal', (f, payload) => {
+      const where = f.index === 0 ? `journal ${file}: record 0` : `journal ${file}: record ${f.index} at byte offset ${f.offset}`;
+      const p = decodePayload(payload, where);
+      if (f.index === 0) header = decodeHeader(p, where);
+      else infos.push({ info: decodeRecordInfo(p, where), frame: f, where });
+    });
     const warnings: string[] = [];
     if (scan.tornTail) {
       const t = scan.tornTail;
       warnings.push(`journal ${file}: torn last record at byte offset ${t.offset} (${t.bytes} bytes, ${t.reason}) ` +
         `ignored; it is cut away on the next append`);
     }
-    if (scan.frames.length === 0) {
+    if (header === undefined) {
       throw new Error(`journal ${file}: no intact header record${scan.tornTail ? ' (the header itself is torn)' : ''}`);
     }
-    const header = decodeHeader(
-      decodePayload(readPayload(file, scan.frames[0]), `journal ${file}: record 0`), `journal ${file}: record 0`);
     const j = new EditJournal(file, header, scan.validEnd, scan.fileSize, warnings);
     j.frames.push(scan.frames[0]);
-    for (const f of scan.frames.slice(1)) {
-      const where = `journal ${file}: record ${f.index} at byte offset ${f.offset}`;
-      j.track(decodeRecordInfo(decodePayload(readPayload(file, f), where), where), f, where);
-    }
+    for (const r of infos) j.track(r.info, r.frame, r.where);
     for (const w of warnings) (opts.onWarning ?? defaultWarn)(w);
     return j;
   }
 
   private track(info: JournalRecordInfo, f: FrameLocation, where: string): void {
     if (info.type === 'edit') {
-      if (this.recs.some((r) => r.type === 'edit' && r.editId === info.editId)) {
-        throw new Error(`${where}: duplicate edit id ${info.editId}`);
-      }
+      if (this.editIndex.has(info.editId)) throw new Error(`${where}: duplicate edit id ${info.editId}`);
+      this.editIndex.set(info.editId, this.recs.length);
     } else {
-      if (!this.recs.some((r) => r.type === 'edit' && r.editId === info.editId)) {
-        throw new Error(`${where}: rollback of unknown edit ${info.editId}`);
-      }
+      if (!this.editIndex.has(info.editId)) throw new Error(`${where}: rollback of unknown edit ${info.editId}`);
       if (this.rolledBack.has(info.editId)) throw new Error(`${where}: edit ${info.editId} is rolled back twice`);
       this.rolledBack.add(info.editId);
     }
@@ -124,10 +126,10 @@ export class EditJournal {
 
   /** The edit record with this id; throws naming the journal when there is none. */
   edit(editId: string): EditRecordInfo & { recordIndex: number } {
-    const r = this.recs.find((x) => x.type === 'edit' && x.editId === editId);
+    const i = this.editIndex.get(editId);
+    const r = i === undefined ? undefined : this.recs[i];
     if (!r || r.type !== 'edit') {
-      throw new Error(`journal ${this.file}: no edit with id ${JSON.stringify(editId)} ` +
-        `(${this.recs.filter((x) => x.type === 'edit').length} edits recorded)`);
+      throw new Error(`journal ${this.file}: no edit with id ${JSON.stringify(editId)} (${this.editIndex.size} edits recorded)`);
     }
     return r;
   }
