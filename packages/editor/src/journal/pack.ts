@@ -45,21 +45,32 @@ function writeTarget(file: string): string {
   }
 }
 
-/** Writes a pack atomically; a symbolic link is written through, never replaced. */
-export function writeEditPack(file: string, pack: EditPack): void {
-  const frames = [encodeFrame(encodeHeader(pack.header))];
-  for (const e of pack.edits) frames.push(encodeFrame(encodeEdit(e.info, e.shifts)));
-  createFramedFile(writeTarget(file), PACK_MAGIC, frames);
+/** The frames of a pack, encoded one edit at a time. */
+function* packFrames(header: JournalHeader, edits: Iterable<PackedEdit>): Generator<Buffer> {
+  yield encodeFrame(encodeHeader(header));
+  for (const e of edits) yield encodeFrame(encodeEdit(e.info, e.shifts));
 }
 
-/** Writes the active (not rolled back) edits of a journal as a pack; returns how many edits it holds. */
+/** Writes a pack atomically; a symbolic link is written through, never replaced. */
+export function writeEditPack(file: string, pack: EditPack): void {
+  createFramedFile(writeTarget(file), PACK_MAGIC, packFrames(pack.header, pack.edits));
+}
+
+/**
+ * Writes the active (not rolled back) edits of a journal as a pack; returns how many edits it holds. Each edit's
+ * shifts are read from the journal as it is written, so a long journal's shifts are never all in memory.
+ */
 export function exportEditPack(journal: EditJournal, file: string): number {
-  const edits = journal.activeEdits().map((r) => {
-    const { recordIndex: _i, byteOffset: _o, type: _t, ...info } = r as EditRecordInfo & { recordIndex: number; byteOffset: number };
-    return { info, shifts: journal.readShifts(r.editId) };
-  });
-  writeEditPack(file, { header: { ...journal.header, createdAt: new Date().toISOString() }, edits });
-  return edits.length;
+  const active = journal.activeEdits();
+  function* edits(): Generator<PackedEdit> {
+    let i = 0;
+    for (const { shifts } of journal.readShiftsOf(active.map((r) => r.editId))) {
+      const { recordIndex: _i, byteOffset: _o, type: _t, ...info } = active[i++] as EditRecordInfo & { recordIndex: number; byteOffset: number };
+      yield { info, shifts };
+    }
+  }
+  createFramedFile(writeTarget(file), PACK_MAGIC, packFrames({ ...journal.header, createdAt: new Date().toISOString() }, edits()));
+  return active.length;
 }
 
 /** Reads and verifies a pack. A pack is written atomically, so any damage is refused (no torn tail). */
