@@ -47,8 +47,15 @@ export type { EditPack, PackedEdit } from './journal/pack';
 export { replayJournal } from './journal/replay';
 export { defaultEditModules, journalHeaderFor, upperMiddleLayers } from './model';
 export type { EditorModel, EditorModelConfig, EditorTokenizer, TupleTokenizer } from './model';
-export { tokenizeRequest, validateRequest } from './request';
-export type { EditRequest, EditRequestInput, LocalityKind, LocalityPrompt, RequestSource } from './request';
+export { TupleTextError, tokenizeRequest, validateRequest } from './request';
+export type {
+  EditRequest,
+  EditRequestInput,
+  LocalityKind,
+  LocalityPrompt,
+  RequestSource,
+  TokenizeRequestOptions,
+} from './request';
 export type {
   Editor,
   EditorFactory,

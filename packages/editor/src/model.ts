@@ -3,7 +3,7 @@
  * (and any other EditableModel that carries a config, a tokenizer and a base weights hash).
  */
 import { EditableModel, ModuleDescriptor, TokenizedTuple } from '@hiedit/tensor-core';
-import { JournalHeader, ModelIdentity, ModuleShape } from './journal';
+import { baseFingerprint, JournalHeader, ModelIdentity, ModuleShape } from './journal';
 
 /** The subset of llm-loader's Tokenizer the editor uses. */
 export interface EditorTokenizer {
@@ -19,6 +19,8 @@ export interface EditorModelConfig {
   readonly numLayers: number;
   readonly hiddenSize: number;
   readonly vocabSize: number;
+  /** Longest sequence the model accepts; requests longer than this are refused before any model work. */
+  readonly maxPositions?: number;
 }
 
 /** A model the lifelong editor can edit: llm-loader's CausalLM satisfies it. */
@@ -49,7 +51,9 @@ export function moduleShapes(modules: readonly ModuleDescriptor[]): ModuleShape[
 
 /** A journal header for `model` created now. */
 export function journalHeaderFor(model: EditorModel): JournalHeader {
+  const f = baseFingerprint(model);
   return { formatVersion: 1, createdAt: new Date().toISOString(), baseWeightsHash: model.weightsHash(),
+    ...(f.configHash ? { baseConfigHash: f.configHash } : {}), ...(f.tokenizerHash ? { baseTokenizerHash: f.tokenizerHash } : {}),
     model: modelIdentity(model), modules: moduleShapes(model.modules) };
 }
 

@@ -221,6 +221,14 @@ describe('tokenizers written by our own code', () => {
     expect(t).toEqual({ ids: [1, 4, 5, 6, 7, 8], labels: [-100, -100, -100, -100, -100, 9] });
   });
 
+  it('a tokenizer names its unknown token id (undefined without one)', async () => {
+    const dir = path.join(tmp, 'words-unk');
+    writeTokenizerFiles(dir, buildWordLevelTokenizer({ words: ['the', 'capital'] }));
+    const tok = await loadTokenizer(dir);
+    expect(tok.unkTokenId).toBe(3);
+    expect(tok.encode('zzz qqq')).toEqual([3, 3]);
+  });
+
   it('a word-level tokenizer without BOS keeps the plain layout', () => {
     const def = buildWordLevelTokenizer({ words: ['a', 'b', 'c'], bosToken: null, padToken: null });
     const tok = tokenizerFromDefinition(def);

@@ -16,8 +16,10 @@ export type { HeadLayout } from './attention-kernels';
 export { untaped } from './untaped';
 export { Adam, DEFAULT_ADAM, namedVariables } from './adam';
 export type { AdamConfig, AdamMoment, NamedVariables } from './adam';
-export { writeDirAtomic, writeFileAtomic, writeFileAtomicWith, writeFully, writeJsonAtomic } from './fs-atomic';
+export { tempSibling, writeDirAtomic, writeFileAtomic, writeFileAtomicWith, writeFully, writeJsonAtomic } from './fs-atomic';
+export type { AtomicWriteOptions } from './fs-atomic';
 export { readJsonFile } from './json-file';
+export { openRegularFile } from './regular-file';
 export { median, medianMs } from './timing';
 export { IGNORE_INDEX, shapeKey } from './types';
 export type {
