@@ -35,3 +35,4 @@ export * from './editorDir';
 export * from './editor';
 export * from './data';
 export * from './commands';
+export * from './serve';

@@ -1,0 +1,12 @@
+export { buildServeApp, DEFAULT_BODY_LIMIT, DEFAULT_MAX_QUEUE } from './app';
+export type { ServeAppOptions } from './app';
+export { DEFAULT_PORT, serveCommand } from './command';
+export type { ServeCliApi } from './command';
+export { RequestError } from './errors';
+export type { ErrorBody } from './errors';
+export { PAGE_FILE, readBuiltPage } from './page';
+export { bearerMatches, isLoopbackHost, MIN_TOKEN_LENGTH, readTokenFile } from './security';
+export { MAX_NEW_TOKENS, ServeSession } from './session';
+export type { ServableModel, ServeSessionOptions } from './session';
+export type { Answer, ServedEditDetail, ServedEditReport, ServedJournalEdit, ServedModule } from './wire';
+export { WriteQueue } from './writeQueue';
