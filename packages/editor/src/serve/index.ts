@@ -10,3 +10,5 @@ export { MAX_NEW_TOKENS, ServeSession } from './session';
 export type { ServableModel, ServeSessionOptions } from './session';
 export type { Answer, ServedEditDetail, ServedEditReport, ServedJournalEdit, ServedModule } from './wire';
 export { WriteQueue } from './writeQueue';
+export { latencySummary, quantile, runServeLoad } from './loadDriver';
+export type { ServeLoadAnswer, ServeLoadPlan } from './loadDriver';

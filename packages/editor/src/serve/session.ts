@@ -4,10 +4,11 @@
  * through the WriteQueue, so a generation, which runs in one synchronous call, always sees the model between
  * two edits.
  */
-import { currentWeightsDigest, type TokenizedTuple } from '@hiedit/tensor-core';
+import * as fs from 'fs';
+import { currentWeightsDigest, readHostWeights, writeHostWeights, type HostWeight, type TokenizedTuple } from '@hiedit/tensor-core';
 import { LifelongEditor, openJournalFor } from '../editor';
 import type { Editor } from '../editors/types';
-import type { EditRecordInfo } from '../journal';
+import { applyStoredShifts, EditJournal, type EditRecordInfo } from '../journal';
 import { EditorModel, EditorTokenizer, modelIdentity, TupleTokenizer } from '../model';
 import { EditRequestInput, tokenizeRequest, validateRequest } from '../request';
 import { RequestError } from './errors';
@@ -52,6 +53,8 @@ export class ServeSession {
     private readonly tokenize: TupleTokenizer,
     readonly exportDir: string | undefined,
     replayed: string[],
+    /** Base weights of every module an edit may touch, for rebuilding after a rollback. */
+    private readonly base: ReadonlyMap<string, HostWeight>,
   ) {
     this.replayed = replayed;
   }
@@ -59,9 +62,18 @@ export class ServeSession {
   /** Opens (or creates) the journal, replays it onto the model once, and wraps model and editor. */
   static open(opts: ServeSessionOptions): ServeSession {
     if (!opts.model.tokenizer) throw new Error(`model ${opts.model.dir ?? opts.model.config.modelType} has no tokenizer (tokenizer.json missing)`);
+    // The base weights of the modules edits touch (the editor's, and those of journaled edits by other editors) are
+    // kept so a rollback can rebuild them as a replay would, bit for bit (see rollback).
+    const touched = new Set(opts.editor.modules);
+    if (fs.existsSync(opts.journalFile)) {
+      for (const r of EditJournal.open(opts.journalFile, { onWarning: () => undefined }).records) {
+        if (r.type === 'edit') for (const m of r.selected) touched.add(m);
+      }
+    }
+    const base = new Map(readHostWeights(opts.model, [...touched]).map((w) => [w.name, w]));
     const { journal, replayed } = openJournalFor(opts.model, opts.journalFile, opts.onWarning ? { onWarning: opts.onWarning } : {});
     const le = new LifelongEditor({ model: opts.model, editor: opts.editor, tokenize: opts.tokenize, journal });
-    return new ServeSession(opts.model, le, opts.tokenize, opts.exportDir, replayed);
+    return new ServeSession(opts.model, le, opts.tokenize, opts.exportDir, replayed, base);
   }
 
   private get journal(): NonNullable<LifelongEditor['journal']> {
@@ -90,7 +102,7 @@ export class ServeSession {
   }
 
   /** Greedy continuation of `prompt` (special tokens added as the tokenizer does, like `hiedit generate`). */
-  generate(prompt: string, maxNewTokens: number, stopAtEos: boolean): { text: string; tokens: number; ms: number } {
+  generate(prompt: string, maxNewTokens: number, stopAtEos: boolean): { text: string; tokens: number; ms: number; journalRecords: number } {
     const t0 = performance.now();
     if (prompt.trim().length === 0) throw new RequestError(400, 'prompt', 'is empty');
     const ids = this.tokenizer.encode(prompt, { addSpecialTokens: true });
@@ -104,7 +116,27 @@ export class ServeSession {
       if (/positions/.test(m)) throw new RequestError(400, 'prompt', m);
       throw e;
     }
-    return { text: this.tokenizer.decode(fresh, { skipSpecialTokens: true }), tokens: fresh.length, ms: performance.now() - t0 };
+    // journalRecords names the model state the text came from: the base model plus the journal's first N records.
+    return { text: this.decode(fresh), tokens: fresh.length, ms: performance.now() - t0,
+      journalRecords: this.journal.records.length };
+  }
+
+  /**
+   * Text of generated ids. A model's vocabulary is often padded past its tokenizer's, and a random or lightly trained
+   * model may pick such an id: it is shown as <id> instead of failing the request.
+   */
+  private decode(ids: number[]): string {
+    try {
+      return this.tokenizer.decode(ids, { skipSpecialTokens: true });
+    } catch {
+      return ids.map((id) => {
+        try {
+          return this.tokenizer.decode([id], { skipSpecialTokens: true });
+        } catch {
+          return `<${id}>`;
+        }
+      }).join(' ');
+    }
   }
 
   /** The greedy answer to the tuple's prompt, as many tokens long as its target. */
@@ -112,7 +144,7 @@ export class ServeSession {
     const promptLength = tuple.labels.filter((l) => l < 0).length + 1;
     const target = tuple.labels.slice(promptLength - 1) as number[];
     const got = this.model.generate(tuple.ids.slice(0, promptLength) as number[], target.length);
-    return { text: this.tokenizer.decode(got, { skipSpecialTokens: true }).trim(), isTarget: got.every((t, i) => t === target[i]) };
+    return { text: this.decode(got).trim(), isTarget: got.every((t, i) => t === target[i]) };
   }
 
   /**
@@ -162,12 +194,33 @@ export class ServeSession {
     return i >= 0 ? `paraphrases[${i}]` : 'body';
   }
 
-  /** Rolls back one edit (its rollback record fsynced before this returns). Call it from the write queue only. */
+  /**
+   * Rolls back one edit: the rollback record is fsynced first, then every module the edit shifted is rebuilt from its
+   * base weights and the remaining active edits in journal order. Subtracting the shift (LifelongEditor.rollback)
+   * would leave float rounding behind, so the served model would drift from what a restart (a replay) serves; the
+   * rebuild keeps it bitwise the journal's replay. Call it from the write queue only.
+   */
   rollback(id: string): { id: string; modules: string[]; ms: number; after: Answer } {
+    const t0 = performance.now();
     const rec = this.record(id);
     if (this.journal.isRolledBack(id)) throw new RequestError(409, 'id', `edit ${id} is already rolled back`);
-    const r = this.editor.rollback(id);
-    return { id, modules: r.modules, ms: r.ms, after: this.answerTo(rec) };
+    const modules = [...new Set(this.journal.readShifts(id).map((s) => s.module))];
+    if (modules.some((m) => !this.base.has(m))) {
+      this.editor.rollback(id);
+    } else {
+      this.journal.appendRollback(id);
+      this.rebuild(new Set(modules));
+    }
+    return { id, modules, ms: performance.now() - t0, after: this.answerTo(rec) };
+  }
+
+  /** Writes the base weights of `modules` back and applies the active edits' shifts on them, in journal order. */
+  private rebuild(modules: ReadonlySet<string>): void {
+    writeHostWeights(this.model, [...modules].map((m) => this.base.get(m)!));
+    for (const r of this.journal.activeEdits()) {
+      const shifts = this.journal.readShifts(r.editId).filter((s) => modules.has(s.module));
+      applyStoredShifts(this.model, shifts, 1, `journal ${this.journal.file}: edit ${r.editId}`);
+    }
   }
 
   private record(id: string): EditRecordInfo {
