@@ -102,7 +102,7 @@ export class ServeSession {
   }
 
   /** Greedy continuation of `prompt` (special tokens added as the tokenizer does, like `hiedit generate`). */
-  generate(prompt: string, maxNewTokens: number, stopAtEos: boolean): { text: string; tokens: number; ms: number; journalRecords: number } {
+  generate(prompt: string, maxNewTokens: number, stopAtEos: boolean): { text: string; ids: number[]; tokens: number; ms: number; journalRecords: number } {
     const t0 = performance.now();
     if (prompt.trim().length === 0) throw new RequestError(400, 'prompt', 'is empty');
     const ids = this.tokenizer.encode(prompt, { addSpecialTokens: true });
@@ -117,7 +117,7 @@ export class ServeSession {
       throw e;
     }
     // journalRecords names the model state the text came from: the base model plus the journal's first N records.
-    return { text: this.decode(fresh), tokens: fresh.length, ms: performance.now() - t0,
+    return { text: this.decode(fresh), ids: fresh, tokens: fresh.length, ms: performance.now() - t0,
       journalRecords: this.journal.records.length };
   }
 
