@@ -61,7 +61,8 @@ function describeValidation(error: FastifyError): { field: string; problem: stri
 function errorHandler(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error instanceof RequestError) {
     if (error.status === 429) reply.header('retry-after', '1');
-    return send(reply, error.status, { error: error.status === 429 ? 'busy' : 'bad request', field: error.field, problem: error.problem });
+    const label = ({ 404: 'not found', 409: 'conflict', 429: 'busy' } as Record<number, string>)[error.status] ?? 'bad request';
+    return send(reply, error.status, { error: label, field: error.field, problem: error.problem });
   }
   if (error.validation) return send(reply, 400, { error: 'bad request', ...describeValidation(error) });
   const status = error.statusCode ?? 500;

@@ -24,6 +24,8 @@ let dir: string;
 let server: RunningServer;
 let browser: Browser;
 let page: Page;
+/** Requests the page tried to send anywhere but its server (refused). */
+const elsewhere: string[] = [];
 
 (present ? describe : describe.skip)(`the page in headless Chromium (${present ? CHROMIUM : `skipped: ${CHROMIUM} is absent`})`, () => {
   beforeAll(async () => {
@@ -37,7 +39,11 @@ let page: Page;
     await page.setViewport({ width: 1100, height: 900 });
     // The page must need nothing from elsewhere.
     await page.setRequestInterception(true);
-    page.on('request', (r) => (r.url().startsWith(server.base) ? r.continue() : r.abort()));
+    page.on('request', (r) => {
+      if (r.url().startsWith(server.base)) return void r.continue();
+      elsewhere.push(r.url());
+      return void r.abort();
+    });
   }, 120000);
   afterAll(async () => {
     await browser?.close();
@@ -94,6 +100,7 @@ let page: Page;
     expect(await text('#model-info')).toMatch(/0 active edit\(s\)$/);
     expect(await text('#status')).toBe('');
     expect(failures).toEqual([]);
+    expect(elsewhere).toEqual([]);
   }, 120000);
 
   test('a refused request shows the field and the problem', async () => {

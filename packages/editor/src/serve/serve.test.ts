@@ -87,8 +87,8 @@ describe('the API', () => {
     expect((await s.call('GET', '/api/edits')).body.edits[0]).toMatchObject({ id: 'e1', rolledBack: true, rolledBackAt: expect.any(String) });
     expect(EditJournal.open(journal()).isRolledBack('e1')).toBe(true);
 
-    expect(await s.call('POST', '/api/edits/e1/rollback')).toMatchObject({ status: 409, body: { field: 'id', problem: 'edit e1 is already rolled back' } });
-    expect(await s.call('POST', '/api/edits/e7/rollback')).toMatchObject({ status: 404, body: { field: 'id', problem: 'no edit e7 in the journal' } });
+    expect(await s.call('POST', '/api/edits/e1/rollback')).toMatchObject({ status: 409, body: { error: 'conflict', field: 'id', problem: 'edit e1 is already rolled back' } });
+    expect(await s.call('POST', '/api/edits/e7/rollback')).toMatchObject({ status: 404, body: { error: 'not found', field: 'id', problem: 'no edit e7 in the journal' } });
     expect(await s.call('GET', '/api/edits/e7')).toMatchObject({ status: 404, body: { field: 'id' } });
     expect(await s.call('GET', '/api/edits/..%2Fetc')).toMatchObject({ status: 400, body: { field: 'id', problem: expect.stringMatching(/must match pattern/) } });
   });
