@@ -106,3 +106,14 @@ export type { DatasetFormat, LoadOptions, LoadResult, SkippedRecord } from './da
 export { createEditorCommands } from './commands/editorCommands';
 export type { EditorCliApi } from './commands/editorCommands';
 export { llmLoaderApi } from './commands/api';
+export { serveCommand } from './serve/command';
+export type { ServeCliApi } from './serve/command';
+export { buildServeApp } from './serve/app';
+export type { ServeAppOptions } from './serve/app';
+export type { WriteQueue } from './serve/writeQueue';
+export { ServeSession } from './serve/session';
+export type { ServableModel, ServeSessionOptions } from './serve/session';
+export type { Answer, ServedEditDetail, ServedEditReport, ServedJournalEdit, ServedModule } from './serve/wire';
+export type { ErrorBody } from './serve/errors';
+export { latencySummary, runServeLoad } from './serve/loadDriver';
+export type { ServeLoadAnswer, ServeLoadPlan } from './serve/loadDriver';
