@@ -7,7 +7,8 @@
 //
 // Only @hiedit/tensor-core's own project builds the native accelerator; the others install with
 // HIEDIT_ACCELERATOR=off (the install-time opt-out of native/build.js), and the editor's project then checks
-// that `hiedit doctor` says the accelerator is off, why, and how to get it.
+// that `hiedit doctor` says the accelerator is off, why, and how to get it, and that `hiedit serve` runs from the
+// installed tarballs (fastify resolved as the editor's own dependency, the page bundled at build time shipped).
 //
 // usage: node tools/pack-check.mjs [--keep] [--only NAME[,NAME]]   (run `npm ci` first: it builds dist/)
 import { spawnSync } from 'node:child_process';
@@ -20,6 +21,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PACKAGES = ['tensor-core', 'llm-loader', 'rl-hierarchy', 'editor', 'benchmarks'];
 const NATIVE_BUILD_IN = new Set(['tensor-core']);
 const STEP_TIMEOUT_MS = 10 * 60 * 1000;
+// Build outputs a package reads at run time besides its modules: absent from the tarball, the feature breaks on npm.
+const RUNTIME_ASSETS = { editor: ['dist/serve/page.html'] };
 
 const args = process.argv.slice(2);
 const keep = args.includes('--keep');
@@ -100,7 +103,7 @@ function checkManifest(name, manifest, packed) {
     if (dep.startsWith('@tensorflow/')) problems.push(`${dep} is a dependency; tfjs and its backends are peers`);
   }
   const files = new Set(packed.files.map((f) => f.path));
-  for (const must of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts']) {
+  for (const must of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', ...(RUNTIME_ASSETS[name] ?? [])]) {
     if (!files.has(must)) problems.push(`the tarball lacks ${must}`);
   }
   for (const f of files) {
@@ -186,6 +189,68 @@ function checkDoctorWithoutNative(dir) {
   return line;
 }
 
+// Run in the editor's installed project: a tiny model and an ft editor (no training) made with the installed
+// packages, `hiedit serve --port 0` from node_modules/.bin, then the page, health and one generation over HTTP.
+const SERVE_CHECK = `import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { buildWordLevelTokenizer, createTinyCheckpoint, loadModel, writeTokenizerFiles } from '@hiedit/llm-loader';
+import { createEditor, defaultEditModules, saveEditorDir } from '@hiedit/editor';
+
+const dir = fs.mkdtempSync(path.join(process.cwd(), 'serve-'));
+const modelDir = path.join(dir, 'model');
+const editorDir = path.join(dir, 'editor');
+await createTinyCheckpoint(modelDir, { architecture: 'gpt2', seed: 5, config: { bos_token_id: 1, eos_token_id: 2 } });
+writeTokenizerFiles(modelDir, buildWordLevelTokenizer({ words: ['Alice', 'plays', 'the', 'violin', 'piano'] }));
+const model = await loadModel(modelDir);
+const editor = createEditor('ft', model, defaultEditModules(model), {});
+saveEditorDir(editorDir, editor, model);
+editor.dispose();
+model.dispose();
+
+const child = spawn(path.join('node_modules', '.bin', 'hiedit'),
+  ['serve', '--model', modelDir, '--editor', editorDir, '--journal', path.join(dir, 'edits.hjournal'), '--port', '0'],
+  { stdio: ['ignore', 'pipe', 'pipe'] });
+let out = '';
+let err = '';
+child.stderr.on('data', (d) => { err += d; });
+const exited = new Promise((resolve) => child.once('exit', resolve));
+try {
+  const base = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no "listening on" line within 120 s; stderr:\\n' + err)), 120000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\\/\\/[^/\\s]+)/.exec(out);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    exited.then((code) => { clearTimeout(timer); reject(new Error('hiedit serve exited (' + code + ') before listening; stderr:\\n' + err)); });
+  });
+  const page = await fetch(base + '/');
+  const html = await page.text();
+  if (page.status !== 200 || !/<html/i.test(html)) throw new Error('GET / answered ' + page.status + ': ' + html.slice(0, 300));
+  const health = await (await fetch(base + '/api/health')).json();
+  if (health.status !== 'ok') throw new Error('GET /api/health answered ' + JSON.stringify(health));
+  const gen = await fetch(base + '/api/generate', { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt: 'Alice plays the', max_new_tokens: 2 }) });
+  const answer = await gen.json();
+  if (gen.status !== 200 || !Array.isArray(answer.ids) || answer.ids.length !== 2) {
+    throw new Error('POST /api/generate answered ' + gen.status + ': ' + JSON.stringify(answer));
+  }
+  console.log('page ' + html.length + ' bytes, health ok, generate -> ' + JSON.stringify(answer.text));
+} finally {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  await exited;
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+`;
+
+// `hiedit serve` from the editor's installed project: fastify and the built page must come with the tarball.
+function checkServe(dir) {
+  fs.writeFileSync(path.join(dir, 'serve-check.mjs'), SERVE_CHECK);
+  const r = run(process.execPath, ['serve-check.mjs'], dir, 'hiedit serve from the installed editor');
+  return { line: r.stdout.trim().split('\n').pop(), seconds: r.seconds };
+}
+
 function main() {
   const t0 = Date.now();
   const names = PACKAGES.filter((n) => !only || only.has(n));
@@ -213,7 +278,11 @@ function main() {
       const shown = qs.stdout.trim().split('\n').slice(-3).join(' | ');
       log(`@hiedit/${n}: README quick start ran in ${qs.seconds.toFixed(1)} s: ${shown}`);
       runBins(n, installed.dir);
-      if (n === 'editor') log(`@hiedit/editor without the native build: hiedit doctor says "${checkDoctorWithoutNative(installed.dir)}"`);
+      if (n === 'editor') {
+        log(`@hiedit/editor without the native build: hiedit doctor says "${checkDoctorWithoutNative(installed.dir)}"`);
+        const served = checkServe(installed.dir);
+        log(`@hiedit/editor: hiedit serve from the installed tarballs in ${served.seconds.toFixed(1)} s: ${served.line}`);
+      }
     }
     log(`all ${names.length} packages install alone and run their quick start (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   } finally {
