@@ -30,7 +30,7 @@ function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Math.sqrt(num) / Math.sqrt(den);
 }
 
-describe.each(['gpt2_tiny', 'llama_tiny'])('reference checkpoint %s', (name) => {
+describe.each(['gpt2_tiny', 'llama_tiny', 'gemma2_tiny', 'qwen3_tiny'])('reference checkpoint %s', (name) => {
   const dir = path.join(FIXTURES, name);
   const ref: Reference = JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8'));
   let model: CausalLM;
