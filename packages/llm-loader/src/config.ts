@@ -22,7 +22,7 @@ export type RopeScaling =
 
 /** A parsed, validated model configuration. */
 export interface ModelConfig {
-  /** config.json model_type: gpt2, llama, mistral or qwen2. */
+  /** config.json model_type: gpt2, llama, mistral, qwen2, qwen3 or gemma2. */
   modelType: string;
   architecture: Architecture;
   vocabSize: number;
