@@ -48,6 +48,15 @@ describe('default edit modules', () => {
     expect(defaultEditModules(m)).toEqual(['model.layers.2.mlp.down_proj', 'model.layers.3.mlp.down_proj']);
     m.dispose();
   });
+  test('Gemma-2 and Qwen3: down_proj of those layers, like Llama', () => {
+    const sizes = { vocab_size: 96, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 4, num_attention_heads: 2,
+      num_key_value_heads: 1, head_dim: 8, max_position_embeddings: 32 };
+    for (const model_type of ['gemma2', 'qwen3']) {
+      const m = createModel({ model_type, ...sizes }, 1);
+      expect(defaultEditModules(m)).toEqual(['model.layers.2.mlp.down_proj', 'model.layers.3.mlp.down_proj']);
+      m.dispose();
+    }
+  });
   test('GPT-2: mlp.c_proj of those layers', () => {
     const m = tinyGpt2(1, { n_layer: 4 });
     expect(defaultEditModules(m)).toEqual(['h.2.mlp.c_proj', 'h.3.mlp.c_proj']);

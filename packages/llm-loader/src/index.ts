@@ -1,6 +1,6 @@
 /**
  * @hiedit/llm-loader: load, run, differentiate, trace and save Hugging Face causal-LM checkpoints
- * (GPT-2 and the Llama family: Llama, Mistral without sliding windows, Qwen2) in TypeScript.
+ * (GPT-2, the Llama family: Llama, Mistral without sliding windows, Qwen2; Qwen3 and Gemma-2) in TypeScript.
  */
 // The public API, named one by one: modules not listed here are internal and may change without notice.
 export { parseConfig } from './config';

@@ -19,6 +19,14 @@ export interface CliModel {
     readonly intermediateSize: number;
     readonly maxPositions: number;
     readonly tieWordEmbeddings: boolean;
+    readonly scaleAttnWeights: boolean;
+    readonly layerWindows?: readonly (number | null)[];
+    readonly attnSoftcap?: number;
+    readonly finalSoftcap?: number;
+    readonly attentionScale?: number;
+    readonly normUnitOffset?: boolean;
+    readonly sandwichNorms?: boolean;
+    readonly qkNorm?: boolean;
   };
   readonly tokenizer: Tokenizer | undefined;
   readonly sourceDtype: string;
