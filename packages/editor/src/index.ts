@@ -11,7 +11,7 @@ export * from './methods/policy/settings';
 export { PolicyEditor, POLICY_SUBDIR, TRAIN_STATE_SUBDIR } from './methods/policy/editor';
 export { policyFactory } from './methods/policy/factory';
 // Each method's `resolve` / `readStored` are reached through its factory (resolveSettings / readStoredSettings).
-export { HIEDIT, HIEDIT_GATE_TARGET, hieditFactory } from './methods/hiedit';
+export { HIEDIT, HIEDIT_GATE_LR, HIEDIT_GATE_TARGET, hieditFactory } from './methods/hiedit';
 export type { HieditSettings, ResolvedHieditSettings } from './methods/hiedit';
 export { HIEDIT_REFERENCE, hieditReferenceFactory } from './methods/hiedit-reference';
 export type { HieditReferenceSettings, ResolvedHieditReferenceSettings } from './methods/hiedit-reference';
