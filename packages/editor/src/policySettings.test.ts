@@ -95,9 +95,11 @@ describe('policy editor settings', () => {
     // Options the old file lacks take DEFAULT_TRAINER_OPTIONS. Calibration, a HiEdit creation default since session 4,
     // is off there, as it was for every editor written before it existed.
     expect(full.calibration).not.toBeNull();
-    // Likewise the gate target: an editor written before it existed trained its gate by straight-through.
+    // Likewise the gate target: an editor written before it existed trained its gate by straight-through; and before
+    // gateLr existed the gate learned at metaLr (null).
     expect(full.gateTarget).toBe('counterfactual');
-    expect(loaded.settings().trainer).toEqual({ ...full, calibration: null, gateTarget: 'straightThrough' });
+    expect(full.gateLr).toBe(1e-3);
+    expect(loaded.settings().trainer).toEqual({ ...full, calibration: null, gateTarget: 'straightThrough', gateLr: null });
     expect(policyParams(loaded)).toEqual(policyParams(editor));
     editor.dispose();
     loaded.dispose();

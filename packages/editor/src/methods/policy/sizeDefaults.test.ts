@@ -2,7 +2,7 @@ import { initBackend } from '@hiedit/tensor-core';
 import { createModel } from '@hiedit/llm-loader';
 import { LLAMA3_ANCHOR, moduleStepDefaults, OUTPUT_SIDE_ETA_FACTOR, OUTPUT_SIDE_META_LR_FACTOR, residualWidth, SMALL_MODEL_ANCHOR, sizeScaledStepDefaults } from './sizeDefaults';
 import { withSizeDefaults } from './settings';
-import { HIEDIT, HIEDIT_KEY_PRECONDITIONER, HIEDIT_MODULE_SPACE_INIT_ETA, KEY_PRECONDITIONER_DEFAULT_MAX_DIN } from '../hiedit/settings';
+import { HIEDIT, HIEDIT_GATE_LR, HIEDIT_KEY_PRECONDITIONER, HIEDIT_MODULE_SPACE_INIT_ETA, KEY_PRECONDITIONER_DEFAULT_MAX_DIN } from '../hiedit/settings';
 import { HIEDIT_REFERENCE } from '../hiedit-reference/settings';
 import { RLEDIT } from '../rledit/settings';
 import { MEND } from '../mend/settings';
@@ -79,6 +79,8 @@ describe('size-scaled step defaults', () => {
     expect(h.policy?.low?.initEta).toBe(HIEDIT_MODULE_SPACE_INIT_ETA);
     expect(h.trainer?.calibration).toEqual(DEFAULT_CALIBRATION);
     expect(h.trainer?.gateTarget).toBe('counterfactual');
+    expect(h.trainer?.gateLr).toBe(HIEDIT_GATE_LR);
+    expect(withSizeDefaults(METHODS['hiedit'], { policy: {}, trainer: { gateLr: null } }, sq(64, 256), 64).trainer?.gateLr).toBeNull();
     expect(withSizeDefaults(METHODS['hiedit'], { policy: { high: { adaptive: true } }, trainer: {} }, sq(64, 256), 64).trainer?.gateTarget).toBeUndefined();
     expect(withSizeDefaults(METHODS['hiedit'], { policy: {}, trainer: { gateTarget: 'straightThrough' } }, sq(64, 256), 64).trainer?.gateTarget).toBe('straightThrough');
     expect(h.trainer?.metaLr).toBe(SMALL_MODEL_ANCHOR.metaLr);
