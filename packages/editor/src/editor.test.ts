@@ -5,9 +5,12 @@ import { IGNORE_INDEX, initBackend, tf } from '@hiedit/tensor-core';
 import { CausalLM, createModel, loadModel } from '@hiedit/llm-loader';
 import { tinyGpt2, tupleTokenizer } from '../test/tiny';
 import {
-  createEditor, currentWeightsDigest, defaultEditModules, EditJournal, editorFactory, editorKinds, LifelongEditor, loadEditorDir, openJournalFor,
-  applyEditPack, DEFAULT_FT, disposeProposal, exportEditPack, saveEditorDir, tokenizeRequest, upperMiddleLayers, validateRequest,
+  createEditor, defaultEditModules, EditJournal, editorFactory, editorKinds, LifelongEditor, loadEditorDir,
+  openJournalFor, applyEditPack, DEFAULT_FT, exportEditPack, saveEditorDir, tokenizeRequest, upperMiddleLayers,
+  validateRequest,
 } from './index';
+import { currentWeightsDigest } from '@hiedit/tensor-core';
+import { disposeProposal } from './editors/types';
 
 // Tests pick the backend the way the CLI does (tensor-core registers several).
 beforeAll(async () => { await initBackend(); });
@@ -44,6 +47,15 @@ describe('default edit modules', () => {
       bos_token_id: 1, eos_token_id: 2 }, 1);
     expect(defaultEditModules(m)).toEqual(['model.layers.2.mlp.down_proj', 'model.layers.3.mlp.down_proj']);
     m.dispose();
+  });
+  test('Gemma-2 and Qwen3: down_proj of those layers, like Llama', () => {
+    const sizes = { vocab_size: 96, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 4, num_attention_heads: 2,
+      num_key_value_heads: 1, head_dim: 8, max_position_embeddings: 32 };
+    for (const model_type of ['gemma2', 'qwen3']) {
+      const m = createModel({ model_type, ...sizes }, 1);
+      expect(defaultEditModules(m)).toEqual(['model.layers.2.mlp.down_proj', 'model.layers.3.mlp.down_proj']);
+      m.dispose();
+    }
   });
   test('GPT-2: mlp.c_proj of those layers', () => {
     const m = tinyGpt2(1, { n_layer: 4 });

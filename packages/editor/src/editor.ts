@@ -68,6 +68,17 @@ export function openJournalFor(model: EditorModel, file: string, opts: JournalOp
   return { journal, replayed: replayJournal(journal, model, model.weightsHash()) };
 }
 
+/**
+ * Validates and tokenizes `request` for `model` (the checks `LifelongEditor.edit` makes before touching the model),
+ * so a caller can check a whole batch before the first edit. Throws naming `where` and the field.
+ */
+export function prepareRequest(model: EditorModel, tokenize: TupleTokenizer, request: EditRequestInput, where = 'edit request'):
+  { req: EditRequestInput; tokenized: TokenizedEditRequest } {
+  const req = validateRequest(request, where);
+  const tokenized = tokenizeRequest(req, tokenize, req.id ?? 'request', where, { maxTokens: model.config.maxPositions });
+  return { req, tokenized };
+}
+
 /** A lifelong editor over one model. */
 export class LifelongEditor {
   readonly model: EditorModel;
@@ -102,14 +113,14 @@ export class LifelongEditor {
   }
 
   /**
-   * Applies one edit. Validation (empty prompt/target, untokenizable text) happens before the model is
-   * touched; the shift is applied all-or-nothing and journaled (fsynced) before this returns; if
-   * journaling fails the shift is undone.
+   * Applies one edit. Validation (empty prompt/target, untokenizable text, longer than the model's context) happens
+   * before the model is touched; the shift is applied all-or-nothing and journaled (fsynced) before this returns;
+   * if journaling fails the shift is undone.
    */
   edit(request: EditRequestInput): EditReport {
     const t0 = performance.now();
-    const req = validateRequest(request, `edit request${request?.id ? ` ${request.id}` : ''}`);
-    const tokenized = tokenizeRequest(req, this.tokenize, req.id ?? 'request');
+    const { req, tokenized } = prepareRequest(this.model, this.tokenize, request,
+      `edit request${request?.id ? ` ${request.id}` : ''}`);
     return this.applyTokenized(req, tokenized, t0);
   }
 
@@ -210,7 +221,8 @@ export class LifelongEditor {
     validationRequests?: readonly EditRequestInput[] }): Promise<EditorTrainResult> {
     const tok = (list: readonly EditRequestInput[], label: string): TokenizedEditRequest[] => list.map((r, i) => {
       const where = `${label}[${i}]${r?.id ? ` (id ${r.id})` : ''}`;
-      return tokenizeRequest(validateRequest(r, where), this.tokenize, r.id ?? String(i), where);
+      return tokenizeRequest(validateRequest(r, where), this.tokenize, r.id ?? String(i), where,
+        { maxTokens: this.model.config.maxPositions });
     });
     const train = tok(stream, 'training stream');
     if (train.length === 0) throw new Error('train: the training stream is empty');

@@ -3,7 +3,7 @@
  * (and any other EditableModel that carries a config, a tokenizer and a base weights hash).
  */
 import { EditableModel, ModuleDescriptor, TokenizedTuple } from '@hiedit/tensor-core';
-import { JournalHeader, ModelIdentity, ModuleShape } from './journal';
+import { baseFingerprint, JournalHeader, ModelIdentity, ModuleShape } from './journal';
 
 /** The subset of llm-loader's Tokenizer the editor uses. */
 export interface EditorTokenizer {
@@ -19,6 +19,8 @@ export interface EditorModelConfig {
   readonly numLayers: number;
   readonly hiddenSize: number;
   readonly vocabSize: number;
+  /** Longest sequence the model accepts; requests longer than this are refused before any model work. */
+  readonly maxPositions?: number;
 }
 
 /** A model the lifelong editor can edit: llm-loader's CausalLM satisfies it. */
@@ -49,7 +51,9 @@ export function moduleShapes(modules: readonly ModuleDescriptor[]): ModuleShape[
 
 /** A journal header for `model` created now. */
 export function journalHeaderFor(model: EditorModel): JournalHeader {
+  const f = baseFingerprint(model);
   return { formatVersion: 1, createdAt: new Date().toISOString(), baseWeightsHash: model.weightsHash(),
+    ...(f.configHash ? { baseConfigHash: f.configHash } : {}), ...(f.tokenizerHash ? { baseTokenizerHash: f.tokenizerHash } : {}),
     model: modelIdentity(model), modules: moduleShapes(model.modules) };
 }
 
@@ -70,10 +74,11 @@ export function upperMiddleLayers(numLayers: number): number[] {
 const DEFAULT_SUFFIXES: Record<string, readonly string[]> = {
   llama: ['mlp.down_proj'],
   gpt2: ['mlp.c_proj'],
+  gemma2: ['mlp.down_proj'],
 };
 
 /**
- * Default edit modules: the MLP's output projection (Llama mlp.down_proj, GPT-2 mlp.c_proj) of the upper-middle layers
+ * Default edit modules: the MLP's output projection (Llama, Qwen3 and Gemma-2 mlp.down_proj, GPT-2 mlp.c_proj) of the upper-middle layers
  * (see `upperMiddleLayers`), in layer order. It is the key-value memory that ROME and MEMIT edit.
  *
  * Llama: down_proj since session 4 (was gate_proj + up_proj). On the world models a gradient edit of gate/up could
@@ -82,6 +87,9 @@ const DEFAULT_SUFFIXES: Record<string, readonly string[]> = {
  * GPT-2: c_proj since session 5 (was c_fc, the input projection). On GPT-2-architecture world models
  * (`hiedit-bench run --model-arch gpt2`, tuning worlds 1-4) a calibrated HiEdit could make only 2-7% of its c_fc edits
  * hold and scored 0.357 (mean of ES/GS/LS); on c_proj it scored 0.523, and RLEdit went from 0.316 to 0.418.
+ * Gemma-2 (and Qwen3, which is 'llama'): down_proj, the same gated MLP's output projection. On world 0 (seed 0) Qwen3
+ * edits like Llama; on Gemma-2 few edits hold anywhere (its sublayer outputs are normalized), up_proj did worse than
+ * down_proj and o_proj about the same (docs/benchmarks.md, "Other architectures").
  */
 export function defaultEditModules(model: EditorModel): string[] {
   const suffixes = DEFAULT_SUFFIXES[model.config.architecture];

@@ -62,10 +62,33 @@ export interface EditRequest {
  */
 export type EditRequestInput = Partial<EditRequest> & Pick<EditRequest, 'prompt' | 'target'>;
 
+// A lone surrogate cannot be encoded as UTF-8; U+FFFD is what decoding put in place of bytes that were not UTF-8.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function nonEmpty(v: unknown, field: string, where: string): string {
   if (typeof v !== 'string') throw new Error(`${where}: field "${field}" must be a string, got ${typeof v}`);
   if (v.trim().length === 0) throw new Error(`${where}: field "${field}" is empty`);
+  const surrogate = LONE_SURROGATE.exec(v);
+  if (surrogate) {
+    throw new Error(`${where}: field "${field}" is not valid Unicode: a lone surrogate at character ${surrogate.index}`);
+  }
+  const replaced = v.indexOf('\uFFFD');
+  if (replaced >= 0) {
+    throw new Error(`${where}: field "${field}" holds U+FFFD at character ${replaced}: the text was decoded from bytes ` +
+      'that are not valid UTF-8');
+  }
   return v;
+}
+
+/**
+ * Thrown by a {@link TupleTokenizer} about one of its two texts (`part`), so `tokenizeRequest` can name the
+ * request field that text came from.
+ */
+export class TupleTextError extends Error {
+  constructor(readonly part: 'prompt' | 'answer', message: string) {
+    super(message);
+    this.name = 'TupleTextError';
+  }
 }
 
 /** Validates a request's fields; throws naming the field. Returns a normalized copy. */
@@ -81,17 +104,44 @@ export function validateRequest(r: EditRequestInput, where = 'edit request'): Ed
   return { ...(r.id !== undefined ? { id: r.id } : {}), prompt, target, paraphrases, locality };
 }
 
-function checkTuple(t: TokenizedTuple, what: string, where: string): TokenizedTuple {
+/** Options of `tokenizeRequest`. */
+export interface TokenizeRequestOptions {
+  /** The model's context length: a tuple of more tokens is refused here, before any model work. */
+  readonly maxTokens?: number;
+}
+
+function checkTuple(t: TokenizedTuple, what: string, field: string, where: string, opts: TokenizeRequestOptions): TokenizedTuple {
   if (!t.labels.some((l) => l >= 0)) throw new Error(`${where}: ${what} has no answer token to learn`);
+  if (opts.maxTokens !== undefined && t.ids.length > opts.maxTokens) {
+    throw new Error(`${where}: field "${field}" is too long: ${what} is ${t.ids.length} tokens, the model takes at most ` +
+      `${opts.maxTokens}`);
+  }
   return t;
 }
 
-/** Tokenizes a validated request (spec §2). */
-export function tokenizeRequest(r: EditRequestInput, tokenize: TupleTokenizer, id: string, where = 'edit request'): TokenizedEditRequest {
+/** `tokenize(prompt, answer)`, a {@link TupleTextError} turned into an error naming the request field at fault. */
+function tokenizeFields(tokenize: TupleTokenizer, prompt: string, answer: string, fields: [string, string],
+  where: string): TokenizedTuple {
+  try {
+    return tokenize(prompt, answer);
+  } catch (e) {
+    if (!(e instanceof TupleTextError)) throw e;
+    throw new Error(`${where}: field "${fields[e.part === 'prompt' ? 0 : 1]}" ${e.message}`);
+  }
+}
+
+/** Tokenizes a validated request (spec §2); refuses a tuple longer than `opts.maxTokens`, naming its field. */
+export function tokenizeRequest(r: EditRequestInput, tokenize: TupleTokenizer, id: string, where = 'edit request',
+  opts: TokenizeRequestOptions = {}): TokenizedEditRequest {
   return {
     id,
-    edit: checkTuple(tokenize(r.prompt, r.target), 'prompt + target', where),
-    paraphrases: (r.paraphrases ?? []).map((p, i) => checkTuple(tokenize(p, r.target), `paraphrases[${i}]`, where)),
-    locality: (r.locality ?? []).map((l, i) => checkTuple(tokenize(l.prompt, l.answer), `locality[${i}]`, where)),
+    edit: checkTuple(tokenizeFields(tokenize, r.prompt, r.target, ['prompt', 'target'], where),
+      'prompt + target', 'prompt', where, opts),
+    paraphrases: (r.paraphrases ?? []).map((p, i) =>
+      checkTuple(tokenizeFields(tokenize, p, r.target, [`paraphrases[${i}]`, 'target'], where),
+        `paraphrases[${i}]`, `paraphrases[${i}]`, where, opts)),
+    locality: (r.locality ?? []).map((l, i) =>
+      checkTuple(tokenizeFields(tokenize, l.prompt, l.answer, [`locality[${i}].prompt`, `locality[${i}].answer`], where),
+        `locality[${i}]`, `locality[${i}].prompt`, where, opts)),
   };
 }

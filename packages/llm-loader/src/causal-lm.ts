@@ -6,7 +6,7 @@
 import { softmaxCrossEntropy, tf, type EditableModel, type ModuleDescriptor, type SafeDType, type TokenizedTuple, type TraceResult, type TracePositions, IGNORE_INDEX } from '@hiedit/tensor-core';
 import type { ModelConfig } from './config';
 import type { ArchImpl, ParamSpec } from './models/arch';
-import { attentionBias, Ctx, type ForwardOptions, type LayerCache } from './models/layers';
+import { attentionBias, Ctx, windowedBiases, type ForwardOptions, type LayerCache } from './models/layers';
 import type { Tokenizer } from './tokenizer';
 import { saveModelDirectory, type SaveDType } from './save';
 
@@ -144,12 +144,15 @@ export class CausalLM implements EditableModel {
     const T = ids[0].length;
     const idsT = tf.tensor2d(ids.flat(), [B, T], 'int32');
     const bias = T === 1 && mask === undefined ? null : attentionBias(B, T, T, 0, mask);
-    return this.arch.hidden(ctx, this.config, { ids: idsT, B, T, pos0: 0, bias });
+    const windowBias = windowedBiases(bias, (w) => attentionBias(B, T, T, 0, mask, w), T, this.config.layerWindows);
+    return this.arch.hidden(ctx, this.config, { ids: idsT, B, T, pos0: 0, bias, windowBias });
   }
 
-  /** Logits (N, V) of hidden states (N, d): the tied embedding or lm_head, without transposing it. */
+  /** Logits (N, V) of hidden states (N, d): the tied embedding or lm_head, without transposing it, soft-capped when the config says. */
   private head(ctx: Ctx, h: tf.Tensor2D): tf.Tensor2D {
-    return ctx.head(this.config.tieWordEmbeddings ? this.arch.embeddingKey : 'lm_head.weight', h);
+    const logits = ctx.head(this.config.tieWordEmbeddings ? this.arch.embeddingKey : 'lm_head.weight', h);
+    const cap = this.config.finalSoftcap;
+    return cap === undefined ? logits : tf.mul(tf.tanh(tf.div(logits, cap)), cap);
   }
 
   /**
@@ -404,7 +407,8 @@ export class CausalLM implements EditableModel {
         const ids = tf.tensor2d(tokens, [1, T], 'int32');
         // A single new query may see every cached key; only a multi-token prefill needs the causal mask.
         const bias = T === 1 ? null : attentionBias(1, T, pos0 + T, pos0);
-        const h = this.arch.hidden(ctx, this.config, { ids, B: 1, T, pos0, bias, cache });
+        const windowBias = windowedBiases(bias, (w) => attentionBias(1, T, pos0 + T, pos0, undefined, w), pos0 + T, this.config.layerWindows);
+        const h = this.arch.hidden(ctx, this.config, { ids, B: 1, T, pos0, bias, windowBias, cache });
         const last = tf.slice(h, [T - 1, 0], [1, h.shape[1]]);
         return tf.argMax(this.head(ctx, last), 1);
       });

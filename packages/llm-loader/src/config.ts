@@ -1,12 +1,15 @@
 /**
- * config.json -> ModelConfig. Every field a GPT-2 / Llama / Mistral / Qwen2 config can carry is either
+ * config.json -> ModelConfig. Every field a GPT-2 / Llama / Mistral / Qwen2 / Qwen3 / Gemma-2 config can carry is either
  * honoured, known to be irrelevant to inference in float32 (listed below with the reason), or refused
  * with an error naming the file and the field. Unknown fields are refused too: a field we do not
  * understand might change the math, and a silently wrong model is worse than a loud refusal.
  */
 
-/** Architectures this loader implements. Mistral and Qwen2 run on the Llama implementation. */
-export type Architecture = 'gpt2' | 'llama';
+/**
+ * Architectures this loader implements. Mistral, Qwen2 and Qwen3 are 'llama' (Qwen3 adds per-head q/k norms);
+ * Gemma-2 runs on the same decoder implementation with its own norms, scales, soft-caps and windows.
+ */
+export type Architecture = 'gpt2' | 'llama' | 'gemma2';
 
 /** Activation functions (Hugging Face ACT2FN names, normalized). */
 export type Activation = 'gelu_tanh' | 'gelu_erf' | 'relu' | 'silu' | 'quick_gelu';
@@ -19,7 +22,7 @@ export type RopeScaling =
 
 /** A parsed, validated model configuration. */
 export interface ModelConfig {
-  /** config.json model_type: gpt2, llama, mistral or qwen2. */
+  /** config.json model_type: gpt2, llama, mistral, qwen2, qwen3 or gemma2. */
   modelType: string;
   architecture: Architecture;
   vocabSize: number;
@@ -52,6 +55,26 @@ export interface ModelConfig {
    * window it is exactly full causal attention). Undefined when the model has no window.
    */
   slidingWindow?: number;
+  /**
+   * Attention window per layer, honoured in the forward (Gemma-2, Qwen3): layer i's query at position p sees
+   * the keys at positions p - window + 1 .. p. null for a full-attention layer. Undefined when no layer has a
+   * window (unlike slidingWindow, nothing is refused).
+   */
+  layerWindows?: (number | null)[];
+  /** Gemma-2: embeddings are multiplied by this (sqrt(hidden_size)). */
+  embeddingScale?: number;
+  /** Gemma-2: every RMSNorm multiplies by (1 + weight) instead of weight. */
+  normUnitOffset?: boolean;
+  /** Gemma-2: post-attention, pre-feed-forward and post-feed-forward norms around both sublayers. */
+  sandwichNorms?: boolean;
+  /** Score scale of the Llama-family attention (default 1 / sqrt(head_dim); Gemma-2 query_pre_attn_scalar^-0.5). */
+  attentionScale?: number;
+  /** Gemma-2 attn_logit_softcapping: scores become cap * tanh(scores / cap) before the mask. */
+  attnSoftcap?: number;
+  /** Gemma-2 final_logit_softcapping: logits become cap * tanh(logits / cap). */
+  finalSoftcap?: number;
+  /** Qwen3: RMSNorm over head_dim of each query and key head (q_norm, k_norm) before RoPE. */
+  qkNorm?: boolean;
   /** GPT-2: divide scores by sqrt(head_dim). */
   scaleAttnWeights: boolean;
   /** GPT-2: additionally divide scores of layer i by (i + 1). */
@@ -296,29 +319,87 @@ function ropeScaling(f: Fields): { scaling: RopeScaling; theta?: number } {
   }
 }
 
-function parseLlamaFamily(f: Fields, modelType: string): ModelConfig {
-  f.refuseUnknown(LLAMA_FAMILY_FIELDS, modelType);
+/** Checks every decoder-only config shares: no unknown field, no cross-attention, no pruned heads. */
+function decoderPrelude(f: Fields, known: Set<string>, modelType: string): void {
+  f.refuseUnknown(known, modelType);
   f.refuseTrue('add_cross_attention', 'cross-attention layers are not supported (decoder-only causal LM only)');
   f.refuseTrue('is_encoder_decoder', 'encoder-decoder models are not supported');
   f.refuseNonEmpty('pruned_heads', 'pruned attention heads are not supported');
+}
+
+function checkFullRotary(f: Fields): void {
   if (f.has('partial_rotary_factor') && f.num('partial_rotary_factor') !== 1) {
     f.fail('partial_rotary_factor', `is ${f.raw.partial_rotary_factor}; only full rotary embeddings (1.0) are supported`);
   }
+}
+
+/** Sizes and rotary settings of a rotary decoder (Llama family, Gemma-2, Qwen3). */
+interface DecoderGeometry {
+  hiddenSize: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  maxPositions: number;
+  scaling: RopeScaling;
+  theta?: number;
+}
+
+/**
+ * Reads the geometry; `defaults` are the Hugging Face config class's own defaults for fields a config may omit
+ * (undefined: num_key_value_heads defaults to the query heads, head_dim to hidden / heads, positions required).
+ */
+function decoderGeometry(f: Fields, defaults: { kvHeads?: number; headDim?: number; maxPositions?: number } = {}): DecoderGeometry {
   const hiddenSize = f.int('hidden_size');
   const numHeads = f.int('num_attention_heads');
-  const numKvHeads = f.int('num_key_value_heads', numHeads);
+  const numKvHeads = f.int('num_key_value_heads', defaults.kvHeads ?? numHeads);
   if (numHeads % numKvHeads !== 0) {
     f.fail('num_key_value_heads', `(${numKvHeads}) must divide num_attention_heads (${numHeads})`);
   }
   let headDim: number;
-  if (f.has('head_dim')) headDim = f.int('head_dim');
+  if (f.has('head_dim') || defaults.headDim !== undefined) headDim = f.int('head_dim', defaults.headDim);
   else {
     if (hiddenSize % numHeads !== 0) f.fail('num_attention_heads', `(${numHeads}) must divide hidden_size (${hiddenSize}) when head_dim is absent`);
     headDim = hiddenSize / numHeads;
   }
   if (headDim % 2 !== 0) f.fail('head_dim', `(${headDim}) must be even for rotary embeddings`);
-  const maxPositions = f.int('max_position_embeddings');
+  const maxPositions = f.int('max_position_embeddings', defaults.maxPositions);
   const { scaling, theta } = ropeScaling(f);
+  return { hiddenSize, numHeads, numKvHeads, headDim, maxPositions, scaling, theta };
+}
+
+/**
+ * Which layers use sliding-window attention: config.json's layer_types when it lists them (one entry per layer),
+ * else `fallback(i)`, the rule of the architecture's config class.
+ */
+function slidingLayers(f: Fields, numLayers: number, fallback: (i: number) => boolean): boolean[] {
+  if (!f.has('layer_types')) return Array.from({ length: numLayers }, (_, i) => fallback(i));
+  const lt = f.raw.layer_types;
+  if (!Array.isArray(lt) || lt.some((x) => x !== 'full_attention' && x !== 'sliding_attention')) {
+    f.fail('layer_types', `must list "full_attention" / "sliding_attention", got ${JSON.stringify(lt)}`);
+  }
+  if (lt.length !== numLayers) f.fail('layer_types', `lists ${lt.length} layers, num_hidden_layers is ${numLayers}`);
+  return lt.map((x) => x === 'sliding_attention');
+}
+
+/** Per-layer windows, or undefined when no layer has one. */
+function windowsOf(sliding: boolean[], window: number | null): (number | null)[] | undefined {
+  if (window === null || !sliding.some((s) => s)) return undefined;
+  return sliding.map((s) => (s ? window : null));
+}
+
+/**
+ * A soft-capping field: absent means the config class's default, null means off, otherwise a positive number.
+ * Returns undefined when off.
+ */
+function softcap(f: Fields, field: string, fallback: number): number | undefined {
+  if (!(field in f.raw)) return fallback;
+  return f.has(field) ? f.num(field) : undefined;
+}
+
+function parseLlamaFamily(f: Fields, modelType: string): ModelConfig {
+  decoderPrelude(f, LLAMA_FAMILY_FIELDS, modelType);
+  checkFullRotary(f);
+  const { hiddenSize, numHeads, numKvHeads, headDim, maxPositions, scaling, theta } = decoderGeometry(f);
 
   // Sliding-window attention differs from full causal attention only for sequences longer than the
   // window, so such configs are accepted and longer sequences refused at run time (see slidingWindow).
@@ -379,6 +460,107 @@ function parseLlamaFamily(f: Fields, modelType: string): ModelConfig {
   };
 }
 
+/** The fields Gemma-2 and Qwen3 read the same way, as ModelConfig entries. */
+function rotaryDecoder(
+  f: Fields, modelType: string, architecture: Architecture, g: DecoderGeometry, d: { tie: boolean; act: Activation; bias: boolean },
+): ModelConfig {
+  return {
+    modelType,
+    architecture,
+    vocabSize: f.int('vocab_size'),
+    hiddenSize: g.hiddenSize,
+    numLayers: f.int('num_hidden_layers'),
+    numHeads: g.numHeads,
+    numKvHeads: g.numKvHeads,
+    headDim: g.headDim,
+    intermediateSize: f.int('intermediate_size'),
+    maxPositions: g.maxPositions,
+    tieWordEmbeddings: f.bool('tie_word_embeddings', d.tie),
+    bosTokenId: f.tokenId('bos_token_id'),
+    eosTokenId: f.tokenIds('eos_token_id'),
+    raw: f.raw,
+    activation: d.act,
+    normEps: f.num('rms_norm_eps', 1e-6),
+    qkvBias: d.bias,
+    outBias: d.bias,
+    mlpBias: false,
+    ropeTheta: g.theta ?? f.num('rope_theta', 10000),
+    ropeScaling: g.scaling,
+    scaleAttnWeights: true,
+    scaleAttnByInverseLayerIdx: false,
+  };
+}
+
+const GEMMA2_FIELDS = new Set([
+  'vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads',
+  'num_key_value_heads', 'head_dim', 'hidden_activation', 'hidden_act', 'max_position_embeddings', 'rms_norm_eps',
+  'rope_theta', 'rope_scaling', 'rope_parameters', 'attention_bias', 'query_pre_attn_scalar', 'sliding_window',
+  'sliding_window_size', 'layer_types', 'final_logit_softcapping', 'attn_logit_softcapping', 'is_encoder_decoder',
+  'add_cross_attention', 'pruned_heads',
+  // which KV-cache class generate() builds; the attention it computes is the same
+  'cache_implementation',
+]);
+
+/**
+ * Gemma-2 (Gemma2Config defaults for omitted fields): embeddings times sqrt(hidden), RMSNorm with (1 + w), four
+ * norms per layer, GeGLU, scores scaled by query_pre_attn_scalar^-0.5 and soft-capped, soft-capped logits, and a
+ * sliding window on the even layers (or those layer_types names).
+ */
+function parseGemma2(f: Fields, modelType: string): ModelConfig {
+  decoderPrelude(f, GEMMA2_FIELDS, modelType);
+  const g = decoderGeometry(f, { kvHeads: 4, headDim: 256, maxPositions: 8192 });
+  // Gemma2MLP reads hidden_activation; published configs also carry the Gemma-1 hidden_act, which it ignores.
+  const act = activation(f, 'hidden_activation', 'gelu_pytorch_tanh');
+  if (f.has('hidden_act') && activation(f, 'hidden_act', 'gelu_pytorch_tanh') !== act) {
+    f.fail('hidden_act', `("${f.str('hidden_act')}") differs from hidden_activation, which is the one Gemma-2 uses; the checkpoint is ambiguous`);
+  }
+  const window = 'sliding_window' in f.raw ? (f.has('sliding_window') ? f.int('sliding_window') : null) : 4096;
+  if (f.has('sliding_window_size') && f.int('sliding_window_size') !== window) {
+    f.fail('sliding_window_size', `(${f.raw.sliding_window_size}) differs from sliding_window (${window}); the checkpoint is ambiguous`);
+  }
+  const numLayers = f.int('num_hidden_layers');
+  const sliding = slidingLayers(f, numLayers, (i) => i % 2 === 0);
+  if (window === null && f.has('layer_types') && sliding.some((s) => s)) {
+    f.fail('sliding_window', 'is null, but layer_types has sliding_attention layers');
+  }
+  const scalar = f.num('query_pre_attn_scalar', 256);
+  return {
+    ...rotaryDecoder(f, modelType, 'gemma2', g, { tie: true, act, bias: f.bool('attention_bias', false) }),
+    layerWindows: windowsOf(sliding, window),
+    embeddingScale: Math.sqrt(g.hiddenSize),
+    normUnitOffset: true,
+    sandwichNorms: true,
+    attentionScale: 1 / Math.sqrt(scalar),
+    attnSoftcap: softcap(f, 'attn_logit_softcapping', 50),
+    finalSoftcap: softcap(f, 'final_logit_softcapping', 30),
+  };
+}
+
+/** Qwen3Config has the fields of the Llama family (mlp_bias only as a refusal). */
+const QWEN3_FIELDS = LLAMA_FAMILY_FIELDS;
+
+/**
+ * Qwen3 (Qwen3Config defaults for omitted fields): the Llama decoder with per-head q/k RMSNorm before RoPE and
+ * bias on q/k/v/o when attention_bias. With use_sliding_window, layers from max_window_layers on (or those
+ * layer_types names) attend over the last sliding_window positions; without it no layer does.
+ */
+function parseQwen3(f: Fields, modelType: string): ModelConfig {
+  decoderPrelude(f, QWEN3_FIELDS, modelType);
+  checkFullRotary(f);
+  f.refuseTrue('mlp_bias', 'qwen3 has no mlp_bias setting (its MLP has no biases)');
+  const g = decoderGeometry(f, { kvHeads: 32, headDim: 128, maxPositions: 32768 });
+  const numLayers = f.int('num_hidden_layers');
+  const windowOn = f.bool('use_sliding_window', false);
+  const window = !windowOn ? null : 'sliding_window' in f.raw ? (f.has('sliding_window') ? f.int('sliding_window') : null) : 4096;
+  const firstWindowLayer = f.int('max_window_layers', 28, 0);
+  const sliding = slidingLayers(f, numLayers, (i) => i >= firstWindowLayer);
+  return {
+    ...rotaryDecoder(f, modelType, 'llama', g, { tie: false, act: activation(f, 'hidden_act', 'silu'), bias: f.bool('attention_bias', false) }),
+    layerWindows: windowsOf(sliding, window),
+    qkNorm: true,
+  };
+}
+
 /**
  * Validate a parsed config.json and normalize it. Throws an Error naming `file` and the offending
  * field for a missing required field, an unknown model_type, or any setting this loader cannot honour.
@@ -391,7 +573,9 @@ export function parseConfig(raw: unknown, file = 'config.json'): ModelConfig {
   const modelType = f.str('model_type');
   if (modelType === 'gpt2') return parseGpt2(f, modelType);
   if (LLAMA_FAMILY.has(modelType)) return parseLlamaFamily(f, modelType);
-  return f.fail('model_type', `is "${modelType}", which is not supported (supported: gpt2, llama, mistral, qwen2)`);
+  if (modelType === 'gemma2') return parseGemma2(f, modelType);
+  if (modelType === 'qwen3') return parseQwen3(f, modelType);
+  return f.fail('model_type', `is "${modelType}", which is not supported (supported: gpt2, llama, mistral, qwen2, qwen3, gemma2)`);
 }
 
 /** True when the error came from config validation (used to keep file context in messages). */

@@ -38,13 +38,13 @@ export class WeightRng {
 
 /**
  * Values for one parameter: matrices and embeddings N(0, std); norm gains 1 + N(0, 0.1) and biases
- * N(0, std) so that no parameter is trivial (a test can tell if any of them is ignored).
+ * N(0, std) so that no parameter is trivial; (1 + w) norm weights N(0, 0.1), the same gains (a test can tell if any of them is ignored).
  */
 export function initValues(kind: InitKind, size: number, rng: WeightRng, std: number): Float32Array {
   const out = new Float32Array(size);
   for (let i = 0; i < size; i++) {
     const z = rng.normal();
-    out[i] = kind === 'norm' ? 1 + 0.1 * z : std * z;
+    out[i] = kind === 'norm' ? 1 + 0.1 * z : kind === 'offsetNorm' ? 0.1 * z : std * z;
   }
   return out;
 }

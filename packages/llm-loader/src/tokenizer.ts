@@ -27,6 +27,8 @@ export interface Tokenizer {
   readonly vocabSize: number;
   readonly bosTokenId?: number;
   readonly eosTokenId?: number;
+  /** Id text no token covers maps to (tokenizer.json's model.unk_token), when the tokenizer has one. */
+  readonly unkTokenId?: number;
   /**
    * Absolute paths of the files that define the tokenizer (copy them when saving a model, e.g. with
    * copyTokenizerFiles). The first one is the tokenizer.json itself, whatever its file name.
@@ -136,6 +138,7 @@ function validateTokenizerJson(json: Record<string, unknown>, source: string): v
 
 /** A {@link Tokenizer} over @huggingface/tokenizers with hiedit's special-token policy. */
 class HfBackedTokenizer implements Tokenizer {
+  readonly unkTokenId?: number;
   readonly vocabSize: number;
   readonly bosTokenId?: number;
   readonly eosTokenId?: number;
@@ -172,6 +175,10 @@ class HfBackedTokenizer implements Tokenizer {
     this.specialIds = new Set(
       [...this.hf.get_added_tokens_decoder().values()].filter((t) => t.special).map((t) => t.id),
     );
+
+    const unk = typeof model.unk_token === 'string' ? model.unk_token : specialTokenContent(config.unk_token);
+    const unkId = unk === undefined ? undefined : this.hf.token_to_id(unk);
+    if (unkId !== undefined && unkId !== null) this.unkTokenId = unkId;
 
     const bosContent = specialTokenContent(config.bos_token);
     const eosContent = specialTokenContent(config.eos_token);

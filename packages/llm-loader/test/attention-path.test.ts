@@ -3,9 +3,11 @@
  * tests, which compare logits, gradients and cached generation with PyTorch, cover it), and padded batches
  * and the KV-cache layout agree with unpadded single rows.
  */
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { attentionKernelsActive, tf } from '@hiedit/tensor-core';
-import { loadModel, type CausalLM } from '../src';
+import { createTinyCheckpoint, loadModel, type CausalLM } from '../src';
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 
@@ -17,9 +19,23 @@ async function kernelNames(fn: () => void): Promise<string[]> {
   return info.kernels.map((k) => k.name);
 }
 
+/** n greedy tokens after `prompt`, each from a full forward over the sequence so far (no KV cache). */
+function greedyByFullForwards(model: CausalLM, prompt: number[], n: number): number[] {
+  const V = model.config.vocabSize;
+  const seq = [...prompt];
+  for (let i = 0; i < n; i++) {
+    const { data } = model.logits(seq);
+    let best = 0;
+    for (let v = 1; v < V; v++) if (data[(seq.length - 1) * V + v] > data[(seq.length - 1) * V + best]) best = v;
+    seq.push(best);
+  }
+  return seq.slice(prompt.length);
+}
+
 describe.each([
   ['gpt2_tiny', 'HieditAttentionPacked'],
   ['llama_tiny', 'HieditAttention'],
+  ['qwen3_tiny', 'HieditAttention'],
 ])('attention path of %s', (name, kernel) => {
   let model: CausalLM;
   beforeAll(async () => {
@@ -59,15 +75,56 @@ describe.each([
     expect(worst).toBeLessThan(1e-4);
     batch.dispose();
     // Greedy generation with the KV cache equals argmax decoding by full forwards (no cache).
-    const gen = model.generate(b, 4);
-    const seq = [...b];
-    for (let i = 0; i < 4; i++) {
-      const { data } = model.logits(seq);
-      let best = 0;
-      for (let v = 1; v < V; v++) if (data[(seq.length - 1) * V + v] > data[(seq.length - 1) * V + best]) best = v;
-      seq.push(best);
-    }
-    expect(gen).toEqual(seq.slice(b.length));
+    expect(model.generate(b, 4)).toEqual(greedyByFullForwards(model, b, 4));
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('Gemma-2 attention path', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'llm-gemma-path-'));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  test('soft-capped attention runs composite; without soft-caps the fused kernel runs', async () => {
+    const capped = await loadModel(path.join(FIXTURES, 'gemma2_tiny'));
+    const dir = path.join(tmp, 'uncapped');
+    await createTinyCheckpoint(dir, { architecture: 'gemma2', seed: 2, config: { attn_logit_softcapping: null } });
+    const uncapped = await loadModel(dir);
+    try {
+      if (!attentionKernelsActive()) {
+        console.log('gemma2: fused attention kernels inactive (no accelerator or HIEDIT_ACCELERATOR=off); only the composite path runs');
+        return;
+      }
+      const a = await kernelNames(() => capped.forward([[1, 2, 3, 4, 5]]).dispose());
+      expect(a.filter((k) => k.startsWith('HieditAttention'))).toHaveLength(0);
+      expect(a).toContain('Tanh');
+      const b = await kernelNames(() => uncapped.forward([[1, 2, 3, 4, 5]]).dispose());
+      expect(b.filter((k) => k === 'HieditAttention')).toHaveLength(uncapped.config.numLayers);
+    } finally {
+      capped.dispose();
+      uncapped.dispose();
+    }
+  });
+
+  test('with a window shorter than the rows, a right-padded batch row and cached generation agree with the single row', async () => {
+    const dir = path.join(tmp, 'windowed');
+    await createTinyCheckpoint(dir, { architecture: 'gemma2', seed: 3, config: { sliding_window: 3 } });
+    const model = await loadModel(dir);
+    try {
+      const before = tf.memory().numTensors;
+      const a = [5, 9, 2, 7, 1, 3, 8, 4];
+      const b = [4, 8, 6, 2, 9];
+      const V = model.config.vocabSize;
+      const single = model.logits(b).data;
+      const batch = model.forward([a, [...b, 0, 0, 0]], [a.map(() => 1), [1, 1, 1, 1, 1, 0, 0, 0]]);
+      const rows = batch.dataSync();
+      batch.dispose();
+      let worst = 0;
+      for (let i = 0; i < b.length * V; i++) worst = Math.max(worst, Math.abs(rows[a.length * V + i] - single[i]));
+      expect(worst).toBeLessThan(1e-4);
+      expect(model.generate(b, 5)).toEqual(greedyByFullForwards(model, b, 5));
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      model.dispose();
+    }
   });
 });

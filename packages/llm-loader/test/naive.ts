@@ -222,3 +222,111 @@ export function naiveLlama(raw: Raw, w: Weights, ids: number[]): Float64Array {
   xs.forEach((x, t) => out.set(logitsOf(rmsNorm(x, get(w, 'model.norm.weight'), eps), head, V), t * V));
   return out;
 }
+
+/** Which layers slide, and by how much, as Gemma2Config / Qwen3Config define it (null: full attention). */
+function naiveWindows(raw: Raw): (number | null)[] {
+  const L = raw.num_hidden_layers;
+  const gemma = raw.model_type === 'gemma2';
+  let window: number | null;
+  if (gemma) window = raw.sliding_window === undefined ? 4096 : raw.sliding_window;
+  else window = raw.use_sliding_window ? (raw.sliding_window === undefined ? 4096 : raw.sliding_window) : null;
+  const types: string[] = raw.layer_types ?? Array.from({ length: L }, (_, i) =>
+    (gemma ? i % 2 === 0 : i >= (raw.max_window_layers ?? 28)) ? 'sliding_attention' : 'full_attention');
+  return types.map((t) => (t === 'sliding_attention' ? window : null));
+}
+
+/**
+ * Gemma-2 and Qwen3 logits (T * V), row-major, from the Hugging Face modeling code's definitions: Gemma-2's
+ * sqrt(hidden) embedding scale, (1 + w) norms around both sublayers, query_pre_attn_scalar, soft-capped scores and
+ * logits; Qwen3's per-head q/k norms; both with per-layer sliding windows (key j visible from query t iff
+ * t - window < j <= t).
+ */
+export function naiveGemma2Qwen3(raw: Raw, w: Weights, ids: number[]): Float64Array {
+  const gemma = raw.model_type === 'gemma2';
+  const d = raw.hidden_size;
+  const H = raw.num_attention_heads;
+  const KV = raw.num_key_value_heads ?? (gemma ? 4 : 32);
+  const hd = raw.head_dim ?? (gemma ? 256 : 128);
+  const I = raw.intermediate_size;
+  const V = raw.vocab_size;
+  const eps = raw.rms_norm_eps ?? 1e-6;
+  const inv = naiveInvFreq(raw, hd);
+  const bias = raw.attention_bias === true;
+  const windows = naiveWindows(raw);
+  const cap = (name: string, dflt: number): number | null => (gemma ? (raw[name] === undefined ? dflt : raw[name]) : null);
+  const attnCap = cap('attn_logit_softcapping', 50);
+  const finalCap = cap('final_logit_softcapping', 30);
+  const scale = gemma ? (raw.query_pre_attn_scalar ?? 256) ** -0.5 : 1 / Math.sqrt(hd);
+  const actName: string = gemma ? raw.hidden_activation ?? 'gelu_pytorch_tanh' : raw.hidden_act ?? 'silu';
+  const norm = (x: Float64Array, name: string): Float64Array => rmsNorm(x, gemma ? get(w, name).map((g) => 1 + g) : get(w, name), eps);
+  const B = (name: string): Float64Array | undefined => (bias ? get(w, name) : undefined);
+  const T = ids.length;
+  let xs = ids.map((id) => get(w, 'model.embed_tokens.weight').slice(id * d, id * d + d).map((v) => (gemma ? v * Math.sqrt(d) : v)));
+  for (let l = 0; l < raw.num_hidden_layers; l++) {
+    const p = `model.layers.${l}`;
+    const a = `${p}.self_attn`;
+    const hs = xs.map((x) => norm(x, `${p}.input_layernorm.weight`));
+    const heads = (name: string, n: number, normName: string | null): Float64Array[][] => hs.map((h) => {
+      const y = linearOI(h, get(w, `${a}.${name}.weight`), B(`${a}.${name}.bias`), n * hd);
+      return Array.from({ length: n }, (_, i) => {
+        const one = y.slice(i * hd, i * hd + hd);
+        return normName && !gemma ? rmsNorm(one, get(w, `${a}.${normName}.weight`), eps) : one;
+      });
+    });
+    const q = heads('q_proj', H, 'q_norm');
+    const k = heads('k_proj', KV, 'k_norm');
+    const v = heads('v_proj', KV, null);
+    const win = windows[l];
+    const att = xs.map((_, t) => {
+      const out = new Float64Array(H * hd);
+      for (let h = 0; h < H; h++) {
+        const g = Math.floor(h / (H / KV));
+        const qh = rope(q[t][h], t, inv);
+        const visible = Array.from({ length: t + 1 }, (_, j) => j).filter((j) => win === null || t - j < win);
+        const s = visible.map((j) => {
+          const kj = rope(k[j][g], j, inv);
+          const raw0 = qh.reduce((acc, qi, i) => acc + qi * kj[i], 0) * scale;
+          return attnCap === null ? raw0 : attnCap * Math.tanh(raw0 / attnCap);
+        });
+        const m = Math.max(...s);
+        const e = s.map((x) => Math.exp(x - m));
+        const z = e.reduce((x, y) => x + y, 0);
+        visible.forEach((j, n) => v[j][g].forEach((x, i) => (out[h * hd + i] += (e[n] / z) * x)));
+      }
+      return out;
+    });
+    xs = xs.map((x, t) => {
+      let o = linearOI(att[t], get(w, `${a}.o_proj.weight`), B(`${a}.o_proj.bias`), d);
+      if (gemma) o = norm(o, `${p}.post_attention_layernorm.weight`);
+      return x.map((val, i) => val + o[i]);
+    });
+    xs = xs.map((x) => {
+      const h = norm(x, gemma ? `${p}.pre_feedforward_layernorm.weight` : `${p}.post_attention_layernorm.weight`);
+      const gate = linearOI(h, get(w, `${p}.mlp.gate_proj.weight`), undefined, I);
+      const up = linearOI(h, get(w, `${p}.mlp.up_proj.weight`), undefined, I);
+      let down = linearOI(gate.map((gv, i) => act(actName, gv) * up[i]), get(w, `${p}.mlp.down_proj.weight`), undefined, d);
+      if (gemma) down = norm(down, `${p}.post_feedforward_layernorm.weight`);
+      return x.map((val, i) => val + down[i]);
+    });
+  }
+  const tied = raw.tie_word_embeddings ?? gemma;
+  const head = tied ? get(w, 'model.embed_tokens.weight') : get(w, 'lm_head.weight');
+  const out = new Float64Array(T * V);
+  xs.forEach((x, t) => {
+    const logits = logitsOf(norm(x, 'model.norm.weight'), head, V);
+    out.set(finalCap === null ? logits : logits.map((z) => finalCap * Math.tanh(z / finalCap)), t * V);
+  });
+  return out;
+}
+
+/** Mean next-token cross-entropy of oracle logits (T * V) for `ids`. */
+export function naiveLoss(logits: Float64Array, ids: number[], V: number): number {
+  let sum = 0;
+  for (let t = 0; t + 1 < ids.length; t++) {
+    const row = logits.subarray(t * V, t * V + V);
+    const m = Math.max(...row);
+    const lse = m + Math.log(row.reduce((a, z) => a + Math.exp(z - m), 0));
+    sum += lse - row[ids[t + 1]];
+  }
+  return sum / (ids.length - 1);
+}

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { tf } from '@hiedit/tensor-core';
 import { loadModel, type CausalLM } from '../src';
+import { relL2 } from './compare';
 
 interface Reference {
   input_ids: number[];
@@ -20,17 +21,7 @@ interface Reference {
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 
-function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num) / Math.sqrt(den);
-}
-
-describe.each(['gpt2_tiny', 'llama_tiny'])('reference checkpoint %s', (name) => {
+describe.each(['gpt2_tiny', 'llama_tiny', 'gemma2_tiny', 'qwen3_tiny'])('reference checkpoint %s', (name) => {
   const dir = path.join(FIXTURES, name);
   const ref: Reference = JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8'));
   let model: CausalLM;

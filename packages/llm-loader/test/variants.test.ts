@@ -8,27 +8,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { openCheckpointWeights, tf, writeSafetensors } from '@hiedit/tensor-core';
 import { createTinyCheckpoint, loadModel } from '../src';
+import { fileWeights, maxAbsDiff } from './compare';
 import { naiveGpt2, naiveInvFreq, naiveLlama } from './naive';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'llm-variants-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const IDS = [1, 17, 33, 4, 90, 12, 12, 7, 60, 2, 45, 80, 3, 64, 21, 9, 30, 30, 5, 77];
-
-function fileWeights(dir: string): Map<string, Float64Array> {
-  const src = openCheckpointWeights(dir);
-  try {
-    return new Map(src.names().map((n) => [n, Float64Array.from(src.read(n).data as Float32Array)]));
-  } finally {
-    src.close();
-  }
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 let counter = 0;
 async function checkAgainstOracle(

@@ -3,7 +3,8 @@
  * surrogate, and the low level that of the hard-masked losses, as under the straight-through signal.
  */
 import { tf, SeededRandom, randomNormal } from '@hiedit/tensor-core';
-import { HiEditPolicy, PolicyTrainer, localityReference, windowWeights } from '@hiedit/rl-hierarchy';
+import { HiEditPolicy, PolicyTrainer } from '@hiedit/rl-hierarchy';
+import { localityReference, windowWeights } from '../src/loss';
 import type { GateSignal, PolicyConfigInput, TrainerOptions, WindowItem } from '@hiedit/rl-hierarchy';
 import { ToyLM, toyRequests } from './toy-lm';
 import type { ToyLMSpec } from './toy-lm';

@@ -6,16 +6,16 @@ import type { EditFeatures, TokenizedEditRequest } from '@hiedit/tensor-core';
 import {
   HiEditPolicy,
   PolicyTrainer,
-  covarianceTuples,
   disposeShifts,
   estimateKeyCovariances,
   loadPolicy,
   preconditionerInverse,
   resolvePolicyConfig,
   savePolicy,
-  POLICY_JSON,
   POLICY_VERSION,
 } from '@hiedit/rl-hierarchy';
+import { covarianceTuples } from '../src/key-precond';
+import { POLICY_JSON } from '../src/persist';
 import type { PolicyConfigInput, TrainerOptions } from '@hiedit/rl-hierarchy';
 import { ToyLM, toyRequests } from './toy-lm';
 

@@ -6,17 +6,15 @@ import type { EditFeatures, ModuleDescriptor } from '@hiedit/tensor-core';
 import {
   HiEditPolicy,
   disposeShifts,
-  shiftToDense,
   ridgeShift,
   solveSpd,
-  topKMask,
-  thresholdMask,
   savePolicy,
   loadPolicy,
-  POLICY_JSON,
-  POLICY_WEIGHTS,
   POLICY_VERSION,
 } from '@hiedit/rl-hierarchy';
+import { shiftToDense } from '@hiedit/tensor-core';
+import { topKMask, thresholdMask } from '../src/high-level';
+import { POLICY_JSON, POLICY_WEIGHTS } from '../src/persist';
 import { readHostTensors, writeHostTensors } from '../src/persist';
 
 // the package default backend (wasm here); it must be initialized before any tensor is made

@@ -18,6 +18,26 @@ function say(line) {
   process.stdout.write(`${PREFIX} ${line}\n`);
 }
 
+// What this install decided, for `hiedit doctor` to repeat later: the reason printed here scrolls away with the
+// npm output, and "not built" alone does not say whether a compiler, OpenBLAS or an opt-out was the cause.
+const statusPath = path.join(here, 'build', 'install-status.json');
+
+function record(built, line) {
+  try {
+    fs.mkdirSync(path.dirname(statusPath), { recursive: true });
+    const tmp = `${statusPath}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify({ built, line, at: new Date().toISOString() }) + '\n');
+    fs.renameSync(tmp, statusPath);
+  } catch {
+    // The status is a convenience; a read-only install directory must not turn into a failure.
+  }
+}
+
+function notBuilt(line) {
+  say(line);
+  record(false, line);
+}
+
 function onPath(cmd) {
   const dirs = (process.env.PATH || '').split(path.delimiter).filter(Boolean);
   const exts = process.platform === 'win32' ? ['.exe', '.cmd', '.bat', ''] : [''];
@@ -67,22 +87,22 @@ function smokeTest() {
 function main() {
   const flag = (process.env.HIEDIT_ACCELERATOR || '').toLowerCase();
   if (flag === 'off' || flag === '0' || flag === 'false') {
-    return say('native accelerator not built (HIEDIT_ACCELERATOR=off); using the wasm kernels.');
+    return notBuilt('native accelerator not built: HIEDIT_ACCELERATOR=off was set at install; using the wasm kernels.');
   }
   const blas = findBlas();
-  if (!blas.ok) return say(`native accelerator not built: ${blas.reason}; using the wasm kernels.`);
+  if (!blas.ok) return notBuilt(`native accelerator not built: ${blas.reason}; using the wasm kernels.`);
   const cc = process.env.CC || ['cc', 'gcc', 'clang'].find(onPath);
   if (!cc || (process.env.CC && !onPath(process.env.CC) && !fs.existsSync(process.env.CC))) {
-    return say('native accelerator not built: no C compiler found (cc/gcc/clang); using the wasm kernels.');
+    return notBuilt('native accelerator not built: no C compiler found (cc/gcc/clang); using the wasm kernels.');
   }
   if (process.platform !== 'win32' && !onPath('make')) {
-    return say('native accelerator not built: `make` not found; using the wasm kernels.');
+    return notBuilt('native accelerator not built: `make` not found; using the wasm kernels.');
   }
   if (!['python3', 'python'].some(onPath) && !process.env.npm_config_python && !process.env.PYTHON) {
-    return say('native accelerator not built: node-gyp needs python3, which was not found; using the wasm kernels.');
+    return notBuilt('native accelerator not built: node-gyp needs python3, which was not found; using the wasm kernels.');
   }
   const nodeGyp = findNodeGyp();
-  if (!nodeGyp) return say('native accelerator not built: node-gyp not found; using the wasm kernels.');
+  if (!nodeGyp) return notBuilt('native accelerator not built: node-gyp not found; using the wasm kernels.');
 
   const args = [nodeGyp, 'rebuild'];
   const nodedir = localNodeDir();
@@ -96,7 +116,7 @@ function main() {
   if (r.status !== 0 || !fs.existsSync(addonPath)) {
     const lines = `${r.stderr || ''}\n${r.error ? String(r.error) : ''}`.split('\n').map((l) => l.trim());
     const first = lines.find((l) => /error/i.test(l) && !/gyp ERR! (stack|cwd|node -v|node-gyp -v|System|command|not ok)/.test(l));
-    return say(`native accelerator not built: node-gyp failed${first ? ` (${first.slice(0, 160)})` : ''}; see ${logPath}; using the wasm kernels.`);
+    return notBuilt(`native accelerator not built: node-gyp failed${first ? ` (${first.slice(0, 160)})` : ''}; see ${logPath}; using the wasm kernels.`);
   }
   const smoke = smokeTest();
   if (!smoke.ok) {
@@ -105,14 +125,16 @@ function main() {
     } catch {
       // Leaving it is harmless: the runtime loader runs its own check before activating.
     }
-    return say(`native accelerator built but unusable (${smoke.reason}); using the wasm kernels.`);
+    return notBuilt(`native accelerator built but unusable (${smoke.reason}); using the wasm kernels.`);
   }
-  say(`native accelerator built (${smoke.blas.slice(0, 80)}).`);
+  const line = `native accelerator built (${smoke.blas.slice(0, 80)}).`;
+  say(line);
+  record(true, line);
 }
 
 try {
   main();
 } catch (e) {
-  say(`native accelerator not built: ${e && e.message ? e.message : String(e)}; using the wasm kernels.`);
+  notBuilt(`native accelerator not built: ${e && e.message ? e.message : String(e)}; using the wasm kernels.`);
 }
 process.exitCode = 0;

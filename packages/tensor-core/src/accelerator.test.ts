@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { acceleratorStatus, installAccelerator, loadNativeBlas, uninstallAccelerator } from './accelerator';
+import { acceleratorStatus, addonMissingReason, installAccelerator, loadNativeBlas, uninstallAccelerator } from './accelerator';
 import { rng } from '../test/helpers';
 
 
@@ -324,5 +324,23 @@ describeNative('native accelerator (BatchMatMul / _FusedMatMul on the wasm heap)
       }
     });
     tf.dispose([a, b, c]);
+  });
+});
+
+describe('addonMissingReason', () => {
+  const how = /install a C compiler and OpenBLAS \(Debian\/Ubuntu: apt-get install build-essential python3 libopenblas-dev;.*run `npm rebuild @hiedit\/tensor-core`; using the wasm matmul kernels$/;
+
+  it("repeats the install's reason, then how to build the addon", () => {
+    const r = addonMissingReason({ built: false, line: 'native accelerator not built: HIEDIT_ACCELERATOR=off was set at install; using the wasm kernels.' });
+    expect(r).toMatch(/^native addon not built at install: HIEDIT_ACCELERATOR=off was set at install; to build it, /);
+    expect(r).toMatch(how);
+    const cc = addonMissingReason({ built: false, line: 'native accelerator not built: no C compiler found (cc/gcc/clang); using the wasm kernels.' });
+    expect(cc).toMatch(/^native addon not built at install: no C compiler found \(cc\/gcc\/clang\); to build it/);
+  });
+
+  it('says only how to build it when the install left no record (or recorded a build since removed)', () => {
+    expect(addonMissingReason(undefined)).toMatch(/^native addon not built; to build it, /);
+    expect(addonMissingReason({ built: true, line: 'native accelerator built (OpenBLAS).' })).toMatch(/^native addon not built; to build it, /);
+    expect(addonMissingReason(undefined)).toMatch(how);
   });
 });

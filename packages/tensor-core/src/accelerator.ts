@@ -78,6 +78,37 @@ export const NATIVE_ADDON_PATH = path.join(__dirname, '..', 'native', 'build', '
 
 let loaded: { addon?: NativeBlas; reason: string } | undefined;
 
+/** Where native/build.js records what the install decided (the addon's build directory). */
+export const INSTALL_STATUS_PATH = path.join(path.dirname(NATIVE_ADDON_PATH), '..', 'install-status.json');
+
+/** native/build.js's record of the install: whether it built the addon and the line it printed. */
+export interface InstallStatus {
+  built: boolean;
+  line: string;
+}
+
+function readInstallStatus(): InstallStatus | undefined {
+  try {
+    const s = JSON.parse(fs.readFileSync(INSTALL_STATUS_PATH, 'utf8')) as Partial<InstallStatus>;
+    return typeof s.line === 'string' ? { built: s.built === true, line: s.line } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why the addon is missing and how to get it: the install's own reason when native/build.js recorded one
+ * (no compiler, no OpenBLAS, HIEDIT_ACCELERATOR=off, a failed compile), then the way to build it.
+ */
+export function addonMissingReason(status: InstallStatus | undefined): string {
+  const why = status && !status.built
+    ? `native addon not built at install: ${status.line.replace(/^native accelerator not built: /, '').replace(/; using the wasm kernels\.$/, '')}`
+    : 'native addon not built';
+  return `${why}; to build it, install a C compiler and OpenBLAS (Debian/Ubuntu: apt-get install build-essential ` +
+    'python3 libopenblas-dev; macOS: Xcode command line tools) and run `npm rebuild @hiedit/tensor-core`; ' +
+    'using the wasm matmul kernels';
+}
+
 function acceleratorDisabledByEnv(): boolean {
   const v = (process.env.HIEDIT_ACCELERATOR ?? '').trim().toLowerCase();
   return v === 'off' || v === '0' || v === 'false' || v === 'no';
@@ -91,11 +122,7 @@ export function loadNativeBlas(): { addon?: NativeBlas; reason: string } {
   if (acceleratorDisabledByEnv()) return { reason: 'disabled by HIEDIT_ACCELERATOR=off' };
   if (loaded) return loaded;
   if (!fs.existsSync(NATIVE_ADDON_PATH)) {
-    loaded = {
-      reason:
-        'native addon not built (needs a C compiler and OpenBLAS, e.g. apt-get install libopenblas-dev, then ' +
-        '`npm rebuild @hiedit/tensor-core`); using the wasm matmul kernels',
-    };
+    loaded = { reason: addonMissingReason(readInstallStatus()) };
     return loaded;
   }
   try {

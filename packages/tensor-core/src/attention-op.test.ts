@@ -299,3 +299,50 @@ describe('attention: composite path (no native kernels)', () => {
     tf.dispose([q, k, v, ...(bias ? [bias] : [])]);
   });
 });
+
+describe('attention: softcap (Gemma-2 attn_logit_softcapping)', () => {
+  /** Host float64 softmax(cap * tanh(scale q.k / cap) + mask) v, (B=1) bthd layouts; (Tq, H * hd). */
+  function hostCapped(q: number[], k: number[], v: number[], T: number, H: number, kvH: number, hd: number, scale: number, cap: number): number[] {
+    const out: number[] = [];
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < H; h++) {
+        const g = Math.floor(h / (H / kvH));
+        const s: number[] = [];
+        for (let j = 0; j <= t; j++) {
+          let dot = 0;
+          for (let i = 0; i < hd; i++) dot += q[(t * H + h) * hd + i] * k[(j * kvH + g) * hd + i];
+          s.push(cap * Math.tanh((dot * scale) / cap));
+        }
+        const m = Math.max(...s);
+        const e = s.map((x) => Math.exp(x - m));
+        const z = e.reduce((a, b) => a + b, 0);
+        for (let i = 0; i < hd; i++) out.push(e.reduce((a, w, j) => a + (w / z) * v[(j * kvH + g) * hd + i], 0));
+      }
+    }
+    return out;
+  }
+
+  test('caps the scores before the mask, on the composite path whatever the accelerator, and differentiates', async () => {
+    const T = 6;
+    const [H, kvH, hd, scale, cap] = [4, 2, 4, 0.9, 1.5];
+    const next = rng(31);
+    const q = rand([1, T, H, hd], next, 3) as tf.Tensor4D;
+    const k = rand([1, T, kvH, hd], next, 3) as tf.Tensor4D;
+    const v = rand([1, T, kvH, hd], next) as tf.Tensor4D;
+    const bias = mask(1, T, T, 0, [0]);
+    const opts = { scale, bias, softcap: cap };
+    const got = attention(q, k, v, opts);
+    const want = hostCapped(Array.from(q.dataSync()), Array.from(k.dataSync()), Array.from(v.dataSync()), T, H, kvH, hd, scale, cap);
+    const data = got.dataSync();
+    expect(Math.max(...want.map((w, i) => Math.abs(w - data[i])))).toBeLessThan(1e-5);
+    // Without the cap the result differs: the scores are large enough for the cap to bite.
+    const uncapped = attention(q, k, v, { scale, bias });
+    expect(maxErr(uncapped, got)).toBeGreaterThan(1e-2);
+    const names = await kernelsOf(() => attention(q, k, v, opts));
+    expect(names.some((n) => n.startsWith('Hiedit'))).toBe(false);
+    const dq = tf.grad((a: tf.Tensor) => tf.sum(attention(a as tf.Tensor4D, k, v, opts)))(q);
+    expect(Array.from(dq.dataSync()).every(Number.isFinite)).toBe(true);
+    expect(() => attention(q, k, v, { scale, softcap: 0 })).toThrow(/softcap must be a finite number > 0, got 0/);
+    tf.dispose([q, k, v, bias, got, uncapped, dq]);
+  });
+});

@@ -18,6 +18,11 @@ export interface AttentionOptions {
    * heads. A constant: it gets no gradient. null or absent: every key is visible.
    */
   bias?: tf.Tensor4D | null;
+  /**
+   * Tanh soft-capping of the scaled scores before the mask (Gemma-2's attn_logit_softcapping): each score s becomes
+   * softcap * tanh(s / softcap). Absent: no capping. The fused kernels do not cap, so a capped call runs composite.
+   */
+  softcap?: number;
 }
 
 /** Options of attention(): the axis order of each operand (default 'bthd', a linear's output reshaped for free). */
@@ -50,6 +55,12 @@ function checkScale(scale: number): void {
   if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new Error(`attention: scale must be a finite number, got ${String(scale)}`);
 }
 
+function checkSoftcap(softcap: number | undefined): void {
+  if (softcap !== undefined && !(typeof softcap === 'number' && Number.isFinite(softcap) && softcap > 0)) {
+    throw new Error(`attention: softcap must be a finite number > 0, got ${String(softcap)}`);
+  }
+}
+
 function checkBias(bias: tf.Tensor | null | undefined, B: number, Tq: number, Tk: number): void {
   if (!bias) return;
   const s = bias.shape;
@@ -63,7 +74,9 @@ function checkBias(bias: tf.Tensor | null | undefined, B: number, Tq: number, Tk
  * are grouped by the key/value head they share, so q is viewed as (B, kvH, groups * Tq, hd) and k, v are never
  * repeated. Returns (B * Tq, H * hd).
  */
-export function compositeAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number, bias: tf.Tensor4D | null | undefined): tf.Tensor2D {
+export function compositeAttention(
+  q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number, bias: tf.Tensor4D | null | undefined, softcap?: number,
+): tf.Tensor2D {
   return tf.tidy(() => {
     const [B, H, Tq, hd] = q.shape;
     const kvH = k.shape[1];
@@ -72,6 +85,7 @@ export function compositeAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4
     const qs = scale === 1 ? q : (tf.mul(q, scale) as tf.Tensor4D);
     const qg = g === 1 ? qs : (tf.reshape(qs, [B, kvH, g * Tq, hd]) as tf.Tensor4D);
     let scores: tf.Tensor = tf.matMul(qg, k, false, true); // (B, kvH, g*Tq, Tk)
+    if (softcap !== undefined) scores = tf.mul(tf.tanh(tf.div(scores, softcap)), softcap);
     if (bias) {
       scores = g === 1 ? tf.add(scores, bias) : tf.reshape(tf.add(tf.reshape(scores, [B, kvH, g, Tq, Tk]), tf.expandDims(bias, 1)), [B, kvH, g * Tq, Tk]);
     }
@@ -109,13 +123,14 @@ export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: 
   }
   const bias = opts.bias ?? null;
   checkBias(bias, B, Tq, Tk);
-  if (fusedAvailable(q, k, v, bias)) {
+  checkSoftcap(opts.softcap);
+  if (opts.softcap === undefined && fusedAvailable(q, k, v, bias)) {
     const attrs: AttentionAttrs = { scale: opts.scale, packed: false, batch: 0, numHeads: H, numKvHeads: kvH, qLayout: lq, kLayout: lk, vLayout: lv };
     return runFused(bias ? { q, k, v, bias } : { q, k, v }, attrs);
   }
   return tf.tidy(() => {
     const bhtd = (t: tf.Tensor4D, l: HeadLayout): tf.Tensor4D => (l === 'bhtd' ? t : tf.transpose(t, [0, 2, 1, 3]));
-    return compositeAttention(bhtd(q, lq), bhtd(k, lk), bhtd(v, lv), opts.scale, bias);
+    return compositeAttention(bhtd(q, lq), bhtd(k, lk), bhtd(v, lv), opts.scale, bias, opts.softcap);
   });
 }
 
@@ -136,7 +151,8 @@ export function attentionPacked(qkv: tf.Tensor4D | tf.Tensor2D, opts: PackedAtte
   const [B, T, hd] = packedDims(qkv.shape, H, kvH, batch, 'attentionPacked');
   const bias = opts.bias ?? null;
   checkBias(bias, B, T, T);
-  if (fusedAvailable(qkv, bias)) {
+  checkSoftcap(opts.softcap);
+  if (opts.softcap === undefined && fusedAvailable(qkv, bias)) {
     const attrs: AttentionAttrs = { scale: opts.scale, packed: true, batch, numHeads: H, numKvHeads: kvH, qLayout: 'bthd', kLayout: 'bthd', vLayout: 'bthd' };
     return runFused(bias ? { qkv, bias } : { qkv }, attrs);
   }
@@ -144,6 +160,6 @@ export function attentionPacked(qkv: tf.Tensor4D | tf.Tensor2D, opts: PackedAtte
     // One reshape and one transpose of all heads, then a split: fewer ops than a split and three transposes.
     const x4 = qkv.rank === 4 ? qkv : tf.reshape(qkv, [B, T, H + 2 * kvH, hd]);
     const [q, k, v] = tf.split(tf.transpose(x4, [0, 2, 1, 3]), [H, kvH, kvH], 1) as tf.Tensor4D[];
-    return compositeAttention(q, k, v, opts.scale, bias);
+    return compositeAttention(q, k, v, opts.scale, bias, opts.softcap);
   });
 }

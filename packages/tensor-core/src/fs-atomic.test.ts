@@ -34,6 +34,31 @@ describe('atomic writes', () => {
     expect(fs.readdirSync(dir)).toEqual(['x.bin']);
   });
 
+  test('an exclusive write never replaces a file, even one created while it writes (code EEXIST)', () => {
+    const f = path.join(dir, 'j.bin');
+    // Another process creates the file after this one checked and before it finished writing.
+    const racing = (): unknown => {
+      try {
+        writeFileAtomicWith(f, (fd) => {
+          fs.writeFileSync(f, 'first');
+          fs.writeSync(fd, 'second');
+        }, { exclusive: true });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    };
+    const err = racing() as NodeJS.ErrnoException;
+    expect(err).toBeInstanceOf(Error);
+    expect(err.code).toBe('EEXIST');
+    expect(err.message).toMatch(`cannot write ${f}: `);
+    expect(fs.readFileSync(f, 'utf8')).toBe('first');
+    expect(fs.readdirSync(dir)).toEqual(['j.bin']);
+    writeFileAtomicWith(path.join(dir, 'new.bin'), (fd) => { fs.writeSync(fd, 'made'); }, { exclusive: true });
+    expect(fs.readFileSync(path.join(dir, 'new.bin'), 'utf8')).toBe('made');
+    expect(fs.readdirSync(dir).sort()).toEqual(['j.bin', 'new.bin']);
+  });
+
   test('temporary siblings are hidden, in the same directory and unique', () => {
     const a = tempSibling(path.join(dir, 'f'));
     const b = tempSibling(path.join(dir, 'f'));

@@ -39,12 +39,43 @@ export function writeFully(fd: number, bytes: Uint8Array): void {
   }
 }
 
+/** Options of `writeFileAtomicWith`. */
+export interface AtomicWriteOptions {
+  /**
+   * Create only: fail with code EEXIST when `file` exists, even if another process creates it while this one
+   * writes. The complete temp file is hard-linked into place (a link never replaces an existing name, a rename
+   * does); where the filesystem has no hard links it is copied with COPYFILE_EXCL (still exclusive, no longer
+   * atomic against a crash).
+   */
+  exclusive?: boolean;
+}
+
+/** An error of an atomic write, naming the file and keeping the system error's code (EEXIST, ENOSPC, ...). */
+function writeError(target: string, e: unknown): Error {
+  const err = new Error(`cannot write ${target}: ${(e as Error).message}`) as NodeJS.ErrnoException;
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code !== undefined) err.code = code;
+  return err;
+}
+
+/** Puts the finished `tmp` at `target` without ever replacing an existing `target`. */
+function placeExclusive(tmp: string, target: string): void {
+  try {
+    fs.linkSync(tmp, target);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
+    fs.copyFileSync(tmp, target, fs.constants.COPYFILE_EXCL);
+  }
+  fs.rmSync(tmp, { force: true });
+}
+
 /**
  * Creates or replaces `file` atomically with whatever `write` writes to the open descriptor (for
  * contents too large to assemble in memory). The parent directory is created if needed. Errors name
- * the file: `cannot write <file>: <reason>`.
+ * the file: `cannot write <file>: <reason>`, with the reason's `code`. `opts.exclusive`: create only.
  */
-export function writeFileAtomicWith(file: string, write: (fd: number) => void): void {
+export function writeFileAtomicWith(file: string, write: (fd: number) => void, opts: AtomicWriteOptions = {}): void {
   const target = path.resolve(file);
   const dir = path.dirname(target);
   fs.mkdirSync(dir, { recursive: true });
@@ -56,11 +87,12 @@ export function writeFileAtomicWith(file: string, write: (fd: number) => void): 
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = undefined;
-    fs.renameSync(tmp, target);
+    if (opts.exclusive) placeExclusive(tmp, target);
+    else fs.renameSync(tmp, target);
   } catch (e) {
     if (fd !== undefined) fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
-    throw new Error(`cannot write ${target}: ${(e as Error).message}`);
+    throw writeError(target, e);
   }
   fsyncDir(dir);
 }

@@ -1,14 +1,15 @@
 /** Reading JSON files with errors that name the file, so bad input is reported the same way everywhere. */
-import * as fs from 'fs';
+import { readRegularFileText } from './regular-file';
 
 /**
- * Parses the JSON file `file`. Errors: `<file>: cannot read (<reason>)` when it cannot be read, and
+ * Parses the JSON file `file`. Errors: `<file>: cannot read (<reason>)` when it cannot be read (or is not a regular
+ * file: a FIFO would block the read forever), and
  * `<file>: invalid JSON (<reason>)` when it does not parse. The caller validates the shape.
  */
 export function readJsonFile(file: string): unknown {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readRegularFileText(file);
   } catch (e) {
     throw new Error(`${file}: cannot read (${(e as Error).message})`);
   }

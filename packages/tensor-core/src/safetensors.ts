@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { writeFileAtomicWith, writeFully } from './fs-atomic';
+import { openRegularFile, readRegularFileText } from './regular-file';
 import {
   DTYPE_SIZE,
   SafeDType,
@@ -238,9 +239,9 @@ class SafetensorsFile implements WeightSource {
     this.files = [file];
     let fd: number;
     try {
-      fd = fs.openSync(file, 'r');
+      fd = openRegularFile(file);
     } catch (err) {
-      fail(file, `cannot open (${(err as Error).message})`);
+      fail(file, `cannot open (${(err as Error).message.replace(`${file}: `, '')})`);
     }
     try {
       const st = fs.fstatSync(fd);
@@ -375,7 +376,7 @@ function openSharded(indexFile: string): WeightSource {
   }
   let index: unknown;
   try {
-    index = JSON.parse(fs.readFileSync(indexFile, 'utf8'));
+    index = JSON.parse(readRegularFileText(indexFile));
   } catch (err) {
     bad(`cannot read it as JSON (${(err as Error).message})`);
   }

@@ -47,7 +47,9 @@ describe('hiedit-bench command line', () => {
     expect(() => parseRunArgs(['--model-seed', '1', '--model', 'dir'])).toThrow(/cannot be combined with --model/);
     expect(parseRunArgs(['--model-arch', 'gpt2']).modelArch).toBe('gpt2');
     expect(parseRunArgs([]).modelArch).toBeUndefined();
-    expect(() => parseRunArgs(['--model-arch', 'bert'])).toThrow(/--model-arch must be llama or gpt2, got "bert"/);
+    expect(() => parseRunArgs(['--model-arch', 'bert'])).toThrow(/--model-arch must be llama, gpt2, gemma2, qwen3, got "bert"/);
+    expect(parseRunArgs(['--model-arch', 'gemma2']).pretrain?.model).toMatchObject({ arch: 'gemma2' });
+    expect(parseRunArgs(['--model-arch', 'qwen3']).pretrain?.model).toMatchObject({ arch: 'qwen3' });
     expect(() => parseRunArgs(['--model-arch', 'gpt2', '--model', 'dir'])).toThrow(/--model-arch .*cannot be combined with --model DIR/);
     expect(parseRunArgs(['--machinery', 'none']).run.machinery).toBe('none');
     expect(parseRunArgs([]).run.machinery).toBeUndefined();

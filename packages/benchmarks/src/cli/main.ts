@@ -17,7 +17,7 @@ import { evalCommand } from './eval-command';
 import { splitsCommand } from './splits-command';
 import { oracleGapCommand } from './oracle-gap-command';
 import { WORLD_PERSONS_RANGE } from '../testbed/world';
-import { DEFAULT_TRAIN_SETTINGS, resolveTrainSettings, type PretrainArch, type TrainSettingsInput } from '../testbed/pretrain';
+import { DEFAULT_TRAIN_SETTINGS, PRETRAIN_ARCHS, resolveTrainSettings, type PretrainArch, type TrainSettingsInput } from '../testbed/pretrain';
 import { DEFAULT_MODEL_SIZE, isModelSize, MODEL_SIZES, sizedPretrainSettings, type ModelSize } from '../testbed/modelSize';
 
 /**
@@ -103,8 +103,9 @@ export const RUN_FLAG_HELP = [
   `--model-seed N            seed of the world / facts model's pretraining (default 0); each seed is its own`,
   `                          cached model, so runs with --model-seed S --seed S measure the spread over`,
   `                          pretrained models too (aggregate them with hiedit-bench aggregate --across-models)`,
-  `--model-arch llama|gpt2   architecture of the world / facts model (default llama); each is its own cached`,
-  `                          model, and the default edit modules follow it (Llama down_proj, GPT-2 c_proj)`,
+  `--model-arch A            architecture of the world / facts model: llama (default), gpt2, gemma2 or qwen3;`,
+  `                          each is its own cached model, and the default edit modules follow it (GPT-2 c_proj,`,
+  `                          the others down_proj)`,
   `--model-size small|deep   size of the world / facts model (default ${DEFAULT_MODEL_SIZE}): small is 4 layers, 64 wide,`,
   `                          with 2 candidate modules; deep is 8 layers, 128 wide (FFN 512), pretrained longer at a`,
   `                          lower rate, with the MLP output projection of all 8 layers as candidates (k = 4).`,
@@ -271,7 +272,7 @@ export function runArgsFromFlags(flags: ParsedFlags<typeof RUN_FLAGS>): RunArgs 
   const modelArch = flags['model-arch'];
   if (modelArch !== undefined) {
     if (flags.model !== undefined) throw new CliUsageError('--model-arch chooses the architecture of the built-in models; it cannot be combined with --model DIR');
-    if (modelArch !== 'llama' && modelArch !== 'gpt2') throw new CliUsageError(`--model-arch must be llama or gpt2, got ${JSON.stringify(modelArch)}`);
+    if (!(PRETRAIN_ARCHS as readonly string[]).includes(modelArch)) throw new CliUsageError(`--model-arch must be ${PRETRAIN_ARCHS.join(', ')}, got ${JSON.stringify(modelArch)}`);
   }
   const sizeFlag = flags['model-size'];
   if (sizeFlag !== undefined) {
@@ -290,7 +291,7 @@ export function runArgsFromFlags(flags: ParsedFlags<typeof RUN_FLAGS>): RunArgs 
   const seedFlag = flags['model-seed'];
   if (seedFlag !== undefined) pretrain = { ...(pretrain ?? {}), seed: seedFlag };
   // llama is the default and is left out, so its models keep their cache keys
-  if (modelArch === 'gpt2') pretrain = { ...(pretrain ?? {}), model: { ...(pretrain?.model ?? {}), arch: 'gpt2' } };
+  if (modelArch !== undefined && modelArch !== 'llama') pretrain = { ...(pretrain ?? {}), model: { ...(pretrain?.model ?? {}), arch: modelArch as PretrainArch } };
   if (pretrain?.model?.arch === 'llama') {
     const { arch: _arch, ...shape } = pretrain.model;
     pretrain = { ...pretrain, model: shape };

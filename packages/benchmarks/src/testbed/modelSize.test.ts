@@ -49,6 +49,14 @@ describe('model sizes', () => {
       llama.dispose();
       gpt2.dispose();
     }
+    for (const arch of ['gemma2', 'qwen3'] as const) {
+      const m = tinyModel({ layers: 8, arch });
+      try {
+        expect(deepEditModules(m)).toEqual(Array.from({ length: 8 }, (_, l) => `model.layers.${l}.mlp.down_proj`));
+      } finally {
+        m.dispose();
+      }
+    }
     const ten = tinyModel({ layers: 10, arch: 'gpt2' });
     try {
       expect(deepEditModules(ten)).toHaveLength(10);
@@ -62,7 +70,7 @@ describe('model sizes', () => {
     try {
       expect(() => deepEditModules(small)).toThrow(/a deep model has at least 8 layers; llama has 4/);
       const other = { config: { ...small.config, architecture: 'qwen3' }, modules: small.modules } as unknown as CausalLM;
-      expect(() => deepEditModules(other)).toThrow(/no deep candidate set for architecture "qwen3" \(known: llama, gpt2\)/);
+      expect(() => deepEditModules(other)).toThrow(/no deep candidate set for architecture "qwen3" \(known: llama, gpt2, gemma2\)/);
     } finally {
       small.dispose();
     }

@@ -7,7 +7,7 @@
  * modules and k = 1, while the paper chooses 6 of 12 MLP modules spread over 14 layers of Llama-3-8B.
  */
 import type { EditorModel } from '@hiedit/editor';
-import { resolveTrainSettings, type PretrainArch, type TrainSettingsInput } from './pretrain';
+import { resolveTrainSettings, type TrainSettingsInput } from './pretrain';
 
 /** The sizes `--model-size` accepts. */
 export const MODEL_SIZES = ['small', 'deep'] as const;
@@ -48,7 +48,8 @@ export function sizedPretrainSettings(size: ModelSize, given?: TrainSettingsInpu
 }
 
 /** MLP output projection per architecture: the key-value memory ROME and MEMIT edit (and the small models' default). */
-const OUTPUT_PROJECTION: Readonly<Record<PretrainArch, string>> = { llama: 'mlp.down_proj', gpt2: 'mlp.c_proj' };
+/** By the loader's architecture (a Qwen3 model is 'llama'). */
+const OUTPUT_PROJECTION: Readonly<Record<string, string>> = { llama: 'mlp.down_proj', gpt2: 'mlp.c_proj', gemma2: 'mlp.down_proj' };
 
 /** Fewest layers a deep model must have for its candidate set to span "many layers" (issue 13: 8 modules, 4 layers). */
 export const DEEP_MIN_LAYERS = 8;
@@ -66,7 +67,7 @@ export const DEEP_MIN_LAYERS = 8;
  *   {@link DEEP_MIN_LAYERS} layers or lacks a layer's projection.
  */
 export function deepEditModules(model: EditorModel): string[] {
-  const arch = model.config.architecture as PretrainArch;
+  const arch = model.config.architecture;
   const suffix = Object.prototype.hasOwnProperty.call(OUTPUT_PROJECTION, arch) ? OUTPUT_PROJECTION[arch] : undefined;
   if (suffix === undefined) {
     throw new Error(`deepEditModules: no deep candidate set for architecture ${JSON.stringify(model.config.architecture)} (known: ${Object.keys(OUTPUT_PROJECTION).join(', ')})`);

@@ -4,7 +4,8 @@ import * as path from 'path';
 import { initBackend, runCli } from '@hiedit/tensor-core';
 import { createTinyCheckpoint, loadModel } from '@hiedit/llm-loader';
 import { tupleTokenizer } from '../../test/tiny';
-import { currentWeightsDigest, EditJournal, LifelongEditor } from '../index';
+import { EditJournal, LifelongEditor } from '../index';
+import { currentWeightsDigest } from '@hiedit/tensor-core';
 import { createEditorCommands, EditorCliApi } from './index';
 
 const api: EditorCliApi = { loadModel: (dir) => loadModel(dir, { tokenizer: false }), tupleTokenizer: () => tupleTokenizer };
@@ -133,6 +134,113 @@ describe('editor CLI', () => {
     for (const m of [exported, replayed, base, packed]) m.dispose();
 
     expect((await run(['export', '--model', modelDir, '--journal', journal, '--out', out, '--dtype', 'f8'])).code).toBe(2);
+  });
+
+  test('export refuses an output that is one of its inputs, symlinks included (nothing written, exit 2)', async () => {
+    const journal = path.join(dir, 'self.hjournal');
+    expect((await run(['edit', '--model', modelDir, '--editor', 'ft', '--journal', journal, '--prompt', 'Alice plays the',
+      '--target', 'violin'])).code).toBe(0);
+    const weights = fs.readFileSync(path.join(modelDir, 'model.safetensors'));
+    const journalBytes = fs.readFileSync(journal);
+    const modelLink = path.join(dir, 'model-link');
+    const journalLink = path.join(dir, 'self-link.hjournal');
+    fs.symlinkSync(modelDir, modelLink);
+    fs.symlinkSync(journal, journalLink);
+    const cases: [string[], RegExp][] = [
+      [['--model', modelDir, '--journal', journal, '--out', modelDir], /--out .* is the same path as --model .*base model/],
+      [['--model', modelDir, '--journal', journal, '--out', modelLink], /--out .* is the same path as --model/],
+      [['--model', modelLink, '--journal', journal, '--out', `${modelDir}/`], /--out .* is the same path as --model/],
+      [['--journal', journal, '--pack', journal], /--pack .* is the same path as --journal .*destroy the journal/],
+      [['--journal', journal, '--pack', journalLink], /--pack .* is the same path as --journal/],
+      [['--model', modelDir, '--journal', journal, '--pack', path.join(modelDir, 'config.json')], /would replace a file of the base model/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(['export', ...args]);
+      expect([r.code, r.err.split('\n')[0]]).toEqual([2, expect.stringMatching(message)]);
+    }
+    expect(fs.readFileSync(path.join(modelDir, 'model.safetensors')).equals(weights)).toBe(true);
+    expect(fs.readFileSync(journal).equals(journalBytes)).toBe(true);
+    expect(fs.lstatSync(journalLink).isSymbolicLink()).toBe(true);
+  });
+
+  test('a requests file is checked whole before the first edit, and running it again applies nothing twice', async () => {
+    const journal = path.join(dir, 'batch.hjournal');
+    const file = path.join(dir, 'batch.jsonl');
+    const long = Array(40).fill('Alice').join(' ');
+    fs.writeFileSync(file, [{ id: 'a', prompt: 'Alice plays the', target: 'violin' }, { id: 'b', prompt: long, target: 'golf' },
+      { id: 'c', prompt: 'Bob lives in', target: 'Rome' }].map((r) => JSON.stringify(r)).join('\n'));
+    const base = ['edit', '--model', modelDir, '--editor', 'ft', '--journal', journal, '--requests', file];
+    const strict = await run([...base, '--json']);
+    expect(strict.code).toBe(1);
+    expect(strict.err).toMatch(/record 1 \(id b\): field "prompt" is too long: prompt \+ target is 41 tokens, the model takes at most 32; nothing was applied \(pass --skip-invalid/);
+    expect(JSON.parse(strict.out)).toMatchObject({ edits: [], error: expect.stringMatching(/record 1 \(id b\)/) });
+    expect(fs.existsSync(journal)).toBe(false);
+
+    const skip = await run([...base, '--skip-invalid', '--json']);
+    expect(skip.code).toBe(0);
+    expect(skip.err).toMatch(/skipped record 1: .*field "prompt" is too long/);
+    const first = JSON.parse(skip.out);
+    expect(first.edits.map((e: { editId: string; requestId: string }) => [e.editId, e.requestId])).toEqual([['e1', 'a'], ['e2', 'c']]);
+    expect(first.skipped).toEqual([{ record: 1, id: 'b', reason: expect.stringMatching(/too long/) }]);
+
+    expect((await run(['rollback', '--journal', journal, '--edit', 'e2'])).code).toBe(0);
+    const size = fs.statSync(journal).size;
+    const again = await run([...base, '--skip-invalid', '--json']);
+    expect(again.code).toBe(0);
+    expect(again.err).toMatch(/skipped record 0 \(id a\): already in the journal as e1\n/);
+    expect(again.err).toMatch(/skipped record 2 \(id c\): already in the journal as e2 \(rolled back; apply it again with --prompt\/--target or under a new id\)/);
+    expect(JSON.parse(again.out).edits).toEqual([]);
+    expect(fs.statSync(journal).size).toBe(size);
+  });
+
+  test('the same weights under another config.json are another base model: journal and pack refused', async () => {
+    const journal = path.join(dir, 'cfg.hjournal');
+    expect((await run(['edit', '--model', modelDir, '--editor', 'ft', '--journal', journal, '--prompt', 'Alice plays the',
+      '--target', 'violin'])).code).toBe(0);
+    const pack = path.join(dir, 'cfg.hpack');
+    expect((await run(['export', '--journal', journal, '--pack', pack])).code).toBe(0);
+    const other = path.join(dir, 'model-other-eps');
+    fs.cpSync(modelDir, other, { recursive: true });
+    const config = JSON.parse(fs.readFileSync(path.join(other, 'config.json'), 'utf8'));
+    fs.writeFileSync(path.join(other, 'config.json'), JSON.stringify({ ...config, layer_norm_epsilon: 1e-3 }));
+    const size = fs.statSync(journal).size;
+    const edit = await run(['edit', '--model', other, '--editor', 'ft', '--journal', journal, '--prompt', 'Bob lives in', '--target', 'Rome']);
+    expect(edit.code).toBe(1);
+    expect(edit.err).toMatch(/made for a base model with the same weights but another config .*config\.json differs.*; refused/);
+    expect(fs.statSync(journal).size).toBe(size);
+    const fromPack = await run(['export', '--model', other, '--from-pack', pack, '--out', path.join(dir, 'never')]);
+    expect(fromPack.err).toMatch(/edit pack .*another config/);
+    // Key order and formatting of config.json are not the model: a rewritten but equal config still matches.
+    fs.writeFileSync(path.join(other, 'config.json'), JSON.stringify(Object.fromEntries(Object.entries(config).reverse()), null, 4));
+    expect((await run(['export', '--model', other, '--journal', journal, '--out', path.join(dir, 'cfg-out')])).code).toBe(0);
+  });
+
+  test('messages: a directory as --journal, a journal as --from-pack; a pack written to a symlink goes through it', async () => {
+    const journalDir = path.join(dir, 'journal-dir');
+    fs.mkdirSync(journalDir);
+    const edit = await run(['edit', '--model', modelDir, '--editor', 'ft', '--journal', journalDir, '--prompt', 'Alice plays the', '--target', 'violin']);
+    expect([edit.code, edit.err]).toEqual([1, `hiedit edit: journal ${journalDir}: not a regular file (a directory)\n`]);
+    expect((await run(['rollback', '--journal', journalDir, '--edit', 'e1'])).err).toBe(
+      `hiedit rollback: journal ${journalDir}: not a regular file (a directory)\n`);
+    const journal = path.join(dir, 'msg.hjournal');
+    expect((await run(['edit', '--model', modelDir, '--editor', 'ft', '--journal', journal, '--prompt', 'Alice plays the',
+      '--target', 'violin'])).code).toBe(0);
+    const notPack = await run(['export', '--model', modelDir, '--from-pack', journal, '--out', path.join(dir, 'never')]);
+    expect(notPack.err).toMatch(/bad magic "HIEDITJ1" \(expected "HIEDITP1"\); not an edit pack\n$/);
+
+    const target = path.join(dir, 'packs', 'real.hpack');
+    fs.mkdirSync(path.dirname(target));
+    fs.writeFileSync(target, 'old');
+    const link = path.join(dir, 'link.hpack');
+    fs.symlinkSync(target, link);
+    expect((await run(['export', '--journal', journal, '--pack', link])).code).toBe(0);
+    expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(fs.readFileSync(target).subarray(0, 8).toString()).toBe('HIEDITP1');
+    const dangling = path.join(dir, 'dangling.hpack');
+    fs.symlinkSync(path.join(dir, 'nowhere', 'x.hpack'), dangling);
+    const r = await run(['export', '--journal', journal, '--pack', dangling]);
+    expect([r.code, r.err]).toEqual([1, expect.stringMatching(/is a symbolic link to .*nowhere.*, which does not exist; refused/)]);
+    expect(fs.lstatSync(dangling).isSymbolicLink()).toBe(true);
   });
 
   test('an edit no strength makes hold is journaled empty, and the output says so', async () => {

@@ -78,3 +78,36 @@ test('train-editor, edit, rollback, export with the model\'s own tokenizer', asy
   expect(bad.err).toMatch(/has no tokenizer/);
   expect(fs.existsSync(path.join(dir, 'x.hjournal'))).toBe(false);
 });
+
+test('a journal is refused for the same model with another tokenizer', async () => {
+  const journal = path.join(dir, 'tok.hjournal');
+  expect((await hiedit('edit', '--model', modelDir, '--editor', 'ft', '--journal', journal, '--prompt', 'Alice plays the',
+    '--target', 'violin')).code).toBe(0);
+  const other = path.join(dir, 'model-other-tokenizer');
+  fs.cpSync(modelDir, other, { recursive: true });
+  writeTokenizerFiles(other, buildWordLevelTokenizer({ words: [...WORDS].reverse() }));
+  const r = await hiedit('edit', '--model', other, '--editor', 'ft', '--journal', journal, '--prompt', 'Bob lives in', '--target', 'Rome');
+  expect(r.code).toBe(1);
+  expect(r.err).toMatch(/made for a base model with another tokenizer \(tokenizer files hash .*\); refused/);
+});
+
+test('prompts and targets of unknown tokens only, or not valid UTF-8, are refused naming the field', async () => {
+  const journal = path.join(dir, 'unk.hjournal');
+  const edit = (prompt: string, target: string): Promise<{ code: number; out: string; err: string }> =>
+    hiedit('edit', '--model', modelDir, '--editor', 'ft', '--journal', journal, '--prompt', prompt, '--target', target);
+  const unkPrompt = await edit('zzz qqq', 'violin');
+  expect([unkPrompt.code, unkPrompt.err]).toEqual([1, expect.stringMatching(/field "prompt" tokenizes to unknown tokens only/)]);
+  expect((await edit('Alice plays the', 'yyy')).err).toMatch(/field "target" tokenizes to unknown tokens only/);
+  expect((await edit('Alice plays \uFFFD', 'violin')).err).toMatch(/field "prompt" holds U\+FFFD at character 12: .*not valid UTF-8/);
+  expect((await edit('Alice plays the', 'violin\uD800')).err).toMatch(/field "target" is not valid Unicode: a lone surrogate at character 6/);
+  const file = path.join(dir, 'bad-bytes.jsonl');
+  fs.writeFileSync(file, Buffer.concat([Buffer.from('{"prompt":"Alice plays the","target":"violin"}\n{"prompt":"Bob lives in","target":"R'),
+    Buffer.from([0xff, 0xfe]), Buffer.from('me"}\n{"prompt":"Carol speaks","target":"German","locality":[{"prompt":"qqq","answer":"French"}]}\n')]));
+  const r = await hiedit('edit', '--model', modelDir, '--editor', 'ft', '--journal', journal, '--requests', file);
+  expect(r.code).toBe(1);
+  expect(r.err).toMatch(/record 1 \(id 1\): field "target" holds U\+FFFD .* \(and 1 more invalid record\); nothing was applied/);
+  const skip = await hiedit('edit', '--model', modelDir, '--editor', 'ft', '--journal', journal, '--requests', file, '--skip-invalid');
+  expect(skip.err).toMatch(/record 2 \(id 2\): field "locality\[0\]\.prompt" tokenizes to unknown tokens only/);
+  expect(skip.out.trim().split('\n')).toHaveLength(1);
+  expect(skip.code).toBe(0);
+});

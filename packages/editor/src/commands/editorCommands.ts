@@ -12,10 +12,12 @@ import { TRAIN_STATE_SUBDIR } from '../methods/policy/editor';
 import { editorFactory, editorKinds } from '../editors/registry';
 import { EDITOR_JSON, loadEditorDir, readEditorDescriptor, saveEditorDir } from '../editorDir';
 import { EditReport, LifelongEditor, openJournalFor } from '../editor';
-import { applyEditPack, EditJournal, exportEditPack } from '../journal';
+import { prepareAll, SkippedRequest } from './prepareRequests';
+import { applyEditPack, EditJournal, exportEditPack, JournalRequest } from '../journal';
 import { checkModuleNames, defaultEditModules, EditorModel, TupleTokenizer } from '../model';
 import { EditRequestInput } from '../request';
 import { readEditRequests, REQUEST_FORMATS, RequestFormat } from '../data/records';
+import { FlagPath, refuseFileInModelDir, refuseOutputOnInput } from './samePath';
 import { CliUsageError, defineCommand, type CliCommand, type CliIO } from '@hiedit/tensor-core';
 
 /** What the commands need from the model library. */
@@ -192,10 +194,11 @@ function edit(api: EditorCliApi): CliCommand {
       const journalFile = need(flags.journal, 'journal');
       let requests: EditRequestInput[];
       const file = flags.requests;
+      const skipInvalid = flags['skip-invalid'] === true;
       if (file !== undefined) {
         if (flags.prompt !== undefined || flags.target !== undefined) throw new CliUsageError('give --requests or --prompt/--target, not both');
         requests = readEditRequests(file, parseFormat(flags.format, 'requests'), {
-          skipInvalid: flags['skip-invalid'] === true, onSkip: (i, m) => io.err(`skipped record ${i}: ${m}\n`) });
+          skipInvalid, onSkip: (i, m) => io.err(`skipped record ${i}: ${m}\n`) });
       } else {
         if (flags.prompt === undefined || flags.target === undefined) throw new CliUsageError('--prompt and --target (or --requests FILE) are required');
         requests = [{ prompt: flags.prompt, target: flags.target }];
@@ -203,8 +206,15 @@ function edit(api: EditorCliApi): CliCommand {
       const model = await api.loadModel(need(flags.model, 'model'));
       let le: LifelongEditor | undefined;
       let editor: Editor | undefined;
+      const reports: EditReport[] = [];
+      const skipped: SkippedRequest[] = [];
       try {
         const tokenize = api.tupleTokenizer(model);
+        // Every request is checked (including against the model's context) before the journal is created or replayed.
+        const prepared = prepareAll(model, tokenize, requests, file, skipInvalid, (s) => {
+          skipped.push(s);
+          io.err(`skipped record ${s.record}: ${s.reason}\n`);
+        });
         // Resolve the editor and check everything before the journal is created or replayed.
         if (fs.existsSync(path.join(editorArg, EDITOR_JSON))) {
           const loaded = loadEditorDir(editorArg, model);
@@ -226,15 +236,31 @@ function edit(api: EditorCliApi): CliCommand {
         const { journal, replayed } = openJournalFor(model, journalFile, { onWarning: (w) => io.err(`warning: ${w}\n`) });
         if (replayed.length) io.err(`replayed ${replayed.length} earlier edit(s) from ${journalFile}\n`);
         le = new LifelongEditor({ model, editor, tokenize, journal });
-        const reports: EditReport[] = [];
-        for (const [i, r] of requests.entries()) {
-          const rep = le.edit(r);
+        // A requests file run again (after a crash, or by mistake) applies only what the journal does not hold yet.
+        const todo = file === undefined ? prepared : prepared.filter((p) => {
+          const held = journal.findRequest(p.req as JournalRequest);
+          if (!held) return true;
+          const s = { record: p.record, ...(p.req.id !== undefined ? { id: p.req.id } : {}), editId: held.editId,
+            reason: `already in the journal as ${held.editId}${held.rolledBack ? ' (rolled back; apply it again with ' +
+              '--prompt/--target or under a new id)' : ''}` };
+          skipped.push(s);
+          io.err(`skipped record ${s.record}${p.req.id !== undefined ? ` (id ${p.req.id})` : ''}: ${s.reason}\n`);
+          return false;
+        });
+        for (const [i, p] of todo.entries()) {
+          const rep = le.editTokenized(p.req, p.tokenized);
           reports.push(rep);
           if (!flags.json) io.out(formatReport(rep));
-          else if (requests.length > 1) io.err(`edit ${i + 1}/${requests.length}: ${rep.editId}\n`);
+          else if (todo.length > 1) io.err(`edit ${i + 1}/${todo.length}: ${rep.editId}\n`);
         }
-        if (flags.json) json(io, { journal: journalFile, edits: reports });
+        if (flags.json) json(io, { journal: journalFile, edits: reports, ...(skipped.length ? { skipped } : {}) });
         return 0;
+      } catch (e) {
+        // Scripts reading --json learn what was applied before the failure (those edits are journaled).
+        if (flags.json) {
+          json(io, { journal: journalFile, edits: reports, ...(skipped.length ? { skipped } : {}), error: (e as Error).message });
+        }
+        throw e;
       } finally {
         if (le) le.dispose();
         else editor?.dispose();
@@ -300,6 +326,12 @@ function exportCmd(api: EditorCliApi): CliCommand {
       if (pack && fromPack) throw new CliUsageError('--pack writes a pack from a journal; it cannot be combined with --from-pack');
       const dtype = parseDtype(flags.dtype);
       const source = (file ?? fromPack)!;
+      const inputs: FlagPath[] = [
+        ...(flags.model ? [{ flag: 'model', path: flags.model }] : []),
+        ...(file ? [{ flag: 'journal', path: file }] : []), ...(fromPack ? [{ flag: 'from-pack', path: fromPack }] : []),
+      ];
+      refuseOutputOnInput([...(out ? [{ flag: 'out', path: out }] : []), ...(pack ? [{ flag: 'pack', path: pack }] : [])], inputs);
+      if (pack && flags.model) refuseFileInModelDir({ flag: 'pack', path: pack }, flags.model);
       if (!fs.existsSync(source)) throw new Error(`${file ? 'journal' : 'edit pack'} ${source} does not exist`);
       const journal = file ? EditJournal.open(file, { onWarning: (w) => io.err(`warning: ${w}\n`) }) : undefined;
       if (journal && pack) {

@@ -1,11 +1,12 @@
 /**
  * Scanning and durable appending of framed files (journals and packs). The scan verifies every
  * frame's checksum once, keeps only the payload offsets, and classifies damage:
- * a damaged LAST frame is a torn write (a crash mid-append) and is reported, anything damaged with
- * intact data after it is corruption and refused.
+ * an INCOMPLETE last frame (the file ends inside it, or its tail is zeros that never reached the disk) is a torn
+ * write (a crash mid-append) and is reported; any other damage, a complete last frame's included, is corruption
+ * and refused.
  */
 import * as fs from 'fs';
-import { writeFileAtomicWith, writeFully } from '@hiedit/tensor-core';
+import { openRegularFile, tempSibling, writeFileAtomicWith, writeFully } from '@hiedit/tensor-core';
 import { FRAME_DIGEST_BYTES, FRAME_PREFIX_BYTES, MAGIC_BYTES, sha256 } from './format';
 
 /** One verified frame: where its payload lives in the file. */
@@ -42,6 +43,25 @@ function readAt(fd: number, offset: number, length: number): Buffer {
   return buf;
 }
 
+/**
+ * Sequential reads of a file through 1 MiB windows: a scan of a long journal reads its records with a few large
+ * reads instead of three small ones per record. Returned views stay valid (each window is a new buffer).
+ */
+class WindowReader {
+  private window: Buffer = Buffer.alloc(0);
+  private start = 0;
+
+  constructor(private readonly fd: number, private readonly size: number) {}
+
+  bytes(offset: number, length: number): Buffer {
+    if (offset < this.start || offset + length > this.start + this.window.length) {
+      this.window = readAt(this.fd, offset, Math.min(Math.max(length, 1 << 20), this.size - offset));
+      this.start = offset;
+    }
+    return this.window.subarray(offset - this.start, offset - this.start + length);
+  }
+}
+
 function allZero(fd: number, from: number, to: number): boolean {
   const chunk = 1 << 16;
   for (let pos = from; pos < to; pos += chunk) {
@@ -53,23 +73,30 @@ function allZero(fd: number, from: number, to: number): boolean {
 
 /**
  * Verifies the magic and every frame of `file`. Throws a clear error (file, record index, byte offset)
- * for corruption before the last frame; returns a `tornTail` for damage confined to the end.
+ * for corruption; returns a `tornTail` for an incomplete last frame. `onFrame` receives every intact frame's
+ * payload as it is verified, so a reader need not read it again.
  */
-export function scanFrames(file: string, magic: string, kind: string): FrameScan {
+export function scanFrames(file: string, magic: string, kind: string,
+  onFrame?: (frame: FrameLocation, payload: Buffer) => void): FrameScan {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'r');
+    fd = openRegularFile(file);
   } catch (e) {
-    throw new Error(`${kind} ${file}: cannot open (${(e as Error).message})`);
+    // openRegularFile says "<file>: not a regular file (a directory)"; a system error gets its own words.
+    const code = (e as NodeJS.ErrnoException).code;
+    const reason = code === undefined ? (e as Error).message.replace(`${file}: `, '') : `cannot open (${(e as Error).message})`;
+    throw new Error(`${kind} ${file}: ${reason}`);
   }
   try {
     const size = fs.fstatSync(fd).size;
-    if (size < MAGIC_BYTES) throw new Error(`${kind} ${file}: ${size} bytes is too short to be a ${kind}`);
+    const aKind = `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`;
+    if (size < MAGIC_BYTES) throw new Error(`${kind} ${file}: ${size} bytes is too short to be ${aKind}`);
     const got = readAt(fd, 0, MAGIC_BYTES).toString('latin1');
     if (got !== magic) {
-      throw new Error(`${kind} ${file}: bad magic ${JSON.stringify(got)} (expected ${JSON.stringify(magic)}); not a ${kind}`);
+      throw new Error(`${kind} ${file}: bad magic ${JSON.stringify(got)} (expected ${JSON.stringify(magic)}); not ${aKind}`);
     }
     const frames: FrameLocation[] = [];
+    const reader = new WindowReader(fd, size);
     let offset = MAGIC_BYTES;
     const torn = (reason: string): FrameScan => ({
       frames, validEnd: offset, fileSize: size, tornTail: { offset, bytes: size - offset, reason },
@@ -78,7 +105,7 @@ export function scanFrames(file: string, magic: string, kind: string): FrameScan
       const index = frames.length;
       const where = `${kind} ${file}: record ${index} at byte offset ${offset}`;
       if (size - offset < FRAME_PREFIX_BYTES) return torn(`only ${size - offset} bytes of a record prefix`);
-      const prefix = readAt(fd, offset, FRAME_PREFIX_BYTES);
+      const prefix = reader.bytes(offset, FRAME_PREFIX_BYTES);
       const n = prefix.readUInt32LE(0);
       const check = prefix.readUInt32LE(4);
       if ((~n >>> 0) !== check) {
@@ -89,17 +116,37 @@ export function scanFrames(file: string, magic: string, kind: string): FrameScan
       }
       const end = offset + FRAME_PREFIX_BYTES + n + FRAME_DIGEST_BYTES;
       if (end > size) return torn(`record of ${n} payload bytes extends ${end - size} bytes past the end of the file`);
-      const payload = readAt(fd, offset + FRAME_PREFIX_BYTES, n);
-      const digest = readAt(fd, offset + FRAME_PREFIX_BYTES + n, FRAME_DIGEST_BYTES);
+      const payload = reader.bytes(offset + FRAME_PREFIX_BYTES, n);
+      const digest = reader.bytes(offset + FRAME_PREFIX_BYTES + n, FRAME_DIGEST_BYTES);
       if (!sha256(payload).equals(digest)) {
-        if (end === size) return torn('checksum mismatch in the last record');
-        throw new Error(`${where} is corrupted: SHA-256 checksum mismatch (${size - end} bytes of later records ` +
-          `follow, so this is not a torn write); the ${kind} is refused`);
+        // A complete last record was fsynced before its append returned: a bad checksum there is damage to an
+        // acknowledged edit, not a crash mid-append. Only a digest that never reached the disk (zeros) is torn.
+        if (end === size && digest.every((b) => b === 0)) return torn('the last record\'s checksum never reached the disk');
+        throw new Error(`${where} is corrupted: SHA-256 checksum mismatch (${end === size
+          ? 'the record is complete, so this is not a torn write'
+          : `${size - end} bytes of later records follow, so this is not a torn write`}); the ${kind} is refused. ` +
+          `To keep the records before it, copy the first ${offset} bytes of the file (e.g. head -c ${offset})`);
       }
-      frames.push({ index, offset, payloadOffset: offset + FRAME_PREFIX_BYTES, payloadLength: n });
+      const frame = { index, offset, payloadOffset: offset + FRAME_PREFIX_BYTES, payloadLength: n };
+      frames.push(frame);
+      onFrame?.(frame, payload);
       offset = end;
     }
     return { frames, validEnd: offset, fileSize: size };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Reads the payloads of verified frames in the given order through one open file and 1 MiB windows (replaying or
+ * packing a long journal reads it front to back once).
+ */
+export function* readPayloads(file: string, frames: readonly FrameLocation[]): Generator<Buffer> {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const reader = new WindowReader(fd, fs.fstatSync(fd).size);
+    for (const f of frames) yield reader.bytes(f.payloadOffset, f.payloadLength);
   } finally {
     fs.closeSync(fd);
   }
@@ -115,18 +162,30 @@ export function readPayload(file: string, frame: FrameLocation): Buffer {
   }
 }
 
-/** Creates `file` atomically (temp + fsync + rename) holding the magic and the given frames. */
-export function createFramedFile(file: string, magic: string, frames: readonly Buffer[]): number {
+/**
+ * Writes `file` atomically (temp + fsync + rename) holding the magic and the given frames, taken one at a time (a
+ * generator keeps a large pack out of memory). `exclusive`: create only, failing with code EEXIST when the file
+ * exists (even when another process creates it meanwhile).
+ */
+export function createFramedFile(file: string, magic: string, frames: Iterable<Buffer>, opts: { exclusive?: boolean } = {}): number {
   let size = 0;
   writeFileAtomicWith(file, (fd) => {
-    const head = Buffer.from(magic, 'latin1');
-    writeFully(fd, head);
-    size = head.length;
+    // Frames are gathered into writes of about 1 MiB: a pack of 100k small records is not 100k system calls.
+    let pending: Buffer[] = [Buffer.from(magic, 'latin1')];
+    let pendingBytes = pending[0].length;
+    const flush = (): void => {
+      writeFully(fd, Buffer.concat(pending, pendingBytes));
+      size += pendingBytes;
+      pending = [];
+      pendingBytes = 0;
+    };
     for (const f of frames) {
-      writeFully(fd, f);
-      size += f.length;
+      pending.push(f);
+      pendingBytes += f.length;
+      if (pendingBytes >= 1 << 20) flush();
     }
-  });
+    flush();
+  }, opts);
   return size;
 }
 
@@ -139,36 +198,88 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** The command line of a live process where the system tells it (Linux /proc), for lock messages. */
+function commandOf(pid: number): string | undefined {
+  try {
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a.length > 0).join(' ');
+    return cmd.length > 0 ? (cmd.length > 120 ? `${cmd.slice(0, 120)}...` : cmd) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Creates `lock` holding our pid, atomically: the pid is written to a temp file first and hard-linked into place,
+ * so a lock never exists without its pid (a full disk fails the temp file, not the lock). Returns false when the
+ * lock exists.
+ */
+function tryCreateLock(lock: string): boolean {
+  const tmp = tempSibling(lock);
+  try {
+    fs.writeFileSync(tmp, String(process.pid), { flag: 'wx' });
+    try {
+      fs.linkSync(tmp, lock);
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
+    }
+    // No hard links here: exclusive create, then the pid (a crash in between leaves a pid-less lock).
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      fs.rmSync(lock, { force: true });
+      throw e;
+    }
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** Why `lock` blocks us, with what holds it and how to clear it. */
+function lockedMessage(file: string, lock: string, owner: number, content: string, since: Date | undefined): string {
+  const when = since ? ` since ${since.toISOString()}` : '';
+  if (!(Number.isInteger(owner) && owner > 0)) {
+    return `journal ${file}: the lock ${lock}${when} holds no process id (${content.length === 0 ? 'it is empty'
+      : `it holds ${JSON.stringify(content.slice(0, 40))}`}): a writer crashed while taking it or the disk was full. ` +
+      `No live writer is known to hold it: if no hiedit process is writing this journal, delete ${lock}`;
+  }
+  const cmd = commandOf(owner);
+  return `journal ${file}: locked by process ${owner}${cmd ? ` (${cmd})` : ''}${when} (${lock}); another writer is ` +
+    `appending. If that process is not writing this journal (the pid of a crashed writer can be reused by another ` +
+    `program), delete ${lock}`;
+}
+
 /**
  * Runs `fn` holding `${file}.lock` (created exclusively, holding our pid). Two writers can otherwise
- * both see the same size and write at the same offset. A lock left by a dead process is taken over.
+ * both see the same size and write at the same offset. A lock left by a dead process is taken over; a lock
+ * without a pid, or held by a live process for more than about a second, is refused with what holds it and
+ * how to clear it.
  */
 export function withWriteLock<T>(file: string, fn: () => T): T {
   const lock = `${file}.lock`;
   for (let attempt = 0; ; attempt++) {
+    if (tryCreateLock(lock)) break;
+    let content = '';
+    let since: Date | undefined;
     try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let owner = NaN;
-      let ageMs = 0;
-      try {
-        owner = Number(fs.readFileSync(lock, 'utf8').trim());
-        ageMs = Date.now() - fs.statSync(lock).mtimeMs;
-      } catch { /* released meanwhile: retry */ }
-      const valid = Number.isInteger(owner) && owner > 0;
-      // A dead owner, or a lock without a pid (crash between create and write) older than 10 s, is stale.
-      if ((valid && owner !== process.pid && !pidAlive(owner)) || (!valid && ageMs > 10_000)) {
-        fs.rmSync(lock, { force: true });
-        continue;
-      }
-      if (attempt >= 50) {
-        throw new Error(`journal ${file}: locked by process ${owner || '?'} (${lock}); another writer is appending`);
-      }
-      // Appends take milliseconds: a short synchronous wait is enough.
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      content = fs.readFileSync(lock, 'utf8').trim();
+      since = fs.statSync(lock).mtime;
+    } catch {
+      continue; // released meanwhile: retry
     }
+    const owner = /^\d+$/.test(content) ? Number(content) : NaN;
+    const valid = Number.isInteger(owner) && owner > 0;
+    if (valid && owner !== process.pid && !pidAlive(owner)) {
+      fs.rmSync(lock, { force: true });
+      continue;
+    }
+    if (attempt >= 50) throw new Error(lockedMessage(file, lock, owner, content, since));
+    // Appends take milliseconds: a short synchronous wait is enough.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
   try {
     return fn();

@@ -5,9 +5,10 @@ import * as path from 'path';
 import { initBackend, tf } from '@hiedit/tensor-core';
 import { randomArray, rng, WeightsOnlyModel } from '../../test/weightsModel';
 import {
-  applyEditPack, applyStoredShifts, currentWeightsDigest, EditJournal, exportEditPack, JournalHeader,
-  replayJournal, StoredShift,
+  applyEditPack, applyStoredShifts, currentWeightsDigest, EditJournal, encodeEdit, encodeFrame, encodeHeader, exportEditPack,
+  JournalHeader, JOURNAL_MAGIC, replayJournal, StoredShift,
 } from './index';
+import { createFramedFile } from './frames';
 
 // Tests pick the backend the way the CLI does (tensor-core registers several).
 beforeAll(async () => { await initBackend(); });
@@ -181,6 +182,29 @@ describe('edit journal', () => {
     model.dispose();
   });
 
+  test('a flipped byte in the last, complete record is corruption, not a torn write: the journal is refused', () => {
+    const { model, journal, file } = journalWithEdits(5);
+    const last = journal.records[4];
+    const bytes = fs.readFileSync(file);
+    const flipped = Buffer.from(bytes);
+    flipped[last.byteOffset + 40] ^= 0x01;
+    fs.writeFileSync(file, flipped);
+    const warnings: string[] = [];
+    expect(() => EditJournal.open(file, { onWarning: (w) => warnings.push(w) })).toThrow(new RegExp(
+      `record 5 at byte offset ${last.byteOffset} is corrupted: SHA-256 checksum mismatch \\(the record is complete, so this ` +
+      `is not a torn write\\); the journal is refused. To keep the records before it, copy the first ${last.byteOffset} bytes`));
+    expect(warnings).toEqual([]);
+    // A complete record whose checksum never reached the disk (zeros) is still a torn write.
+    const zeroDigest = Buffer.from(bytes);
+    zeroDigest.fill(0, bytes.length - 32);
+    fs.writeFileSync(file, zeroDigest);
+    const reopened = EditJournal.open(file, { onWarning: (w) => warnings.push(w) });
+    expect(warnings[0]).toMatch(/torn last record .*checksum never reached the disk/);
+    // The torn edit was never acknowledged; ids already given are never given again.
+    expect(reopened.nextEditId()).toBe('e5');
+    model.dispose();
+  });
+
   test('a journal of another base model or other module shapes is refused, the model untouched', () => {
     const { file } = journalWithEdits(2);
     const model = new WeightsOnlyModel(SHAPES, 7);
@@ -230,6 +254,27 @@ describe('edit journal', () => {
     a.appendRollback('e1');
     expect(fs.existsSync(`${file}.lock`)).toBe(false);
     expect(EditJournal.open(file).isRolledBack('e1')).toBe(true);
+    model.dispose();
+  });
+
+  test('a lock without a pid, or held by a live unrelated process, is refused within about a second, saying what holds it and how to clear it', () => {
+    const { model, journal, file } = journalWithEdits(1);
+    const lock = `${file}.lock`;
+    fs.writeFileSync(lock, ''); // what a full disk left behind: the lock created, its pid never written
+    const t0 = Date.now();
+    expect(() => journal.appendRollback('e1')).toThrow(new RegExp(`the lock ${lock.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ` +
+      `since \\S+ holds no process id \\(it is empty\\): .*if no hiedit process is writing this journal, delete .*\\.lock$`));
+    expect(Date.now() - t0).toBeLessThan(5000);
+    fs.writeFileSync(lock, 'garbage\n');
+    expect(() => journal.appendRollback('e1')).toThrow(/holds no process id \(it holds "garbage"\)/);
+    // A live process that is not a writer (here: the test runner's parent): named, with its command where known.
+    fs.writeFileSync(lock, String(process.ppid));
+    expect(() => journal.appendRollback('e1')).toThrow(new RegExp(`locked by process ${process.ppid}( \\(.+\\))? since \\S+ ` +
+      `.*another writer is appending\\. If that process is not writing this journal .*delete .*\\.lock$`));
+    fs.rmSync(lock);
+    journal.appendRollback('e1');
+    expect(fs.existsSync(lock)).toBe(false);
+    expect(fs.readdirSync(dir)).toEqual(['edits.hjournal']);
     model.dispose();
   });
 
@@ -304,6 +349,33 @@ describe('edit journal', () => {
     reopened.appendEdit(info, s);
     expect(EditJournal.open(file).records.map((r) => r.editId)).toEqual(['e1', 'e2']);
     model.dispose();
+  });
+
+  test('opening, looking up and rolling back cost no more per record in a long journal (no quadratic scans)', () => {
+    const shift = makeShifts(1);
+    const frames = (n: number): Buffer[] => [encodeFrame(encodeHeader(header())), ...Array.from({ length: n }, (_, i) =>
+      encodeFrame(encodeEdit({ editId: `e${i + 1}`, time: 't', editor: 'test', request: { prompt: `p${i}`, target: 't' },
+        selected: [shift[0].module], scores: {}, norms: {} }, shift)))];
+    // Best of three: the machine is shared, a single timing can be slowed by others.
+    const perRecord = (n: number): number => {
+      const file = path.join(dir, `long-${n}.hjournal`);
+      createFramedFile(file, JOURNAL_MAGIC, frames(n));
+      const bytes = fs.readFileSync(file);
+      let best = Infinity;
+      for (let k = 0; k < 3; k++) {
+        const t0 = performance.now();
+        const j = EditJournal.open(file);
+        for (let i = 1; i <= n; i += 7) j.readShifts(`e${i}`);
+        j.appendRollback(`e${n}`);
+        best = Math.min(best, (performance.now() - t0) / n);
+        fs.writeFileSync(file, bytes);
+      }
+      return best;
+    };
+    const small = perRecord(1000);
+    const large = perRecord(8000);
+    // Linear work keeps the cost per record flat; a scan of the journal per record would make it 8 times larger.
+    expect(large / small).toBeLessThan(4);
   });
 
   test('journal operations leave no tensors behind', () => {

@@ -5,10 +5,12 @@
  */
 import * as fs from 'fs';
 import { decodePayload, encodeFrame, FRAME_DIGEST_BYTES, FRAME_PREFIX_BYTES, JOURNAL_MAGIC } from './format';
-import { AppendFailure, appendFrame, createFramedFile, FrameLocation, readPayload, scanFrames, withWriteLock } from './frames';
+import {
+  AppendFailure, appendFrame, createFramedFile, FrameLocation, readPayload, readPayloads, scanFrames, withWriteLock,
+} from './frames';
 import {
   checkStoredShift, decodeHeader, decodeRecordInfo, decodeShifts, EditRecordInfo, encodeEdit, encodeHeader,
-  encodeRollback, JournalHeader, JournalRecordInfo, RollbackRecordInfo, StoredShift,
+  encodeRollback, JournalHeader, JournalRecordInfo, JournalRequest, requestKey, RollbackRecordInfo, StoredShift,
 } from './records';
 
 /** Options of `EditJournal.open`. */
@@ -27,6 +29,11 @@ export class EditJournal {
   private readonly recs: LocatedRecord[] = [];
   private readonly frames: FrameLocation[] = [];
   private readonly rolledBack = new Set<string>();
+  /** Edit id -> its index in `recs`: lookups and checks must not cost the journal's length per record. */
+  private readonly editIndex = new Map<string, number>();
+  /** `requestKey` of every edit's request -> the first edit that holds it. */
+  private readonly byRequest = new Map<string, string>();
+  private maxEditNumber = 0;
   private end: number;
   private size: number;
   /** Set when a failed append left the file in an unknown state: every later append is refused with it. */
@@ -47,46 +54,63 @@ export class EditJournal {
 
   /** Creates a new journal holding only `header`. Refuses to overwrite an existing file. */
   static create(file: string, header: JournalHeader): EditJournal {
-    if (fs.existsSync(file)) throw new Error(`journal ${file}: already exists; open it instead of creating it`);
-    const size = createFramedFile(file, JOURNAL_MAGIC, [encodeFrame(encodeHeader(header))]);
+    const exists = (): Error => new Error(`journal ${file}: already exists; open it instead of creating it`);
+    if (fs.existsSync(file)) throw exists();
+    let size: number;
+    try {
+      // Exclusive: two processes creating the same journal must not both succeed (the later one replacing the first).
+      size = createFramedFile(file, JOURNAL_MAGIC, [encodeFrame(encodeHeader(header))], { exclusive: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new Error(`journal ${file}: another process created it while this one was creating it; nothing was ` +
+          'written by this process (run again to append to that journal)');
+      }
+      throw e;
+    }
     return new EditJournal(file, header, size, size, []);
   }
 
   /** Opens and verifies an existing journal. */
   static open(file: string, opts: JournalOpenOptions = {}): EditJournal {
-    const scan = scanFrames(file, JOURNAL_MAGIC, 'journal');
+    // Records are decoded as the scan verifies them: each payload is read from disk once.
+    const infos: { info: JournalRecordInfo; frame: FrameLocation; where: string }[] = [];
+    let header: JournalHeader | undefined;
+    const scan = scanFrames(file, JOURNAL_MAGIC, 'journal', (f, payload) => {
+      const where = f.index === 0 ? `journal ${file}: record 0` : `journal ${file}: record ${f.index} at byte offset ${f.offset}`;
+      const p = decodePayload(payload, where);
+      if (f.index === 0) header = decodeHeader(p, where);
+      else infos.push({ info: decodeRecordInfo(p, where), frame: f, where });
+    });
     const warnings: string[] = [];
     if (scan.tornTail) {
       const t = scan.tornTail;
       warnings.push(`journal ${file}: torn last record at byte offset ${t.offset} (${t.bytes} bytes, ${t.reason}) ` +
         `ignored; it is cut away on the next append`);
     }
-    if (scan.frames.length === 0) {
+    if (header === undefined) {
       throw new Error(`journal ${file}: no intact header record${scan.tornTail ? ' (the header itself is torn)' : ''}`);
     }
-    const header = decodeHeader(
-      decodePayload(readPayload(file, scan.frames[0]), `journal ${file}: record 0`), `journal ${file}: record 0`);
     const j = new EditJournal(file, header, scan.validEnd, scan.fileSize, warnings);
     j.frames.push(scan.frames[0]);
-    for (const f of scan.frames.slice(1)) {
-      const where = `journal ${file}: record ${f.index} at byte offset ${f.offset}`;
-      j.track(decodeRecordInfo(decodePayload(readPayload(file, f), where), where), f, where);
-    }
+    for (const r of infos) j.track(r.info, r.frame, r.where);
     for (const w of warnings) (opts.onWarning ?? defaultWarn)(w);
     return j;
   }
 
   private track(info: JournalRecordInfo, f: FrameLocation, where: string): void {
     if (info.type === 'edit') {
-      if (this.recs.some((r) => r.type === 'edit' && r.editId === info.editId)) {
-        throw new Error(`${where}: duplicate edit id ${info.editId}`);
-      }
+      if (this.editIndex.has(info.editId)) throw new Error(`${where}: duplicate edit id ${info.editId}`);
+      this.editIndex.set(info.editId, this.recs.length);
     } else {
-      if (!this.recs.some((r) => r.type === 'edit' && r.editId === info.editId)) {
-        throw new Error(`${where}: rollback of unknown edit ${info.editId}`);
-      }
+      if (!this.editIndex.has(info.editId)) throw new Error(`${where}: rollback of unknown edit ${info.editId}`);
       if (this.rolledBack.has(info.editId)) throw new Error(`${where}: edit ${info.editId} is rolled back twice`);
       this.rolledBack.add(info.editId);
+    }
+    if (info.type === 'edit') {
+      const n = /^e(\d+)$/.exec(info.editId);
+      if (n) this.maxEditNumber = Math.max(this.maxEditNumber, Number(n[1]));
+      const key = requestKey(info.request);
+      if (!this.byRequest.has(key)) this.byRequest.set(key, info.editId);
     }
     this.recs.push({ ...info, recordIndex: f.index, byteOffset: f.offset });
     this.frames.push(f);
@@ -104,12 +128,21 @@ export class EditJournal {
 
   /** The edit record with this id; throws naming the journal when there is none. */
   edit(editId: string): EditRecordInfo & { recordIndex: number } {
-    const r = this.recs.find((x) => x.type === 'edit' && x.editId === editId);
+    const i = this.editIndex.get(editId);
+    const r = i === undefined ? undefined : this.recs[i];
     if (!r || r.type !== 'edit') {
-      throw new Error(`journal ${this.file}: no edit with id ${JSON.stringify(editId)} ` +
-        `(${this.recs.filter((x) => x.type === 'edit').length} edits recorded)`);
+      throw new Error(`journal ${this.file}: no edit with id ${JSON.stringify(editId)} (${this.editIndex.size} edits recorded)`);
     }
     return r;
+  }
+
+  /**
+   * The first edit whose request is `request` (same id, prompt, target, paraphrases and locality prompts), with
+   * whether it is rolled back; undefined when the journal holds no such request.
+   */
+  findRequest(request: JournalRequest): { editId: string; rolledBack: boolean } | undefined {
+    const editId = this.byRequest.get(requestKey(request));
+    return editId === undefined ? undefined : { editId, rolledBack: this.rolledBack.has(editId) };
   }
 
   /** True when `editId` has been rolled back. */
@@ -117,17 +150,33 @@ export class EditJournal {
     return this.rolledBack.has(editId);
   }
 
-  /** The id the next appended edit will get. */
+  /** The id the next appended edit will get: one past the highest `eN` ever recorded, so no id is given twice. */
   nextEditId(): string {
-    return `e${this.recs.filter((r) => r.type === 'edit').length + 1}`;
+    return `e${this.maxEditNumber + 1}`;
   }
 
   /** Reads the exact applied shifts of an edit from disk. */
   readShifts(editId: string): StoredShift[] {
-    const r = this.edit(editId);
-    const f = this.frames[r.recordIndex];
+    const f = this.frames[this.edit(editId).recordIndex];
+    return this.decodeShiftsAt(f, readPayload(this.file, f));
+  }
+
+  /**
+   * The shifts of each of `editIds`, in that order, read through one open file: replay and export of a long journal
+   * read it front to back once instead of opening it per edit.
+   */
+  *readShiftsOf(editIds: readonly string[]): Generator<{ editId: string; shifts: StoredShift[] }> {
+    const frames = editIds.map((id) => this.frames[this.edit(id).recordIndex]);
+    let i = 0;
+    for (const payload of readPayloads(this.file, frames)) {
+      yield { editId: editIds[i], shifts: this.decodeShiftsAt(frames[i], payload) };
+      i++;
+    }
+  }
+
+  private decodeShiftsAt(f: FrameLocation, payload: Buffer): StoredShift[] {
     const where = `journal ${this.file}: record ${f.index} at byte offset ${f.offset}`;
-    return decodeShifts(decodePayload(readPayload(this.file, f), where), where);
+    return decodeShifts(decodePayload(payload, where), where);
   }
 
   /**

@@ -3,6 +3,7 @@
  * portable to the same base model elsewhere. Same framing as the journal, magic `HIEDITP1`:
  * a header record, then one edit record per edit.
  */
+import * as fs from 'fs';
 import { EditableModel } from '@hiedit/tensor-core';
 import { decodePayload, encodeFrame, PACK_MAGIC } from './format';
 import { createFramedFile, readPayload, scanFrames } from './frames';
@@ -24,21 +25,52 @@ export interface EditPack {
   readonly edits: readonly PackedEdit[];
 }
 
-/** Writes a pack atomically. */
-export function writeEditPack(file: string, pack: EditPack): void {
-  const frames = [encodeFrame(encodeHeader(pack.header))];
-  for (const e of pack.edits) frames.push(encodeFrame(encodeEdit(e.info, e.shifts)));
-  createFramedFile(file, PACK_MAGIC, frames);
+/**
+ * Where writing `file` goes: a symbolic link is written through (its target is replaced atomically and the link
+ * stays), as a shell redirect would; a link to nothing is refused rather than replaced by a file.
+ */
+function writeTarget(file: string): string {
+  let link: boolean;
+  try {
+    link = fs.lstatSync(file).isSymbolicLink();
+  } catch {
+    return file;
+  }
+  if (!link) return file;
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    throw new Error(`edit pack ${file}: is a symbolic link to ${fs.readlinkSync(file)}, which does not exist; ` +
+      'refused (write the pack to a file, or create the link target first)');
+  }
 }
 
-/** Writes the active (not rolled back) edits of a journal as a pack; returns how many edits it holds. */
+/** The frames of a pack, encoded one edit at a time. */
+function* packFrames(header: JournalHeader, edits: Iterable<PackedEdit>): Generator<Buffer> {
+  yield encodeFrame(encodeHeader(header));
+  for (const e of edits) yield encodeFrame(encodeEdit(e.info, e.shifts));
+}
+
+/** Writes a pack atomically; a symbolic link is written through, never replaced. */
+export function writeEditPack(file: string, pack: EditPack): void {
+  createFramedFile(writeTarget(file), PACK_MAGIC, packFrames(pack.header, pack.edits));
+}
+
+/**
+ * Writes the active (not rolled back) edits of a journal as a pack; returns how many edits it holds. Each edit's
+ * shifts are read from the journal as it is written, so a long journal's shifts are never all in memory.
+ */
 export function exportEditPack(journal: EditJournal, file: string): number {
-  const edits = journal.activeEdits().map((r) => {
-    const { recordIndex: _i, byteOffset: _o, type: _t, ...info } = r as EditRecordInfo & { recordIndex: number; byteOffset: number };
-    return { info, shifts: journal.readShifts(r.editId) };
-  });
-  writeEditPack(file, { header: { ...journal.header, createdAt: new Date().toISOString() }, edits });
-  return edits.length;
+  const active = journal.activeEdits();
+  function* edits(): Generator<PackedEdit> {
+    let i = 0;
+    for (const { shifts } of journal.readShiftsOf(active.map((r) => r.editId))) {
+      const { recordIndex: _i, byteOffset: _o, type: _t, ...info } = active[i++] as EditRecordInfo & { recordIndex: number; byteOffset: number };
+      yield { info, shifts };
+    }
+  }
+  createFramedFile(writeTarget(file), PACK_MAGIC, packFrames({ ...journal.header, createdAt: new Date().toISOString() }, edits()));
+  return active.length;
 }
 
 /** Reads and verifies a pack. A pack is written atomically, so any damage is refused (no torn tail). */

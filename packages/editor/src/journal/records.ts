@@ -30,6 +30,13 @@ export interface JournalHeader {
   readonly createdAt: string;
   /** `CausalLM.weightsHash()` of the base model the shifts apply to. */
   readonly baseWeightsHash: string;
+  /**
+   * `configHash` of the base model's parsed config (see fingerprint.ts). Absent in journals written before it was
+   * recorded: those are checked on the weights and shapes only.
+   */
+  readonly baseConfigHash?: string;
+  /** `tokenizerHash` of the base model's tokenizer files; absent when it had none or the journal predates it. */
+  readonly baseTokenizerHash?: string;
   readonly model: ModelIdentity;
   /** Shapes of every editable module of the base model. */
   readonly modules: readonly ModuleShape[];
@@ -42,6 +49,15 @@ export interface JournalRequest {
   readonly target: string;
   readonly paraphrases?: readonly string[];
   readonly locality?: readonly { readonly prompt: string; readonly answer: string }[];
+}
+
+/**
+ * What makes two requests the same request: id, prompt, target, paraphrases and locality prompts (the fields a
+ * journal records), in a fixed order, so a request read again from the same file finds the edit that holds it.
+ */
+export function requestKey(r: JournalRequest): string {
+  return JSON.stringify([r.id ?? null, r.prompt, r.target, r.paraphrases ?? [],
+    (r.locality ?? []).map((l) => [l.prompt, l.answer])]);
 }
 
 /** One module's applied shift, host side (tensor-core's HostShift). Low-rank shifts keep their factors. */
@@ -147,8 +163,11 @@ export function decodeHeader(p: DecodedPayload, where: string): JournalHeader {
     name: str(m, 'name', `${where} modules[${i}]`), dIn: num(m, 'dIn', `${where} modules[${i}]`),
     dOut: num(m, 'dOut', `${where} modules[${i}]`), layer: num(m, 'layer', `${where} modules[${i}]`),
   }));
+  const optional = (key: 'baseConfigHash' | 'baseTokenizerHash'): Partial<JournalHeader> =>
+    j[key] === undefined ? {} : { [key]: str(j, key, where) };
   return {
     formatVersion, createdAt: str(j, 'createdAt', where), baseWeightsHash: str(j, 'baseWeightsHash', where),
+    ...optional('baseConfigHash'), ...optional('baseTokenizerHash'),
     model: model as unknown as ModelIdentity, modules,
   };
 }

@@ -15,11 +15,10 @@ export function replayJournal(journal: EditJournal, model: EditableModel, baseHa
   const done: string[] = [];
   const before = new Map<string, HostWeight>();
   try {
-    for (const r of journal.activeEdits()) {
-      const shifts = journal.readShifts(r.editId);
+    for (const { editId, shifts } of journal.readShiftsOf(journal.activeEdits().map((r) => r.editId))) {
       for (const s of shifts) if (!before.has(s.module)) before.set(s.module, readHostWeights(model, [s.module])[0]);
-      applyStoredShifts(model, shifts, 1, `journal ${journal.file}: edit ${r.editId}`);
-      done.push(r.editId);
+      applyStoredShifts(model, shifts, 1, `journal ${journal.file}: edit ${editId}`);
+      done.push(editId);
     }
   } catch (e) {
     writeHostWeights(model, [...before.values()]);

@@ -5,9 +5,11 @@ import { currentWeightsDigest, initBackend, tf } from '@hiedit/tensor-core';
 import { DEFAULT_CALIBRATION } from '@hiedit/rl-hierarchy';
 import { tinyGpt2, tupleTokenizer } from '../../test/tiny';
 import {
-  applySelection, createEditor, disposeProposal, EDITOR_JSON, editorFactory, hashedRanking, HIEDIT_KEY_PRECONDITIONER, LifelongEditor,
-  loadEditorDir, modelShapeInfo, PolicyEditor, saveEditorDir, tokenizeRequest, validateRequest,
+  createEditor, EDITOR_JSON, editorFactory, HIEDIT_KEY_PRECONDITIONER, LifelongEditor, loadEditorDir, modelShapeInfo,
+  PolicyEditor, saveEditorDir, tokenizeRequest, validateRequest,
 } from '../index';
+import { applySelection, hashedRanking } from './policy/selection';
+import { disposeProposal } from '../editors/types';
 
 beforeAll(async () => { await initBackend(); });
 

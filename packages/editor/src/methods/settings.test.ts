@@ -34,6 +34,9 @@ describe('method settings', () => {
     expect(() => hiedit.resolveSettings(SHAPES, { trainer: [] })).toThrow(/field "trainer" must be an object/);
     expect(() => hiedit.resolveSettings(SHAPES, { trainer: { gamma: -1 } })).toThrow(/hiedit settings: trainer options: gamma/);
     expect(() => editorFactory('ft').resolveSettings(SHAPES, { lr: 0 })).toThrow(/ft settings: lr must be a positive number/);
+    expect(() => editorFactory('ft').resolveSettings(SHAPES, { steps: 1e12, earlyStop: false }))
+      .toThrow(/^ft settings: steps must be at most 10000 \(the default is 40\), got 1000000000000$/);
+    expect(editorFactory('ft').resolveSettings(SHAPES, { steps: 10_000 }).steps).toBe(10_000);
   });
 
   test('resolve is pure and plain JSON: the same input gives the same object, which survives a JSON round trip', () => {

@@ -2,7 +2,7 @@
  * What the loader commands need from the library, as structural types. The commands receive an
  * implementation (the real one in ./index.ts), which keeps them testable and free of import cycles.
  */
-import type { BackendName, BackendReport } from '@hiedit/tensor-core';
+import type { BackendName, BackendReport, GpuReport } from '@hiedit/tensor-core';
 import type { Tokenizer } from '../tokenizer';
 
 /** The subset of CausalLM the commands use. */
@@ -19,6 +19,14 @@ export interface CliModel {
     readonly intermediateSize: number;
     readonly maxPositions: number;
     readonly tieWordEmbeddings: boolean;
+    readonly scaleAttnWeights: boolean;
+    readonly layerWindows?: readonly (number | null)[];
+    readonly attnSoftcap?: number;
+    readonly finalSoftcap?: number;
+    readonly attentionScale?: number;
+    readonly normUnitOffset?: boolean;
+    readonly sandwichNorms?: boolean;
+    readonly qkNorm?: boolean;
   };
   readonly tokenizer: Tokenizer | undefined;
   readonly sourceDtype: string;
@@ -41,4 +49,6 @@ export interface LoaderApi {
   loadTokenizer(pathOrDir: string): Promise<Tokenizer>;
   initBackend(opts?: { backend?: BackendName }): Promise<CliBackendReport>;
   backendReport(): CliBackendReport;
+  /** The GPU path's verdict (tfjs-node-gpu installed? CUDA found? did a matmul run on the GPU?), after initBackend. */
+  gpuReport(): GpuReport;
 }

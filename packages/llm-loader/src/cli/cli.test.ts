@@ -182,10 +182,13 @@ describe('hiedit CLI numbers equal the library API', () => {
     expect((await hiedit('tokenize', '--model', llamaDir, '--file', path.join(tmp, 'missing.txt'))).err).toMatch(/--file .*missing\.txt: ENOENT/);
   });
 
-  it('doctor reports the backend selection', async () => {
-    expect(await json('doctor')).toEqual(JSON.parse(JSON.stringify(backendReport())));
+  it('doctor reports the backend selection and the GPU path', async () => {
+    const report = await json('doctor');
+    expect(report).toEqual({ ...JSON.parse(JSON.stringify(backendReport())), gpu: expect.objectContaining({ status: 'absent' }) });
+    expect((report.gpu as { summary: string }).summary).toMatch(/^@tensorflow\/tfjs-node-gpu is not installed: no GPU path/);
     const human = await hiedit('doctor');
     expect(human.out).toContain(`active backend: ${backendReport().active}`);
+    expect(human.out).toMatch(/^gpu: absent: @tensorflow\/tfjs-node-gpu is not installed.*\n  tfjs-node-gpu 4\.22 needs CUDA 11\.2/m);
     for (const c of backendReport().candidates) expect(human.out).toContain(c.name);
     // One backend per process: asking for another one afterwards is a clear failure, not a silent switch.
     const other = backendReport().active === 'cpu' ? 'wasm' : 'cpu';
@@ -264,6 +267,28 @@ describe('hiedit CLI errors', () => {
   });
 });
 
+describe('hiedit on the Gemma-2 and Qwen3 fixtures (test/fixtures)', () => {
+  const FIXTURES = path.resolve(__dirname, '../../test/fixtures');
+  it.each(['gemma2_tiny', 'qwen3_tiny'])('%s: generate --ids gives the reference greedy tokens (KV cache)', async (name) => {
+    const dir = path.join(FIXTURES, name);
+    const ref = JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8'));
+    const gen = await json('generate', '--model', dir, '--ids', ref.greedy.prompt.join(','), '--max-new-tokens', '8');
+    expect(gen.ids).toEqual(ref.greedy.generated);
+  });
+  it('info shows windows, soft-caps, score scale and norms', async () => {
+    const gemma = await json('info', '--model', path.join(FIXTURES, 'gemma2_tiny'));
+    expect(gemma).toMatchObject({
+      architecture: 'gemma2', model_type: 'gemma2', head_dim: 32, sliding_windows: [4096, null, 4096], attn_softcap: 50,
+      final_softcap: 30, score_scale: 1 / Math.sqrt(24), norms: 'RMSNorm before and after each sublayer, weights used as (1 + w)', qk_norm: false,
+    });
+    const qwen = await json('info', '--model', path.join(FIXTURES, 'qwen3_tiny'));
+    expect(qwen).toMatchObject({ architecture: 'llama', model_type: 'qwen3', sliding_windows: null, attn_softcap: null, final_softcap: null, qk_norm: true });
+    const text = await hiedit('info', '--model', path.join(FIXTURES, 'gemma2_tiny'));
+    expect(text.out).toMatch(/attention: +sliding window 4096 on layers 0,2, full on the others; score scale 0\.204124; scores soft-capped at 50; logits soft-capped at 30/);
+    expect((await hiedit('info', '--model', path.join(FIXTURES, 'qwen3_tiny'))).out).toMatch(/norms: +RMSNorm before each sublayer, plus q_norm \/ k_norm per head/);
+  });
+});
+
 const REFERENCE = path.resolve(__dirname, '../../../../../shared/reference');
 
 describe('hiedit CLI against ../shared/reference', () => {
@@ -274,7 +299,7 @@ describe('hiedit CLI against ../shared/reference', () => {
     });
     return;
   }
-  for (const name of ['gpt2_tiny', 'llama_tiny']) {
+  for (const name of ['gpt2_tiny', 'llama_tiny', 'gemma2_tiny', 'qwen3_tiny']) {
     it(`${name}: forward, grad and generate within tolerance`, async () => {
       const dir = path.join(REFERENCE, name);
       const ref = JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8'));

@@ -99,6 +99,7 @@ function info(api: LoaderApi): CliCommand {
           vocab_size: c.vocabSize,
           max_positions: c.maxPositions,
           tied_embeddings: c.tieWordEmbeddings,
+          ...attentionInfo(c),
           parameters: model.parameterCount(),
           editable_modules: model.modules.length,
           dtype: model.sourceDtype,
@@ -110,6 +111,8 @@ function info(api: LoaderApi): CliCommand {
           `architecture: ${data.architecture} (model_type ${data.model_type})`,
           `layers:       ${data.layers}, hidden ${data.hidden_size}, heads ${data.heads} (kv ${data.kv_heads}, head_dim ${data.head_dim}), mlp ${data.intermediate_size}`,
           `vocabulary:   ${data.vocab_size}, positions ${data.max_positions}, tied embeddings ${data.tied_embeddings ? 'yes' : 'no'}`,
+          `attention:    ${attentionLine(data)}`,
+          `norms:        ${data.norms}${data.qk_norm ? ', plus q_norm / k_norm per head' : ''}`,
           `parameters:   ${data.parameters.toLocaleString('en-US')} (${data.editable_modules} editable linear modules)`,
           `dtype:        ${data.dtype}`,
           `backend:      ${data.backend}`,
@@ -118,6 +121,38 @@ function info(api: LoaderApi): CliCommand {
         return 0;
       }),
   });
+}
+
+/** What `info` reports about attention and norms: windows per layer, soft-caps, the score scale, the norm style. */
+function attentionInfo(c: CliModel['config']): {
+  sliding_windows: readonly (number | null)[] | null; attn_softcap: number | null; final_softcap: number | null;
+  score_scale: number; norms: string; qk_norm: boolean;
+} {
+  const gpt2 = c.architecture === 'gpt2';
+  let norms = gpt2 ? 'LayerNorm before each sublayer' : 'RMSNorm before each sublayer';
+  if (c.sandwichNorms) norms = 'RMSNorm before and after each sublayer';
+  if (c.normUnitOffset) norms += ', weights used as (1 + w)';
+  let scale = c.attentionScale ?? 1 / Math.sqrt(c.headDim);
+  if (gpt2 && !c.scaleAttnWeights) scale = 1;
+  return {
+    sliding_windows: c.layerWindows ?? null,
+    attn_softcap: c.attnSoftcap ?? null,
+    final_softcap: c.finalSoftcap ?? null,
+    score_scale: scale,
+    norms,
+    qk_norm: c.qkNorm ?? false,
+  };
+}
+
+function attentionLine(d: ReturnType<typeof attentionInfo>): string {
+  const windows = d.sliding_windows;
+  const parts = [windows
+    ? `sliding window ${[...new Set(windows.filter((w) => w !== null))].join('/')} on layers ${windows.flatMap((w, i) => (w === null ? [] : [i])).join(',')}, full on the others`
+    : 'full causal on every layer'];
+  parts.push(`score scale ${Number(d.score_scale.toPrecision(6))}`);
+  if (d.attn_softcap !== null) parts.push(`scores soft-capped at ${d.attn_softcap}`);
+  if (d.final_softcap !== null) parts.push(`logits soft-capped at ${d.final_softcap}`);
+  return parts.join('; ');
 }
 
 function forward(api: LoaderApi): CliCommand {

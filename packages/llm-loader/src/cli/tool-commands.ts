@@ -67,18 +67,19 @@ function doctor(api: LoaderApi): CliCommand {
   return defineCommand({
     program: 'hiedit',
     name: 'doctor',
-    summary: 'Backends found, the active one, why others were skipped, versions, accelerator.',
+    summary: 'Backends found, the active one, why others were skipped, versions, accelerator, GPU.',
     synopsis: 'doctor [--backend NAME] [--json]',
     flagHelp: [
       `--backend NAME    try this backend: ${BACKEND_NAMES.join(', ')} (default: HIEDIT_BACKEND or the first available)`,
-      '--json            the backend report as JSON',
+      '--json            the backend report as JSON (with a `gpu` field: status, summary, details, probe)',
     ],
     flags: { backend: 'string', json: 'boolean' },
     action: async (flags, io) => {
       await selectBackend(api, flags.backend);
       await api.initBackend();
       const r = api.backendReport();
-      printResult(io, flags.json, r, () => {
+      const gpu = api.gpuReport();
+      printResult(io, flags.json, { ...r, gpu }, () => {
         const lines = [`active backend: ${r.active}`, 'candidates:'];
         for (const c of r.candidates) {
           const mark = c.name === r.active ? '*' : c.available ? '+' : '-';
@@ -86,6 +87,7 @@ function doctor(api: LoaderApi): CliCommand {
         }
         const acc = r.accelerator;
         lines.push(`accelerator: ${acc.name} ${acc.active ? 'active' : 'inactive'}${acc.reason ? ` (${acc.reason})` : ''}`);
+        lines.push(`gpu: ${gpu.status}: ${gpu.summary}`, ...gpu.details.map((d) => `  ${d}`));
         lines.push('versions:');
         for (const [k, v] of Object.entries(r.versions)) lines.push(`  ${k.padEnd(28)} ${v}`);
         return lines;

@@ -4,7 +4,8 @@ import type { ModelConfig } from '../config';
 import type { Ctx, LayerCache } from './layers';
 
 /** How a parameter is initialized by the tiny-checkpoint factory. */
-export type InitKind = 'matrix' | 'embedding' | 'norm' | 'bias';
+/** 'offsetNorm': a norm weight used as (1 + w) (Gemma), so drawn around 0 rather than 1. */
+export type InitKind = 'matrix' | 'embedding' | 'norm' | 'offsetNorm' | 'bias';
 
 /** One tensor of the checkpoint. */
 export interface ParamSpec {
@@ -25,6 +26,8 @@ export interface BlockInput {
   readonly pos0: number;
   /** (B, 1, T, Tk) additive mask, or null when every key is visible (one cached query). */
   readonly bias: tf.Tensor4D | null;
+  /** The mask of a layer with a sliding window of this size (see windowedBiases). */
+  readonly windowBias: (window: number) => tf.Tensor4D | null;
   /** Per-layer KV cache, extended in place (generation only). */
   readonly cache?: LayerCache[];
 }

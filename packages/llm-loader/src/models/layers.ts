@@ -149,20 +149,39 @@ export function activate(x: tf.Tensor2D, act: Activation): tf.Tensor2D {
 
 /**
  * Additive attention bias (B, 1, Tq, Tk): 0 where query i (at absolute position pos0 + i) may see key j
- * (causal, and key j not padding), a large negative number elsewhere. Built on the host: it is small.
+ * (causal, key j not padding and, with a `window`, one of the `window` most recent positions, the query's own
+ * included), a large negative number elsewhere. Built on the host: it is small.
  */
-export function attentionBias(B: number, Tq: number, Tk: number, pos0: number, keyMask?: number[][]): tf.Tensor4D {
+export function attentionBias(B: number, Tq: number, Tk: number, pos0: number, keyMask?: number[][], window?: number): tf.Tensor4D {
   const data = new Float32Array(B * Tq * Tk);
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < Tq; i++) {
       const row = (b * Tq + i) * Tk;
       for (let j = 0; j < Tk; j++) {
-        const visible = j <= pos0 + i && (keyMask === undefined || keyMask[b][j] !== 0);
+        const visible = j <= pos0 + i && (window === undefined || j > pos0 + i - window) && (keyMask === undefined || keyMask[b][j] !== 0);
         if (!visible) data[row + j] = -1e9;
       }
     }
   }
   return tf.tensor4d(data, [B, 1, Tq, Tk]);
+}
+
+/**
+ * The masks of one forward, by window: `full` (causal and padding; null when every key is visible) for layers
+ * without a window, and for each window size in `windows` the same with that window, made here, up front (a mask
+ * made lazily inside untaped layers would be disposed with them), and only where it hides a key (else `full`).
+ */
+export function windowedBiases(
+  full: tf.Tensor4D | null, make: (window: number) => tf.Tensor4D, Tk: number, windows: readonly (number | null)[] | undefined,
+): (window: number) => tf.Tensor4D | null {
+  const made = new Map<number, tf.Tensor4D>();
+  for (const w of windows ?? []) if (w !== null && Tk > w && !made.has(w)) made.set(w, make(w));
+  return (window) => {
+    if (Tk <= window) return full;
+    const b = made.get(window);
+    if (!b) throw new Error(`internal: no attention mask made for window ${window}`);
+    return b;
+  };
 }
 
 /**

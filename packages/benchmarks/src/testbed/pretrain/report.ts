@@ -57,11 +57,13 @@ export function knowledgeWarnings(accuracy: Readonly<Record<string, AccuracyResu
   return out;
 }
 
+const ARCH_LABEL: Readonly<Record<string, string>> = { llama: 'Llama', gpt2: 'GPT-2', gemma2: 'Gemma-2', qwen3: 'Qwen3' };
+
 /** A few human-readable lines summarizing a pretrain report (for logs and the CLI). */
 export function formatPretrainReport(r: PretrainReport): string {
   const m = r.settings.model;
   const lines = [
-    `${r.kind} model ${r.key.slice(0, 16)}: ${m.arch === 'gpt2' ? 'GPT-2' : 'Llama'} ${m.layers} layers, d=${m.hidden}, ${m.heads} heads, ffn ${m.intermediate}; ` +
+    `${r.kind} model ${r.key.slice(0, 16)}: ${ARCH_LABEL[m.arch ?? 'llama']} ${m.layers} layers, d=${m.hidden}, ${m.heads} heads, ffn ${m.intermediate}; ` +
       `${r.parameters} parameters, vocabulary ${r.vocabSize}`,
     `trained on ${r.examples} facts for ${r.epochs} epochs (${r.steps} steps) in ${r.trainSeconds.toFixed(1)} s on ${r.backend}${r.truncated ? ' (cut short by the time budget)' : ''}`,
     'teacher-forced accuracy of the true answers (saved model):',

@@ -2,11 +2,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { tf, initBackend, type TokenizedTuple } from '@hiedit/tensor-core';
-import { loadModel, tokenizerFromDefinition, tokenizeTuple } from '@hiedit/llm-loader';
+import { loadModel, tokenizerFromDefinition, tokenizeTuple, type CausalLM } from '@hiedit/llm-loader';
 import { generateWorld, worldSentences } from '../world';
 import { padBatch, type ForwardModel } from './accuracy';
 import { SeededRandom } from '@hiedit/tensor-core';
-import { epochBatches, ensureWorldModel, formatPretrainReport, learningRate, resolveTrainSettings, trainFactsLM, buildWordTokenizer, writeWordTokenizer, teacherForcedAccuracy } from './index';
+import { epochBatches, ensureWorldModel, formatPretrainReport, learningRate, resolveTrainSettings, trainFactsLM, buildWordTokenizer, writeWordTokenizer, teacherForcedAccuracy, type PretrainArch } from './index';
 
 const quiet = { sink: { write: () => true }, quiet: true };
 const progress = (label: string, total: number) => new (require('../../progress').Progress)(label, total, quiet);
@@ -96,22 +96,17 @@ describe('pretraining', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('trains a GPT-2-architecture model when asked, saved as a gpt2 checkpoint that loads back with identical logits', async () => {
-    expect(() => resolveTrainSettings({ model: { arch: 'gpt2', heads: 4, kvHeads: 2 } })).toThrow(/gpt2 model has no grouped-query attention/);
-    expect(() => resolveTrainSettings({ model: { arch: 'bert' as never } })).toThrow(/model\.arch must be "llama" or "gpt2"/);
-    // llama is the default and is not recorded, so Llama models keep their cache keys
-    expect(resolveTrainSettings({ model: { arch: 'llama' } })).toEqual(resolveTrainSettings());
+  /** Trains a tiny model of `arch`, checks it (and its saved config.json), saves it and reloads it with identical logits. */
+  async function trainSaveReload(arch: PretrainArch, check: (model: CausalLM, savedConfig: Record<string, unknown>) => void): Promise<void> {
     const { examples, files, tok } = tinyWorldData();
-    const settings = resolveTrainSettings({ ...tinySettings, model: { ...tinySettings.model, arch: 'gpt2' }, stopAccuracy: 1 });
+    const settings = resolveTrainSettings({ ...tinySettings, model: { ...tinySettings.model, arch }, stopAccuracy: 1 });
     const res = await trainFactsLM({ examples, tokenizer: tok, settings, progress });
     try {
       expect(res.epochLosses[res.epochLosses.length - 1]).toBeLessThan(res.epochLosses[0] * 0.7);
-      expect(res.model.config.architecture).toBe('gpt2');
-      expect(res.model.modules.map((m) => m.name)).toContain('h.1.mlp.c_proj');
-      const modelDir = path.join(dir, 'gpt2');
+      const modelDir = path.join(dir, arch);
       await res.model.save(modelDir);
       writeWordTokenizer(modelDir, files);
-      expect(JSON.parse(fs.readFileSync(path.join(modelDir, 'config.json'), 'utf8'))).toMatchObject({ model_type: 'gpt2', n_layer: 2, n_embd: 32, n_inner: 64 });
+      check(res.model, JSON.parse(fs.readFileSync(path.join(modelDir, 'config.json'), 'utf8')));
       const back = await loadModel(modelDir);
       try {
         expectSameLogits(res.model, back, res.tuples);
@@ -121,6 +116,24 @@ describe('pretraining', () => {
     } finally {
       res.model.dispose();
     }
+  }
+
+  it.each([['gemma2', 'gemma2'], ['qwen3', 'llama']] as const)('trains a %s model, saved as such, that loads back with identical logits', (arch, architecture) =>
+    trainSaveReload(arch, (model, config) => {
+      expect([model.config.modelType, model.config.architecture]).toEqual([arch, architecture]);
+      expect(config).toMatchObject({ model_type: arch, num_hidden_layers: 2, hidden_size: 32 });
+    }));
+
+  it('trains a GPT-2-architecture model when asked, saved as a gpt2 checkpoint that loads back with identical logits', async () => {
+    expect(() => resolveTrainSettings({ model: { arch: 'gpt2', heads: 4, kvHeads: 2 } })).toThrow(/gpt2 model has no grouped-query attention/);
+    expect(() => resolveTrainSettings({ model: { arch: 'bert' as never } })).toThrow(/model\.arch must be "llama", "gpt2", "gemma2", "qwen3", got "bert"/);
+    // llama is the default and is not recorded, so Llama models keep their cache keys
+    expect(resolveTrainSettings({ model: { arch: 'llama' } })).toEqual(resolveTrainSettings());
+    await trainSaveReload('gpt2', (model, config) => {
+      expect(model.config.architecture).toBe('gpt2');
+      expect(model.modules.map((m) => m.name)).toContain('h.1.mlp.c_proj');
+      expect(config).toMatchObject({ model_type: 'gpt2', n_layer: 2, n_embd: 32, n_inner: 64 });
+    });
   });
 
   it('caches the world model by world and settings', async () => {

@@ -12,13 +12,17 @@ import { padBatch, teacherForcedAccuracy, type AccuracyResult } from './accuracy
 export const TRAINER_VERSION = 3;
 
 /** Architectures the pretrainer can build: the Hugging Face model_type of the saved checkpoint. */
-export type PretrainArch = 'llama' | 'gpt2';
+export type PretrainArch = 'llama' | 'gpt2' | 'gemma2' | 'qwen3';
+
+/** Every PretrainArch, in the order messages list them. */
+export const PRETRAIN_ARCHS: readonly PretrainArch[] = ['llama', 'gpt2', 'gemma2', 'qwen3'];
 
 /** Shape of the model to train. */
 export interface ModelShape {
   /**
    * Architecture (default Llama; absent means Llama, so the cache keys of Llama models stay as they were). GPT-2:
-   * learned positions, LayerNorm, GELU MLP (c_fc, c_proj), tied embeddings; `kvHeads` must equal `heads`.
+   * learned positions, LayerNorm, GELU MLP (c_fc, c_proj), tied embeddings; `kvHeads` must equal `heads`. Gemma-2 and
+   * Qwen3: see gemma2Config / qwen3Config.
    */
   readonly arch?: PretrainArch;
   readonly layers: number;
@@ -95,8 +99,8 @@ export function resolveTrainSettings(s: Partial<Omit<TrainSettings, 'model'>> & 
     throw new Error(`train settings: model.heads (${model.heads}) must divide model.hidden (${model.hidden}) into an even head size`);
   }
   if (model.heads % model.kvHeads !== 0) throw new Error(`train settings: model.kvHeads (${model.kvHeads}) must divide model.heads (${model.heads})`);
-  if (model.arch !== undefined && model.arch !== 'llama' && model.arch !== 'gpt2') {
-    throw new Error(`train settings: model.arch must be "llama" or "gpt2", got ${JSON.stringify(model.arch)}`);
+  if (model.arch !== undefined && !PRETRAIN_ARCHS.includes(model.arch)) {
+    throw new Error(`train settings: model.arch must be ${PRETRAIN_ARCHS.map((a) => `"${a}"`).join(', ')}, got ${JSON.stringify(model.arch)}`);
   }
   if (model.arch === 'gpt2' && model.kvHeads !== model.heads) {
     throw new Error(`train settings: a gpt2 model has no grouped-query attention: model.kvHeads (${model.kvHeads}) must equal model.heads (${model.heads})`);
@@ -160,9 +164,49 @@ export function gpt2Config(shape: ModelShape, vocabSize: number, special: { bos:
   };
 }
 
+/**
+ * Hugging Face config.json of a Gemma-2 model of `shape`: as Gemma-2 releases, tied embeddings, tanh GELU,
+ * query_pre_attn_scalar = head_dim, soft-caps 50 / 30, and a sliding window of half the positions on the even layers
+ * (so it only matters for sequences longer than that).
+ */
+export function gemma2Config(shape: ModelShape, vocabSize: number, special: { bos: number; eos: number; pad: number }): Record<string, unknown> {
+  const { hidden_act: _act, mlp_bias: _mlpBias, rms_norm_eps: _eps, tie_word_embeddings: _tie, ...llama } = llamaConfig(shape, vocabSize, special);
+  return {
+    ...llama,
+    architectures: ['Gemma2ForCausalLM'],
+    model_type: 'gemma2',
+    hidden_activation: 'gelu_pytorch_tanh',
+    rms_norm_eps: 1e-6,
+    query_pre_attn_scalar: shape.hidden / shape.heads,
+    attn_logit_softcapping: 50,
+    final_logit_softcapping: 30,
+    sliding_window: Math.max(1, Math.floor(shape.maxPositions / 2)),
+    tie_word_embeddings: true,
+  };
+}
+
+/**
+ * Hugging Face config.json of a Qwen3 model of `shape`: the Llama one plus q/k norms, untied as the Qwen3-8B the
+ * paper's scale calls for (tied, the default-size world model learned only 76% of its facts in the epoch budget).
+ */
+export function qwen3Config(shape: ModelShape, vocabSize: number, special: { bos: number; eos: number; pad: number }): Record<string, unknown> {
+  const { mlp_bias: _mlpBias, ...llama } = llamaConfig(shape, vocabSize, special);
+  return {
+    ...llama,
+    architectures: ['Qwen3ForCausalLM'],
+    model_type: 'qwen3',
+    rms_norm_eps: 1e-6,
+    use_sliding_window: false,
+    sliding_window: null,
+    max_window_layers: shape.layers,
+  };
+}
+
+const CONFIG_OF: Readonly<Record<PretrainArch, typeof llamaConfig>> = { llama: llamaConfig, gpt2: gpt2Config, gemma2: gemma2Config, qwen3: qwen3Config };
+
 /** The config.json the pretrainer writes for `shape` (its architecture's). */
 export function pretrainConfig(shape: ModelShape, vocabSize: number, special: { bos: number; eos: number; pad: number }): Record<string, unknown> {
-  return (shape.arch === 'gpt2' ? gpt2Config : llamaConfig)(shape, vocabSize, special);
+  return CONFIG_OF[shape.arch ?? 'llama'](shape, vocabSize, special);
 }
 
 /** A (prompt, answer) pair to learn. */

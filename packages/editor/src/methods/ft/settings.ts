@@ -39,11 +39,20 @@ function positiveNumber(v: unknown, field: string, allowZero = false): number {
   return v;
 }
 
+/**
+ * Most Adam steps one `ft` edit may take: 250 times the default. Every step is a forward and backward pass of the
+ * model, and with `earlyStop` off nothing else ends the loop, so a typo such as 1e12 would run for ever.
+ */
+export const MAX_FT_STEPS = 10_000;
+
 /** Validates user settings over the defaults; unknown keys are refused. */
 export function resolveFtSettings(input: SettingsInput): FtSettings {
   refuseUnknownFields(input, Object.keys(DEFAULT_FT), 'ft settings');
   const s = { ...DEFAULT_FT, ...input } as FtSettings;
   if (!Number.isInteger(s.steps) || s.steps < 1) throw new Error(`ft settings: steps must be a positive integer, got ${describeValue(s.steps)}`);
+  if (s.steps > MAX_FT_STEPS) {
+    throw new Error(`ft settings: steps must be at most ${MAX_FT_STEPS} (the default is ${DEFAULT_FT.steps}), got ${s.steps}`);
+  }
   positiveNumber(s.lr, 'lr');
   positiveNumber(s.relNorm, 'relNorm');
   positiveNumber(s.maxNorm, 'maxNorm', true);
