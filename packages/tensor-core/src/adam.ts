@@ -71,13 +71,12 @@ export class Adam {
    * parameter or a rate per parameter name (parameter groups: e.g. a policy whose levels learn at their own rates).
    */
   apply(params: NamedVariables, grads: ReadonlyMap<string, tf.Tensor>, lr: number | ((name: string) => number) = this.config.lr): void {
-    const rateOf = typeof lr === 'function' ? lr : () => lr;
     const names = params.names().filter((n) => grads.has(n));
-    for (const n of names) {
-      const r = rateOf(n);
-      if (!(r >= 0)) throw new Error(`adam: invalid learning rate ${r}${typeof lr === 'function' ? ` for ${n}` : ''}`);
+    if (typeof lr === 'number' && !(lr >= 0)) throw new Error(`adam: invalid learning rate ${lr}`);
+    const rateOf = typeof lr === 'function' ? lr : () => lr;
+    if (typeof lr === 'function') {
+      for (const n of names) if (!(lr(n) >= 0)) throw new Error(`adam: invalid learning rate ${lr(n)} for ${n}`);
     }
-    if (typeof lr !== 'function' && !(lr >= 0)) throw new Error(`adam: invalid learning rate ${lr}`);
     this.step += 1;
     const { beta1, beta2, eps, weightDecay = 0, clipNorm = 0 } = this.config;
     // bias corrections in double precision on the host

@@ -214,6 +214,17 @@ export function depsArgs(args: RunArgs, log: (l: string) => void): DepsArgs {
   };
 }
 
+/**
+ * The start of every command that runs the benchmark's work (run, oracle-gap): the stderr logger, and the tfjs backend
+ * the flags ask for, initialized and logged.
+ */
+export async function startBenchCommand(args: RunArgs, io: { err(s: string): void }): Promise<(line: string) => void> {
+  const log = (l: string) => io.err(`${l}\n`);
+  const report = await initBackend(args.backend ? { backend: args.backend as 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' } : {});
+  log(`backend: ${report.active}`);
+  return log;
+}
+
 /** Parses `run` flags into run options (exported for tests). */
 export function parseRunArgs(argv: string[]): RunArgs {
   const { flags, positional } = parseFlags(argv, RUN_FLAGS);
@@ -335,10 +346,8 @@ export function runCommand(
     flags: RUN_FLAGS,
     async action(flags, io) {
       const args = runArgsFromFlags(flags);
-      const { run, backend } = args;
-      const log = (l: string) => io.err(`${l}\n`);
-      const report = await initBackend(backend ? { backend: backend as 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' } : {});
-      log(`backend: ${report.active}`);
+      const { run } = args;
+      const log = await startBenchCommand(args, io);
       const t0 = Date.now();
       const outcome = await runBenchmark(run, makeDeps(depsArgs(args, log)), {
         log,

@@ -4,13 +4,13 @@
  * trained HiEdit editor when given the same ones.
  */
 import * as path from 'path';
-import { defineCommand, initBackend, type CliCommand } from '@hiedit/tensor-core';
+import { defineCommand, type CliCommand } from '@hiedit/tensor-core';
 import { progressFactory } from '../progress';
 import type { RunnerDeps } from '../runner';
 import { defaultDeps } from '../runner/defaults';
 import { DEFAULT_MAX_SETS } from '../runner/oracleGap';
 import { runOracleGap } from '../runner/oracleGapRun';
-import { depsArgs, RUN_FLAG_HELP, RUN_FLAGS, runArgsFromFlags, type DepsArgs } from './main';
+import { depsArgs, RUN_FLAG_HELP, RUN_FLAGS, runArgsFromFlags, startBenchCommand, type DepsArgs } from './main';
 
 const ORACLE_GAP_DESCRIPTION = `Measures the oracle gap on a run's evaluation requests. Trains (or reuses, through the run's cache keys:
 give the run's flags) the run's hiedit editor as \`run\` does; then for each evaluation request, from the
@@ -48,10 +48,8 @@ export function oracleGapCommand(
     async action(flags, io) {
       const { k, 'max-sets': maxSets, ...runFlags } = flags;
       const args = runArgsFromFlags(runFlags);
-      const { run, backend } = args;
-      const log = (l: string) => io.err(`${l}\n`);
-      const report = await initBackend(backend ? { backend: backend as 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' } : {});
-      log(`backend: ${report.active}`);
+      const { run } = args;
+      const log = await startBenchCommand(args, io);
       const outcome = await runOracleGap(
         { ...run, ...(k !== undefined ? { k } : {}), ...(maxSets !== undefined ? { maxSets } : {}) },
         makeDeps(depsArgs(args, log)),
