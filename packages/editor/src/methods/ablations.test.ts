@@ -8,7 +8,7 @@ import {
   createEditor, EDITOR_JSON, editorFactory, HIEDIT_KEY_PRECONDITIONER, LifelongEditor, loadEditorDir, modelShapeInfo,
   PolicyEditor, saveEditorDir, tokenizeRequest, validateRequest,
 } from '../index';
-import { applySelection, hashedRanking } from './policy/selection';
+import { applySelection, hashedRanking, standardized } from './policy/selection';
 import { disposeProposal } from '../editors/types';
 
 beforeAll(async () => { await initBackend(); });
@@ -70,9 +70,37 @@ describe('selection rules', () => {
     expect(() => editorFactory('random-k').resolveSettings(SHAPES, { selection: { seed: -1 } })).toThrow(/selection.seed must be a non-negative integer/);
     expect(() => editorFactory('random-k').resolveSettings(SHAPES, { selection: { modules: ['a'] } })).toThrow(/unknown field\(s\) modules/);
     expect(() => editorFactory('random-k').resolveSettings(SHAPES, { selection: { rule: 'all' } })).toThrow(/selection.rule is "random"/);
-    expect(() => editorFactory('hiedit').resolveSettings(SHAPES, { selection: {} })).toThrow(/hiedit selects with its gate/);
+    // The gate takes only a prior (session 9); the ablations' parameters are refused by name.
+    expect(() => editorFactory('hiedit').resolveSettings(SHAPES, { selection: { seed: 1 } })).toThrow(/hiedit settings: selection.seed is for the ablations/);
+    expect(() => editorFactory('rledit').resolveSettings(SHAPES, { selection: {} })).toThrow(/rledit shifts every edit module/);
     // hiedit's resolved settings carry no selection (what editor.json recorded before the rules existed).
     expect(editorFactory('hiedit').resolveSettings(SHAPES, {})).not.toHaveProperty('selection');
+  });
+
+  test('gate prior: z(gate) + weight * z(merits) picks the k best; weight 0 is no prior; fields validated', () => {
+    expect(Array.from(standardized([1, 1, 1]))).toEqual([0, 0, 0]);
+    const z = standardized([1, 2, 3]);
+    expect(z[1]).toBeCloseTo(0, 12);
+    expect(z[2]).toBeCloseTo(Math.sqrt(1.5), 12);
+    // merits favour modules 0 and 3, the gate 1 and 2: a small weight keeps the gate's choice, a large one the merits'.
+    const merits = [0.9, 0.2, 0.3, 0.8];
+    expect(applySelection({ rule: 'gate', prior: { weight: 0.1, merits } }, MODULES, 2, tuple, gate).selected).toEqual([false, true, true, false]);
+    expect(applySelection({ rule: 'gate', prior: { weight: 10, merits } }, MODULES, 2, tuple, gate).selected).toEqual([true, false, false, true]);
+    // Between the two: the gate's best (module 1) and the prior's best (module 0).
+    const mid = applySelection({ rule: 'gate', prior: { weight: 1, merits } }, MODULES, 2, tuple, gate);
+    expect(mid.selected).toEqual([true, true, false, false]);
+    expect(mid.scores[0]).toBeCloseTo(standardized(gate.scores)[0] + standardized(merits)[0], 6);
+    expect(() => applySelection({ rule: 'gate', prior: { weight: 1, merits: null } }, MODULES, 2, tuple, gate)).toThrow(/no module merits yet/);
+    expect(() => applySelection({ rule: 'gate', prior: { weight: 1, merits: [1, 2] } }, MODULES, 2, tuple, gate)).toThrow(/2 merits for 4 modules/);
+    const hiedit = editorFactory('hiedit');
+    expect(hiedit.resolveSettings(SHAPES, { selection: { prior: { weight: 2 } } }).selection).toEqual({ rule: 'gate', prior: { weight: 2, merits: null } });
+    expect(hiedit.resolveSettings(SHAPES, { selection: { prior: { weight: 0 } } })).not.toHaveProperty('selection');
+    expect(hiedit.resolveSettings(SHAPES, { selection: { prior: { weight: 1, merits: [0.5, 0.25] } } }).selection)
+      .toEqual({ rule: 'gate', prior: { weight: 1, merits: [0.5, 0.25] } });
+    expect(() => hiedit.resolveSettings(SHAPES, { selection: { prior: { weight: -1 } } })).toThrow(/selection.prior.weight must be a finite number >= 0, got -1/);
+    expect(() => hiedit.resolveSettings(SHAPES, { selection: { prior: { weight: 1, merits: [1] } } })).toThrow(/selection.prior.merits has 1 values for 2 edit modules/);
+    expect(() => hiedit.resolveSettings(SHAPES, { selection: { prior: { weight: 1, merits: ['x', 1] } } })).toThrow(/selection.prior.merits must be an array of finite numbers/);
+    expect(() => hiedit.resolveSettings(SHAPES, { selection: { prior: { weigth: 1 } } })).toThrow(/selection.prior: unknown field\(s\) weigth/);
   });
 
   test('the ablations train exactly like hiedit: the same settings but the selection rule', () => {
@@ -153,6 +181,40 @@ describe('ablation editors on a tiny GPT-2', () => {
       expect([...p.selected].sort()).toEqual([...chosen].sort());
       disposeProposal(p);
     }
+    editor.dispose();
+    le.dispose();
+    model.dispose();
+  });
+
+  test('hiedit with a gate prior: merits measured on the training split when training finishes, recorded, reloaded', async () => {
+    const model = tinyGpt2(5);
+    const settings = { ...none, selection: { prior: { weight: 1 } } };
+    const le = LifelongEditor.create({ model, kind: 'hiedit', tokenize: tupleTokenizer, modules: MODULES, settings });
+    expect(() => le.edit(REQUESTS[0])).toThrow(/no module merits yet/);
+    const digest = currentWeightsDigest(model);
+    const r = await le.train(REQUESTS, { seed: 1 });
+    expect(r.finished).toBe(true);
+    expect(currentWeightsDigest(model)).toBe(digest);
+    const prior = (le.editor.settings() as unknown as { selection: { prior: { weight: number; merits: number[] } } }).selection.prior;
+    expect(prior.weight).toBe(1);
+    expect(prior.merits).toHaveLength(MODULES.length);
+    for (const m of prior.merits) expect(m).toBeGreaterThanOrEqual(0);
+    for (const m of prior.merits) expect(m).toBeLessThanOrEqual(1);
+    saveEditorDir(dir, le.editor, model);
+    const { editor } = loadEditorDir(dir, model);
+    expect(editor.settings()).toEqual(le.editor.settings());
+    const baseline = tf.memory().numTensors;
+    for (const i of [0, 1, 2]) {
+      const p = editor.propose(model, tokenized(i));
+      // The reported scores are the combined ones, and the chosen modules are their k best.
+      expect(Object.keys(p.scores)).toEqual(MODULES);
+      expect(p.selected).toHaveLength(2);
+      const chosen = p.selected.map((n) => p.scores[n]);
+      const rest = MODULES.filter((n) => !p.selected.includes(n)).map((n) => p.scores[n]);
+      expect(Math.min(...chosen)).toBeGreaterThanOrEqual(Math.max(...rest));
+      disposeProposal(p);
+    }
+    expect(tf.memory().numTensors).toBe(baseline);
     editor.dispose();
     le.dispose();
     model.dispose();

@@ -11,7 +11,7 @@ import {
   TrainerOptions, TrainProgress as RlProgress,
 } from '@hiedit/rl-hierarchy';
 import { Editor, EditorTrainOptions, EditorTrainResult, ShiftProposal, TrainProgress } from '../../editors/types';
-import { chooseFixedModules } from './fixedChoice';
+import { chooseFixedModules, moduleMerits } from './fixedChoice';
 import { applySelection, ModuleSelection } from './selection';
 import type { PolicyMethod, ResolvedPolicySettings } from './settings';
 
@@ -99,7 +99,7 @@ export class PolicyEditor implements Editor {
    */
   private chooseModules(model: EditableModel, request: TokenizedEditRequest, edit: PolicyEdit, calibration: CalibrationSettings | null): PolicyEdit {
     const sel = this.selection;
-    if (sel.rule === 'gate') return edit;
+    if (sel.rule === 'gate' && !sel.prior) return edit;
     try {
       const modules = edit.mask.modules;
       const k = this.policy.config.high?.k ?? modules.length;
@@ -149,7 +149,7 @@ export class PolicyEditor implements Editor {
         trainer.loadState(dir);
       }
       const r = trainer.train(stream, options.validation ?? []);
-      if (r.status === 'done') this.chooseFixedAfterTraining(model, stream);
+      if (r.status === 'done') this.measureSelectionAfterTraining(model, stream);
       return { steps: r.steps, epochs: r.epochsCompleted, seconds: r.seconds, finished: r.status === 'done',
         details: { stoppedEarly: r.stoppedEarly, ...(r.bestValidation !== undefined ? { bestValidation: r.bestValidation } : {}) } };
     } finally {
@@ -158,15 +158,21 @@ export class PolicyEditor implements Editor {
   }
 
   /**
-   * fixed-k's choice, made once training has finished: the k modules of best merit on the training split (merit.ts),
-   * recorded in the settings (editor.json). A choice the settings already hold is kept.
+   * What the selection rule learns from the training split once training has finished (merit.ts): fixed-k's choice
+   * (the k modules of best mean merit) or the gate prior's merits, recorded in the settings (editor.json). What the
+   * settings already hold is kept.
    */
-  private chooseFixedAfterTraining(model: EditableModel, stream: readonly TokenizedEditRequest[]): void {
+  private measureSelectionAfterTraining(model: EditableModel, stream: readonly TokenizedEditRequest[]): void {
     const sel = this.selection;
-    if (sel.rule !== 'fixed' || sel.modules) return;
-    const k = this.policy.config.high?.k ?? this.modules.length;
-    const modules = chooseFixedModules(model, this.policy, stream, k, this.editCalibration, this.s.trainer.positions);
-    this.s = { ...this.s, selection: { rule: 'fixed', modules } };
+    const positions = this.s.trainer.positions;
+    if (sel.rule === 'fixed' && !sel.modules) {
+      const k = this.policy.config.high?.k ?? this.modules.length;
+      const modules = chooseFixedModules(model, this.policy, stream, k, this.editCalibration, positions);
+      this.s = { ...this.s, selection: { rule: 'fixed', modules } };
+    } else if (sel.rule === 'gate' && sel.prior && !sel.prior.merits) {
+      const merits = moduleMerits(model, this.policy, stream, this.editCalibration, positions);
+      this.s = { ...this.s, selection: { rule: 'gate', prior: { weight: sel.prior.weight, merits } } };
+    }
   }
 
   save(dir: string): void {

@@ -14,11 +14,24 @@ export interface SelectionInput {
   readonly seed?: number;
   /** fixed: the chosen modules (written when training finishes; give them to skip the choice). */
   readonly modules?: readonly string[];
+  /** gate: the training split's module merits as a prior on the gate's per-edit scores (see {@link GatePrior}). */
+  readonly prior?: { readonly weight?: number; readonly merits?: readonly number[] };
+}
+
+/**
+ * A prior on the gate's choice: each module's mean merit on the training split (fixed-k's measure, merit.ts), added
+ * to the gate's per-edit scores as `z(gate) + weight * z(merits)` (z: standardized over the candidates), so the gate
+ * corrects a choice that is good on average per edit instead of choosing from nothing. `merits` are measured when
+ * training finishes (null until then); weight 0 is no prior.
+ */
+export interface GatePrior {
+  readonly weight: number;
+  readonly merits: readonly number[] | null;
 }
 
 /** The resolved selection rule, recorded in editor.json (absent for `gate`). */
 export type ModuleSelection =
-  | { readonly rule: 'gate' }
+  | { readonly rule: 'gate'; readonly prior?: GatePrior }
   | { readonly rule: 'random'; readonly seed: number }
   | { readonly rule: 'fixed'; readonly modules: readonly string[] | null }
   | { readonly rule: 'all' }
@@ -28,18 +41,26 @@ export type ModuleSelection =
 /** The rule names. */
 export type SelectionRule = ModuleSelection['rule'];
 
-const SELECTION_KEYS: Record<SelectionRule, readonly string[]> = { gate: [], random: ['seed'], fixed: ['modules'], all: [], custom: [] };
+const SELECTION_KEYS: Record<SelectionRule, readonly string[]> = { gate: ['prior'], random: ['seed'], fixed: ['modules'], all: [], custom: [] };
 
 /** Resolves the user's `selection` settings for `rule` over `candidates`; errors name the field. */
 export function resolveSelection(rule: SelectionRule, given: unknown, candidates: readonly string[], where: string): ModuleSelection {
   const o = requireObject(given ?? {}, where, 'selection');
   if ('rule' in o && o.rule !== rule) throw new Error(`${where}: selection.rule is "${rule}" for this method, got ${JSON.stringify(o.rule)}`);
   const { rule: _rule, ...rest } = o;
+  const notGate = Object.keys(rest).filter((f) => f !== 'prior');
+  if (rule === 'gate' && notGate.length) {
+    throw new Error(`${where}: selection.${notGate[0]} is for the ablations (random-k, fixed-k, all); the gate takes only selection.prior`);
+  }
   refuseUnknownFields(rest, SELECTION_KEYS[rule], `${where}: selection`);
   if (rule === 'random') {
     const seed = rest.seed ?? 0;
     if (!Number.isInteger(seed) || (seed as number) < 0) throw new Error(`${where}: selection.seed must be a non-negative integer, got ${JSON.stringify(seed)}`);
     return { rule, seed: seed as number };
+  }
+  if (rule === 'gate') {
+    const prior = resolveGatePrior(rest.prior, candidates, where);
+    return prior ? { rule, prior } : { rule };
   }
   if (rule === 'fixed') {
     const m = rest.modules ?? null;
@@ -55,6 +76,39 @@ export function resolveSelection(rule: SelectionRule, given: unknown, candidates
     return { rule, modules: [...m] as string[] };
   }
   return { rule };
+}
+
+/** The gate prior of `given` (null when absent or of weight 0); errors name the field. */
+function resolveGatePrior(given: unknown, candidates: readonly string[], where: string): GatePrior | null {
+  if (given === undefined) return null;
+  const o = requireObject(given, where, 'selection.prior');
+  refuseUnknownFields(o, ['weight', 'merits'], `${where}: selection.prior`);
+  const weight = o.weight ?? 0;
+  if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) {
+    throw new Error(`${where}: selection.prior.weight must be a finite number >= 0, got ${JSON.stringify(o.weight)}`);
+  }
+  if (weight === 0) return null;
+  const merits = o.merits ?? null;
+  if (merits !== null) {
+    if (!Array.isArray(merits) || merits.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
+      throw new Error(`${where}: selection.prior.merits must be an array of finite numbers, got ${JSON.stringify(merits)}`);
+    }
+    if (candidates.length > 0 && merits.length !== candidates.length) {
+      throw new Error(`${where}: selection.prior.merits has ${merits.length} values for ${candidates.length} edit modules`);
+    }
+  }
+  return { weight, merits: merits === null ? null : [...(merits as number[])] };
+}
+
+/** `x` standardized over its entries (mean 0, unit population sd); all zeros when its entries are equal. */
+export function standardized(x: ArrayLike<number>): Float64Array {
+  const n = x.length;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += x[i] / n;
+  let v = 0;
+  for (let i = 0; i < n; i++) v += (x[i] - mean) ** 2 / n;
+  const sd = Math.sqrt(v);
+  return Float64Array.from({ length: n }, (_, i) => (sd > 1e-12 ? (x[i] - mean) / sd : 0));
 }
 
 /** 32-bit FNV-1a over `words`, each folded in as four bytes. */
@@ -87,7 +141,15 @@ export function applySelection(sel: ModuleSelection, modules: readonly string[],
   gate: { scores: Float32Array; selected: readonly boolean[] }): { scores: Float32Array; selected: boolean[] } {
   const M = modules.length;
   if (sel.rule === 'custom') throw new Error('applySelection: a custom rule is applied by its method');
-  if (sel.rule === 'gate') return { scores: gate.scores, selected: [...gate.selected] };
+  if (sel.rule === 'gate') {
+    if (!sel.prior) return { scores: gate.scores, selected: [...gate.selected] };
+    if (!sel.prior.merits) throw new Error('gate prior: no module merits yet (they are measured when training finishes; train the editor first)');
+    if (sel.prior.merits.length !== M) throw new Error(`gate prior: ${sel.prior.merits.length} merits for ${M} modules`);
+    const g = standardized(gate.scores);
+    const p = standardized(sel.prior.merits);
+    const w = sel.prior.weight;
+    return topOf(Float32Array.from(g, (v, i) => v + w * p[i]), k);
+  }
   if (sel.rule === 'all') return { scores: new Float32Array(M).fill(1), selected: new Array<boolean>(M).fill(true) };
   let scores: Float32Array;
   if (sel.rule === 'random') scores = Float32Array.from(hashedRanking(sel.seed, tuple, M));
@@ -97,6 +159,11 @@ export function applySelection(sel: ModuleSelection, modules: readonly string[],
     const order = [...sel.modules, ...modules.filter((n) => !sel.modules!.includes(n))];
     scores = Float32Array.from(modules, (n) => (M - order.indexOf(n)) / M);
   }
-  const top = new Set([...scores.keys()].sort((a, b) => scores[b] - scores[a] || a - b).slice(0, Math.min(k, M)));
-  return { scores, selected: modules.map((_, i) => top.has(i)) };
+  return topOf(scores, k);
+}
+
+/** `scores` with its k best marked (ties: the lower index). */
+function topOf(scores: Float32Array, k: number): { scores: Float32Array; selected: boolean[] } {
+  const top = new Set([...scores.keys()].sort((a, b) => scores[b] - scores[a] || a - b).slice(0, Math.min(k, scores.length)));
+  return { scores, selected: Array.from(scores, (_, i) => top.has(i)) };
 }

@@ -28,7 +28,10 @@ export interface PolicyEditorSettings {
    * ablations, none for the others).
    */
   readonly machinery?: MachineryInput;
-  /** Parameters of the method's module-selection rule (selection.ts): `seed` for random-k, `modules` for fixed-k. */
+  /**
+   * Parameters of the method's module-selection rule (selection.ts): `seed` for random-k, `modules` for fixed-k,
+   * `prior` for the gate (hiedit: the training split's module merits as a prior on its scores).
+   */
   readonly selection?: SelectionInput;
 }
 
@@ -46,7 +49,7 @@ export interface ResolvedPolicySettings {
    */
   readonly trainer: ResolvedTrainerOptions;
   readonly checkpointEvery: number;
-  /** The module-selection rule; absent for the gate's (hiedit, hiedit-reference) and for methods without a gate. */
+  /** The module-selection rule; absent for a gate without a prior (hiedit, hiedit-reference) and for methods without a gate. */
   readonly selection?: ModuleSelection;
   /** Edit-time calibration of a reference-mode editor (its training never calibrates); absent otherwise. */
   readonly editCalibration?: CalibrationSettings;
@@ -212,8 +215,10 @@ export function resolvePolicySettings(method: PolicyMethod, shapes: ModelShapeIn
 /** The resolved object; `selection` and `editCalibration` only where they say something (older files stay as they were). */
 function resolvedObject(method: PolicyMethod, policy: PolicyConfig, trainer: ResolvedTrainerOptions,
   s: PolicyEditorSettings & { editCalibration?: CalibrationSettings }, shapes: ModelShapeInfo, where: string): ResolvedPolicySettings {
-  if (method.selection === 'gate' && s.selection !== undefined) throw new Error(`${where}: field "selection" is for the ablations (random-k, fixed-k, all); ${method.kind} selects with its gate`);
-  const selection = method.selection === 'gate' ? undefined : resolveSelection(method.selection, s.selection, shapes.modules.map((m) => m.name), where);
+  if (!method.usesHighLevel && s.selection !== undefined) throw new Error(`${where}: field "selection" is for the gated methods; ${method.kind} shifts every edit module`);
+  const resolved = resolveSelection(method.selection, s.selection, shapes.modules.map((m) => m.name), where);
+  // A gate without a prior records no selection (what editor.json held before the rules existed).
+  const selection = resolved.rule === 'gate' && !resolved.prior ? undefined : resolved;
   return {
     settingsVersion: SETTINGS_VERSION, policy, trainer, checkpointEvery: s.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY,
     ...(selection ? { selection } : {}),
