@@ -5,7 +5,7 @@
 // The public API, named one by one: modules not listed here are internal and may change without notice.
 export { PolicyEditor } from './methods/policy/editor';
 export { policyFactory } from './methods/policy/factory';
-export { HIEDIT, HIEDIT_GATE_LR, hieditAblation, hieditDefaults } from './methods/hiedit/settings';
+export { HIEDIT, HIEDIT_GATE_LR, HIEDIT_GATE_PRIOR_WEIGHT, hieditAblation, hieditDefaults, hieditGateDefaults } from './methods/hiedit/settings';
 export type { HieditSettings } from './methods/hiedit/settings';
 export { hieditFactory } from './methods/hiedit';
 export { HIEDIT_REFERENCE } from './methods/hiedit-reference/settings';

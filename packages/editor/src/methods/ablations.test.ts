@@ -5,7 +5,7 @@ import { currentWeightsDigest, initBackend, tf } from '@hiedit/tensor-core';
 import { DEFAULT_CALIBRATION } from '@hiedit/rl-hierarchy';
 import { tinyGpt2, tupleTokenizer } from '../../test/tiny';
 import {
-  createEditor, EDITOR_JSON, editorFactory, HIEDIT_KEY_PRECONDITIONER, LifelongEditor, loadEditorDir, modelShapeInfo,
+  createEditor, EDITOR_JSON, editorFactory, HIEDIT_GATE_PRIOR_WEIGHT, HIEDIT_KEY_PRECONDITIONER, LifelongEditor, loadEditorDir, modelShapeInfo,
   PolicyEditor, saveEditorDir, tokenizeRequest, validateRequest,
 } from '../index';
 import { applySelection, hashedRanking, standardized } from './policy/selection';
@@ -73,8 +73,15 @@ describe('selection rules', () => {
     // The gate takes only a prior (session 9); the ablations' parameters are refused by name.
     expect(() => editorFactory('hiedit').resolveSettings(SHAPES, { selection: { seed: 1 } })).toThrow(/hiedit settings: selection.seed is for the ablations/);
     expect(() => editorFactory('rledit').resolveSettings(SHAPES, { selection: {} })).toThrow(/rledit shifts every edit module/);
-    // hiedit's resolved settings carry no selection (what editor.json recorded before the rules existed).
-    expect(editorFactory('hiedit').resolveSettings(SHAPES, {})).not.toHaveProperty('selection');
+    // hiedit's resolved settings carry the default gate prior (session 9); weight 0 records no selection (what
+    // editor.json recorded before the rules existed), and stored settings without one read back without one.
+    expect(editorFactory('hiedit').resolveSettings(SHAPES, {}).selection).toEqual({ rule: 'gate', prior: { weight: HIEDIT_GATE_PRIOR_WEIGHT, merits: null } });
+    expect(editorFactory('hiedit').resolveSettings(SHAPES, { selection: { prior: { weight: 0 } } })).not.toHaveProperty('selection');
+    const { selection: _s, ...stored } = editorFactory('hiedit').resolveSettings(SHAPES, {});
+    expect(editorFactory('hiedit').readStoredSettings(SHAPES, stored)).not.toHaveProperty('selection');
+    // Not for a gate it was not measured with (adaptive), nor for the other methods with a gate rule.
+    expect(editorFactory('hiedit').resolveSettings(SHAPES, { policy: { high: { adaptive: true } } })).not.toHaveProperty('selection');
+    expect(editorFactory('hiedit-reference').resolveSettings(SHAPES, {})).not.toHaveProperty('selection');
   });
 
   test('gate prior: z(gate) + weight * z(merits) picks the k best; weight 0 is no prior; fields validated', () => {
@@ -90,7 +97,8 @@ describe('selection rules', () => {
     const mid = applySelection({ rule: 'gate', prior: { weight: 1, merits } }, MODULES, 2, tuple, gate);
     expect(mid.selected).toEqual([true, true, false, false]);
     expect(mid.scores[0]).toBeCloseTo(standardized(gate.scores)[0] + standardized(merits)[0], 6);
-    expect(() => applySelection({ rule: 'gate', prior: { weight: 1, merits: null } }, MODULES, 2, tuple, gate)).toThrow(/no module merits yet/);
+    // No merits yet (untrained): the gate alone.
+    expect(applySelection({ rule: 'gate', prior: { weight: 1, merits: null } }, MODULES, 2, tuple, gate)).toEqual({ scores: gate.scores, selected: gate.selected });
     expect(() => applySelection({ rule: 'gate', prior: { weight: 1, merits: [1, 2] } }, MODULES, 2, tuple, gate)).toThrow(/2 merits for 4 modules/);
     const hiedit = editorFactory('hiedit');
     expect(hiedit.resolveSettings(SHAPES, { selection: { prior: { weight: 2 } } }).selection).toEqual({ rule: 'gate', prior: { weight: 2, merits: null } });
@@ -104,7 +112,8 @@ describe('selection rules', () => {
   });
 
   test('the ablations train exactly like hiedit: the same settings but the selection rule', () => {
-    const h = editorFactory('hiedit').resolveSettings(SHAPES, SMALL, { seed: 2 });
+    const { selection: gateRule, ...h } = editorFactory('hiedit').resolveSettings(SHAPES, SMALL, { seed: 2 });
+    expect(gateRule).toMatchObject({ rule: 'gate' });
     for (const kind of ['random-k', 'fixed-k', 'all']) {
       const { selection, ...rest } = editorFactory(kind).resolveSettings(SHAPES, SMALL, { seed: 2 });
       expect(selection).toBeDefined();
@@ -190,7 +199,14 @@ describe('ablation editors on a tiny GPT-2', () => {
     const model = tinyGpt2(5);
     const settings = { ...none, selection: { prior: { weight: 1 } } };
     const le = LifelongEditor.create({ model, kind: 'hiedit', tokenize: tupleTokenizer, modules: MODULES, settings });
-    expect(() => le.edit(REQUESTS[0])).toThrow(/no module merits yet/);
+    // Untrained: no merits yet, the gate alone chooses (the same modules as without a prior).
+    const untrained = createEditor('hiedit', model, MODULES, settings);
+    const gateOnly = createEditor('hiedit', model, MODULES, { ...none, selection: { prior: { weight: 0 } } });
+    const [a, b] = [untrained, gateOnly].map((e) => e.propose(model, tokenized(0)));
+    expect(a.selected).toEqual(b.selected);
+    for (const x of [a, b]) disposeProposal(x);
+    untrained.dispose();
+    gateOnly.dispose();
     const digest = currentWeightsDigest(model);
     const r = await le.train(REQUESTS, { seed: 1 });
     expect(r.finished).toBe(true);

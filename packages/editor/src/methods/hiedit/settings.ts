@@ -50,6 +50,26 @@ export function hieditDefaults(s: PolicyEditorSettings): PolicyEditorSettings {
   return { ...s, trainer };
 }
 
+/**
+ * The weight of HiEdit's gate prior (selection.prior; docs/policies.md): the training split's module merits,
+ * standardized, added with this weight to the gate's standardized scores. Chosen on the deep tuning worlds 1-3
+ * (seed 1), re-editing each world's trained HiEdit at weights 0-8 (tools/gate-prior-sweep): mean of ES, GS and LS
+ * 54.9 without the prior, 63.5 at 2, 64.1 at 3, 62.5 at 8 (where the choice is fixed-k's); 2 is within noise of the
+ * best and leaves the gate more say (docs/tuning.md, session 9).
+ */
+export const HIEDIT_GATE_PRIOR_WEIGHT = 2;
+
+/**
+ * `hiedit`'s creation defaults: hieditDefaults plus the gate prior, for a top-k gate with the MEND-style shift (the
+ * setting it was measured in) when the settings choose no selection themselves. The ablations have their own rules.
+ */
+export function hieditGateDefaults(s: PolicyEditorSettings): PolicyEditorSettings {
+  const d = hieditDefaults(s);
+  const adaptive = typeof s.policy?.high === 'object' && s.policy.high !== null && s.policy.high.adaptive === true;
+  if ((s.policy?.low?.style ?? 'mend') !== 'mend' || adaptive || s.selection !== undefined) return d;
+  return { ...d, selection: { prior: { weight: HIEDIT_GATE_PRIOR_WEIGHT } } };
+}
+
 /** The `hiedit` method. */
 export const HIEDIT = policyMethod({
   kind: 'hiedit',
@@ -57,7 +77,7 @@ export const HIEDIT = policyMethod({
   usesHighLevel: true,
   trainerPreset: () => ({ mode: 'hiedit' }),
   defaultMachinery: 'hiedit',
-  creationDefaults: hieditDefaults,
+  creationDefaults: hieditGateDefaults,
 });
 
 /** Pure `resolve(given, shapes, {seed})` and `readStored(stored, shapes)` of `hiedit` (see ../policy/settings.ts). */
@@ -68,5 +88,5 @@ export const { resolve, readStored } = policySettingsFunctions(HIEDIT);
  * another rule choosing the modules of an edit at edit time (../policy/selection.ts).
  */
 export function hieditAblation(m: { kind: string; summary: string; selection: Exclude<SelectionRule, 'gate'>; customSelection?: CustomSelection }): PolicyMethod {
-  return { ...HIEDIT, ...m };
+  return { ...HIEDIT, creationDefaults: hieditDefaults, ...m };
 }

@@ -99,7 +99,7 @@ export class PolicyEditor implements Editor {
    */
   private chooseModules(model: EditableModel, request: TokenizedEditRequest, edit: PolicyEdit, calibration: CalibrationSettings | null): PolicyEdit {
     const sel = this.selection;
-    if (sel.rule === 'gate' && !sel.prior) return edit;
+    if (sel.rule === 'gate' && !sel.prior?.merits) return edit;
     try {
       const modules = edit.mask.modules;
       const k = this.policy.config.high?.k ?? modules.length;

@@ -22,7 +22,7 @@ export interface SelectionInput {
  * A prior on the gate's choice: each module's mean merit on the training split (fixed-k's measure, merit.ts), added
  * to the gate's per-edit scores as `z(gate) + weight * z(merits)` (z: standardized over the candidates), so the gate
  * corrects a choice that is good on average per edit instead of choosing from nothing. `merits` are measured when
- * training finishes (null until then); weight 0 is no prior.
+ * training finishes (null until then: the gate alone chooses); weight 0 is no prior.
  */
 export interface GatePrior {
   readonly weight: number;
@@ -142,8 +142,8 @@ export function applySelection(sel: ModuleSelection, modules: readonly string[],
   const M = modules.length;
   if (sel.rule === 'custom') throw new Error('applySelection: a custom rule is applied by its method');
   if (sel.rule === 'gate') {
-    if (!sel.prior) return { scores: gate.scores, selected: [...gate.selected] };
-    if (!sel.prior.merits) throw new Error('gate prior: no module merits yet (they are measured when training finishes; train the editor first)');
+    // Until training has measured the merits (an untrained editor), the gate alone chooses.
+    if (!sel.prior?.merits) return { scores: gate.scores, selected: [...gate.selected] };
     if (sel.prior.merits.length !== M) throw new Error(`gate prior: ${sel.prior.merits.length} merits for ${M} modules`);
     const g = standardized(gate.scores);
     const p = standardized(sel.prior.merits);
