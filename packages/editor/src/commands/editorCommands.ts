@@ -283,7 +283,7 @@ function rollback(): CliCommand {
       if (!fs.existsSync(file)) throw new Error(`journal ${file} does not exist`);
       const journal = EditJournal.open(file, { onWarning: (w) => io.err(`warning: ${w}\n`) });
       const r = journal.appendRollback(need(flags.edit, 'edit'));
-      const active = journal.activeEdits().length;
+      const active = journal.activeEditIds().length;
       if (flags.json) json(io, { journal: file, rolledBack: r.editId, time: r.time, activeEdits: active });
       else io.out(`rolled back ${r.editId} in ${file} (${active} edit(s) remain active); ` +
         `the next edit/export replays the journal without it\n`);

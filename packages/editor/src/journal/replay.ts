@@ -15,7 +15,7 @@ export function replayJournal(journal: EditJournal, model: EditableModel, baseHa
   const done: string[] = [];
   const before = new Map<string, HostWeight>();
   try {
-    for (const { editId, shifts } of journal.readShiftsOf(journal.activeEdits().map((r) => r.editId))) {
+    for (const { editId, shifts } of journal.readShiftsOf(journal.activeEditIds())) {
       for (const s of shifts) if (!before.has(s.module)) before.set(s.module, readHostWeights(model, [s.module])[0]);
       applyStoredShifts(model, shifts, 1, `journal ${journal.file}: edit ${editId}`);
       done.push(editId);
