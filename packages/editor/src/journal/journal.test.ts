@@ -6,7 +6,7 @@ import { initBackend, tf } from '@hiedit/tensor-core';
 import { randomArray, rng, WeightsOnlyModel } from '../../test/weightsModel';
 import {
   applyEditPack, applyStoredShifts, currentWeightsDigest, EditJournal, encodeEdit, encodeFrame, encodeHeader, exportEditPack,
-  JournalHeader, JOURNAL_MAGIC, replayJournal, StoredShift,
+  JournalCreateOptions, JournalHeader, JOURNAL_MAGIC, replayJournal, StoredShift,
 } from './index';
 import { createFramedFile } from './frames';
 
@@ -50,16 +50,20 @@ let dir: string;
 beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-journal-')); });
 afterEach(() => { fs.rmSync(dir, { recursive: true, force: true }); });
 
-function journalWithEdits(n: number): { file: string; model: WeightsOnlyModel; journal: EditJournal } {
-  const file = path.join(dir, 'edits.hjournal');
-  const model = new WeightsOnlyModel(SHAPES, 7);
-  const journal = EditJournal.create(file, header());
-  for (let j = 1; j <= n; j++) {
+function appendEdits(journal: EditJournal, model: WeightsOnlyModel, from: number, to: number): void {
+  for (let j = from; j <= to; j++) {
     const shifts = makeShifts(j);
     applyStoredShifts(model, shifts);
     journal.appendEdit({ editor: 'test', request: { prompt: `p${j}`, target: `t${j}` },
       selected: shifts.map((s) => s.module), scores: {}, norms: {} }, shifts);
   }
+}
+
+function journalWithEdits(n: number, opts: JournalCreateOptions = {}): { file: string; model: WeightsOnlyModel; journal: EditJournal } {
+  const file = path.join(dir, 'edits.hjournal');
+  const model = new WeightsOnlyModel(SHAPES, 7);
+  const journal = EditJournal.create(file, header(), opts);
+  appendEdits(journal, model, 1, n);
   return { file, model, journal };
 }
 
@@ -387,6 +391,205 @@ describe('edit journal', () => {
     expect(tf.memory().numTensors).toBe(n + SHAPES.length); // only the new model's variables
     other.dispose();
     expect(tf.memory().numTensors).toBe(n);
+    model.dispose();
+  });
+});
+
+describe('journal index', () => {
+  const EVERY = 8;
+  /** Everything `open` learns, as plain data: what a full scan and an index-assisted open must agree on. */
+  const view = (j: EditJournal): unknown => ({ records: j.records, active: j.activeEditIds(), next: j.nextEditId(),
+    rolledBack: j.records.filter((r) => r.type === 'rollback').map((r) => j.isRolledBack(r.editId)) });
+  const open = (file: string, warnings: string[] = [], verify: 'index' | 'full' = 'index'): EditJournal =>
+    EditJournal.open(file, { indexEvery: EVERY, verify, onWarning: (w) => warnings.push(w) });
+  /** Bytes `fn` reads through fs.readSync (a pass-through spy: the real reads run). */
+  const bytesRead = <T>(fn: () => T): { value: T; bytes: number } => {
+    const real = nodeFs.readSync;
+    let bytes = 0;
+    const spy = jest.spyOn(nodeFs, 'readSync').mockImplementation(((...args: Parameters<typeof fs.readSync>) => {
+      const n = (real as (...a: unknown[]) => number)(...args);
+      bytes += n;
+      return n;
+    }) as never);
+    try {
+      return { value: fn(), bytes };
+    } finally {
+      spy.mockRestore();
+    }
+  };
+
+  test('open reads only the records after the last checkpoint, and sees what a full scan sees', () => {
+    const { model, journal, file } = journalWithEdits(60, { indexEvery: EVERY });
+    journal.appendRollback('e17');
+    const index = `${file}.index`;
+    expect(fs.existsSync(index)).toBe(true);
+    const size = fs.statSync(file).size;
+    const warnings: string[] = [];
+    const { value: j, bytes } = bytesRead(() => open(file, warnings));
+    // 61 records, checkpoints every 8: 56 covered by the index, 5 read.
+    expect(j.opened).toEqual({ mode: 'index', scannedRecords: 5, scannedBytes: expect.any(Number), indexedRecords: 56,
+      indexRebuilt: false });
+    const tail = j.opened!.scannedBytes;
+    // Magic and header, the index, 40 bytes per checkpoint and the tail: far less than the journal.
+    expect(bytes).toBeLessThanOrEqual(tail + fs.statSync(index).size + 7 * 40 + 2048);
+    expect(bytes).toBeLessThan(size / 4);
+    expect(warnings).toEqual([]);
+    expect(j.activeEditIds()).toHaveLength(59);
+    expect(j.isRolledBack('e17')).toBe(true);
+    expect(view(j)).toEqual(view(open(file, warnings, 'full')));
+    expect(warnings).toEqual([]);
+    // Ids are never reused: the next edit after an index-assisted open is e61.
+    expect(j.nextEditId()).toBe('e61');
+    model.dispose();
+  });
+
+  test('replay and rollback through an index-assisted open give the full scan\'s weights bitwise', () => {
+    const { model, file } = journalWithEdits(40, { indexEvery: EVERY });
+    const indexed = open(file);
+    expect(indexed.opened!.mode).toBe('index');
+    for (const id of ['e1', 'e21', 'e40']) indexed.appendRollback(id);
+    const viaIndex = new WeightsOnlyModel(SHAPES, 7);
+    replayJournal(open(file), viaIndex, BASE_HASH);
+    const viaFull = new WeightsOnlyModel(SHAPES, 7);
+    replayJournal(open(file, [], 'full'), viaFull, BASE_HASH);
+    const expected = new WeightsOnlyModel(SHAPES, 7);
+    for (let j = 1; j <= 40; j++) if (![1, 21, 40].includes(j)) applyStoredShifts(expected, makeShifts(j));
+    expect(currentWeightsDigest(viaIndex)).toBe(currentWeightsDigest(expected));
+    expect(currentWeightsDigest(viaFull)).toBe(currentWeightsDigest(expected));
+    for (const m of [model, viaIndex, viaFull, expected]) m.dispose();
+  });
+
+  test('a missing index is rebuilt without a word; a stale or corrupt one is rebuilt with a warning', () => {
+    const { model, file } = journalWithEdits(30, { indexEvery: EVERY });
+    const index = `${file}.index`;
+    const reference = view(open(file, [], 'full'));
+    fs.rmSync(index);
+    const warnings: string[] = [];
+    const rebuilt = open(file, warnings);
+    expect(rebuilt.opened).toMatchObject({ mode: 'full', scannedRecords: 30, indexProblem: 'missing', indexRebuilt: true });
+    expect(warnings).toEqual([]);
+    expect(open(file).opened).toMatchObject({ mode: 'index', scannedRecords: 6, indexedRecords: 24 });
+    const good = fs.readFileSync(index);
+
+    const cases: [string, Buffer, RegExp][] = [
+      ['a flipped byte', (() => { const b = Buffer.from(good); b[b.length - 50] ^= 0x04; return b; })(), /unreadable \(journal index .*corrupted/],
+      ['garbage', Buffer.from('not an index at all'), /unreadable \(.*bad magic/],
+      ['the head only of another journal', (() => {
+        const other = path.join(dir, 'other.hjournal');
+        const o = EditJournal.create(other, { ...header(), createdAt: '2026-02-02T00:00:00.000Z' }, { indexEvery: EVERY });
+        appendEdits(o, new WeightsOnlyModel(SHAPES, 7), 1, 30);
+        return fs.readFileSync(`${other}.index`);
+      })(), /belongs to another journal/],
+    ];
+    for (const [what, bytes, why] of cases) {
+      fs.writeFileSync(index, bytes);
+      const w: string[] = [];
+      const j = open(file, w);
+      expect([what, j.opened!.mode, j.opened!.indexRebuilt]).toEqual([what, 'full', true]);
+      expect(w).toHaveLength(1);
+      expect(w[0]).toMatch(why);
+      expect(w[0]).toMatch(/was not used: .*; every record was verified instead and the index rebuilt$/);
+      expect(view(j)).toEqual(reference);
+      expect(open(file).opened!.mode).toBe('index');
+    }
+    model.dispose();
+  });
+
+  test('a journal truncated or rewritten under its index is scanned in full and read correctly', () => {
+    const { model, journal, file } = journalWithEdits(30, { indexEvery: EVERY });
+    const cut = journal.records[19].byteOffset; // keep e1..e19
+    const stale = fs.readFileSync(`${file}.index`);
+    fs.truncateSync(file, cut);
+    const warnings: string[] = [];
+    const j = open(file, warnings);
+    expect(warnings[0]).toMatch(/was not used: it covers \d+ bytes but the journal has \d+ \(the journal was truncated/);
+    expect(j.records.map((r) => r.editId)).toEqual(Array.from({ length: 19 }, (_, i) => `e${i + 1}`));
+    expect(j.nextEditId()).toBe('e20');
+    // Other edits appended after the cut: the old index covers as many bytes again, but its checkpoints no longer match.
+    const other = new WeightsOnlyModel(SHAPES, 7);
+    appendEdits(j, other, 101, 120);
+    fs.writeFileSync(`${file}.index`, stale);
+    const w2: string[] = [];
+    const again = open(file, w2);
+    expect(w2[0]).toMatch(/was not used: record \d+ at byte offset \d+ no longer matches checkpoint \d+/);
+    expect(again.records).toHaveLength(39);
+    expect(again.edit('e39').request.prompt).toBe('p120');
+    model.dispose();
+    other.dispose();
+  });
+
+  test('an index that lags the journal (a crash between the append and the index update) is used, the rest read', () => {
+    const { model, journal, file } = journalWithEdits(16, { indexEvery: EVERY });
+    const index = `${file}.index`;
+    const old = fs.readFileSync(index);
+    appendEdits(journal, model, 17, 33);
+    // The state a kill leaves: the journal's records fsynced, the index two checkpoints behind, half a frame written.
+    fs.writeFileSync(index, Buffer.concat([old, fs.readFileSync(index).subarray(old.length, old.length + 30)]));
+    const warnings: string[] = [];
+    const j = open(file, warnings);
+    expect(warnings).toEqual([]);
+    expect(j.opened).toMatchObject({ mode: 'index', indexedRecords: 16, scannedRecords: 17, indexRebuilt: false });
+    expect(view(j)).toEqual(view(open(file, [], 'full')));
+    // The open catches the index up (cutting the torn frame away); the next one reads only the last record.
+    expect(open(file).opened).toMatchObject({ mode: 'index', indexedRecords: 32, scannedRecords: 1 });
+    model.dispose();
+  });
+
+  test('an index that cannot be written costs a warning, never an edit', () => {
+    const { model, journal, file } = journalWithEdits(7, { indexEvery: EVERY });
+    const warnings: string[] = [];
+    const j = EditJournal.open(file, { indexEvery: EVERY, onWarning: (w) => warnings.push(w) });
+    const realRename = fs.renameSync;
+    const spy = jest.spyOn(nodeFs, 'renameSync').mockImplementation(((from: string, to: string) => {
+      if (to.endsWith('.index')) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+      return realRename(from, to);
+    }) as never);
+    try {
+      appendEdits(j, model, 8, 20);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/could not write its index .*ENOSPC.*the journal is intact/);
+    expect(fs.existsSync(`${file}.index`)).toBe(false);
+    const reopened = open(file);
+    expect(reopened.records).toHaveLength(20);
+    expect(reopened.opened).toMatchObject({ mode: 'full', indexProblem: 'missing', indexRebuilt: true });
+    expect(journal.nextEditId()).toBe('e8');
+    model.dispose();
+  });
+
+  test('a changed record the index covers is found when it is read; a full verification finds it on open', () => {
+    const { model, journal, file } = journalWithEdits(24, { indexEvery: EVERY });
+    const rec = journal.records[4];
+    const bytes = fs.readFileSync(file);
+    bytes[rec.byteOffset + 60] ^= 0x10;
+    fs.writeFileSync(file, bytes);
+    const j = open(file);
+    expect(j.opened!.mode).toBe('index');
+    expect(j.edit('e4').editId).toBe('e4');
+    const where = `record 5 at byte offset ${rec.byteOffset} is corrupted: SHA-256 checksum mismatch`;
+    expect(() => j.edit('e5')).toThrow(`${where} (found when the record was read`);
+    expect(() => replayJournal(open(file), new WeightsOnlyModel(SHAPES, 7), BASE_HASH)).toThrow(where);
+    expect(() => open(file, [], 'full')).toThrow(`${where} (${bytes.length - rec.byteOffset -
+      (journal.records[5].byteOffset - rec.byteOffset)} bytes of later records follow`);
+    model.dispose();
+  });
+
+  test('a lock without a pid unchanged for a minute is taken over with a warning (a newer one is refused: test above)', () => {
+    const { model, file } = journalWithEdits(1);
+    const lock = `${file}.lock`;
+    const warnings: string[] = [];
+    const j = EditJournal.open(file, { onWarning: (w) => warnings.push(w) });
+    fs.writeFileSync(lock, '');
+    const old = new Date(Date.now() - 61_000);
+    fs.utimesSync(lock, old, old);
+    j.appendRollback('e1');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(new RegExp(`removed the stale lock .*\\.lock: it held no process id \\(empty\\) and was last ` +
+      `changed \\S+, 6\\d s ago \\(left by a crashed writer, a full disk or an older hiedit version`));
+    expect(fs.existsSync(lock)).toBe(false);
+    expect(EditJournal.open(file).isRolledBack('e1')).toBe(true);
     model.dispose();
   });
 });
