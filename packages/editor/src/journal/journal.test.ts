@@ -2,13 +2,14 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { initBackend, tf } from '@hiedit/tensor-core';
+import { initBackend, readHostWeights, tf } from '@hiedit/tensor-core';
 import { randomArray, rng, WeightsOnlyModel } from '../../test/weightsModel';
 import {
   applyEditPack, applyStoredShifts, currentWeightsDigest, EditJournal, encodeEdit, encodeFrame, encodeHeader, exportEditPack,
   JournalCreateOptions, JournalHeader, JOURNAL_MAGIC, replayJournal, StoredShift,
 } from './index';
 import { createFramedFile } from './frames';
+import { ReplayCheckpoints } from './replayCheckpoints';
 
 // Tests pick the backend the way the CLI does (tensor-core registers several).
 beforeAll(async () => { await initBackend(); });
@@ -591,5 +592,67 @@ describe('journal index', () => {
     expect(fs.existsSync(lock)).toBe(false);
     expect(EditJournal.open(file).isRolledBack('e1')).toBe(true);
     model.dispose();
+  });
+});
+
+describe('replay checkpoints', () => {
+  /** A fresh base model with the journal replayed onto it, snapshots taken along the way. */
+  function replayed(journal: EditJournal, opts: { every: number; budgetBytes?: number }): { model: WeightsOnlyModel; cps: ReplayCheckpoints } {
+    const model = new WeightsOnlyModel(SHAPES, 7);
+    const base = new Map(readHostWeights(model, SHAPES.map((s) => s.name)).map((w) => [w.name, w]));
+    const cps = new ReplayCheckpoints(model, base, opts);
+    replayJournal(journal, model, BASE_HASH, (_id, recordIndex) => cps.afterApply(recordIndex));
+    return { model, cps };
+  }
+  const replayDigest = (file: string): string => {
+    const m = new WeightsOnlyModel(SHAPES, 7);
+    replayJournal(EditJournal.open(file, { verify: 'full' }), m, BASE_HASH);
+    const d = currentWeightsDigest(m);
+    m.dispose();
+    return d;
+  };
+  const rollback = (journal: EditJournal, cps: ReplayCheckpoints, id: string): number => {
+    const modules = new Set(journal.readShifts(id).map((s) => s.module));
+    journal.appendRollback(id);
+    return cps.rebuild(journal, modules, journal.recordIndexOf(id));
+  };
+
+  test('a rollback rebuilt from the nearest snapshot equals a full replay bit for bit, and reads only the later edits', () => {
+    const { model: live, journal, file } = journalWithEdits(40);
+    const { model, cps } = replayed(journal, { every: 4 });
+    expect(cps.count).toBe(10);
+    expect(currentWeightsDigest(model)).toBe(currentWeightsDigest(live));
+    // The last edit: from the snapshot after e36, e37..e39 read again (not 39 edits from the base).
+    expect(rollback(journal, cps, 'e40')).toBe(3);
+    expect(currentWeightsDigest(model)).toBe(replayDigest(file));
+    for (const id of ['e2', 'e21', 'e39', 'e1', 'e24', 'e36', 'e37']) {
+      rollback(journal, cps, id);
+      expect([id, currentWeightsDigest(model)]).toEqual([id, replayDigest(file)]);
+    }
+    // Edits applied live after the rollbacks are snapshotted as they come, and undone the same way.
+    for (let j = 41; j <= 50; j++) {
+      const shifts = makeShifts(j);
+      applyStoredShifts(model, shifts);
+      const e = journal.appendEdit({ editor: 'test', request: { prompt: `p${j}`, target: `t${j}` }, selected: shifts.map((s) => s.module),
+        scores: {}, norms: {} }, shifts);
+      cps.afterApply(journal.recordIndexOf(e.editId));
+    }
+    expect(rollback(journal, cps, 'e49')).toBeLessThan(4);
+    rollback(journal, cps, 'e3');
+    expect(currentWeightsDigest(model)).toBe(replayDigest(file));
+    for (const m of [live, model]) m.dispose();
+  });
+
+  test('snapshots stay within their memory budget (thinned out) and rebuilds stay bitwise', () => {
+    const { model: live, journal, file } = journalWithEdits(40);
+    const bytes = SHAPES.reduce((n, s) => n + s.dIn * s.dOut * 4, 0);
+    const { model, cps } = replayed(journal, { every: 2, budgetBytes: 3 * bytes });
+    expect(cps.count).toBeLessThanOrEqual(3);
+    expect(cps.count).toBeGreaterThan(0);
+    for (const id of ['e33', 'e5', 'e40']) rollback(journal, cps, id);
+    expect(currentWeightsDigest(model)).toBe(replayDigest(file));
+    expect(new ReplayCheckpoints(model, new Map(readHostWeights(model, [SHAPES[0].name]).map((w) => [w.name, w])),
+      { budgetBytes: 10 }).count).toBe(0);
+    for (const m of [live, model]) m.dispose();
   });
 });

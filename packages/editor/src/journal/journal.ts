@@ -350,6 +350,11 @@ export class EditJournal {
     return i;
   }
 
+  /** The record index (0 is the header) of the edit with this id, without reading it. */
+  recordIndexOf(editId: string): number {
+    return this.indexOfEdit(editId) + 1;
+  }
+
   /** The edit record with this id; throws naming the journal when there is none. */
   edit(editId: string): EditRecordInfo & { recordIndex: number } {
     const i = this.indexOfEdit(editId);
