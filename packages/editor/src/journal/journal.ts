@@ -428,7 +428,8 @@ export class EditJournal {
 
   /** Appends a rollback record for `editId` and fsyncs; refuses unknown or already rolled back ids. */
   appendRollback(editId: string): RollbackRecordInfo {
-    this.indexOfEdit(editId);
+    // Reads (and so verifies) the edit's record: one record, and a damaged edit is reported, not silently dropped.
+    this.edit(editId);
     if (this.rolledBack.has(editId)) throw new Error(`journal ${this.file}: edit ${editId} is already rolled back`);
     const info: RollbackRecordInfo = { type: 'rollback', editId, time: new Date().toISOString() };
     this.write(encodeFrame(encodeRollback({ editId: info.editId, time: info.time })), info);
