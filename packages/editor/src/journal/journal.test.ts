@@ -536,6 +536,23 @@ describe('journal index', () => {
     model.dispose();
   });
 
+  test('an index removed or replaced while a writer appends is rewritten whole, and opens cleanly after', () => {
+    const { model, file } = journalWithEdits(20, { indexEvery: EVERY });
+    const warnings: string[] = [];
+    const j = open(file, warnings);
+    expect(j.opened!.mode).toBe('index');
+    fs.rmSync(`${file}.index`);
+    appendEdits(j, model, 21, 30);
+    fs.writeFileSync(`${file}.index`, 'replaced by someone else');
+    appendEdits(j, model, 31, 45);
+    expect(warnings).toEqual([]);
+    const again = open(file, warnings);
+    expect(warnings).toEqual([]);
+    expect(again.opened).toMatchObject({ mode: 'index', indexedRecords: 40, scannedRecords: 5 });
+    expect(view(again)).toEqual(view(open(file, [], 'full')));
+    model.dispose();
+  });
+
   test('an index that cannot be written costs a warning, never an edit', () => {
     const { model, journal, file } = journalWithEdits(7, { indexEvery: EVERY });
     const warnings: string[] = [];

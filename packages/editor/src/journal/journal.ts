@@ -80,6 +80,8 @@ export class EditJournal {
   private readonly recs: (LocatedRecord | undefined)[] = [];
   /** Per record: what the index (or the scan) says it is. */
   private readonly kinds: { readonly type: 'edit' | 'rollback'; readonly editId: string }[] = [];
+  /** How many of `recs` are not read yet. */
+  private unread = 0;
   private readonly frames: FrameLocation[] = [];
   private readonly rolledBack = new Set<string>();
   /** Edit id -> its index in `recs`: lookups and checks must not cost the journal's length per record. */
@@ -179,7 +181,7 @@ export class EditJournal {
     if (useIndex) j.trackIndexed(index as LoadedIndex);
     for (const r of scanned) j.track(r.info, r.frame, r.where, r.info);
     const problem = typeof index === 'string' ? index : useIndex ? undefined : disagreement(index, scanned);
-    if (typeof index !== 'string' && problem === undefined) j.useSegments(index);
+    if (!useIndex && typeof index !== 'string' && problem === undefined) j.useSegments(index);
     for (const r of scanned) if (r.frame.index > j.indexed) j.tailDigests.push(r.digest);
     const stale = problem !== undefined && problem !== 'missing' && problem !== 'off';
     if (stale) {
@@ -220,7 +222,7 @@ export class EditJournal {
   /**
    * Cuts the records after the last checkpoint into segments (every `indexEvery` records, or sooner when they reach
    * `INDEX_EVERY_BYTES`) and writes them to the index: appended, or the whole index rewritten when its file is not
-   * known to be ours (`rewrite`, or an earlier write failed). Never throws: an index that cannot be written only makes
+   * known to be ours (`rewrite`, an earlier write failed, or the file changed under us). Never throws: an index that cannot be written only makes
    * the next open slower, so that is a warning (once per journal object). Returns true when it wrote.
    */
   private checkpoint(rewrite: boolean): boolean {
@@ -246,15 +248,19 @@ export class EditJournal {
     this.segments.push(...fresh);
     if (!rewrite && fresh.length === 0) return false;
     try {
-      if (rewrite || this.indexFile === undefined) {
-        const size = writeJournalIndex(this.file, this.head, this.segments);
-        this.indexFile = { end: size, size };
-      } else {
-        for (const seg of fresh) {
-          const end = appendIndexSegment(this.file, this.indexFile.end, this.indexFile.size, seg);
-          this.indexFile = { end, size: end };
+      if (!rewrite && this.indexFile !== undefined) {
+        try {
+          for (const seg of fresh) {
+            const end = appendIndexSegment(this.file, this.indexFile.end, this.indexFile.size, seg);
+            this.indexFile = { end, size: end };
+          }
+          return true;
+        } catch {
+          // Removed, replaced or grown by another process meanwhile: rewritten whole from what this one verified.
         }
       }
+      const size = writeJournalIndex(this.file, this.head, this.segments);
+      this.indexFile = { end: size, size };
       return true;
     } catch (e) {
       this.indexFile = undefined;
@@ -285,6 +291,7 @@ export class EditJournal {
     }
     this.kinds.push({ type: kind.type, editId: kind.editId });
     this.recs.push(info && { ...info, recordIndex: f.index, byteOffset: f.offset });
+    if (info === undefined) this.unread++;
     this.frames.push(f);
   }
 
@@ -309,6 +316,7 @@ export class EditJournal {
             'it with full verification, which checks every record and rebuilds the index)');
         }
         this.recs[i] = { ...info, recordIndex: f.index, byteOffset: f.offset };
+        this.unread--;
       }
       yield { i, payload, where };
     }
@@ -316,6 +324,7 @@ export class EditJournal {
 
   /** Every record's metadata, reading the records an index covered on first use. */
   private all(): LocatedRecord[] {
+    if (this.unread === 0) return this.recs as LocatedRecord[];
     const missing: number[] = [];
     this.recs.forEach((r, i) => { if (r === undefined) missing.push(i); });
     for (const _ of this.readRecords(missing)) { /* caches each record */ }
