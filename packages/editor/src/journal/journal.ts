@@ -6,13 +6,14 @@
  */
 import * as fs from 'fs';
 import {
-  DecodedPayload, decodePayload, encodeFrame, FRAME_DIGEST_BYTES, FRAME_PREFIX_BYTES, JOURNAL_MAGIC, MAGIC_BYTES,
+  DecodedPayload, decodePayload, encodeFrame, FRAME_DIGEST_BYTES, FRAME_PREFIX_BYTES, JOURNAL_MAGIC,
 } from './format';
 import { AppendFailure, appendFrame, createFramedFile, FrameLocation, readCheckedPayloads, scanFrames, withWriteLock } from './frames';
 import {
-  appendIndexSegment, DEFAULT_INDEX_EVERY, INDEX_EVERY_BYTES, IndexHead, indexFileOf, IndexSegment, LoadedIndex,
+  appendIndexSegment, DEFAULT_INDEX_EVERY, encodeSegment, INDEX_EVERY_BYTES, IndexHead, indexFileOf, LoadedIndex,
   readJournalIndex, writeJournalIndex,
 } from './journalIndex';
+import { EDIT, editNumber, RecordTable, ROLLBACK } from './recordTable';
 import {
   checkStoredShift, decodeHeader, decodeRecordInfo, decodeShifts, EditRecordInfo, encodeEdit, encodeHeader,
   encodeRollback, JournalHeader, JournalRecordInfo, JournalRequest, requestKey, RollbackRecordInfo, StoredShift,
@@ -78,14 +79,11 @@ interface ScannedRecord {
 export class EditJournal {
   /** Per record (the header excluded): its decoded metadata once read, with its place in the file. */
   private readonly recs: (LocatedRecord | undefined)[] = [];
-  /** Per record: what the index (or the scan) says it is. */
-  private readonly kinds: { readonly type: 'edit' | 'rollback'; readonly editId: string }[] = [];
+  /** Per record: what the index (or the scan) says it is and where it lies; edit id -> slot lookups. */
+  private readonly table = new RecordTable();
   /** How many of `recs` are not read yet. */
   private unread = 0;
-  private readonly frames: FrameLocation[] = [];
   private readonly rolledBack = new Set<string>();
-  /** Edit id -> its index in `recs`: lookups and checks must not cost the journal's length per record. */
-  private readonly editIndex = new Map<string, number>();
   /** `requestKey` of every edit's request -> the first edit that holds it; built on first use. */
   private byRequest: Map<string, string> | undefined;
   private maxEditNumber = 0;
@@ -93,8 +91,8 @@ export class EditJournal {
   private size: number;
   /** Set when a failed append left the file in an unknown state: every later append is refused with it. */
   private needsReopen: string | null = null;
-  /** Index checkpoints covering records 1..`indexed`; `indexFile` is the index's end and size on disk when known. */
-  private readonly segments: IndexSegment[] = [];
+  /** Payloads of the index checkpoints covering records 1..`indexed`; `indexFile`: the index's end and size on disk when known. */
+  private readonly segments: Buffer[] = [];
   private indexed = 0;
   private indexFile: { end: number; size: number } | undefined;
   /** Trailers (hex) of the records after the last checkpoint. */
@@ -138,10 +136,7 @@ export class EditJournal {
     // A journal created anew must not inherit the index of an earlier journal at this path.
     fs.rmSync(indexFileOf(file), { force: true });
     const head = { headerDigest: headerFrame.subarray(headerFrame.length - FRAME_DIGEST_BYTES).toString('hex'), headerEnd: size };
-    const j = new EditJournal(file, header, head, size, size, [], opts.indexEvery ?? DEFAULT_INDEX_EVERY, opts.onWarning ?? defaultWarn);
-    j.frames.push({ index: 0, offset: MAGIC_BYTES, payloadOffset: MAGIC_BYTES + FRAME_PREFIX_BYTES,
-      payloadLength: headerFrame.length - FRAME_PREFIX_BYTES - FRAME_DIGEST_BYTES });
-    return j;
+    return new EditJournal(file, header, head, size, size, [], opts.indexEvery ?? DEFAULT_INDEX_EVERY, opts.onWarning ?? defaultWarn);
   }
 
   /**
@@ -165,7 +160,7 @@ export class EditJournal {
     const scan = head === undefined ? first : scanFrames(file, JOURNAL_MAGIC, 'journal', (f, payload, digest) => {
       const where = `journal ${file}: record ${f.index} at byte offset ${f.offset}`;
       scanned.push({ info: decodeRecordInfo(decodePayload(payload, where), where), frame: f, digest: digest.toString('hex'), where });
-    }, { start: useIndex ? { offset: (index as LoadedIndex).coveredEnd, index: (index as LoadedIndex).records.length + 1 }
+    }, { start: useIndex ? { offset: (index as LoadedIndex).coveredEnd, index: (index as LoadedIndex).records + 1 }
       : { offset: head.headerEnd, index: 1 } });
     const warnings: string[] = [];
     if (scan.tornTail) {
@@ -177,7 +172,6 @@ export class EditJournal {
       throw new Error(`journal ${file}: no intact header record${scan.tornTail ? ' (the header itself is torn)' : ''}`);
     }
     const j = new EditJournal(file, header, head, scan.validEnd, scan.fileSize, warnings, every, opts.onWarning ?? defaultWarn);
-    j.frames.push(first.frames[0]);
     if (useIndex) j.trackIndexed(index as LoadedIndex);
     for (const r of scanned) j.track(r.info, r.frame, r.where, r.info);
     const problem = typeof index === 'string' ? index : useIndex ? undefined : disagreement(index, scanned);
@@ -193,55 +187,71 @@ export class EditJournal {
     j.opened = {
       mode: useIndex ? 'index' : 'full', scannedRecords: scanned.length,
       scannedBytes: scanned.reduce((n, r) => n + frameBytes(r.frame), 0),
-      indexedRecords: useIndex ? (index as LoadedIndex).records.length : 0,
+      indexedRecords: useIndex ? (index as LoadedIndex).records : 0,
       ...(useIndex ? {} : { indexProblem: problem ?? 'verify full' }),
       indexRebuilt: rebuilt && problem !== undefined,
     };
     return j;
   }
 
-  /** Tracks the records a verified index covers, without reading them. */
+  /**
+   * Tracks the records a verified index covers, without reading them: the same checks as `track` (ids never given
+   * twice, rollbacks of known edits, once), in typed arrays.
+   */
   private trackIndexed(index: LoadedIndex): void {
     let offset = this.head.headerEnd;
     const where = `journal ${this.file} (index ${indexFileOf(this.file)})`;
-    index.records.forEach((r, i) => {
-      const frame: FrameLocation = { index: i + 1, offset, payloadOffset: offset + FRAME_PREFIX_BYTES, payloadLength: r.payloadLength };
-      offset += frameBytes(frame);
-      this.track(r, frame, where, undefined);
-    });
+    this.table.reserve(index.records);
+    for (const seg of index.segments) {
+      for (let k = 0; k < seg.types.length; k++) {
+        const num = seg.nums[k];
+        const otherId = num < 0 ? seg.otherIds.get(k) : undefined;
+        this.check(seg.types[k], otherId, num, where);
+        this.table.push(seg.types[k], otherId, num, offset, seg.lengths[k]);
+        offset += FRAME_PREFIX_BYTES + seg.lengths[k] + FRAME_DIGEST_BYTES;
+      }
+    }
+    this.recs.length += index.records;
+    this.unread += index.records;
     this.useSegments(index);
   }
 
   /** Takes the index's checkpoints as this journal's: later checkpoints are appended to that index file. */
   private useSegments(index: LoadedIndex): void {
-    this.segments.push(...index.segments);
-    this.indexed = index.records.length;
+    this.segments.push(...index.payloads);
+    this.indexed = index.records;
     this.indexFile = { end: index.indexEnd, size: index.indexSize };
   }
 
   /**
    * Cuts the records after the last checkpoint into segments (every `indexEvery` records, or sooner when they reach
    * `INDEX_EVERY_BYTES`) and writes them to the index: appended, or the whole index rewritten when its file is not
-   * known to be ours (`rewrite`, an earlier write failed, or the file changed under us). Never throws: an index that cannot be written only makes
-   * the next open slower, so that is a warning (once per journal object). Returns true when it wrote.
+   * known to be ours (`rewrite`, an earlier write failed, or the file changed under us). Never throws: an index that
+   * cannot be written only makes the next open slower, so that is a warning (once per journal object). Returns true
+   * when it wrote.
    */
   private checkpoint(rewrite: boolean): boolean {
     if (this.indexEvery <= 0) return false;
-    const fresh: IndexSegment[] = [];
+    const fresh: Buffer[] = [];
     let count = 0;
     let bytes = 0;
-    for (let i = this.indexed + 1; i < this.frames.length; i++) {
+    for (let i = this.indexed; i < this.table.length; i++) {
       count++;
-      bytes += frameBytes(this.frames[i]);
+      bytes += this.table.endOf(i) - this.table.frame(i).offset;
       if (count < this.indexEvery && bytes < INDEX_EVERY_BYTES) continue;
-      const from = this.indexed + 1;
-      fresh.push({
-        firstRecord: from, startByte: this.frames[from].offset, endByte: this.frames[i].offset + frameBytes(this.frames[i]),
+      const from = this.indexed;
+      const otherIds = new Map<number, string>();
+      for (let k = from; k <= i; k++) if (this.table.numOf(k) < 0) otherIds.set(k - from, this.table.idOf(k));
+      fresh.push(encodeSegment({
+        firstRecord: from + 1, startByte: this.table.frame(from).offset, endByte: this.table.endOf(i),
         lastDigest: this.tailDigests[count - 1],
-        records: this.kinds.slice(from - 1, i).map((k, n) => ({ ...k, payloadLength: this.frames[from + n].payloadLength })),
-      });
+        types: Uint8Array.from({ length: count }, (_, k) => this.table.typeCode(from + k)),
+        lengths: Uint32Array.from({ length: count }, (_, k) => this.table.payloadLength(from + k)),
+        nums: Float64Array.from({ length: count }, (_, k) => this.table.numOf(from + k)),
+        otherIds,
+      }));
       this.tailDigests.splice(0, count);
-      this.indexed = i;
+      this.indexed = i + 1;
       count = 0;
       bytes = 0;
     }
@@ -273,26 +283,32 @@ export class EditJournal {
     }
   }
 
+  /** Refuses a record that gives an edit id twice, or rolls back an unknown or rolled back edit. */
+  private check(type: number, editId: string | undefined, num: number, where: string): void {
+    const known = this.table.slotOfEdit(editId, num) >= 0;
+    if (type === EDIT) {
+      if (known) throw new Error(`${where}: duplicate edit id ${editId ?? `e${num}`}`);
+      if (num > this.maxEditNumber) this.maxEditNumber = num;
+      return;
+    }
+    const id = editId ?? `e${num}`;
+    if (!known) throw new Error(`${where}: rollback of unknown edit ${id}`);
+    if (this.rolledBack.has(id)) throw new Error(`${where}: edit ${id} is rolled back twice`);
+    this.rolledBack.add(id);
+  }
+
   private track(kind: { type: 'edit' | 'rollback'; editId: string }, f: FrameLocation, where: string,
     info: JournalRecordInfo | undefined): void {
-    if (kind.type === 'edit') {
-      if (this.editIndex.has(kind.editId)) throw new Error(`${where}: duplicate edit id ${kind.editId}`);
-      this.editIndex.set(kind.editId, this.recs.length);
-      const n = /^e(\d+)$/.exec(kind.editId);
-      if (n) this.maxEditNumber = Math.max(this.maxEditNumber, Number(n[1]));
-      if (this.byRequest && info?.type === 'edit') {
-        const key = requestKey(info.request);
-        if (!this.byRequest.has(key)) this.byRequest.set(key, info.editId);
-      }
-    } else {
-      if (!this.editIndex.has(kind.editId)) throw new Error(`${where}: rollback of unknown edit ${kind.editId}`);
-      if (this.rolledBack.has(kind.editId)) throw new Error(`${where}: edit ${kind.editId} is rolled back twice`);
-      this.rolledBack.add(kind.editId);
+    const type = kind.type === 'edit' ? EDIT : ROLLBACK;
+    const num = editNumber(kind.editId);
+    this.check(type, kind.editId, num, where);
+    if (this.byRequest && info?.type === 'edit') {
+      const key = requestKey(info.request);
+      if (!this.byRequest.has(key)) this.byRequest.set(key, info.editId);
     }
-    this.kinds.push({ type: kind.type, editId: kind.editId });
+    this.table.push(type, kind.editId, num, f.offset, f.payloadLength);
     this.recs.push(info && { ...info, recordIndex: f.index, byteOffset: f.offset });
     if (info === undefined) this.unread++;
-    this.frames.push(f);
   }
 
   /**
@@ -300,7 +316,7 @@ export class EditJournal {
    * open file, caching their metadata; yields each decoded payload (the shift readers decode the shifts from it).
    */
   private *readRecords(indexes: readonly number[]): Generator<{ i: number; payload: DecodedPayload; where: string }> {
-    const frames = indexes.map((i) => this.frames[i + 1]);
+    const frames = indexes.map((i) => this.table.frame(i));
     let n = 0;
     for (const bytes of readCheckedPayloads(this.file, frames, 'journal')) {
       const i = indexes[n];
@@ -309,10 +325,10 @@ export class EditJournal {
       const payload = decodePayload(bytes, where);
       if (this.recs[i] === undefined) {
         const info = decodeRecordInfo(payload, where);
-        const k = this.kinds[i];
-        if (info.type !== k.type || info.editId !== k.editId) {
+        const type = this.table.typeCode(i) === EDIT ? 'edit' : 'rollback';
+        if (info.type !== type || info.editId !== this.table.idOf(i)) {
           throw new Error(`${where}: the journal holds ${info.type} ${info.editId} where its index ` +
-            `${indexFileOf(this.file)} says ${k.type} ${k.editId}; the journal was changed after it was indexed (open ` +
+            `${indexFileOf(this.file)} says ${type} ${this.table.idOf(i)}; the journal was changed after it was indexed (open ` +
             'it with full verification, which checks every record and rebuilds the index)');
         }
         this.recs[i] = { ...info, recordIndex: f.index, byteOffset: f.offset };
@@ -326,7 +342,7 @@ export class EditJournal {
   private all(): LocatedRecord[] {
     if (this.unread === 0) return this.recs as LocatedRecord[];
     const missing: number[] = [];
-    this.recs.forEach((r, i) => { if (r === undefined) missing.push(i); });
+    for (let i = 0; i < this.recs.length; i++) if (this.recs[i] === undefined) missing.push(i);
     for (const _ of this.readRecords(missing)) { /* caches each record */ }
     return this.recs as LocatedRecord[];
   }
@@ -338,7 +354,7 @@ export class EditJournal {
 
   /** How many records the journal holds (the header excluded), without reading any. */
   get recordCount(): number {
-    return this.kinds.length;
+    return this.table.length;
   }
 
   /** Edit records that are not rolled back, in the order they were applied. Reads the records an index covered. */
@@ -348,13 +364,19 @@ export class EditJournal {
 
   /** Ids of the edits that are not rolled back, in the order they were applied, without reading any record. */
   activeEditIds(): string[] {
-    return this.kinds.filter((k) => k.type === 'edit' && !this.rolledBack.has(k.editId)).map((k) => k.editId);
+    const ids: string[] = [];
+    for (let i = 0; i < this.table.length; i++) {
+      if (this.table.typeCode(i) !== EDIT) continue;
+      const id = this.table.idOf(i);
+      if (!this.rolledBack.has(id)) ids.push(id);
+    }
+    return ids;
   }
 
   private indexOfEdit(editId: string): number {
-    const i = this.editIndex.get(editId);
-    if (i === undefined) {
-      throw new Error(`journal ${this.file}: no edit with id ${JSON.stringify(editId)} (${this.editIndex.size} edits recorded)`);
+    const i = this.table.slotOfEdit(editId);
+    if (i < 0) {
+      throw new Error(`journal ${this.file}: no edit with id ${JSON.stringify(editId)} (${this.table.edits} edits recorded)`);
     }
     return i;
   }
@@ -449,7 +471,7 @@ export class EditJournal {
     if (this.needsReopen) throw new Error(this.needsReopen);
     const at = this.end;
     const loc: FrameLocation = {
-      index: this.frames.length, offset: at, payloadOffset: at + FRAME_PREFIX_BYTES,
+      index: this.table.length + 1, offset: at, payloadOffset: at + FRAME_PREFIX_BYTES,
       payloadLength: frame.length - FRAME_PREFIX_BYTES - FRAME_DIGEST_BYTES,
     };
     try {
@@ -486,8 +508,16 @@ function loadIndex(file: string, head: IndexHead): LoadedIndex | string {
 
 /** Where a verified index disagrees with what a full scan read, or undefined when every record it covers matches. */
 function disagreement(index: LoadedIndex, scanned: readonly ScannedRecord[]): string | undefined {
-  if (index.records.length > scanned.length) return `it covers ${index.records.length} records, the journal holds ${scanned.length}`;
-  const i = index.records.findIndex((r, n) => r.type !== scanned[n].info.type || r.editId !== scanned[n].info.editId ||
-    r.payloadLength !== scanned[n].frame.payloadLength);
-  return i < 0 ? undefined : `record ${i + 1} differs from the journal's (the journal was changed after it was indexed)`;
+  if (index.records > scanned.length) return `it covers ${index.records} records, the journal holds ${scanned.length}`;
+  let n = 0;
+  for (const seg of index.segments) {
+    for (let k = 0; k < seg.types.length; k++, n++) {
+      const { info, frame } = scanned[n];
+      const id = seg.nums[k] < 0 ? seg.otherIds.get(k) : `e${seg.nums[k]}`;
+      if (seg.types[k] !== (info.type === 'edit' ? EDIT : ROLLBACK) || id !== info.editId || seg.lengths[k] !== frame.payloadLength) {
+        return `record ${n + 1} differs from the journal's (the journal was changed after it was indexed)`;
+      }
+    }
+  }
+  return undefined;
 }
