@@ -98,8 +98,7 @@ export class EditJournal {
   /** Trailers (hex) of the records after the last checkpoint. */
   private readonly tailDigests: string[] = [];
   private indexWarned = false;
-  /** How `open` verified the journal (undefined for a journal made by `create`). */
-  opened: JournalOpenStats | undefined;
+  private openStats: JournalOpenStats | undefined;
 
   private constructor(
     /** Path of the journal file. */
@@ -184,7 +183,7 @@ export class EditJournal {
     }
     for (const w of warnings) j.warn(w);
     const rebuilt = j.checkpoint(stale);
-    j.opened = {
+    j.openStats = {
       mode: useIndex ? 'index' : 'full', scannedRecords: scanned.length,
       scannedBytes: scanned.reduce((n, r) => n + frameBytes(r.frame), 0),
       indexedRecords: useIndex ? (index as LoadedIndex).records : 0,
@@ -345,6 +344,11 @@ export class EditJournal {
     for (let i = 0; i < this.recs.length; i++) if (this.recs[i] === undefined) missing.push(i);
     for (const _ of this.readRecords(missing)) { /* caches each record */ }
     return this.recs as LocatedRecord[];
+  }
+
+  /** How `open` verified the journal (undefined for a journal made by `create`). */
+  get opened(): JournalOpenStats | undefined {
+    return this.openStats;
   }
 
   /** Every edit and rollback record in file order (the header excluded). Reads the records an index covered. */
