@@ -574,6 +574,8 @@ describe('journal index', () => {
     expect(reopened.records).toHaveLength(20);
     expect(reopened.opened).toMatchObject({ mode: 'full', indexProblem: 'missing', indexRebuilt: true });
     expect(journal.nextEditId()).toBe('e8');
+    expect(() => EditJournal.open(file, { indexEvery: 2.5 })).toThrow(
+      `journal ${file}: indexEvery must be a non-negative integer (0: no index), got 2.5`);
     model.dispose();
   });
 

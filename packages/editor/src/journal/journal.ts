@@ -57,6 +57,15 @@ export type LocatedRecord = JournalRecordInfo & { readonly recordIndex: number; 
 
 const defaultWarn = (m: string): void => { process.emitWarning(m, 'HieditJournalWarning'); };
 
+/** The checkpoint spacing asked for, refused by name when it is not a whole number of records. */
+function indexEveryOf(file: string, opts: { indexEvery?: number }): number {
+  const every = opts.indexEvery ?? DEFAULT_INDEX_EVERY;
+  if (!Number.isSafeInteger(every) || every < 0) {
+    throw new Error(`journal ${file}: indexEvery must be a non-negative integer (0: no index), got ${every}`);
+  }
+  return every;
+}
+
 /** A frame's bytes: prefix, payload, trailer. */
 function frameBytes(f: FrameLocation): number {
   return FRAME_PREFIX_BYTES + f.payloadLength + FRAME_DIGEST_BYTES;
@@ -119,6 +128,7 @@ export class EditJournal {
   /** Creates a new journal holding only `header`. Refuses to overwrite an existing file. */
   static create(file: string, header: JournalHeader, opts: JournalCreateOptions = {}): EditJournal {
     const exists = (): Error => new Error(`journal ${file}: already exists; open it instead of creating it`);
+    const every = indexEveryOf(file, opts);
     if (fs.existsSync(file)) throw exists();
     const headerFrame = encodeFrame(encodeHeader(header));
     let size: number;
@@ -135,7 +145,7 @@ export class EditJournal {
     // A journal created anew must not inherit the index of an earlier journal at this path.
     fs.rmSync(indexFileOf(file), { force: true });
     const head = { headerDigest: headerFrame.subarray(headerFrame.length - FRAME_DIGEST_BYTES).toString('hex'), headerEnd: size };
-    return new EditJournal(file, header, head, size, size, [], opts.indexEvery ?? DEFAULT_INDEX_EVERY, opts.onWarning ?? defaultWarn);
+    return new EditJournal(file, header, head, size, size, [], every, opts.onWarning ?? defaultWarn);
   }
 
   /**
@@ -143,7 +153,7 @@ export class EditJournal {
    * (see `JournalOpenOptions.verify`); otherwise every record is, and the index is (re)built.
    */
   static open(file: string, opts: JournalOpenOptions = {}): EditJournal {
-    const every = opts.indexEvery ?? DEFAULT_INDEX_EVERY;
+    const every = indexEveryOf(file, opts);
     // The header alone first: it names the journal an index must belong to.
     let header: JournalHeader | undefined;
     let head: IndexHead | undefined;
