@@ -84,7 +84,7 @@ describe('Gemma-2 attention path', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'llm-gemma-path-'));
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  test('soft-capped attention runs composite; without soft-caps the fused kernel runs', async () => {
+  test('soft-capped attention, the (1 + w) norms and GeGLU run as fused kernels, forward and backward (composite without the accelerator)', async () => {
     const capped = await loadModel(path.join(FIXTURES, 'gemma2_tiny'));
     const dir = path.join(tmp, 'uncapped');
     await createTinyCheckpoint(dir, { architecture: 'gemma2', seed: 2, config: { attn_logit_softcapping: null } });
@@ -92,11 +92,28 @@ describe('Gemma-2 attention path', () => {
     try {
       if (!attentionKernelsActive()) {
         console.log('gemma2: fused attention kernels inactive (no accelerator or HIEDIT_ACCELERATOR=off); only the composite path runs');
+        const a = await kernelNames(() => capped.forward([[1, 2, 3, 4, 5]]).dispose());
+        expect(a.some((k) => k.startsWith('Hiedit'))).toBe(false);
         return;
       }
+      const L = capped.config.numLayers;
       const a = await kernelNames(() => capped.forward([[1, 2, 3, 4, 5]]).dispose());
-      expect(a.filter((k) => k.startsWith('HieditAttention'))).toHaveLength(0);
-      expect(a).toContain('Tanh');
+      expect(a.filter((k) => k === 'HieditAttention')).toHaveLength(L);
+      expect(a.filter((k) => k === 'HieditGeluMul')).toHaveLength(L);
+      // Four norms per layer and the final one, each with its (1 + w) inside the kernel: no Add of the weight.
+      expect(a.filter((k) => k === 'HieditRmsNorm')).toHaveLength(4 * L + 1);
+      // The only Tanh left is the final logits' soft-cap.
+      expect(a.filter((k) => k === 'Tanh')).toHaveLength(1);
+      expect(a).not.toContain('Softmax');
+      const bwd = await kernelNames(() => {
+        const w = capped.modules[0];
+        const zero = tf.zeros([w.dIn, w.dOut]) as tf.Tensor2D;
+        const g = tf.grad((s: tf.Tensor) => capped.lossUnderShifts([{ ids: [1, 2, 3, 4], labels: [2, 3, 4, -100] }], new Map([[w.name, s as tf.Tensor2D]])))(zero);
+        tf.dispose([zero, g]);
+      });
+      expect(bwd.filter((k) => k === 'HieditAttentionGrad')).toHaveLength(L);
+      expect(bwd.filter((k) => k === 'HieditGeluMulGrad')).toHaveLength(L);
+      expect(bwd).not.toContain('Softmax');
       const b = await kernelNames(() => uncapped.forward([[1, 2, 3, 4, 5]]).dispose());
       expect(b.filter((k) => k === 'HieditAttention')).toHaveLength(uncapped.config.numLayers);
     } finally {
