@@ -415,46 +415,48 @@ static napi_value gelu_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* geglu(heap, gate, up, y, n): y = gelu_tanh(gate) * up (Gemma's MLP). */
-static napi_value geglu(napi_env env, napi_callback_info info) {
+typedef void (*gated_loop_t)(const float *restrict, const float *restrict, float *restrict, uint32_t);
+typedef void (*gated_backward_loop_t)(const float *restrict, const float *restrict, const float *restrict, float *restrict,
+                                      float *restrict, uint32_t);
+
+/* A gated product's forward, (heap, gate, up, y, n), running `loop` on checked operands. */
+static napi_value gated(napi_env env, napi_callback_info info, const char *name, const char *usage, gated_loop_t loop) {
   const float *in[2];
   float *out[1];
   uint32_t n;
-  if (elementwise_args(env, info, "hiedit_fused.geglu", "hiedit_fused.geglu: expected (heap, gateOff, upOff, yOff, n)", 2, 1, in, out, &n))
-    geglu_loop(in[0], in[1], out[0], n);
+  if (elementwise_args(env, info, name, usage, 2, 1, in, out, &n)) loop(in[0], in[1], out[0], n);
   return NULL;
+}
+
+/* A gated product's backward, (heap, gate, up, dy, dgate, dup, n). */
+static napi_value gated_backward(napi_env env, napi_callback_info info, const char *name, const char *usage, gated_backward_loop_t loop) {
+  const float *in[3];
+  float *out[2];
+  uint32_t n;
+  if (elementwise_args(env, info, name, usage, 3, 2, in, out, &n)) loop(in[0], in[1], in[2], out[0], out[1], n);
+  return NULL;
+}
+
+/* geglu(heap, gate, up, y, n): y = gelu_tanh(gate) * up (Gemma's MLP). */
+static napi_value geglu(napi_env env, napi_callback_info info) {
+  return gated(env, info, "hiedit_fused.geglu", "hiedit_fused.geglu: expected (heap, gateOff, upOff, yOff, n)", geglu_loop);
 }
 
 /* gegluBackward(heap, gate, up, dy, dgate, dup, n). */
 static napi_value geglu_backward(napi_env env, napi_callback_info info) {
-  const float *in[3];
-  float *out[2];
-  uint32_t n;
-  if (elementwise_args(env, info, "hiedit_fused.gegluBackward",
-                       "hiedit_fused.gegluBackward: expected (heap, gateOff, upOff, dyOff, dgateOff, dupOff, n)", 3, 2, in, out, &n))
-    geglu_backward_loop(in[0], in[1], in[2], out[0], out[1], n);
-  return NULL;
+  return gated_backward(env, info, "hiedit_fused.gegluBackward",
+                        "hiedit_fused.gegluBackward: expected (heap, gateOff, upOff, dyOff, dgateOff, dupOff, n)", geglu_backward_loop);
 }
 
 /* swiglu(heap, gate, up, y, n): y = silu(gate) * up. */
 static napi_value swiglu(napi_env env, napi_callback_info info) {
-  const float *in[2];
-  float *out[1];
-  uint32_t n;
-  if (elementwise_args(env, info, "hiedit_fused.swiglu", "hiedit_fused.swiglu: expected (heap, gateOff, upOff, yOff, n)", 2, 1, in, out, &n))
-    swiglu_loop(in[0], in[1], out[0], n);
-  return NULL;
+  return gated(env, info, "hiedit_fused.swiglu", "hiedit_fused.swiglu: expected (heap, gateOff, upOff, yOff, n)", swiglu_loop);
 }
 
 /* swigluBackward(heap, gate, up, dy, dgate, dup, n). */
 static napi_value swiglu_backward(napi_env env, napi_callback_info info) {
-  const float *in[3];
-  float *out[2];
-  uint32_t n;
-  if (elementwise_args(env, info, "hiedit_fused.swigluBackward",
-                       "hiedit_fused.swigluBackward: expected (heap, gateOff, upOff, dyOff, dgateOff, dupOff, n)", 3, 2, in, out, &n))
-    swiglu_backward_loop(in[0], in[1], in[2], out[0], out[1], n);
-  return NULL;
+  return gated_backward(env, info, "hiedit_fused.swigluBackward",
+                        "hiedit_fused.swigluBackward: expected (heap, gateOff, upOff, dyOff, dgateOff, dupOff, n)", swiglu_backward_loop);
 }
 
 /*
