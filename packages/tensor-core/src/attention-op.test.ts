@@ -326,6 +326,22 @@ describe('attention: composite path (no native kernels)', () => {
     expect(attentionKernelsFailure()).toBeUndefined();
   });
 
+  test('an addon that ignores the softcap (built before soft-capping) is withdrawn by the self-test', () => {
+    const real = loadNativeBlas().addon as unknown as NativeAttention;
+    const uncapping: NativeAttention = {
+      attention: (heap, params, scale) => real.attention(heap, params, scale, 0),
+      attentionGrad: (heap, params, scale) => real.attentionGrad(heap, params, scale, 0),
+    };
+    try {
+      registerAttentionKernels(uncapping);
+      expect(attentionKernelsActive()).toBe(false);
+      expect(attentionKernelsFailure()).toMatch(/self-test mismatch .* with softcap 1.5/);
+    } finally {
+      registerAttentionKernels(real);
+    }
+    expect(attentionKernelsActive()).toBe(true);
+  });
+
   test('a gradient of q only, inside tidy, leaves no tensors behind', () => {
     const c = CASES[0];
     const { q, k, v, bias } = make(c, rng(9));

@@ -147,7 +147,7 @@ describe('fused ops: composite path (no native kernels)', () => {
     uninstallAccelerator();
     const st = installAccelerator('wasm');
     expect(st.active).toBe(true);
-    expect(st.reason).toMatch(/fused/);
+    expect(st.reason).toMatch(/fused LayerNorm\/RMSNorm \(also \(1 \+ w\)\)\/GELU\/SwiGLU\/GeGLU\/RoPE\/cross-entropy kernels, attention \(also soft-capped\)/);
     expect(fusedKernelsActive()).toBe(true);
   });
 
