@@ -202,7 +202,7 @@ export function runEditWorkload(model: CausalLM, modules: readonly string[], ids
     const journalBytesPerEdit = editCalls.journalBytes;
     delete editCalls.journalBytes;
     probe.restore();
-    const forwardBackwardMs = timeForwardBackward(model, [...ids], modules, reps.backward);
+    const forwardBackwardMs = timeForwardBackward(model, [...ids], [...modules], reps.backward);
     const editMs = median(totals);
     return {
       modules: [...modules],

@@ -137,16 +137,24 @@ export function defaultCheckpointCache(): string {
   return process.env.HIEDIT_BENCH_CACHE ?? path.join(os.tmpdir(), 'hiedit-bench-checkpoints');
 }
 
+/** What a cached checkpoint is made from. */
+export type CheckpointShape = { name: string; architecture: Architecture; config: Record<string, unknown> };
+
+/** Where the cached checkpoint of `shape` lives (whether or not it exists yet). */
+export function checkpointDir(shape: CheckpointShape, seed: number, cacheDir = defaultCheckpointCache(), dtype: 'F32' | 'BF16' = 'F32'): string {
+  // F32 keeps the key it always had, so existing caches stay valid.
+  const key = createHash('sha256').update(JSON.stringify({ a: shape.architecture, c: shape.config, seed, ...(dtype === 'F32' ? {} : { dtype }) })).digest('hex').slice(0, 12);
+  return path.join(cacheDir, `${shape.name}-${key}`);
+}
+
 /**
- * Directory of the seeded random checkpoint for `shape`, creating it on first use. The directory name
+ * Directory of the seeded random checkpoint for `shape` (in `dtype`), creating it on first use. The directory name
  * carries a hash of the config and seed, so a changed shape never reuses a stale file; creation writes
  * into a temporary directory renamed into place, so an interrupted run leaves no half checkpoint.
  */
-export async function ensureCheckpoint(shape: Pick<PerfShape, 'name' | 'architecture' | 'config'>, seed: number, cacheDir = defaultCheckpointCache(),
+export async function ensureCheckpoint(shape: CheckpointShape, seed: number, cacheDir = defaultCheckpointCache(),
   dtype: 'F32' | 'BF16' = 'F32'): Promise<{ dir: string; created: boolean; ms: number }> {
-  // F32 keeps the key it always had, so existing caches stay valid.
-  const key = createHash('sha256').update(JSON.stringify({ a: shape.architecture, c: shape.config, seed, ...(dtype === 'F32' ? {} : { dtype }) })).digest('hex').slice(0, 12);
-  const dir = path.join(cacheDir, `${shape.name}-${key}`);
+  const dir = checkpointDir(shape, seed, cacheDir, dtype);
   if (fs.existsSync(path.join(dir, 'config.json')) && fs.existsSync(path.join(dir, 'model.safetensors'))) {
     return { dir, created: false, ms: 0 };
   }
