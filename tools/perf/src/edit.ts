@@ -147,8 +147,8 @@ function hieditEditor(model: CausalLM, modules: readonly string[], seed: number,
 /**
  * Runs the edit workload on `model` with a fresh `hiedit` editor over `modules` (settings as a user gets them from
  * `hiedit create`, plus `seed`) and a journal in a temporary directory. Every timed edit is rolled back (untimed), so
- * each rep edits the same weights; the meta-training steps run on a trainer of the same policy, whose updates are
- * kept (they change the policy, not the model).
+ * each rep edits the same weights. The first edit is the warm-up: its model-call counts are reported (every rep makes
+ * the same calls: same request, same weights), its time is not.
  */
 export function runEditWorkload(model: CausalLM, modules: readonly string[], ids: readonly number[], reps: EditReps,
   opts: { seed: number; answerTokens?: number } = { seed: 1234 }): EditWorkloadResult {
