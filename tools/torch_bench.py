@@ -180,7 +180,10 @@ class Llama:
                 k = k.repeat_interleave(rep, dim=0)
                 v = v.repeat_interleave(rep, dim=0)
             a = attention(q, k, v, past).transpose(0, 1).reshape(T, self.n_head * self.hd)
-            x = x + self.lin(a, p + "self_attn.o_proj")
+            o = self.lin(a, p + "self_attn.o_proj")
+            if hook:
+                o = hook(f"model.layers.{i}.self_attn.o_proj", a, o)
+            x = x + o
             h = self.rms(x, w[p + "post_attention_layernorm.weight"])
             gate = self.lin(h, p + "mlp.gate_proj")
             up = self.lin(h, p + "mlp.up_proj")

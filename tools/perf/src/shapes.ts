@@ -101,8 +101,11 @@ export const GPT2_EDIT: EditShape = {
 /**
  * Llama 3.2 1B's geometry (hidden 2048, 32 query / 8 key-value heads of 64, SwiGLU 8192, vocabulary 128256, tied
  * embeddings) with 8 of its 16 layers: 0.75B parameters, 3.0 GB in F32. All 16 layers (1.24B, 4.94 GB in F32) do not
- * fit the wasm backend's heap, whose maximum is 4 GiB - 64 KiB (tfjs-backend-wasm 4.22, 32-bit addresses); running
- * out of it aborts the wasm module (docs/performance.md, "Cost of one edit at scale").
+ * fit the wasm backend's heap, whose maximum is 4 GiB - 64 KiB (tfjs-backend-wasm 4.22, 32-bit addresses). The
+ * candidates are the attention output projections (2048x2048) of the 8 layers: with the MLP down projections
+ * (8192x2048) as candidates the edit workload and the meta-training step ran out of that heap on top of the 3.0 GB of
+ * weights, because the shifts and the gradient pass hold dense (dIn, dOut) copies per candidate (docs/performance.md,
+ * "Cost of one edit at scale").
  */
 export const LLAMA1B_EDIT: EditShape = (() => {
   const layers = 8;
@@ -115,8 +118,8 @@ export const LLAMA1B_EDIT: EditShape = (() => {
       tie_word_embeddings: true, rope_theta: 500000,
     },
     params: llamaParams({ layers, hidden: 2048, heads: 32, kvHeads: 8, headDim: 64, ffn: 8192, vocab: 128256, tied: true }),
-    editModules: Array.from({ length: layers }, (_, i) => `model.layers.${i}.mlp.down_proj`),
-    note: 'Llama-3.2-1B geometry with 8 of its 16 layers (the full model does not fit the 4 GiB wasm heap)',
+    editModules: Array.from({ length: layers }, (_, i) => `model.layers.${i}.self_attn.o_proj`),
+    note: 'Llama-3.2-1B geometry with 8 of its 16 layers (the full model does not fit the 4 GiB wasm heap); candidates o_proj (down_proj ones run out of heap)',
   };
 })();
 
