@@ -123,9 +123,10 @@ function runPartChild(shape: string, part: EditPart, o: { out: string; cacheDir:
 }
 
 /** Our side of one round for one edit shape: every part in a child of its own. */
-export function measureEditShapeOurs(shape: EditShape, o: { out: string; cacheDir: string; seed: number; quick: boolean; tokens: number }, log: (l: string) => void): EditShapeResult {
+export function measureEditShapeOurs(shape: EditShape, o: { out: string; cacheDir: string; seed: number; quick: boolean; tokens: number; parts?: readonly EditPart[] },
+  log: (l: string) => void): EditShapeResult {
   const res: EditShapeResult = { shape: shape.name, params: shape.params, note: shape.note, tokens: o.tokens, machine: undefined as unknown as MachineInfo, load: {}, failed: {} };
-  for (const part of EDIT_PARTS) {
+  for (const part of o.parts ?? EDIT_PARTS) {
     log(`bench: ${shape.name}: ${part} ...`);
     const r = runPartChild(shape.name, part, o);
     if (typeof r === 'string') {

@@ -137,9 +137,17 @@ const refuseText = (): never => {
   throw new Error('edit workload: requests are tokenized up front (editTokenized)');
 };
 
-/** A fresh, untrained `hiedit` editor over `modules` with the settings `hiedit create` gives, plus `seed`. */
-function hieditEditor(model: CausalLM, modules: readonly string[], seed: number, journal?: EditJournal): LifelongEditor {
-  const lifelong = LifelongEditor.create({ model, kind: 'hiedit', tokenize: refuseText, modules, settings: { policy: { seed } }, journal });
+/**
+ * The edit workload's one departure from `hiedit create`'s settings: a calibration miss applies the edit at the largest
+ * strength (onMiss 'max') instead of moving to the gate's next modules and then skipping it. The untrained policy's
+ * edits miss on random weights, and a skipped edit applies and journals no shift, so it would time neither; a trained
+ * policy's edit mostly holds on the gate's first choice, after 4-7 forwards (rl-hierarchy's DEFAULT_CALIBRATION).
+ */
+export const EDIT_WORKLOAD_CALIBRATION = { onMiss: 'max' } as const;
+
+/** A fresh, untrained `hiedit` editor over `modules` with the settings `hiedit create` gives, plus `seed` and `extra`. */
+function hieditEditor(model: CausalLM, modules: readonly string[], seed: number, journal?: EditJournal, extra: Record<string, unknown> = {}): LifelongEditor {
+  const lifelong = LifelongEditor.create({ model, kind: 'hiedit', tokenize: refuseText, modules, settings: { policy: { seed }, ...extra }, journal });
   if (!(lifelong.editor instanceof PolicyEditor)) throw new Error(`edit workload: hiedit created a ${lifelong.editor.kind} editor, not a policy editor`);
   return lifelong;
 }
@@ -156,7 +164,7 @@ export function runEditWorkload(model: CausalLM, modules: readonly string[], ids
   const request = editRequest(ids, answerTokens);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-bench-journal-'));
   const journal = EditJournal.create(path.join(dir, 'journal.hjl'), journalHeaderFor(model));
-  const lifelong = hieditEditor(model, modules, opts.seed, journal);
+  const lifelong = hieditEditor(model, modules, opts.seed, journal, { trainer: { calibration: EDIT_WORKLOAD_CALIBRATION } });
   const editor = lifelong.editor as PolicyEditor;
   const probe = new CallProbe();
   try {

@@ -6,7 +6,8 @@
  *
  * Options: --shapes gpt2,llama  --workloads forward,edit  --out FILE  --cache DIR  --quick  --no-torch  --no-stock  --seed N
  *
- * `--workloads edit` (or shapes gpt2-edit, llama1b-edit) runs the edit workloads of issue 18 (edit-suite.ts).
+ * `--workloads edit` (or shapes gpt2-edit, llama1b-edit) runs the edit workloads of issue 18 (edit-suite.ts); `--parts`
+ * picks some of their parts (load-F32, load-BF16, edit, meta).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -45,6 +46,8 @@ export interface PerfOptions {
   contexts: number[];
   /** Repeat ours+pytorch this many times, alternating, and keep each metric's best (noise on shared machines). */
   rounds: number;
+  /** Parts of the edit workloads to run (default all: load-F32, load-BF16, edit, meta). */
+  editParts?: EditPart[];
 }
 
 /** Our numbers for one kernel configuration (accelerated or stock). */
@@ -114,7 +117,7 @@ function parseArgs(argv: string[]): PerfOptions & { child?: string; childOut?: s
     if (v === undefined || v.startsWith('--')) throw new Error(`bench: ${flag} needs a value`);
     return v;
   };
-  const known = new Set(['--shapes', '--workloads', '--part', '--out', '--cache', '--quick', '--no-torch', '--no-stock', '--seed', '--rounds', '--child', '--child-out', '--help']);
+  const known = new Set(['--shapes', '--workloads', '--part', '--parts', '--out', '--cache', '--quick', '--no-torch', '--no-stock', '--seed', '--rounds', '--child', '--child-out', '--help']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`bench: unknown option ${a} (known: ${[...known].join(' ')})`);
   const quick = argv.includes('--quick') || process.env.HIEDIT_BENCH_QUICK === '1';
   const workloads = (get('--workloads') ?? 'forward').split(',').map((s) => s.trim()).filter(Boolean);
@@ -122,6 +125,8 @@ function parseArgs(argv: string[]): PerfOptions & { child?: string; childOut?: s
   const shapes = (get('--shapes') ?? process.env.HIEDIT_BENCH_SHAPES ?? workloads.flatMap((w) => WORKLOADS[w]).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   const allShapes = [...Object.keys(PERF_SHAPES), ...Object.keys(EDIT_SHAPES)];
   for (const s of shapes) if (!PERF_SHAPES[s] && !EDIT_SHAPES[s]) throw new Error(`bench: unknown shape ${s} (known: ${allShapes.join(', ')})`);
+  const editParts = get('--parts')?.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const p of editParts ?? []) if (!(EDIT_PARTS as readonly string[]).includes(p)) throw new Error(`bench: --parts takes ${EDIT_PARTS.join(', ')}, got ${p}`);
   const part = get('--part');
   if (part !== undefined && !(EDIT_PARTS as readonly string[]).includes(part)) throw new Error(`bench: --part must be one of ${EDIT_PARTS.join(', ')}, got ${part}`);
   const seed = Number(get('--seed') ?? 1234);
@@ -143,6 +148,7 @@ function parseArgs(argv: string[]): PerfOptions & { child?: string; childOut?: s
     child: get('--child'),
     childOut: get('--child-out'),
     part: part as EditPart | undefined,
+    ...(editParts ? { editParts: editParts as EditPart[] } : {}),
   };
 }
 
@@ -488,7 +494,7 @@ export async function runPerfSuite(opts: PerfOptions, log: (line: string) => voi
 /** The edit suite for one shape: our children, then PyTorch, alternating for `rounds`, best per metric. */
 function runEditShape(name: string, opts: PerfOptions, py: { python?: string; reason: string }, log: (line: string) => void): EditShapeResult {
   const shape = EDIT_SHAPES[name];
-  const o = { out: opts.out, cacheDir: opts.cacheDir, seed: opts.seed, quick: opts.quick, tokens: opts.tokens };
+  const o = { out: opts.out, cacheDir: opts.cacheDir, seed: opts.seed, quick: opts.quick, tokens: opts.tokens, parts: opts.editParts };
   let res: EditShapeResult | undefined;
   for (let round = 1; round <= opts.rounds; round++) {
     const ours = measureEditShapeOurs(shape, o, log);
