@@ -180,7 +180,10 @@ class Llama:
                 k = k.repeat_interleave(rep, dim=0)
                 v = v.repeat_interleave(rep, dim=0)
             a = attention(q, k, v, past).transpose(0, 1).reshape(T, self.n_head * self.hd)
-            x = x + self.lin(a, p + "self_attn.o_proj")
+            o = self.lin(a, p + "self_attn.o_proj")
+            if hook:
+                o = hook(f"model.layers.{i}.self_attn.o_proj", a, o)
+            x = x + o
             h = self.rms(x, w[p + "post_attention_layernorm.weight"])
             gate = self.lin(h, p + "mlp.gate_proj")
             up = self.lin(h, p + "mlp.up_proj")
@@ -225,12 +228,235 @@ def _nan_to_none(x):
     return x
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Edit workloads (issue 18): the arithmetic of one HiEdit edit and of one meta-training step, mirrored on the same
+# checkpoint with the same sizes: trace with hooks on the candidate modules, the low-level network (MEND-style residual
+# blocks of rank `rank` on [K | G], mapped back to module space), the HiNet gate, the rank-T shift -eta K~^T G~, the
+# calibration's forwards under W + s * dense shift (as many as ours made), the apply, and the journal append (factors
+# written and fsynced). The networks are at their initial weights, like ours (B = 0: the blocks start as identity).
+
+
+def weight_io(model, name):
+    """(dIn, dOut) view of a linear weight: GPT-2 stores Conv1D (dIn, dOut), Llama (dOut, dIn)."""
+    w = model.weight(name)
+    return w if isinstance(model, GPT2) else w.t()
+
+
+class LowLevel:
+    def __init__(self, d_in, d_out, n_modules, rank, blocks, eta, gen):
+        D = d_in + d_out
+        self.d_in, self.d_out = d_in, d_out
+        self.params = []
+        self.blocks = []
+        for _ in range(blocks):
+            A = (torch.randn(D, rank, generator=gen) / math.sqrt(D)).requires_grad_(True)
+            B = torch.zeros(rank, D, requires_grad=True)
+            c = torch.zeros(D, requires_grad=True)
+            sc = torch.ones(n_modules, D, requires_grad=True)
+            sh = torch.zeros(n_modules, D, requires_grad=True)
+            self.blocks.append((A, B, c, sc, sh))
+            self.params += [A, B, c, sc, sh]
+        self.log_eta = torch.full((n_modules,), math.log(eta), requires_grad=True)
+        self.params.append(self.log_eta)
+        self.mean = torch.zeros(D)
+        self.std = torch.ones(D)
+
+    def shift(self, i, keys, grads):
+        x = (torch.cat([keys, grads], 1) - self.mean) / self.std
+        h = x
+        for A, B, c, sc, sh in self.blocks:
+            h = h + torch.clamp(h @ A @ B + c, min=0) * sc[i] + sh[i]
+        h = h * self.std + self.mean
+        k, g = h[:, : self.d_in], h[:, self.d_in :]
+        return -torch.exp(self.log_eta[i]) * k.t(), g
+
+
+class Gate:
+    def __init__(self, d_in, d_out, n_modules, hidden, gen):
+        D = d_in + d_out
+        self.W = (torch.randn(D, hidden, generator=gen) / math.sqrt(D)).requires_grad_(True)
+        self.b = torch.zeros(hidden, requires_grad=True)
+        self.sc = torch.ones(n_modules, hidden, requires_grad=True)
+        self.sh = torch.zeros(n_modules, hidden, requires_grad=True)
+        self.gW = (torch.randn(hidden * n_modules, n_modules, generator=gen) / math.sqrt(hidden * n_modules)).requires_grad_(True)
+        self.gb = torch.zeros(n_modules, requires_grad=True)
+        self.params = [self.W, self.b, self.sc, self.sh, self.gW, self.gb]
+
+    def scores(self, feats):
+        pooled = [(torch.relu(torch.cat([k, g], 1) @ self.W + self.b) * self.sc[i] + self.sh[i]).mean(0) for i, (k, g) in enumerate(feats)]
+        return (torch.cat(pooled).reshape(1, -1) @ self.gW + self.gb).reshape(-1)
+
+
+def label_rows(labels):
+    rows = [i for i, l in enumerate(labels) if l != -100]
+    return torch.tensor(rows, dtype=torch.long), torch.tensor([labels[i] for i in rows], dtype=torch.long)
+
+
+def log_probs_under(model, ids, rows, shifts):
+    """Log-probabilities at the label rows with W + shift for each (name, dense (dIn, dOut)) in `shifts`."""
+    saved = {}
+    try:
+        for name, d in shifts.items():
+            key = name + ".weight"
+            saved[key] = model.w[key]
+            model.w[key] = saved[key] + (d if isinstance(model, GPT2) else d.t())
+        return F.log_softmax(model.forward(ids)[rows], -1)
+    finally:
+        for key, w0 in saved.items():
+            model.w[key] = w0
+
+
+def edit_trace(model, ids, rows, targets, names):
+    keys, deltas = {}, {}
+
+    def hook(name, inp, outp):
+        if name not in names:
+            return outp
+        keys[name] = inp.detach()
+        d = torch.zeros_like(outp, requires_grad=True)
+        deltas[name] = d
+        return outp + d
+
+    logits = model.forward(ids, hook=hook)
+    loss = F.cross_entropy(logits[rows], targets)
+    grads = torch.autograd.grad(loss, [deltas[n] for n in names])
+    return [(keys[n], g) for n, g in zip(names, grads)]
+
+
+def run_edit(spec):
+    threads = int(spec["threads"])
+    torch.set_num_threads(int(spec.get("intra_op_threads", threads)))
+    out = {"torch_version": torch.__version__, "threads": torch.get_num_threads(), "blas_threads": threads, "load": {}}
+    for dtype, key in (("BF16", "model_bf16"), ("F32", "model")):
+        if not spec.get(key):
+            continue
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        t0 = time.perf_counter()
+        w = load_weights(spec[key])
+        out["load"][dtype] = {"load_ms": (time.perf_counter() - t0) * 1000,
+                              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "peak_rss_before_mb": rss0}
+        if dtype == "BF16":
+            del w
+    with open(os.path.join(spec["model"], "config.json")) as f:
+        cfg = json.load(f)
+    model = GPT2(cfg, w) if spec["architecture"] == "gpt2" else Llama(cfg, w)
+    ids = torch.tensor(spec["ids"], dtype=torch.long)
+    rows, targets = label_rows(spec["labels"])
+    loc_ids = torch.tensor(spec["locality_ids"], dtype=torch.long)
+    loc_rows, _ = label_rows(spec["locality_labels"])
+    names = spec["edit_modules"]
+    shapes = [tuple(weight_io(model, n).shape) for n in names]
+    d_in, d_out = shapes[0]
+    M, k = len(names), int(spec["k"])
+    gen = torch.Generator().manual_seed(int(spec.get("seed", 1)))
+    low = LowLevel(d_in, d_out, M, int(spec["rank"]), int(spec["blocks"]), float(spec["eta"]), gen)
+    gate = Gate(d_in, d_out, M, int(spec["high_hidden"]), gen)
+    selected = [names.index(n) for n in spec["selected"]] or list(range(k))
+    reps = spec["reps"]
+    jdir = spec["journal_dir"]
+    os.makedirs(jdir, exist_ok=True)
+    jfile = os.path.join(jdir, "journal.bin")
+    phases = {"trace": [], "policy": [], "calibration": [], "apply": [], "journal": []}
+    totals = []
+    for rep in range(reps["edit"] + 1):
+        t = [time.perf_counter()]
+        feats = edit_trace(model, ids, rows, targets, names)
+        t.append(time.perf_counter())
+        with torch.no_grad():
+            factors = [low.shift(i, kk, g) for i, (kk, g) in enumerate(feats)]
+            scores = gate.scores(feats)
+            top = torch.topk(scores, k).indices.tolist()
+        t.append(time.perf_counter())
+        with torch.no_grad():
+            dense = {names[i]: factors[i][0] @ factors[i][1] for i in selected}
+            for j in range(int(spec["calibration_forwards"])):
+                s = 2.0 ** (j % 5 - 2)
+                lp = log_probs_under(model, ids, rows, {n: d * s for n, d in dense.items()})
+                float((lp.gather(1, targets[:, None]).squeeze(1) - lp.max(1).values).min())
+        t.append(time.perf_counter())
+        with torch.no_grad():
+            applied = []
+            for i in selected:
+                left, right = factors[i]
+                w_io = weight_io(model, names[i])
+                w_io.add_(left @ right)
+                applied.append((i, left, right))
+        t.append(time.perf_counter())
+        with open(jfile, "ab") as f:
+            for i, left, right in applied:
+                f.write(left.contiguous().numpy().tobytes())
+                f.write(right.contiguous().numpy().tobytes())
+            f.flush()
+            os.fsync(f.fileno())
+        t.append(time.perf_counter())
+        with torch.no_grad():  # untimed, like ours: every rep edits the same weights
+            for i, left, right in applied:
+                weight_io(model, names[i]).sub_(left @ right)
+        if rep > 0:
+            for key, a, b in zip(phases, t, t[1:]):
+                phases[key].append((b - a) * 1000)
+            totals.append((t[-1] - t[0]) * 1000)
+    out["edit_ms"] = statistics.median(totals)
+    out["phases_ms"] = {key: statistics.median(v) for key, v in phases.items()}
+    out["top_k"] = top
+
+    # forward+backward of the same prompt, gradients w.r.t. the candidate weights (the floor of an edit)
+    def fwd_bwd():
+        params = [model.weight(n) for n in names]
+        for p in params:
+            p.requires_grad_(True)
+        try:
+            nxt = F.cross_entropy(model.forward(ids)[:-1], ids[1:])
+            return torch.autograd.grad(nxt, params)
+        finally:
+            for p in params:
+                p.requires_grad_(False)
+
+    out["forward_backward_ms"] = timed(fwd_bwd, reps["backward"])
+
+    # one meta-training step: trace, locality reference, the no-grad forwards ours made (calibration and gate
+    # targets), the gradient pass through W + dense(theta) for every candidate, and an Adam update.
+    opt = torch.optim.Adam(low.params + gate.params, lr=1e-4)
+
+    def meta_step():
+        feats = edit_trace(model, ids, rows, targets, names)
+        with torch.no_grad():
+            p_before = F.softmax(model.forward(loc_ids)[loc_rows], -1)
+            f0 = [low.shift(i, kk, g) for i, (kk, g) in enumerate(feats)]
+            for j in range(int(spec["meta_nograd_forwards"])):
+                i = j % M
+                log_probs_under(model, ids, rows, {names[i]: f0[i][0] @ f0[i][1] * 2.0 ** (j % 5 - 2)})
+        fac = [low.shift(i, kk, g) for i, (kk, g) in enumerate(feats)]
+        scores = gate.scores(feats)
+        mask = torch.zeros(M)
+        mask[torch.topk(scores.detach(), k).indices] = 1
+        shifts = {names[i]: (fac[i][0] @ fac[i][1]) * mask[i] for i in range(M)}
+        lp = log_probs_under(model, ids, rows, shifts)
+        gen_loss = -lp.gather(1, targets[:, None]).mean()
+        lq = log_probs_under(model, loc_ids, loc_rows, shifts)
+        loc_loss = (p_before * (torch.log(p_before + 1e-30) - lq)).sum(1).mean()
+        target = torch.zeros(M)
+        target[selected] = 1 / len(selected)
+        total = gen_loss + loc_loss - (target * F.log_softmax(scores, 0)).sum()
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+
+    out["meta_step_ms"] = timed(meta_step, reps["meta_step"]) if reps["meta_step"] > 0 else None
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: torch_bench.py SPEC.json", file=sys.stderr)
         return 2
     with open(sys.argv[1]) as f:
         spec = json.load(f)
+    if spec.get("mode") == "edit":
+        json.dump(_nan_to_none(run_edit(spec)), sys.stdout)
+        sys.stdout.write("\n")
+        return 0
     threads = int(spec["threads"])
     model_dir = spec["model"]
     with open(os.path.join(model_dir, "config.json")) as f:

@@ -59,13 +59,16 @@ export interface LifelongEditorOptions {
 
 /**
  * Opens `file` for `model` (a freshly loaded base model): creates the journal when the file does not
- * exist, otherwise verifies it belongs to this base model and replays its active edits onto the model.
+ * exist, otherwise verifies it belongs to this base model and replays its active edits onto the model
+ * (`onApplied` is called after each, see `replayJournal`).
  */
-export function openJournalFor(model: EditorModel, file: string, opts: JournalOpenOptions = {}):
+export function openJournalFor(model: EditorModel, file: string,
+  opts: JournalOpenOptions & { onApplied?: (editId: string, recordIndex: number) => void } = {}):
   { journal: EditJournal; replayed: string[] } {
-  if (!fs.existsSync(file)) return { journal: EditJournal.create(file, journalHeaderFor(model)), replayed: [] };
-  const journal = EditJournal.open(file, opts);
-  return { journal, replayed: replayJournal(journal, model, model.weightsHash()) };
+  const { onApplied, ...openOpts } = opts;
+  if (!fs.existsSync(file)) return { journal: EditJournal.create(file, journalHeaderFor(model), openOpts), replayed: [] };
+  const journal = EditJournal.open(file, openOpts);
+  return { journal, replayed: replayJournal(journal, model, model.weightsHash(), onApplied) };
 }
 
 /**

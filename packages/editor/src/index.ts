@@ -40,7 +40,8 @@ export type {
   StoredShift,
 } from './journal/records';
 export { EditJournal } from './journal/journal';
-export type { JournalOpenOptions, LocatedRecord } from './journal/journal';
+export type { JournalCreateOptions, JournalOpenOptions, JournalOpenStats, LocatedRecord } from './journal/journal';
+export { DEFAULT_INDEX_EVERY, indexFileOf } from './journal/journalIndex';
 export { storeShift } from './journal/shifts';
 export { applyEditPack, exportEditPack, readEditPack, writeEditPack } from './journal/pack';
 export type { EditPack, PackedEdit } from './journal/pack';

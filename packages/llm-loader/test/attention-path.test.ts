@@ -6,8 +6,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { attentionKernelsActive, tf } from '@hiedit/tensor-core';
+import { attentionKernelsActive, installAccelerator, tf, uninstallAccelerator } from '@hiedit/tensor-core';
 import { createTinyCheckpoint, loadModel, type CausalLM } from '../src';
+import { relL2 } from './compare';
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 
@@ -17,6 +18,16 @@ async function kernelNames(fn: () => void): Promise<string[]> {
     return [] as tf.Tensor[];
   });
   return info.kernels.map((k) => k.name);
+}
+
+/** Kernels run by the gradient of a one-tuple loss through a shift of the model's first module. */
+async function backwardKernelNames(model: CausalLM): Promise<string[]> {
+  return kernelNames(() => {
+    const w = model.modules[0];
+    const zero = tf.zeros([w.dIn, w.dOut]) as tf.Tensor2D;
+    const g = tf.grad((s: tf.Tensor) => model.lossUnderShifts([{ ids: [1, 2, 3, 4], labels: [2, 3, 4, -100] }], new Map([[w.name, s as tf.Tensor2D]])))(zero);
+    tf.dispose([zero, g]);
+  });
 }
 
 /** n greedy tokens after `prompt`, each from a full forward over the sequence so far (no KV cache). */
@@ -52,12 +63,7 @@ describe.each([
     expect(fwd.filter((k) => k === kernel)).toHaveLength(model.config.numLayers);
     expect(fwd).not.toContain('Transpose');
     expect(fwd).not.toContain('Softmax');
-    const bwd = await kernelNames(() => {
-      const w = model.modules[0];
-      const zero = tf.zeros([w.dIn, w.dOut]) as tf.Tensor2D;
-      const g = tf.grad((s: tf.Tensor) => model.lossUnderShifts([{ ids: [1, 2, 3, 4], labels: [2, 3, 4, -100] }], new Map([[w.name, s as tf.Tensor2D]])))(zero);
-      tf.dispose([zero, g]);
-    });
+    const bwd = await backwardKernelNames(model);
     expect(bwd).toContain('HieditAttentionGrad');
     expect(bwd).not.toContain('Softmax');
   });
@@ -84,7 +90,7 @@ describe('Gemma-2 attention path', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'llm-gemma-path-'));
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  test('soft-capped attention runs composite; without soft-caps the fused kernel runs', async () => {
+  test('soft-capped attention, the (1 + w) norms and GeGLU run as fused kernels, forward and backward (composite without the accelerator)', async () => {
     const capped = await loadModel(path.join(FIXTURES, 'gemma2_tiny'));
     const dir = path.join(tmp, 'uncapped');
     await createTinyCheckpoint(dir, { architecture: 'gemma2', seed: 2, config: { attn_logit_softcapping: null } });
@@ -92,11 +98,23 @@ describe('Gemma-2 attention path', () => {
     try {
       if (!attentionKernelsActive()) {
         console.log('gemma2: fused attention kernels inactive (no accelerator or HIEDIT_ACCELERATOR=off); only the composite path runs');
+        const a = await kernelNames(() => capped.forward([[1, 2, 3, 4, 5]]).dispose());
+        expect(a.some((k) => k.startsWith('Hiedit'))).toBe(false);
         return;
       }
+      const L = capped.config.numLayers;
       const a = await kernelNames(() => capped.forward([[1, 2, 3, 4, 5]]).dispose());
-      expect(a.filter((k) => k.startsWith('HieditAttention'))).toHaveLength(0);
-      expect(a).toContain('Tanh');
+      expect(a.filter((k) => k === 'HieditAttention')).toHaveLength(L);
+      expect(a.filter((k) => k === 'HieditGeluMul')).toHaveLength(L);
+      // Four norms per layer and the final one, each with its (1 + w) inside the kernel: no Add of the weight.
+      expect(a.filter((k) => k === 'HieditRmsNorm')).toHaveLength(4 * L + 1);
+      // The only Tanh left is the final logits' soft-cap.
+      expect(a.filter((k) => k === 'Tanh')).toHaveLength(1);
+      expect(a).not.toContain('Softmax');
+      const bwd = await backwardKernelNames(capped);
+      expect(bwd.filter((k) => k === 'HieditAttentionGrad')).toHaveLength(L);
+      expect(bwd.filter((k) => k === 'HieditGeluMulGrad')).toHaveLength(L);
+      expect(bwd).not.toContain('Softmax');
       const b = await kernelNames(() => uncapped.forward([[1, 2, 3, 4, 5]]).dispose());
       expect(b.filter((k) => k === 'HieditAttention')).toHaveLength(uncapped.config.numLayers);
     } finally {
@@ -126,5 +144,42 @@ describe('Gemma-2 attention path', () => {
     } finally {
       model.dispose();
     }
+  });
+
+  test('fused and composite agree on a windowed, soft-capped Gemma-2: logits, loss, gradients, cached generation', async () => {
+    if (!attentionKernelsActive()) {
+      console.log('gemma2: no fused kernels to compare with (no accelerator or HIEDIT_ACCELERATOR=off)');
+      return;
+    }
+    const dir = path.join(tmp, 'fused-vs-composite');
+    await createTinyCheckpoint(dir, { architecture: 'gemma2', seed: 4, config: { sliding_window: 3, attn_logit_softcapping: 2 } });
+    const model = await loadModel(dir);
+    const ids = [5, 9, 2, 7, 1, 3, 8, 4];
+    const params = [
+      'model.layers.0.self_attn.q_proj.weight', 'model.layers.0.mlp.gate_proj.weight', 'model.layers.1.input_layernorm.weight',
+      'model.layers.2.post_feedforward_layernorm.weight', 'model.norm.weight',
+    ];
+    const run = (): { logits: Float32Array; loss: number; grads: Float32Array[]; tokens: number[] } => ({
+      logits: model.logits(ids).data,
+      loss: model.loss(ids),
+      grads: params.map((p) => model.grad(p, ids).grad),
+      tokens: model.generate(ids.slice(0, 5), 6),
+    });
+    try {
+      const before = tf.memory().numTensors;
+      const fused = run();
+      uninstallAccelerator();
+      expect(attentionKernelsActive()).toBe(false);
+      const composite = run();
+      expect(tf.memory().numTensors).toBe(before);
+      expect(fused.tokens).toEqual(composite.tokens);
+      expect(relL2(fused.logits, composite.logits)).toBeLessThan(1e-5);
+      expect(Math.abs(fused.loss - composite.loss)).toBeLessThan(1e-5);
+      fused.grads.forEach((g, i) => expect(relL2(g, composite.grads[i])).toBeLessThan(1e-5));
+    } finally {
+      installAccelerator('wasm');
+      model.dispose();
+    }
+    expect(attentionKernelsActive()).toBe(true);
   });
 });

@@ -414,7 +414,7 @@ function selfTest(): string | undefined {
 }
 
 /**
- * Registers the fused LayerNorm/RMSNorm/GELU/SwiGLU/RoPE/cross-entropy kernels and the attention kernels (and their gradients) when the addon has them and
+ * Registers the fused LayerNorm/RMSNorm/GELU/SwiGLU/GeGLU/RoPE/cross-entropy kernels and the attention kernels (and their gradients) when the addon has them and
  * they pass their self-test; returns the note for the status line. Runs with wasm as the current backend.
  */
 function installFused(addon: NativeBlas): string {
@@ -433,8 +433,8 @@ function installFused(addon: NativeBlas): string {
   }
   // The attention kernels self-test as they register and withdraw themselves on a mismatch.
   if (hasNativeAttention(addon)) registerAttentionKernels(addon);
-  const attention = attentionKernelsActive() ? ', attention' : `, no fused attention (${attentionKernelsFailure() ?? 'not in this addon build'})`;
-  return `; fused LayerNorm/RMSNorm/GELU/SwiGLU/RoPE/cross-entropy kernels${attention}`;
+  const attention = attentionKernelsActive() ? ', attention (also soft-capped)' : `, no fused attention (${attentionKernelsFailure() ?? 'not in this addon build'})`;
+  return `; fused LayerNorm/RMSNorm (also (1 + w))/GELU/SwiGLU/GeGLU/RoPE/cross-entropy kernels${attention}`;
 }
 
 function findWasmBackend(): WasmBackendLike | undefined {
@@ -588,10 +588,10 @@ export function installAccelerator(backendName: string, opts: InstallAccelerator
 
 /**
  * Bumped whenever one of hiedit's kernels changes how it rounds (session 3: vectorised exp in GELU/SwiGLU,
- * the cross-entropy and attention kernels, the bias added by BLAS): results trained under one revision are
- * not bitwise those of another.
+ * the cross-entropy and attention kernels, the bias added by BLAS; 4: Gemma-2's soft-capped attention in the
+ * fused kernel): results trained under one revision are not bitwise those of another.
  */
-export const KERNELS_REVISION = 3;
+export const KERNELS_REVISION = 4;
 
 /**
  * A short description of every choice that decides how the accelerated kernels round: matmul kernels (and

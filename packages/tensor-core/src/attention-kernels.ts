@@ -23,8 +23,8 @@ export type HeadLayout = 'bthd' | 'bhtd';
 
 /** The addon functions (argument contracts in native/src/hiedit_attention.c). */
 export interface NativeAttention {
-  attention(heap: ArrayBuffer, params: Uint32Array, scale: number): void;
-  attentionGrad(heap: ArrayBuffer, params: Uint32Array, scale: number): void;
+  attention(heap: ArrayBuffer, params: Uint32Array, scale: number, softcap: number): void;
+  attentionGrad(heap: ArrayBuffer, params: Uint32Array, scale: number, softcap: number): void;
 }
 
 /** True when `addon` exports the attention functions (older addon builds do not). */
@@ -40,6 +40,8 @@ export function hasNativeAttention(addon: object): addon is NativeAttention {
  */
 export interface AttentionAttrs {
   scale: number;
+  /** Tanh soft-cap of the scaled scores before the mask (Gemma-2's attn_logit_softcapping); 0 = none. */
+  softcap: number;
   packed: boolean;
   /** B of a rank-2 packed qkv (0 otherwise). */
   batch: number;
@@ -81,6 +83,7 @@ const shapeStr = (s: number[]): string => JSON.stringify(s);
 function attrsOf(kernel: string, args: KernelArgs): AttentionAttrs {
   const a = args.attrs as unknown as AttentionAttrs | undefined;
   if (!a || typeof a.scale !== 'number' || !Number.isFinite(a.scale)) throw new Error(`${kernel}: attribute scale must be a finite number`);
+  if (typeof a.softcap !== 'number' || !Number.isFinite(a.softcap) || a.softcap < 0) throw new Error(`${kernel}: attribute softcap must be 0 (none) or a finite number > 0`);
   const posInt = (n: number): boolean => Number.isInteger(n) && n > 0;
   if (!posInt(a.numHeads) || !posInt(a.numKvHeads) || a.numHeads % a.numKvHeads !== 0) {
     throw new Error(`${kernel}: numHeads (${a.numHeads}) must be a positive multiple of numKvHeads (${a.numKvHeads})`);
@@ -200,7 +203,7 @@ function makeConfigs(addon: NativeAttention): tf.KernelConfig[] {
           off(g.q), off(g.k), off(g.v), bias ? offsetOf(backend, kernelName, bias) : 0, bias ? 1 : 0, biasBatchStride, y, p,
           g.B, g.Tq, g.Tk, g.H, g.kvH, g.hd, ...g.q.strides, ...g.k.strides, ...g.v.strides,
         ]);
-        addon.attention(heap, params, a.scale);
+        addon.attention(heap, params, a.scale, a.softcap);
       });
     }) as tf.KernelFunc,
   });
@@ -226,7 +229,7 @@ function makeConfigs(addon: NativeAttention): tf.KernelConfig[] {
           off(g.q), off(g.k), off(g.v), offsetOf(backend, K.backward, probs), offsetOf(backend, K.backward, dy), dq, dk, dv,
           g.B, g.Tq, g.Tk, g.H, g.kvH, g.hd, ...g.q.strides, ...g.k.strides, ...g.v.strides,
         ]);
-        addon.attentionGrad(heap, params, a.scale);
+        addon.attentionGrad(heap, params, a.scale, a.softcap);
       });
     }) as tf.KernelFunc,
   };
@@ -285,11 +288,20 @@ export function attentionKernelsFailure(): string | undefined {
 }
 
 /**
- * Runs both forward kernels and the backward kernel on a tiny GQA case with a mask and compares them with a
- * float64 host computation (the gradient by central differences of it); returns a description of the first
- * mismatch, or undefined. Needs wasm as the current backend.
+ * Runs both forward kernels and the backward kernel on a tiny GQA case with a mask, uncapped and soft-capped (an
+ * addon built before soft-capping ignores the cap and fails here), and compares them with a float64 host
+ * computation (the gradient by central differences of it); returns a description of the first mismatch, or
+ * undefined. Needs wasm as the current backend.
  */
 function selfTest(): string | undefined {
+  for (const softcap of [0, 1.5]) {
+    const failure = selfTestCase(softcap);
+    if (failure) return softcap ? `${failure} with softcap ${softcap}` : failure;
+  }
+  return undefined;
+}
+
+function selfTestCase(softcap: number): string | undefined {
   const B = 1;
   const T = 3;
   const H = 2;
@@ -307,7 +319,8 @@ function selfTest(): string | undefined {
         const s = [0, 1, 2].map((j) => {
           let d = 0;
           for (let e = 0; e < hd; e++) d += xs[t * W + h * hd + e] * xs[j * W + H * hd + e];
-          return d * scale + maskVals[t * T + j];
+          const s = d * scale;
+          return (softcap ? softcap * Math.tanh(s / softcap) : s) + maskVals[t * T + j];
         });
         const m = Math.max(...s);
         const p = s.map((v) => Math.exp(v - m));
@@ -332,7 +345,7 @@ function selfTest(): string | undefined {
   return tf.tidy(() => {
     const qkv = tf.tensor2d(x, [B * T, W]);
     const bias = tf.tensor4d(maskVals, [1, 1, T, T]);
-    const base = { scale, batch: 0, numHeads: H, numKvHeads: kvH, qLayout: 'bthd', kLayout: 'bthd', vLayout: 'bthd' } as const;
+    const base = { scale, softcap, batch: 0, numHeads: H, numKvHeads: kvH, qLayout: 'bthd', kLayout: 'bthd', vLayout: 'bthd' } as const;
     const [q, k, v] = tf.split(tf.reshape(qkv, [B, T, H + 2 * kvH, hd]), [H, kvH, kvH], 2);
     const runs: [string, tf.NamedTensorMap, AttentionAttrs][] = [
       [ATTENTION_KERNELS.forwardPacked, { qkv, bias }, { ...base, packed: true, batch: B }],

@@ -13,13 +13,13 @@ const rand = (shape: number[], next: () => number, scale = 1.5): tf.Tensor => ra
 
 /**
  * Causal mask for queries at absolute positions pos0.. against Tk keys, with the last `pad[b]` keys of batch b
- * hidden (right padding; never a fully hidden row).
+ * hidden (right padding; never a fully hidden row) and, with a `window`, keys more than window - 1 positions back.
  */
-function mask(B: number, Tq: number, Tk: number, pos0: number, pad: number[]): tf.Tensor4D {
+function mask(B: number, Tq: number, Tk: number, pos0: number, pad: number[], window = Infinity): tf.Tensor4D {
   const d = new Float32Array(B * Tq * Tk);
   for (let b = 0; b < B; b++) {
     for (let i = 0; i < Tq; i++) {
-      for (let j = 0; j < Tk; j++) if (j > pos0 + i || j >= Tk - pad[b]) d[(b * Tq + i) * Tk + j] = -1e9;
+      for (let j = 0; j < Tk; j++) if (j > pos0 + i || j <= pos0 + i - window || j >= Tk - pad[b]) d[(b * Tq + i) * Tk + j] = -1e9;
     }
   }
   return tf.tensor4d(d, [B, 1, Tq, Tk]);
@@ -34,9 +34,11 @@ interface Case {
   kvH: number;
   hd: number;
   layouts: { q: HeadLayout; k: HeadLayout; v: HeadLayout };
-  /** 'causal' (with padding when B > 1), 'shared' (one (1, 1, Tq, Tk) mask for all batches) or none. */
-  bias: 'causal' | 'shared' | 'none';
+  /** 'causal' (with padding when B > 1), 'window' (causal with a sliding window of 3), 'shared' (one (1, 1, Tq, Tk) mask for all batches) or none. */
+  bias: 'causal' | 'window' | 'shared' | 'none';
   scale: number;
+  /** Gemma-2's tanh soft-cap of the scores (absent: none). */
+  softcap?: number;
 }
 
 const BTHD = { q: 'bthd', k: 'bthd', v: 'bthd' } as const;
@@ -48,6 +50,11 @@ const CASES: Case[] = [
   { name: 'GQA kvH=1, B=2, odd hd', B: 2, Tq: 7, Tk: 7, H: 4, kvH: 1, hd: 5, layouts: BTHD, bias: 'causal', scale: 0.3 },
   // Scores up to ~+-100: the softmax's exponentials span the whole float range (the kernel's own exp, its clamp).
   { name: 'large scores, B=2', B: 2, Tq: 9, Tk: 9, H: 2, kvH: 2, hd: 16, layouts: BTHD, bias: 'causal', scale: 3 },
+  // Soft-capped (Gemma-2): caps small enough to bite on these scores, and one as large as Gemma-2's 50.
+  { name: 'soft-capped 1.5, GQA kvH=2, causal + padding, B=2', B: 2, Tq: 6, Tk: 6, H: 4, kvH: 2, hd: 8, layouts: BTHD, bias: 'causal', scale: 1, softcap: 1.5 },
+  { name: 'soft-capped 2, sliding window 3, mixed layouts', B: 1, Tq: 8, Tk: 8, H: 2, kvH: 1, hd: 6, layouts: { q: 'bhtd', k: 'bthd', v: 'bhtd' }, bias: 'window', scale: 0.9, softcap: 2 },
+  { name: 'soft-capped 3, decode Tq=1 Tk=17 (KV cache), no mask', B: 1, Tq: 1, Tk: 17, H: 4, kvH: 2, hd: 8, layouts: BTHD, bias: 'none', scale: 1, softcap: 3 },
+  { name: 'soft-capped 50, large scores, B=2', B: 2, Tq: 9, Tk: 9, H: 2, kvH: 2, hd: 16, layouts: BTHD, bias: 'causal', scale: 3, softcap: 50 },
 ];
 
 function make(c: Case, next: () => number): { q: tf.Tensor4D; k: tf.Tensor4D; v: tf.Tensor4D; bias: tf.Tensor4D | null } {
@@ -58,6 +65,7 @@ function make(c: Case, next: () => number): { q: tf.Tensor4D; k: tf.Tensor4D; v:
   const pos0 = c.Tk - c.Tq;
   const bias = c.bias === 'none' ? null
     : c.bias === 'shared' ? mask(1, c.Tq, c.Tk, pos0, [0])
+      : c.bias === 'window' ? mask(c.B, c.Tq, c.Tk, pos0, new Array(c.B).fill(0), 3)
       : mask(c.B, c.Tq, c.Tk, pos0, Array.from({ length: c.B }, (_, b) => (b === 0 ? 0 : 2)));
   return { q, k, v, bias };
 }
@@ -66,15 +74,15 @@ function make(c: Case, next: () => number): { q: tf.Tensor4D; k: tf.Tensor4D; v:
 function reference(c: Case, bias: tf.Tensor4D | null) {
   return (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor => tf.tidy(() => {
     const bhtd = (t: tf.Tensor, l: HeadLayout): tf.Tensor4D => (l === 'bhtd' ? t : tf.transpose(t, [0, 2, 1, 3])) as tf.Tensor4D;
-    return compositeAttention(bhtd(q, c.layouts.q), bhtd(k, c.layouts.k), bhtd(v, c.layouts.v), c.scale, bias);
+    return compositeAttention(bhtd(q, c.layouts.q), bhtd(k, c.layouts.k), bhtd(v, c.layouts.v), c.scale, bias, c.softcap);
   });
 }
 
-function packedReference(H: number, kvH: number, scale: number, bias: tf.Tensor4D | null) {
+function packedReference(H: number, kvH: number, scale: number, bias: tf.Tensor4D | null, softcap?: number) {
   return (qkv: tf.Tensor): tf.Tensor => tf.tidy(() => {
     const [q, k, v] = tf.split(qkv, [H, kvH, kvH], 2)
       .map((t) => tf.transpose(t, [0, 2, 1, 3]) as tf.Tensor4D);
-    return compositeAttention(q, k, v, scale, bias);
+    return compositeAttention(q, k, v, scale, bias, softcap);
   });
 }
 
@@ -109,7 +117,7 @@ function compare(c: Case, seed: number): number {
   const r = rand([c.B * c.Tq, c.H * c.hd], next);
   const before = tf.memory().numTensors;
   const ids = dataIds();
-  const fn = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor): tf.Tensor => attention(a as tf.Tensor4D, b as tf.Tensor4D, d as tf.Tensor4D, { scale: c.scale, bias, layouts: c.layouts });
+  const fn = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor): tf.Tensor => attention(a as tf.Tensor4D, b as tf.Tensor4D, d as tf.Tensor4D, { scale: c.scale, bias, layouts: c.layouts, softcap: c.softcap });
   const got = [fn(q, k, v), ...gradsOf(fn, [q, k, v], r)];
   const want = [reference(c, bias)(q, k, v), ...gradsOf(reference(c, bias), [q, k, v], r)];
   let worst = 0;
@@ -127,7 +135,7 @@ function compare(c: Case, seed: number): number {
 }
 
 /** flat: qkv as the (B*T, (H + 2 kvH) hd) projection output with opts.batch, instead of (B, T, H + 2 kvH, hd). */
-function comparePacked(B: number, T: number, H: number, kvH: number, hd: number, withBias: boolean, seed: number, flat = false): number {
+function comparePacked(B: number, T: number, H: number, kvH: number, hd: number, withBias: boolean, seed: number, flat = false, softcap?: number): number {
   const next = rng(seed);
   const qkv = rand(flat ? [B * T, (H + 2 * kvH) * hd] : [B, T, H + 2 * kvH, hd], next);
   const bias = withBias ? mask(B, T, T, 0, Array.from({ length: B }, (_, b) => b)) : null;
@@ -135,8 +143,8 @@ function comparePacked(B: number, T: number, H: number, kvH: number, hd: number,
   const scale = 1 / Math.sqrt(hd);
   const before = tf.memory().numTensors;
   const ids = dataIds();
-  const fn = (x: tf.Tensor): tf.Tensor => attentionPacked(x as tf.Tensor4D, { scale, bias, numHeads: H, numKvHeads: kvH, batch: flat ? B : undefined });
-  const ref = packedReference(H, kvH, scale, bias);
+  const fn = (x: tf.Tensor): tf.Tensor => attentionPacked(x as tf.Tensor4D, { scale, bias, numHeads: H, numKvHeads: kvH, batch: flat ? B : undefined, softcap });
+  const ref = packedReference(H, kvH, scale, bias, softcap);
   const refOf = (x: tf.Tensor): tf.Tensor => (flat ? tf.tidy(() => ref(tf.reshape(x, [B, T, H + 2 * kvH, hd]))) : ref(x));
   const got = [fn(qkv), ...gradsOf(fn, [qkv], r)];
   const want = [refOf(qkv), ...gradsOf(refOf, [qkv], r)];
@@ -159,7 +167,7 @@ describe('attention: composite path (no native kernels)', () => {
     expect(attentionKernelsActive()).toBe(false);
     expect(compare(c, 100 + i)).toBeLessThan(1e-6);
     const { q, k, v, bias } = make(c, rng(1));
-    const names = await kernelsOf(() => attention(q, k, v, { scale: c.scale, bias, layouts: c.layouts }));
+    const names = await kernelsOf(() => attention(q, k, v, { scale: c.scale, bias, layouts: c.layouts, softcap: c.softcap }));
     expect(names.some((n) => n.startsWith('Hiedit'))).toBe(false);
     tf.dispose([q, k, v, ...(bias ? [bias] : [])]);
   });
@@ -168,6 +176,7 @@ describe('attention: composite path (no native kernels)', () => {
     expect(comparePacked(2, 5, 3, 3, 4, true, 7)).toBeLessThan(1e-6);
     expect(comparePacked(1, 4, 4, 2, 4, false, 8)).toBeLessThan(1e-6);
     expect(comparePacked(2, 5, 4, 2, 4, true, 9, true)).toBeLessThan(1e-6);
+    expect(comparePacked(2, 5, 4, 2, 4, true, 10, true, 1.5)).toBeLessThan(1e-6);
   });
 
   test('bad arguments are clear errors', () => {
@@ -210,6 +219,32 @@ describe('attention: composite path (no native kernels)', () => {
     expect(comparePacked(3, 5, 6, 2, 4, true, 15, true)).toBeLessThan(1e-5);
   });
 
+  test('packed qkv, soft-capped: forward and dqkv within 1e-5 of the composite', () => {
+    expect(comparePacked(2, 7, 4, 2, 8, true, 16, false, 1.5)).toBeLessThan(1e-5);
+    expect(comparePacked(2, 6, 4, 4, 8, true, 17, true, 4)).toBeLessThan(1e-5);
+  });
+
+  test('soft-capped: still one kernel forward and one backward, no Tanh', async () => {
+    const c = CASES.find((x) => x.softcap !== undefined && x.bias === 'causal') as Case;
+    const { q, k, v, bias } = make(c, rng(5));
+    const opts = { scale: c.scale, bias, layouts: c.layouts, softcap: c.softcap };
+    expect(await kernelsOf(() => attention(q, k, v, opts))).toEqual([ATTENTION_KERNELS.forward]);
+    const bwd = await kernelsOf(() => tf.grads((a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => tf.sum(attention(a as tf.Tensor4D, b as tf.Tensor4D, d as tf.Tensor4D, opts)))([q, k, v]));
+    expect(bwd.filter((n) => n.startsWith('Hiedit'))).toEqual([ATTENTION_KERNELS.forward, ATTENTION_KERNELS.backward]);
+    expect(bwd.some((n) => ['Tanh', 'Softmax', 'BatchMatMul'].includes(n))).toBe(false);
+    tf.dispose([q, k, v, ...(bias ? [bias] : [])]);
+  });
+
+  test('a softcap beyond float32 range runs the composite path', async () => {
+    const c = CASES[0];
+    const { q, k, v, bias } = make(c, rng(6));
+    for (const softcap of [1e-40, 1e300]) {
+      const names = await kernelsOf(() => attention(q, k, v, { scale: c.scale, bias, softcap }));
+      expect(names.some((n) => n.startsWith('Hiedit'))).toBe(false);
+    }
+    tf.dispose([q, k, v, ...(bias ? [bias] : [])]);
+  });
+
   test('one kernel forward, one kernel backward', async () => {
     const c = CASES[1];
     const { q, k, v, bias } = make(c, rng(3));
@@ -230,26 +265,30 @@ describe('attention: composite path (no native kernels)', () => {
 
   test('the addon refuses operands outside the heap and malformed calls', () => {
     const addon = loadNativeBlas().addon as unknown as { attention: (...a: unknown[]) => void; attentionGrad: (...a: unknown[]) => void };
+    // The fourth argument is the softcap (0: none).
     const heap = new ArrayBuffer(4096);
     // B=1, Tq=Tk=4, H=kvH=1, hd=4, dense (B, T, heads, hd) strides; q (64 bytes) at byte 4040 runs past the end.
     const params = (qOff: number): Uint32Array => new Uint32Array([qOff, 0, 64, 0, 0, 0, 128, 192, 1, 4, 4, 1, 1, 4, 16, 4, 4, 16, 4, 4, 16, 4, 4]);
-    expect(() => addon.attention(heap, params(0), 1)).not.toThrow();
-    expect(() => addon.attention(heap, params(4032), 1)).not.toThrow();
-    expect(() => addon.attention(heap, params(4040), 1)).toThrow(/out of heap bounds/);
-    expect(() => addon.attention(heap, params(2), 1)).toThrow(/out of heap bounds/);
-    expect(() => addon.attention(heap, new Uint32Array(5), 1)).toThrow(/expected \(heap, params/);
-    expect(() => addon.attention(heap, params(0), Number.NaN)).toThrow(/expected \(heap, params/);
+    expect(() => addon.attention(heap, params(0), 1, 0)).not.toThrow();
+    expect(() => addon.attention(heap, params(4032), 1, 0)).not.toThrow();
+    expect(() => addon.attention(heap, params(4040), 1, 0)).toThrow(/out of heap bounds/);
+    expect(() => addon.attention(heap, params(2), 1, 0)).toThrow(/out of heap bounds/);
+    expect(() => addon.attention(heap, new Uint32Array(5), 1, 0)).toThrow(/expected \(heap, params/);
+    expect(() => addon.attention(heap, params(0), Number.NaN, 0)).toThrow(/expected \(heap, params/);
+    expect(() => addon.attention(heap, params(0), 1)).toThrow(/expected \(heap, params.*softcap >= 0/);
+    expect(() => addon.attention(heap, params(0), 1, -1)).toThrow(/softcap >= 0/);
+    expect(() => addon.attentionGrad(heap, params(0), 1, Number.POSITIVE_INFINITY)).toThrow(/softcap >= 0/);
     const grad = new Uint32Array([0, 0, 64, 192, 256, 320, 384, 3990, 1, 4, 4, 1, 1, 4, 16, 4, 4, 16, 4, 4, 16, 4, 4]);
-    expect(() => addon.attentionGrad(heap, grad, 1)).toThrow(/out of heap bounds/);
+    expect(() => addon.attentionGrad(heap, grad, 1, 0)).toThrow(/out of heap bounds/);
     // Extents whose 64-bit product wraps (B = H = 2^31, strides 0) must be refused, not written past the heap.
     const wrap = new Uint32Array(23);
     wrap.set([2 ** 31, 1, 1, 2 ** 31, 1, 1], 8);
-    expect(() => addon.attention(heap, wrap, 1)).toThrow(/out of heap bounds|32-bit range/);
-    expect(() => addon.attentionGrad(heap, wrap, 1)).toThrow(/out of heap bounds|32-bit range/);
+    expect(() => addon.attention(heap, wrap, 1, 0)).toThrow(/out of heap bounds|32-bit range/);
+    expect(() => addon.attentionGrad(heap, wrap, 1, 0)).toThrow(/out of heap bounds|32-bit range/);
     // A row stride shorter than the head size would make BLAS refuse the product and leave garbage: refused here.
     const short = params(0);
     short[15] = 2; // q's row stride 2 < hd 4
-    expect(() => addon.attention(heap, short, 1)).toThrow(/row stride shorter than the head size/);
+    expect(() => addon.attention(heap, short, 1, 0)).toThrow(/row stride shorter than the head size/);
   });
 
   test('no keys or no queries: zeros, like the composite', () => {
@@ -287,6 +326,22 @@ describe('attention: composite path (no native kernels)', () => {
     expect(attentionKernelsFailure()).toBeUndefined();
   });
 
+  test('an addon that ignores the softcap (built before soft-capping) is withdrawn by the self-test', () => {
+    const real = loadNativeBlas().addon as unknown as NativeAttention;
+    const uncapping: NativeAttention = {
+      attention: (heap, params, scale) => real.attention(heap, params, scale, 0),
+      attentionGrad: (heap, params, scale) => real.attentionGrad(heap, params, scale, 0),
+    };
+    try {
+      registerAttentionKernels(uncapping);
+      expect(attentionKernelsActive()).toBe(false);
+      expect(attentionKernelsFailure()).toMatch(/self-test mismatch .* with softcap 1.5/);
+    } finally {
+      registerAttentionKernels(real);
+    }
+    expect(attentionKernelsActive()).toBe(true);
+  });
+
   test('a gradient of q only, inside tidy, leaves no tensors behind', () => {
     const c = CASES[0];
     const { q, k, v, bias } = make(c, rng(9));
@@ -322,7 +377,7 @@ describe('attention: softcap (Gemma-2 attn_logit_softcapping)', () => {
     return out;
   }
 
-  test('caps the scores before the mask, on the composite path whatever the accelerator, and differentiates', async () => {
+  test('caps the scores before the mask (the fused kernel with the accelerator, composite without) and differentiates', async () => {
     const T = 6;
     const [H, kvH, hd, scale, cap] = [4, 2, 4, 0.9, 1.5];
     const next = rng(31);
@@ -339,7 +394,7 @@ describe('attention: softcap (Gemma-2 attn_logit_softcapping)', () => {
     const uncapped = attention(q, k, v, { scale, bias });
     expect(maxErr(uncapped, got)).toBeGreaterThan(1e-2);
     const names = await kernelsOf(() => attention(q, k, v, opts));
-    expect(names.some((n) => n.startsWith('Hiedit'))).toBe(false);
+    expect(names.some((n) => n.startsWith('Hiedit'))).toBe(attentionKernelsActive());
     const dq = tf.grad((a: tf.Tensor) => tf.sum(attention(a as tf.Tensor4D, k, v, opts)))(q);
     expect(Array.from(dq.dataSync()).every(Number.isFinite)).toBe(true);
     expect(() => attention(q, k, v, { scale, softcap: 0 })).toThrow(/softcap must be a finite number > 0, got 0/);

@@ -1,5 +1,6 @@
 /**
- * Scaled dot-product attention with grouped-query heads, an additive mask and merged-head output. With the native
+ * Scaled dot-product attention with grouped-query heads, an additive mask, optional tanh soft-capping of the scores
+ * and merged-head output. With the native
  * accelerator on the wasm backend it is one kernel forward and one backward (attention-kernels.ts,
  * native/src/hiedit_attention.c) that read q, k, v in place in whatever layout the caller has; otherwise the same
  * math runs as composite tf ops with the stock gradients.
@@ -20,7 +21,8 @@ export interface AttentionOptions {
   bias?: tf.Tensor4D | null;
   /**
    * Tanh soft-capping of the scaled scores before the mask (Gemma-2's attn_logit_softcapping): each score s becomes
-   * softcap * tanh(s / softcap). Absent: no capping. The fused kernels do not cap, so a capped call runs composite.
+   * softcap * tanh(s / softcap). Absent: no capping. The fused kernels cap in place (and differentiate through
+   * the cap), so a capped call takes the same path as an uncapped one.
    */
   softcap?: number;
 }
@@ -59,6 +61,11 @@ function checkSoftcap(softcap: number | undefined): void {
   if (softcap !== undefined && !(typeof softcap === 'number' && Number.isFinite(softcap) && softcap > 0)) {
     throw new Error(`attention: softcap must be a finite number > 0, got ${String(softcap)}`);
   }
+}
+
+/** A softcap the float32 kernel can take as given (a cap beyond float range would round to 0 or infinity there). */
+function fusableSoftcap(softcap: number | undefined): boolean {
+  return softcap === undefined || (Math.fround(softcap) >= 1e-30 && Number.isFinite(Math.fround(softcap)));
 }
 
 function checkBias(bias: tf.Tensor | null | undefined, B: number, Tq: number, Tk: number): void {
@@ -124,8 +131,8 @@ export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: 
   const bias = opts.bias ?? null;
   checkBias(bias, B, Tq, Tk);
   checkSoftcap(opts.softcap);
-  if (opts.softcap === undefined && fusedAvailable(q, k, v, bias)) {
-    const attrs: AttentionAttrs = { scale: opts.scale, packed: false, batch: 0, numHeads: H, numKvHeads: kvH, qLayout: lq, kLayout: lk, vLayout: lv };
+  if (fusableSoftcap(opts.softcap) && fusedAvailable(q, k, v, bias)) {
+    const attrs: AttentionAttrs = { scale: opts.scale, softcap: opts.softcap ?? 0, packed: false, batch: 0, numHeads: H, numKvHeads: kvH, qLayout: lq, kLayout: lk, vLayout: lv };
     return runFused(bias ? { q, k, v, bias } : { q, k, v }, attrs);
   }
   return tf.tidy(() => {
@@ -152,8 +159,8 @@ export function attentionPacked(qkv: tf.Tensor4D | tf.Tensor2D, opts: PackedAtte
   const bias = opts.bias ?? null;
   checkBias(bias, B, T, T);
   checkSoftcap(opts.softcap);
-  if (opts.softcap === undefined && fusedAvailable(qkv, bias)) {
-    const attrs: AttentionAttrs = { scale: opts.scale, packed: true, batch, numHeads: H, numKvHeads: kvH, qLayout: 'bthd', kLayout: 'bthd', vLayout: 'bthd' };
+  if (fusableSoftcap(opts.softcap) && fusedAvailable(qkv, bias)) {
+    const attrs: AttentionAttrs = { scale: opts.scale, softcap: opts.softcap ?? 0, packed: true, batch, numHeads: H, numKvHeads: kvH, qLayout: 'bthd', kLayout: 'bthd', vLayout: 'bthd' };
     return runFused(bias ? { qkv, bias } : { qkv }, attrs);
   }
   return tf.tidy(() => {

@@ -18,6 +18,19 @@ function eps(attrs: tf.NamedAttrMap | undefined): number {
   return (attrs as { eps: number }).eps;
 }
 
+/** The backward of a gated product act(gate) * up: one kernel giving dgate and dup. */
+function gatedGradient(kernelName: string, gradKernel: string): tf.GradConfig {
+  return {
+    kernelName,
+    inputsToSave: ['gate', 'up'],
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: Saved) => {
+      const [gate, up] = saved;
+      const [dg, du] = run(gradKernel, { gate, up, dy: dy as tf.Tensor });
+      return { gate: () => dg, up: () => du };
+    },
+  };
+}
+
 const CONFIGS: tf.GradConfig[] = [
   {
     kernelName: FUSED_KERNELS.layerNorm,
@@ -33,7 +46,8 @@ const CONFIGS: tf.GradConfig[] = [
     inputsToSave: ['x', 'weight'],
     gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: Saved, attrs?: tf.NamedAttrMap) => {
       const [x, weight] = saved;
-      const [dx, dw] = run(FUSED_KERNELS.rmsNormGrad, { x, weight, dy: dy as tf.Tensor }, { eps: eps(attrs) });
+      const offset = (attrs as { offset?: number } | undefined)?.offset ?? 0;
+      const [dx, dw] = run(FUSED_KERNELS.rmsNormGrad, { x, weight, dy: dy as tf.Tensor }, { eps: eps(attrs), offset });
       return { x: () => dx, weight: () => dw };
     },
   },
@@ -45,15 +59,8 @@ const CONFIGS: tf.GradConfig[] = [
       return { x: () => run(FUSED_KERNELS.geluTanhGrad, { x, dy: dy as tf.Tensor })[0] };
     },
   },
-  {
-    kernelName: FUSED_KERNELS.siluMul,
-    inputsToSave: ['gate', 'up'],
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: Saved) => {
-      const [gate, up] = saved;
-      const [dg, du] = run(FUSED_KERNELS.siluMulGrad, { gate, up, dy: dy as tf.Tensor });
-      return { gate: () => dg, up: () => du };
-    },
-  },
+  gatedGradient(FUSED_KERNELS.siluMul, FUSED_KERNELS.siluMulGrad),
+  gatedGradient(FUSED_KERNELS.geluMul, FUSED_KERNELS.geluMulGrad),
   {
     kernelName: FUSED_KERNELS.crossEntropy,
     inputsToSave: ['logits', 'labels'],

@@ -1,5 +1,5 @@
 /**
- * Kernels of hiedit's own fused ops (LayerNorm, RMSNorm, tanh-GELU, SiLU(gate) * up, RoPE, and their backward
+ * Kernels of hiedit's own fused ops (LayerNorm, RMSNorm, tanh-GELU, SiLU(gate) * up, GELU(gate) * up, RoPE, and their backward
  * passes) for the wasm backend, run by the native addon directly on the wasm heap. They exist only while the
  * native accelerator is installed (installAccelerator registers them, uninstall removes them); the ops in
  * fused-ops.ts fall back to composite tf ops whenever they are absent. Gradients are in fused-gradients.ts.
@@ -17,6 +17,8 @@ export const FUSED_KERNELS = {
   geluTanhGrad: 'HieditGeluTanhGrad',
   siluMul: 'HieditSiluMul',
   siluMulGrad: 'HieditSiluMulGrad',
+  geluMul: 'HieditGeluMul',
+  geluMulGrad: 'HieditGeluMulGrad',
   crossEntropy: 'HieditSoftmaxCrossEntropy',
   crossEntropyGrad: 'HieditSoftmaxCrossEntropyGrad',
   rope: 'HieditRope',
@@ -26,20 +28,28 @@ export const FUSED_KERNELS = {
 export interface NativeFused {
   layerNorm(heap: ArrayBuffer, x: number, gamma: number, beta: number, y: number, rows: number, d: number, eps: number): void;
   layerNormGrad(heap: ArrayBuffer, x: number, gamma: number, dy: number, dx: number, dgamma: number, dbeta: number, rows: number, d: number, eps: number): void;
-  rmsNorm(heap: ArrayBuffer, x: number, w: number, y: number, rows: number, d: number, eps: number): void;
-  rmsNormGrad(heap: ArrayBuffer, x: number, w: number, dy: number, dx: number, dw: number, rows: number, d: number, eps: number): void;
+  rmsNorm(heap: ArrayBuffer, x: number, w: number, y: number, rows: number, d: number, eps: number, offset: number): void;
+  rmsNormGrad(heap: ArrayBuffer, x: number, w: number, dy: number, dx: number, dw: number, rows: number, d: number, eps: number, offset: number): void;
   gelu(heap: ArrayBuffer, x: number, y: number, n: number): void;
   geluBackward(heap: ArrayBuffer, x: number, dy: number, dx: number, n: number): void;
   swiglu(heap: ArrayBuffer, gate: number, up: number, y: number, n: number): void;
   swigluBackward(heap: ArrayBuffer, gate: number, up: number, dy: number, dgate: number, dup: number, n: number): void;
+  geglu(heap: ArrayBuffer, gate: number, up: number, y: number, n: number): void;
+  gegluBackward(heap: ArrayBuffer, gate: number, up: number, dy: number, dgate: number, dup: number, n: number): void;
   softmaxCrossEntropy(heap: ArrayBuffer, logits: number, labels: number, loss: number, rows: number, v: number): void;
   softmaxCrossEntropyGrad(heap: ArrayBuffer, logits: number, labels: number, dy: number, dx: number, rows: number, v: number): void;
   rope(heap: ArrayBuffer, x: number, cos: number, sin: number, y: number, outer: number, t: number, half: number, inverse: number): void;
 }
 
-const FUNCTIONS: (keyof NativeFused)[] = ['layerNorm', 'layerNormGrad', 'rmsNorm', 'rmsNormGrad', 'gelu', 'geluBackward', 'swiglu', 'swigluBackward', 'rope', 'softmaxCrossEntropy', 'softmaxCrossEntropyGrad'];
+const FUNCTIONS: (keyof NativeFused)[] = [
+  'layerNorm', 'layerNormGrad', 'rmsNorm', 'rmsNormGrad', 'gelu', 'geluBackward', 'swiglu', 'swigluBackward', 'geglu', 'gegluBackward',
+  'rope', 'softmaxCrossEntropy', 'softmaxCrossEntropyGrad',
+];
 
-/** True when `addon` exports every fused function (an addon built before they existed does not). */
+/**
+ * True when `addon` exports every fused function (an addon built before they existed does not; one built before
+ * geglu also takes no RMSNorm offset, so it must not be used at all).
+ */
 export function hasNativeFused(addon: object): addon is NativeFused {
   const a = addon as Record<string, unknown>;
   return FUNCTIONS.every((f) => typeof a[f] === 'function');
@@ -128,9 +138,39 @@ function rowsOf(x: tf.TensorInfo): { rows: number; d: number } {
   return { rows: d === 0 ? 0 : size(x.shape) / d, d };
 }
 
+type KernelMaker = (kernelName: string, fn: (k: KernelView, args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]) => tf.KernelConfig;
+
+/** A gated product act(gate) * up (SwiGLU, GeGLU): its forward kernel and its backward kernel (dgate, dup). */
+function gatedKernels(
+  kernel: KernelMaker,
+  forwardName: string,
+  backwardName: string,
+  forward: (heap: ArrayBuffer, gate: number, up: number, y: number, n: number) => void,
+  backward: (heap: ArrayBuffer, gate: number, up: number, dy: number, dgate: number, dup: number, n: number) => void,
+): tf.KernelConfig[] {
+  return [
+    kernel(forwardName, (k) => {
+      const gate = k.input('gate');
+      const up = k.input('up');
+      k.sameShape(gate, up);
+      return k.outputs([gate.shape], (heap, [y]) => forward(heap, k.off(gate), k.off(up), y, size(gate.shape)))[0];
+    }),
+    kernel(backwardName, (k) => {
+      const gate = k.input('gate');
+      const up = k.input('up');
+      const dy = k.input('dy');
+      k.sameShape(gate, up);
+      k.sameShape(gate, dy);
+      return k.outputs([gate.shape, gate.shape], (heap, [dg, du]) =>
+        backward(heap, k.off(gate), k.off(up), k.off(dy), dg, du, size(gate.shape)),
+      );
+    }),
+  ];
+}
+
 function makeConfigs(addon: NativeFused): tf.KernelConfig[] {
   const K = FUSED_KERNELS;
-  const kernel = (kernelName: string, fn: (k: KernelView, args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): tf.KernelConfig => ({
+  const kernel: KernelMaker = (kernelName, fn) => ({
     kernelName,
     backendName: 'wasm',
     kernelFunc: ((args: KernelArgs) => fn(viewOf(kernelName, args, args.backend as unknown as WasmBackendLike), args)) as tf.KernelFunc,
@@ -139,6 +179,12 @@ function makeConfigs(addon: NativeFused): tf.KernelConfig[] {
     const e = (args.attrs as { eps?: number } | undefined)?.eps;
     if (typeof e !== 'number' || !(e >= 0)) throw new Error(`fused norm: eps must be a non-negative number, got ${String(e)}`);
     return e;
+  };
+  /** RMSNorm's weight offset: 0 (absent) multiplies by w, 1 by Gemma's (1 + w). */
+  const offset = (args: KernelArgs): number => {
+    const o = (args.attrs as { offset?: number } | undefined)?.offset ?? 0;
+    if (typeof o !== 'number' || !Number.isFinite(o)) throw new Error(`fused norm: offset must be a finite number, got ${String(o)}`);
+    return o;
   };
   return [
     kernel(K.layerNorm, (k, args) => {
@@ -171,8 +217,9 @@ function makeConfigs(addon: NativeFused): tf.KernelConfig[] {
       const { rows, d } = rowsOf(x);
       k.vector('weight', w, d);
       const e = eps(args);
+      const o = offset(args);
       return k.outputs([x.shape], (heap, [y]) =>
-        addon.rmsNorm(heap, k.off(x), k.off(w), y, rows, d, e),
+        addon.rmsNorm(heap, k.off(x), k.off(w), y, rows, d, e, o),
       )[0];
     }),
     kernel(K.rmsNormGrad, (k, args) => {
@@ -183,8 +230,9 @@ function makeConfigs(addon: NativeFused): tf.KernelConfig[] {
       const { rows, d } = rowsOf(x);
       k.vector('weight', w, d);
       const e = eps(args);
+      const o = offset(args);
       return k.outputs([x.shape, w.shape], (heap, [dx, dw]) =>
-        addon.rmsNormGrad(heap, k.off(x), k.off(w), k.off(dy), dx, dw, rows, d, e),
+        addon.rmsNormGrad(heap, k.off(x), k.off(w), k.off(dy), dx, dw, rows, d, e, o),
       );
     }),
     kernel(K.geluTanh, (k) => {
@@ -197,22 +245,8 @@ function makeConfigs(addon: NativeFused): tf.KernelConfig[] {
       k.sameShape(x, dy);
       return k.outputs([x.shape], (heap, [dx]) => addon.geluBackward(heap, k.off(x), k.off(dy), dx, size(x.shape)))[0];
     }),
-    kernel(K.siluMul, (k) => {
-      const gate = k.input('gate');
-      const up = k.input('up');
-      k.sameShape(gate, up);
-      return k.outputs([gate.shape], (heap, [y]) => addon.swiglu(heap, k.off(gate), k.off(up), y, size(gate.shape)))[0];
-    }),
-    kernel(K.siluMulGrad, (k) => {
-      const gate = k.input('gate');
-      const up = k.input('up');
-      const dy = k.input('dy');
-      k.sameShape(gate, up);
-      k.sameShape(gate, dy);
-      return k.outputs([gate.shape, gate.shape], (heap, [dg, du]) =>
-        addon.swigluBackward(heap, k.off(gate), k.off(up), k.off(dy), dg, du, size(gate.shape)),
-      );
-    }),
+    ...gatedKernels(kernel, K.siluMul, K.siluMulGrad, addon.swiglu.bind(addon), addon.swigluBackward.bind(addon)),
+    ...gatedKernels(kernel, K.geluMul, K.geluMulGrad, addon.geglu.bind(addon), addon.gegluBackward.bind(addon)),
     kernel(K.crossEntropy, (k) => {
       const logits = k.input('logits');
       const labels = k.input('labels', 'int32');

@@ -3,8 +3,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import { installAccelerator, loadNativeBlas, uninstallAccelerator } from './accelerator';
 import { FUSED_KERNELS, fusedKernelsActive } from './fused-kernels';
 import {
-  compositeGeluTanh, compositeLayerNorm, compositeRmsNorm, compositeRotaryEmbedding, compositeSiluMul, geluTanh, layerNorm, rmsNorm, rotaryEmbedding, siluMul,
-  compositeSoftmaxCrossEntropy, softmaxCrossEntropy,
+  compositeGeluMul, compositeGeluTanh, compositeLayerNorm, compositeRmsNorm, compositeRotaryEmbedding, compositeSiluMul, geluMul, geluTanh, layerNorm, rmsNorm,
+  rotaryEmbedding, siluMul, compositeSoftmaxCrossEntropy, softmaxCrossEntropy,
 } from './fused-ops';
 import { maxErr, randomTensor, rng } from '../test/helpers';
 const rand = (shape: number[], next: () => number, scale = 2, shift = 0): tf.Tensor => randomTensor(shape, next, scale, shift);
@@ -46,6 +46,14 @@ const OPS: Op[] = [
     kernel: FUSED_KERNELS.rmsNorm,
   },
   {
+    name: 'rmsNorm (1 + w)',
+    // Gemma's weights are offsets from 1: small, so 1 + w is near 1 and the offset dominates.
+    inputs: (next, shape) => [rand(shape, next), rand([shape[shape.length - 1]], next, 0.2)],
+    fused: (x, w) => rmsNorm(x, w, 1e-6, 1),
+    composite: (x, w) => tf.tidy(() => compositeRmsNorm(x, tf.add(w, 1), 1e-6)),
+    kernel: FUSED_KERNELS.rmsNorm,
+  },
+  {
     name: 'geluTanh',
     inputs: (next, shape) => [rand(shape, next, 6)],
     fused: (x) => geluTanh(x),
@@ -58,6 +66,13 @@ const OPS: Op[] = [
     fused: (g, u) => siluMul(g, u),
     composite: (g, u) => compositeSiluMul(g, u),
     kernel: FUSED_KERNELS.siluMul,
+  },
+  {
+    name: 'geluMul',
+    inputs: (next, shape) => [rand(shape, next, 6), rand(shape, next)],
+    fused: (g, u) => geluMul(g, u),
+    composite: (g, u) => compositeGeluMul(g, u),
+    kernel: FUSED_KERNELS.geluMul,
   },
   {
     name: 'rotaryEmbedding',
@@ -118,6 +133,8 @@ describe('fused ops: composite path (no native kernels)', () => {
     const y = tf.ones([3, 2]);
     const w = tf.ones([3]);
     expect(() => siluMul(x, y)).toThrow(/siluMul: gate \[2,3\] and up \[3,2\]/);
+    expect(() => geluMul(x, y)).toThrow(/geluMul: gate \[2,3\] and up \[3,2\]/);
+    expect(() => rmsNorm(x, w, 1e-5, Number.NaN)).toThrow(/rmsNorm: weightOffset must be a finite number, got NaN/);
     expect(() => layerNorm(x, w, w, -1)).toThrow(/layerNorm: eps/);
     expect(() => rmsNorm(x, w, Number.NaN)).toThrow(/rmsNorm: eps/);
     expect(() => rmsNorm(tf.scalar(1), w, 1e-5)).toThrow(/at least one dimension/);
@@ -130,7 +147,7 @@ describe('fused ops: composite path (no native kernels)', () => {
     uninstallAccelerator();
     const st = installAccelerator('wasm');
     expect(st.active).toBe(true);
-    expect(st.reason).toMatch(/fused/);
+    expect(st.reason).toMatch(/fused LayerNorm\/RMSNorm \(also \(1 \+ w\)\)\/GELU\/SwiGLU\/GeGLU\/RoPE\/cross-entropy kernels, attention \(also soft-capped\)/);
     expect(fusedKernelsActive()).toBe(true);
   });
 
@@ -165,24 +182,47 @@ describe('fused ops: composite path (no native kernels)', () => {
     tf.dispose([...inputs, r]);
   });
 
+  test('geluMul rounds exactly as the fused geluTanh times up, and (1 + w) RMSNorm as the fused RMSNorm of tf.add(w, 1), forward and backward', () => {
+    const next = rng(41);
+    const g = rand([3, 37], next, 6);
+    const u = rand([3, 37], next);
+    const w = rand([37], next, 0.2);
+    const r = rand([3, 37], next);
+    const before = tf.memory().numTensors;
+    const pairs: [tf.Tensor[], tf.Tensor[]][] = [
+      [[geluMul(g, u), ...gradsOf((a, b) => geluMul(a, b), [g, u], r)], [tf.tidy(() => tf.mul(geluTanh(g), u)), ...gradsOf((a, b) => tf.mul(geluTanh(a), b), [g, u], r)]],
+      [[rmsNorm(g, w, 1e-6, 1), ...gradsOf((a, b) => rmsNorm(a, b, 1e-6, 1), [g, w], r)], [tf.tidy(() => rmsNorm(g, tf.add(w, 1), 1e-6)), ...gradsOf((a, b) => rmsNorm(a, tf.add(b, 1), 1e-6), [g, w], r)]],
+    ];
+    for (const [got, want] of pairs) {
+      got.forEach((t, i) => expect(Array.from(t.dataSync())).toEqual(Array.from(want[i].dataSync())));
+      tf.dispose([...got, ...want]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([g, u, w, r]);
+  });
+
   test('GELU and SwiGLU (own vectorised sigmoid) match tf.sigmoid at extreme inputs, forward and backward', () => {
     // Around and beyond the exponential's clamp at +-87, tiny values, zero, and a NaN that must propagate.
     const edge = [-1e4, -100, -90, -87.5, -87, -60, -20, -5, -1e-3, -1e-30, 0, 1e-30, 1e-3, 5, 20, 60, 87, 87.5, 90, 100, 1e4];
     const x = tf.tensor1d(edge);
     const up = tf.tensor1d(edge.map((_, i) => (i % 3) - 1.5));
     const before = tf.memory().numTensors;
-    const got = [geluTanh(x), siluMul(x, up), ...gradsOf((a) => geluTanh(a), [x], up), ...gradsOf((a, b) => siluMul(a, b), [x, up], x)];
+    const got = [
+      geluTanh(x), siluMul(x, up), geluMul(x, up),
+      ...gradsOf((a) => geluTanh(a), [x], up), ...gradsOf((a, b) => siluMul(a, b), [x, up], x), ...gradsOf((a, b) => geluMul(a, b), [x, up], x),
+    ];
     const want = [
-      compositeGeluTanh(x), compositeSiluMul(x, up),
+      compositeGeluTanh(x), compositeSiluMul(x, up), compositeGeluMul(x, up),
       ...gradsOf((a) => compositeGeluTanh(a), [x], up), ...gradsOf((a, b) => compositeSiluMul(a, b), [x, up], x),
+      ...gradsOf((a, b) => compositeGeluMul(a, b), [x, up], x),
     ];
     got.forEach((g, i) => expect(maxErr(g, want[i])).toBeLessThan(1e-5));
     tf.dispose([...got, ...want]);
     expect(tf.memory().numTensors).toBe(before);
     const nan = tf.tensor1d([Number.NaN, 1]);
-    const [gn, sn] = [geluTanh(nan), siluMul(nan, nan)];
-    expect(Number.isNaN(gn.dataSync()[0]) && Number.isNaN(sn.dataSync()[0])).toBe(true);
-    tf.dispose([x, up, nan, gn, sn]);
+    const [gn, sn, gm] = [geluTanh(nan), siluMul(nan, nan), geluMul(nan, nan)];
+    expect(Number.isNaN(gn.dataSync()[0]) && Number.isNaN(sn.dataSync()[0]) && Number.isNaN(gm.dataSync()[0])).toBe(true);
+    tf.dispose([x, up, nan, gn, sn, gm]);
   });
 
   test('the elementwise addon functions refuse operands outside the heap, overlapping outputs and bad arguments', () => {
@@ -196,6 +236,11 @@ describe('fused ops: composite path (no native kernels)', () => {
     expect(() => addon.gelu(heap, 0, 8, 4)).toThrow(/hiedit_fused\.gelu: an output overlaps another operand/);
     expect(() => addon.swigluBackward(heap, 0, 64, 128, 192, 200, 4)).toThrow(/swigluBackward: an output overlaps another operand/);
     expect(() => addon.swiglu(heap, 0, 64)).toThrow(/expected \(heap, gateOff, upOff, yOff, n\)/);
+    expect(() => addon.geglu(heap, 0, 64, 4090, 4)).toThrow(/hiedit_fused\.geglu: operand out of heap bounds/);
+    expect(() => addon.gegluBackward(heap, 0, 64, 128, 192, 200, 4)).toThrow(/gegluBackward: an output overlaps another operand/);
+    // The RMSNorm offset (Gemma's 1 + w) is a required, finite argument.
+    expect(() => addon.rmsNorm(heap, 0, 64, 128, 1, 4, 1e-6)).toThrow(/expected \(heap, xOff, wOff, yOff, rows, d, eps, offset\)/);
+    expect(() => addon.rmsNormGrad(heap, 0, 64, 128, 192, 256, 1, 4, 1e-6, Number.NaN)).toThrow(/rmsNormGrad: expected/);
   });
 
   test('outputs that force the wasm heap to grow are computed on the new heap', () => {

@@ -1,5 +1,5 @@
 /**
- * Fused transformer ops: LayerNorm, RMSNorm, tanh-GELU and the SwiGLU product. With the native accelerator
+ * Fused transformer ops: LayerNorm, RMSNorm (also Gemma's (1 + w)), tanh-GELU and the SwiGLU and GeGLU products. With the native accelerator
  * active on the wasm backend each is one kernel forward and one backward (fused-kernels.ts,
  * fused-gradients.ts) instead of 4-10 wasm kernels, each paying tfjs's per-op dispatch. Otherwise (no addon,
  * another backend, non-float32 inputs, parameters that are not plain [d] vectors) they compute the same
@@ -33,6 +33,10 @@ export function compositeGeluTanh<T extends tf.Tensor>(x: T): T {
 
 export function compositeSiluMul<T extends tf.Tensor>(gate: T, up: T): T {
   return tf.tidy(() => tf.mul(tf.mul(gate, tf.sigmoid(gate)), up) as T);
+}
+
+export function compositeGeluMul<T extends tf.Tensor>(gate: T, up: T): T {
+  return tf.tidy(() => tf.mul(compositeGeluTanh(gate), up) as T);
 }
 
 export function compositeRotaryEmbedding<T extends tf.Tensor>(x: T, cos: tf.Tensor, sin: tf.Tensor): T {
@@ -80,8 +84,10 @@ export function fusedSelfTest(): string | undefined {
     const cases: [string, tf.Tensor, tf.Tensor][] = [
       ['layerNorm', layerNorm(x, g, b, 1e-5), compositeLayerNorm(x, g, b, 1e-5)],
       ['rmsNorm', rmsNorm(x, g, 1e-6), compositeRmsNorm(x, g, 1e-6)],
+      ['rmsNorm (1 + w)', rmsNorm(x, g, 1e-6, 1), compositeRmsNorm(x, tf.add(g, 1), 1e-6)],
       ['geluTanh', geluTanh(x), compositeGeluTanh(x)],
       ['siluMul', siluMul(x, u), compositeSiluMul(x, u)],
+      ['geluMul', geluMul(x, u), compositeGeluMul(x, u)],
       ['softmaxCrossEntropy', softmaxCrossEntropy(x, [3, 0]), compositeSoftmaxCrossEntropy(x, tf.tensor1d([3, 0], 'int32'))],
       ['rotaryEmbedding', rotaryEmbedding(x, g.reshape([2, 2]), b.reshape([2, 2])), compositeRotaryEmbedding(x, g.reshape([2, 2]), b.reshape([2, 2]))],
     ];
@@ -123,15 +129,22 @@ export function layerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.
   return compositeLayerNorm(x, gamma, beta, eps);
 }
 
-/** RMSNorm as Llama: x / sqrt(mean(x^2) + eps) * weight over the last axis. */
-export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor, eps: number): T {
+/**
+ * RMSNorm as Llama: x / sqrt(mean(x^2) + eps) * (weightOffset + weight) over the last axis. weightOffset 1 is
+ * Gemma's (1 + w) (its weights are stored as offsets from 1); the gradient reaches `weight` either way. With the
+ * accelerator the offset is applied inside the kernel, without an Add per norm.
+ */
+export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor, eps: number, weightOffset = 0): T {
   checkEps('rmsNorm', eps);
+  if (typeof weightOffset !== 'number' || !Number.isFinite(weightOffset)) throw new Error(`rmsNorm: weightOffset must be a finite number, got ${String(weightOffset)}`);
   if (x.rank < 1) throw new Error('rmsNorm: x must have at least one dimension');
   const d = x.shape[x.rank - 1];
   if (fusedAvailable() && isF32(x, weight) && isVectorOf(weight, d)) {
-    return tf.engine().runKernel(FUSED_KERNELS.rmsNorm, { x, weight }, { eps }) as T;
+    const attrs: tf.NamedAttrMap = weightOffset === 0 ? { eps } : { eps, offset: weightOffset };
+    return tf.engine().runKernel(FUSED_KERNELS.rmsNorm, { x, weight }, attrs) as T;
   }
-  return compositeRmsNorm(x, weight, eps);
+  if (weightOffset === 0) return compositeRmsNorm(x, weight, eps);
+  return tf.tidy(() => compositeRmsNorm(x, tf.add(weight, weightOffset), eps));
 }
 
 /**
@@ -144,13 +157,27 @@ export function geluTanh<T extends tf.Tensor>(x: T): T {
   return compositeGeluTanh(x);
 }
 
+function checkGated(op: string, gate: tf.Tensor, up: tf.Tensor): void {
+  if (gate.rank !== up.rank || gate.shape.some((s, i) => s !== up.shape[i])) {
+    throw new Error(`${op}: gate ${JSON.stringify(gate.shape)} and up ${JSON.stringify(up.shape)} must have the same shape`);
+  }
+}
+
 /** The SwiGLU product silu(gate) * up = gate * sigmoid(gate) * up; gate and up have the same shape. */
 export function siluMul<T extends tf.Tensor>(gate: T, up: T): T {
-  if (gate.rank !== up.rank || gate.shape.some((s, i) => s !== up.shape[i])) {
-    throw new Error(`siluMul: gate ${JSON.stringify(gate.shape)} and up ${JSON.stringify(up.shape)} must have the same shape`);
-  }
+  checkGated('siluMul', gate, up);
   if (fusedAvailable() && isF32(gate, up)) return tf.engine().runKernel(FUSED_KERNELS.siluMul, { gate, up }) as T;
   return compositeSiluMul(gate, up);
+}
+
+/**
+ * The GeGLU product gelu_tanh(gate) * up (Gemma's MLP, hidden_activation gelu_pytorch_tanh); gate and up have the
+ * same shape. With the accelerator one kernel each way, rounding exactly as geluTanh(gate) times up.
+ */
+export function geluMul<T extends tf.Tensor>(gate: T, up: T): T {
+  checkGated('geluMul', gate, up);
+  if (fusedAvailable() && isF32(gate, up)) return tf.engine().runKernel(FUSED_KERNELS.geluMul, { gate, up }) as T;
+  return compositeGeluMul(gate, up);
 }
 
 /**

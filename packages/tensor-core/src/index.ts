@@ -7,7 +7,7 @@ export * as tf from '@tensorflow/tfjs';
 export { BACKEND_NAMES, backendReport, initBackend } from './backend';
 export type { BackendName, BackendReport, InitBackendOptions } from './backend';
 export { describeValue } from './describe-value';
-export { geluTanh, layerNorm, rmsNorm, rotaryEmbedding, siluMul, softmaxCrossEntropy } from './fused-ops';
+export { geluMul, geluTanh, layerNorm, rmsNorm, rotaryEmbedding, siluMul, softmaxCrossEntropy } from './fused-ops';
 export { fusedKernelsActive } from './fused-kernels';
 export { attention, attentionPacked } from './attention-op';
 export type { AttentionOptions, PackedAttentionOptions, SeparateAttentionOptions } from './attention-op';

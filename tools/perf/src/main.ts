@@ -4,7 +4,10 @@
  * kernels, then the same workloads in PyTorch on the same checkpoint files, and writes one JSON report and
  * a side-by-side table. Benchmarks, never timed tests: nothing here asserts a speed.
  *
- * Options: --shapes gpt2,llama  --out FILE  --cache DIR  --quick  --no-torch  --no-stock  --seed N
+ * Options: --shapes gpt2,llama  --workloads forward,edit  --out FILE  --cache DIR  --quick  --no-torch  --no-stock  --seed N
+ *
+ * `--workloads edit` (or shapes gpt2-edit, llama1b-edit) runs the edit workloads of issue 18 (edit-suite.ts); `--parts`
+ * picks some of their parts (load-F32, load-BF16, edit, meta).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -22,7 +25,10 @@ import { loadModel } from '@hiedit/llm-loader';
 import { machineInfo, peakRssMb, type MachineInfo } from './machine';
 import { profileKernels, type KernelCost } from './profile';
 import { benchMatmul, modelMatmulShapes, type MatmulResult } from './matmul';
-import { defaultCheckpointCache, ensureCheckpoint, PERF_SHAPES, type PerfShape } from './shapes';
+import { checkpointDir, defaultCheckpointCache, EDIT_SHAPES, ensureCheckpoint, PERF_SHAPES, type PerfShape } from './shapes';
+import {
+  addTorchEdit, checkEditTargets, EDIT_PARTS, editRatios, formatEditTable, measureEditPart, measureEditShapeOurs, torchEditSpec, type EditPart, type EditShapeResult,
+} from './edit-suite';
 import { findTorchPython, runTorchBench, torchBenchScript, type TorchResult, type TorchSpec } from './torch';
 import { timeForward, timeForwardBackward, timeGeneration, timeTrace, type GenerationResult, type Reps } from './workloads';
 
@@ -40,6 +46,8 @@ export interface PerfOptions {
   contexts: number[];
   /** Repeat ours+pytorch this many times, alternating, and keep each metric's best (noise on shared machines). */
   rounds: number;
+  /** Parts of the edit workloads to run (default all: load-F32, load-BF16, edit, meta). */
+  editParts?: EditPart[];
 }
 
 /** Our numbers for one kernel configuration (accelerated or stock). */
@@ -98,7 +106,10 @@ function repoRoot(): string {
   return process.cwd();
 }
 
-function parseArgs(argv: string[]): PerfOptions & { child?: string; childOut?: string } {
+/** Workload families: forward (issue 3: forward, backward, trace, generation, matmul) and edit (issue 18). */
+const WORKLOADS: Record<string, string[]> = { forward: ['gpt2', 'llama'], edit: ['gpt2-edit', 'llama1b-edit'] };
+
+function parseArgs(argv: string[]): PerfOptions & { child?: string; childOut?: string; part?: EditPart } {
   const get = (flag: string): string | undefined => {
     const i = argv.indexOf(flag);
     if (i < 0) return undefined;
@@ -106,11 +117,18 @@ function parseArgs(argv: string[]): PerfOptions & { child?: string; childOut?: s
     if (v === undefined || v.startsWith('--')) throw new Error(`bench: ${flag} needs a value`);
     return v;
   };
-  const known = new Set(['--shapes', '--out', '--cache', '--quick', '--no-torch', '--no-stock', '--seed', '--rounds', '--child', '--child-out', '--help']);
+  const known = new Set(['--shapes', '--workloads', '--part', '--parts', '--out', '--cache', '--quick', '--no-torch', '--no-stock', '--seed', '--rounds', '--child', '--child-out', '--help']);
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`bench: unknown option ${a} (known: ${[...known].join(' ')})`);
   const quick = argv.includes('--quick') || process.env.HIEDIT_BENCH_QUICK === '1';
-  const shapes = (get('--shapes') ?? process.env.HIEDIT_BENCH_SHAPES ?? 'gpt2,llama').split(',').map((s) => s.trim()).filter(Boolean);
-  for (const s of shapes) if (!PERF_SHAPES[s]) throw new Error(`bench: unknown shape ${s} (known: ${Object.keys(PERF_SHAPES).join(', ')})`);
+  const workloads = (get('--workloads') ?? 'forward').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const w of workloads) if (!WORKLOADS[w]) throw new Error(`bench: unknown workload ${w} (known: ${Object.keys(WORKLOADS).join(', ')})`);
+  const shapes = (get('--shapes') ?? process.env.HIEDIT_BENCH_SHAPES ?? workloads.flatMap((w) => WORKLOADS[w]).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  const allShapes = [...Object.keys(PERF_SHAPES), ...Object.keys(EDIT_SHAPES)];
+  for (const s of shapes) if (!PERF_SHAPES[s] && !EDIT_SHAPES[s]) throw new Error(`bench: unknown shape ${s} (known: ${allShapes.join(', ')})`);
+  const editParts = get('--parts')?.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const p of editParts ?? []) if (!(EDIT_PARTS as readonly string[]).includes(p)) throw new Error(`bench: --parts takes ${EDIT_PARTS.join(', ')}, got ${p}`);
+  const part = get('--part');
+  if (part !== undefined && !(EDIT_PARTS as readonly string[]).includes(part)) throw new Error(`bench: --part must be one of ${EDIT_PARTS.join(', ')}, got ${part}`);
   const seed = Number(get('--seed') ?? 1234);
   if (!Number.isInteger(seed)) throw new Error('bench: --seed must be an integer');
   const rounds = Number(get('--rounds') ?? process.env.HIEDIT_BENCH_ROUNDS ?? 1);
@@ -129,6 +147,8 @@ function parseArgs(argv: string[]): PerfOptions & { child?: string; childOut?: s
     rounds,
     child: get('--child'),
     childOut: get('--child-out'),
+    part: part as EditPart | undefined,
+    ...(editParts ? { editParts: editParts as EditPart[] } : {}),
   };
 }
 
@@ -391,7 +411,12 @@ export async function runPerfSuite(opts: PerfOptions, log: (line: string) => voi
   const py = opts.torch ? findTorchPython() : { reason: 'disabled with --no-torch' };
   log(`bench: shapes ${opts.shapes.join(', ')}; checkpoints cached in ${opts.cacheDir}; pytorch: ${py.python ? `${py.python} (torch ${py.version})` : py.reason}`);
   const results: ShapeResult[] = [];
+  const editResults: EditShapeResult[] = [];
   for (const name of opts.shapes) {
+    if (EDIT_SHAPES[name]) {
+      editResults.push(runEditShape(name, opts, py, log));
+      continue;
+    }
     const shape = PERF_SHAPES[name];
     let res: ShapeResult | undefined;
     for (let round = 1; round <= opts.rounds; round++) {
@@ -428,12 +453,21 @@ export async function runPerfSuite(opts: PerfOptions, log: (line: string) => voi
     }
     results.push(res);
   }
-  const targets = checkTargets(results);
-  const report = { suite: 'hiedit perf', date: new Date().toISOString(), options: { ...opts }, targets, results };
+  const targets = [...(results.length ? checkTargets(results) : []), ...checkEditTargets(editResults)];
+  const report = { suite: 'hiedit perf', date: new Date().toISOString(), options: { ...opts }, targets, results, ...(editResults.length ? { editResults } : {}) };
   atomicWrite(opts.out, `${JSON.stringify(report, null, 2)}\n`);
-  atomicWrite(opts.out.replace(/\.json$/, '') + '.md', formatMarkdown(results, targets));
+  const editMd = editResults.length ? `\n${markdownOf(formatEditTable(editResults))}\n` : '';
+  atomicWrite(opts.out.replace(/\.json$/, '') + '.md', (results.length ? formatMarkdown(results, targets) : '') + editMd);
   log('');
-  log(formatTable(results));
+  if (results.length) log(formatTable(results));
+  if (editResults.length) {
+    log(formatEditTable(editResults));
+    for (const r of editResults) {
+      log(`${r.shape}: ${(r.params / 1e6).toFixed(0)}M parameters (${r.note}); edit over ${r.edit?.modules.length ?? '-'} candidates, k ${r.edit?.k ?? '-'}, tries ${r.edit?.tries ?? '-'}, ` +
+        `edit model calls ${JSON.stringify(r.edit?.editCalls ?? {})}, meta-step model calls ${JSON.stringify(r.meta?.metaStepCalls ?? {})}; load avg ${r.machine?.loadAverage.join(' ') ?? '-'}`);
+      if (r.torchSkipped) log(`${r.shape}: pytorch skipped: ${r.torchSkipped}`);
+    }
+  }
   for (const r of results) {
     if (r.agreement) {
       log(`${r.shape}: ours vs pytorch on the same checkpoint: |loss diff| ${r.agreement.lossDiff.toExponential(2)}, max |logit diff| ${r.agreement.probeMaxAbsDiff.toExponential(2)}, same greedy ids: ${r.agreement.sameGreedyIds}`);
@@ -455,6 +489,39 @@ export async function runPerfSuite(opts: PerfOptions, log: (line: string) => voi
   for (const t of targets) log(`target ${t.met === undefined ? '?   ' : t.met ? 'MET ' : 'MISS'} ${t.target}: ${t.value}`);
   log(`bench: wrote ${opts.out} (and the Markdown table next to it)`);
   return results;
+}
+
+/** The edit suite for one shape: our children, then PyTorch, alternating for `rounds`, best per metric. */
+function runEditShape(name: string, opts: PerfOptions, py: { python?: string; reason: string }, log: (line: string) => void): EditShapeResult {
+  const shape = EDIT_SHAPES[name];
+  const o = { out: opts.out, cacheDir: opts.cacheDir, seed: opts.seed, quick: opts.quick, tokens: opts.tokens, parts: opts.editParts };
+  let res: EditShapeResult | undefined;
+  for (let round = 1; round <= opts.rounds; round++) {
+    const ours = measureEditShapeOurs(shape, o, log);
+    if (py.python) {
+      log(`bench: ${name}: pytorch ...`);
+      const dirs = { F32: checkpointDir(shape, opts.seed, opts.cacheDir, 'F32'), BF16: checkpointDir(shape, opts.seed, opts.cacheDir, 'BF16') };
+      if (fs.existsSync(path.join(dirs.F32, 'model.safetensors'))) {
+        const threads = ours.machine?.blasThreads ?? ours.machine?.cpus ?? 1;
+        const spec = torchEditSpec(shape, ours, o, { F32: dirs.F32, BF16: fs.existsSync(dirs.BF16) ? dirs.BF16 : undefined }, threads);
+        addTorchEdit(ours, spec, py.python, torchBenchScript(repoRoot()), mergeBest);
+      } else {
+        ours.torchSkipped = 'no F32 checkpoint (our load failed before creating it)';
+      }
+    } else {
+      ours.torchSkipped = py.reason;
+    }
+    res = res ? mergeBest(res, ours) : ours;
+    if (!res.torch && ours.torch) res.torch = ours.torch;
+  }
+  res!.ratios = editRatios(res!);
+  return res!;
+}
+
+function markdownOf(table: string): string {
+  const lines = table.split('\n').map((l) => l.trim().split(/\s{2,}/));
+  const row = (c: string[]): string => `| ${c.map((x) => x.replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [row(lines[0]), `| ${lines[0].map(() => '---').join(' | ')} |`, ...lines.slice(1).map(row)].join('\n');
 }
 
 /** The same table as formatTable, as Markdown, with the targets and the machine (written next to the JSON). */
@@ -521,19 +588,25 @@ export function checkTargets(results: ShapeResult[]): TargetCheck[] {
 /** CLI entry (see launch.js). Returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help')) {
-    process.stdout.write('usage: npm run bench [-- --shapes gpt2,llama --out FILE --cache DIR --quick --no-torch --no-stock --seed N]\n');
+    process.stdout.write('usage: npm run bench [-- --shapes gpt2,llama --workloads forward,edit --out FILE --cache DIR --quick --no-torch --no-stock --seed N]\n');
     return 0;
   }
   const opts = parseArgs(argv);
   if (opts.child) {
     if (!opts.childOut) throw new Error('bench: --child needs --child-out');
+    if (EDIT_SHAPES[opts.child]) {
+      if (!opts.part) throw new Error('bench: an edit shape child needs --part');
+      atomicWrite(opts.childOut, JSON.stringify(await measureEditPart(EDIT_SHAPES[opts.child], opts.part, opts)));
+      return 0;
+    }
     const res = await measureShape(PERF_SHAPES[opts.child], opts);
     atomicWrite(opts.childOut, JSON.stringify(res));
     return 0;
   }
-  const { child: _c, childOut: _o, ...suiteOpts } = opts;
+  const { child: _c, childOut: _o, part: _p, ...suiteOpts } = opts;
   void _c;
   void _o;
+  void _p;
   await runPerfSuite(suiteOpts);
   return 0;
 }

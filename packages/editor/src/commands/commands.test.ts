@@ -4,7 +4,7 @@ import * as path from 'path';
 import { initBackend, runCli } from '@hiedit/tensor-core';
 import { createTinyCheckpoint, loadModel } from '@hiedit/llm-loader';
 import { tupleTokenizer } from '../../test/tiny';
-import { EditJournal, LifelongEditor } from '../index';
+import { DEFAULT_INDEX_EVERY, EditJournal, LifelongEditor } from '../index';
 import { currentWeightsDigest } from '@hiedit/tensor-core';
 import { createEditorCommands, EditorCliApi } from './index';
 
@@ -300,5 +300,29 @@ describe('editor CLI', () => {
       expect(r.err.split('\n')[0]).toBe(`hiedit train-editor: ${flag} must be a non-negative integer, got ${shown}`);
     }
     expect(fs.existsSync(path.join(dir, 'never-written'))).toBe(false);
+  });
+
+  test('rollback reads only the journal\'s tail through its index; --verify-full reads every record', async () => {
+    const journal = path.join(dir, 'indexed.hjournal');
+    const j = EditJournal.create(journal, { formatVersion: 1, createdAt: '2026-01-01T00:00:00.000Z', baseWeightsHash: 'a'.repeat(64),
+      model: { modelType: 'test', architecture: 'gpt2' }, modules: [{ name: 'm', dIn: 2, dOut: 2, layer: 0 }] });
+    for (let i = 1; i <= DEFAULT_INDEX_EVERY + 8; i++) {
+      j.appendEdit({ editor: 'test', request: { prompt: `p${i}`, target: 't' }, selected: ['m'], scores: {}, norms: {} },
+        [{ module: 'm', kind: 'dense', dIn: 2, dOut: 2, delta: Float32Array.of(i, 0, 0, -i) }]);
+    }
+    expect(fs.existsSync(`${journal}.index`)).toBe(true);
+    // A byte of edit e5 flipped on disk: only reading e5 (or every record) can tell.
+    const at = j.records[4].byteOffset;
+    const bytes = fs.readFileSync(journal);
+    bytes[at + 30] ^= 0x20;
+    fs.writeFileSync(journal, bytes);
+    const tail = await run(['rollback', '--journal', journal, '--edit', `e${DEFAULT_INDEX_EVERY + 8}`, '--json']);
+    expect([tail.code, tail.err]).toEqual([0, '']);
+    const full = await run(['rollback', '--journal', journal, '--edit', 'e2', '--verify-full']);
+    expect(full.code).toBe(1);
+    expect(full.err).toMatch(new RegExp(`^hiedit rollback: journal .*: record 5 at byte offset ${at} is corrupted: SHA-256 checksum mismatch`));
+    expect((await run(['rollback', '--journal', journal, '--edit', 'e5'])).err).toMatch(
+      /record 5 at byte offset \d+ is corrupted: SHA-256 checksum mismatch \(found when the record was read/);
+    expect((await run(['rollback', '--help'])).out).toMatch(/--verify-full +read and verify every journal record/);
   });
 });

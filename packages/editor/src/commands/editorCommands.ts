@@ -13,7 +13,7 @@ import { editorFactory, editorKinds } from '../editors/registry';
 import { EDITOR_JSON, loadEditorDir, readEditorDescriptor, saveEditorDir } from '../editorDir';
 import { EditReport, LifelongEditor, openJournalFor } from '../editor';
 import { prepareAll, SkippedRequest } from './prepareRequests';
-import { applyEditPack, EditJournal, exportEditPack, JournalRequest } from '../journal';
+import { applyEditPack, EditJournal, exportEditPack, JournalOpenOptions, JournalRequest } from '../journal';
 import { checkModuleNames, defaultEditModules, EditorModel, TupleTokenizer } from '../model';
 import { EditRequestInput } from '../request';
 import { readEditRequests, REQUEST_FORMATS, RequestFormat } from '../data/records';
@@ -73,6 +73,13 @@ const MODULES_HELP = '--modules a,b,...    edit modules (default: the architectu
 const SETTINGS_HELP = '--settings JSON|@FILE  method settings as JSON, or @FILE holding JSON (see docs/editor.md)';
 const SKIP_HELP = '--skip-invalid       skip invalid records (each is reported) instead of stopping';
 const JSON_HELP = '--json               the result as one JSON line (--json=false: text)';
+const VERIFY_HELP = '--verify-full        read and verify every journal record (default: the records its index covers are ' +
+  'verified when read; see docs/editor.md, "Journal index")';
+
+/** How a command opens its journal: warnings to stderr, and every record verified with --verify-full. */
+function journalOptions(flags: { 'verify-full'?: boolean }, io: CliIO): JournalOpenOptions {
+  return { onWarning: (w) => io.err(`warning: ${w}\n`), ...(flags['verify-full'] ? { verify: 'full' as const } : {}) };
+}
 
 function trainEditor(api: EditorCliApi): CliCommand {
   return defineCommand({
@@ -173,7 +180,8 @@ function edit(api: EditorCliApi): CliCommand {
     name: 'edit',
     summary: 'Apply edit requests to a model, journaling every applied shift.',
     synopsis: 'edit --model DIR --editor EDITOR_DIR|ft --journal FILE (--prompt TEXT --target TEXT | --requests FILE ' +
-      '[--format requests|counterfact|zsre|world] [--skip-invalid]) [--modules a,b,...] [--settings JSON|@FILE] [--json]',
+      '[--format requests|counterfact|zsre|world] [--skip-invalid]) [--modules a,b,...] [--settings JSON|@FILE] ' +
+      '[--verify-full] [--json]',
     flagHelp: [
       MODEL_HELP + '; the journal is replayed onto it first',
       '--editor EDITOR_DIR|KIND  a trained editor directory, or an editor that needs no training (ft)',
@@ -185,10 +193,11 @@ function edit(api: EditorCliApi): CliCommand {
       SKIP_HELP,
       '--modules a,b,...    edit modules of an editor without a directory (default: the architecture\'s default)',
       '--settings JSON|@FILE  settings of an editor without a directory, as JSON or @FILE (see docs/editor.md)',
+      VERIFY_HELP,
       JSON_HELP,
     ],
     flags: { model: 'string', editor: 'string', journal: 'string', prompt: 'string', target: 'string', 'skip-invalid': 'boolean',
-      requests: 'string', format: 'string', modules: 'string', settings: 'string', json: 'boolean' },
+      requests: 'string', format: 'string', modules: 'string', settings: 'string', 'verify-full': 'boolean', json: 'boolean' },
     async action(flags, io) {
       const editorArg = need(flags.editor, 'editor');
       const journalFile = need(flags.journal, 'journal');
@@ -233,7 +242,7 @@ function edit(api: EditorCliApi): CliCommand {
           throw new Error(`--editor ${editorArg}: no ${EDITOR_JSON} there (train one with train-editor, or use an ` +
             `editor without training: ${editorKinds().filter((k) => !editorFactory(k).trainable).join(', ')})`);
         }
-        const { journal, replayed } = openJournalFor(model, journalFile, { onWarning: (w) => io.err(`warning: ${w}\n`) });
+        const { journal, replayed } = openJournalFor(model, journalFile, journalOptions(flags, io));
         if (replayed.length) io.err(`replayed ${replayed.length} earlier edit(s) from ${journalFile}\n`);
         le = new LifelongEditor({ model, editor, tokenize, journal });
         // A requests file run again (after a crash, or by mistake) applies only what the journal does not hold yet.
@@ -275,15 +284,15 @@ function rollback(): CliCommand {
     program: 'hiedit',
     name: 'rollback',
     summary: 'Roll back one edit of a journal (appends a rollback record; the other edits stay).',
-    synopsis: 'rollback --journal FILE --edit ID [--json]',
-    flagHelp: ['--journal FILE       the edit journal', '--edit ID            the edit to roll back, e.g. e3', JSON_HELP],
-    flags: { journal: 'string', edit: 'string', json: 'boolean' },
+    synopsis: 'rollback --journal FILE --edit ID [--verify-full] [--json]',
+    flagHelp: ['--journal FILE       the edit journal', '--edit ID            the edit to roll back, e.g. e3', VERIFY_HELP, JSON_HELP],
+    flags: { journal: 'string', edit: 'string', 'verify-full': 'boolean', json: 'boolean' },
     async action(flags, io) {
       const file = need(flags.journal, 'journal');
       if (!fs.existsSync(file)) throw new Error(`journal ${file} does not exist`);
-      const journal = EditJournal.open(file, { onWarning: (w) => io.err(`warning: ${w}\n`) });
+      const journal = EditJournal.open(file, journalOptions(flags, io));
       const r = journal.appendRollback(need(flags.edit, 'edit'));
-      const active = journal.activeEdits().length;
+      const active = journal.activeEditIds().length;
       if (flags.json) json(io, { journal: file, rolledBack: r.editId, time: r.time, activeEdits: active });
       else io.out(`rolled back ${r.editId} in ${file} (${active} edit(s) remain active); ` +
         `the next edit/export replays the journal without it\n`);
@@ -304,7 +313,8 @@ function exportCmd(api: EditorCliApi): CliCommand {
     program: 'hiedit',
     name: 'export',
     summary: 'Save the base model with a journal\'s (or an edit pack\'s) edits merged, or write an edit pack.',
-    synopsis: 'export --model DIR (--journal FILE | --from-pack FILE) (--out DIR [--dtype bf16|f16|f32] | --pack FILE) [--json]',
+    synopsis: 'export --model DIR (--journal FILE | --from-pack FILE) (--out DIR [--dtype bf16|f16|f32] | --pack FILE) ' +
+      '[--verify-full] [--json]',
     flagHelp: [
       '--model DIR          the base model directory; the journal or pack is applied to it',
       '--journal FILE       the journal whose active edits are merged',
@@ -312,10 +322,11 @@ function exportCmd(api: EditorCliApi): CliCommand {
       '--out DIR            where the edited model is saved',
       '--dtype bf16|f16|f32  dtype of the saved weights (default f32)',
       '--pack FILE          write the journal\'s active edits as an edit pack (factors only)',
+      VERIFY_HELP,
       JSON_HELP,
     ],
     flags: { model: 'string', journal: 'string', 'from-pack': 'string', out: 'string', dtype: 'string', pack: 'string',
-      json: 'boolean' },
+      'verify-full': 'boolean', json: 'boolean' },
     async action(flags, io) {
       const file = flags.journal;
       const fromPack = flags['from-pack'];
@@ -333,7 +344,7 @@ function exportCmd(api: EditorCliApi): CliCommand {
       refuseOutputOnInput([...(out ? [{ flag: 'out', path: out }] : []), ...(pack ? [{ flag: 'pack', path: pack }] : [])], inputs);
       if (pack && flags.model) refuseFileInModelDir({ flag: 'pack', path: pack }, flags.model);
       if (!fs.existsSync(source)) throw new Error(`${file ? 'journal' : 'edit pack'} ${source} does not exist`);
-      const journal = file ? EditJournal.open(file, { onWarning: (w) => io.err(`warning: ${w}\n`) }) : undefined;
+      const journal = file ? EditJournal.open(file, journalOptions(flags, io)) : undefined;
       if (journal && pack) {
         const n = exportEditPack(journal, pack);
         if (!out) {

@@ -51,11 +51,12 @@ class WindowReader {
   private window: Buffer = Buffer.alloc(0);
   private start = 0;
 
-  constructor(private readonly fd: number, private readonly size: number) {}
+  /** `windowBytes`: 0 reads exactly what is asked (a scan of one record must not read a megabyte). */
+  constructor(private readonly fd: number, private readonly size: number, private readonly windowBytes = 1 << 20) {}
 
   bytes(offset: number, length: number): Buffer {
     if (offset < this.start || offset + length > this.start + this.window.length) {
-      this.window = readAt(this.fd, offset, Math.min(Math.max(length, 1 << 20), this.size - offset));
+      this.window = readAt(this.fd, offset, Math.min(Math.max(length, this.windowBytes), this.size - offset));
       this.start = offset;
     }
     return this.window.subarray(offset - this.start, offset - this.start + length);
@@ -71,13 +72,23 @@ function allZero(fd: number, from: number, to: number): boolean {
   return true;
 }
 
+/** Where a scan starts: the first frame's byte offset and index (a frame boundary already verified). */
+export interface ScanStart {
+  readonly offset: number;
+  readonly index: number;
+}
+
 /**
- * Verifies the magic and every frame of `file`. Throws a clear error (file, record index, byte offset)
- * for corruption; returns a `tornTail` for an incomplete last frame. `onFrame` receives every intact frame's
- * payload as it is verified, so a reader need not read it again.
+ * Verifies the magic and every frame of `file` (from `start` on, when given: the frames before it are the caller's,
+ * e.g. covered by the journal index; at most `maxFrames` frames). Throws a clear error (file, record index, byte
+ * offset) for corruption; returns a `tornTail` for an incomplete last frame. `onFrame` receives every intact
+ * frame's payload and SHA-256 trailer as it is verified, so a reader need not read it again. `frames` holds the
+ * scanned frames only.
  */
 export function scanFrames(file: string, magic: string, kind: string,
-  onFrame?: (frame: FrameLocation, payload: Buffer) => void): FrameScan {
+  onFrame?: (frame: FrameLocation, payload: Buffer, digest: Buffer) => void,
+  opts: { start?: ScanStart; maxFrames?: number } = {}): FrameScan {
+  const { start, maxFrames = Infinity } = opts;
   let fd: number;
   try {
     fd = openRegularFile(file);
@@ -96,13 +107,14 @@ export function scanFrames(file: string, magic: string, kind: string,
       throw new Error(`${kind} ${file}: bad magic ${JSON.stringify(got)} (expected ${JSON.stringify(magic)}); not ${aKind}`);
     }
     const frames: FrameLocation[] = [];
-    const reader = new WindowReader(fd, size);
-    let offset = MAGIC_BYTES;
+    const reader = new WindowReader(fd, size, maxFrames === Infinity ? 1 << 20 : 0);
+    let offset = start?.offset ?? MAGIC_BYTES;
+    const first = start?.index ?? 0;
     const torn = (reason: string): FrameScan => ({
       frames, validEnd: offset, fileSize: size, tornTail: { offset, bytes: size - offset, reason },
     });
-    while (offset < size) {
-      const index = frames.length;
+    while (offset < size && frames.length < maxFrames) {
+      const index = first + frames.length;
       const where = `${kind} ${file}: record ${index} at byte offset ${offset}`;
       if (size - offset < FRAME_PREFIX_BYTES) return torn(`only ${size - offset} bytes of a record prefix`);
       const prefix = reader.bytes(offset, FRAME_PREFIX_BYTES);
@@ -129,7 +141,7 @@ export function scanFrames(file: string, magic: string, kind: string,
       }
       const frame = { index, offset, payloadOffset: offset + FRAME_PREFIX_BYTES, payloadLength: n };
       frames.push(frame);
-      onFrame?.(frame, payload);
+      onFrame?.(frame, payload, digest);
       offset = end;
     }
     return { frames, validEnd: offset, fileSize: size };
@@ -160,6 +172,53 @@ export function readPayload(file: string, frame: FrameLocation): Buffer {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Like `readPayloads`, checking each payload against its SHA-256 trailer as it is read: a record a journal index
+ * vouched for was not verified when the journal was opened, so it is verified when it is used. Throws naming the
+ * record when the file no longer holds what the frame says.
+ */
+export function* readCheckedPayloads(file: string, frames: readonly FrameLocation[], kind: string): Generator<Buffer> {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const reader = new WindowReader(fd, size);
+    for (const f of frames) {
+      const where = `${kind} ${file}: record ${f.index} at byte offset ${f.offset}`;
+      if (f.payloadOffset + f.payloadLength + FRAME_DIGEST_BYTES > size) {
+        throw new Error(`${where} lies past the end of the file (${size} bytes): the ${kind} was truncated after it was opened`);
+      }
+      const payload = reader.bytes(f.payloadOffset, f.payloadLength);
+      if (!sha256(payload).equals(reader.bytes(f.payloadOffset + f.payloadLength, FRAME_DIGEST_BYTES))) {
+        throw new Error(`${where} is corrupted: SHA-256 checksum mismatch (found when the record was read; open with ` +
+          `full verification to check every record); the ${kind} is refused`);
+      }
+      yield payload;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Why the frame at `offset` of the open file `fd` is not the one a checkpoint recorded (payload length
+ * `payloadLength`, trailer `digestHex`), or undefined when its length prefix and trailer match. Reads 40 bytes, not
+ * the payload: it tells records apart (a record that moved, was replaced or was cut away), it does not re-verify one.
+ */
+export function frameIdentityProblem(fd: number, offset: number, payloadLength: number, digestHex: string): string | undefined {
+  let prefix: Buffer;
+  let digest: Buffer;
+  try {
+    prefix = readAt(fd, offset, FRAME_PREFIX_BYTES);
+    digest = readAt(fd, offset + FRAME_PREFIX_BYTES + payloadLength, FRAME_DIGEST_BYTES);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  if (prefix.readUInt32LE(0) !== payloadLength || prefix.readUInt32LE(4) !== (~payloadLength >>> 0)) {
+    return `its length prefix is not ${payloadLength}`;
+  }
+  return digest.toString('hex') === digestHex ? undefined : 'its SHA-256 trailer differs';
 }
 
 /**
@@ -239,13 +298,27 @@ function tryCreateLock(lock: string): boolean {
   }
 }
 
+/**
+ * Removes `lock` when it is still the file last changed at `since` (another writer may have replaced a stale lock with
+ * its own meanwhile); returns whether it removed it.
+ */
+function removeIfUnchanged(lock: string, since: Date): boolean {
+  try {
+    if (fs.statSync(lock).mtime.getTime() !== since.getTime()) return false;
+    fs.rmSync(lock);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Why `lock` blocks us, with what holds it and how to clear it. */
 function lockedMessage(file: string, lock: string, owner: number, content: string, since: Date | undefined): string {
   const when = since ? ` since ${since.toISOString()}` : '';
   if (!(Number.isInteger(owner) && owner > 0)) {
     return `journal ${file}: the lock ${lock}${when} holds no process id (${content.length === 0 ? 'it is empty'
       : `it holds ${JSON.stringify(content.slice(0, 40))}`}): a writer crashed while taking it or the disk was full. ` +
-      `No live writer is known to hold it: if no hiedit process is writing this journal, delete ${lock}`;
+      `No live writer is known to hold it (it is taken over once unchanged for ${STALE_PIDLESS_LOCK_MS / 1000} s): if no hiedit process is writing this journal, delete ${lock}`;
   }
   const cmd = commandOf(owner);
   return `journal ${file}: locked by process ${owner}${cmd ? ` (${cmd})` : ''}${when} (${lock}); another writer is ` +
@@ -254,12 +327,19 @@ function lockedMessage(file: string, lock: string, owner: number, content: strin
 }
 
 /**
- * Runs `fn` holding `${file}.lock` (created exclusively, holding our pid). Two writers can otherwise
- * both see the same size and write at the same offset. A lock left by a dead process is taken over; a lock
- * without a pid, or held by a live process for more than about a second, is refused with what holds it and
- * how to clear it.
+ * How long a lock without a pid must be left unchanged before it is taken to be stale. This version never leaves one
+ * behind a live writer (the pid is in place before the lock appears), older versions and a full disk did; their
+ * writers held it for milliseconds, so a minute without change means nobody holds it.
  */
-export function withWriteLock<T>(file: string, fn: () => T): T {
+export const STALE_PIDLESS_LOCK_MS = 60_000;
+
+/**
+ * Runs `fn` holding `${file}.lock` (created exclusively, holding our pid). Two writers can otherwise
+ * both see the same size and write at the same offset. A lock left by a dead process is taken over, and so is a lock
+ * without a pid unchanged for `STALE_PIDLESS_LOCK_MS` (saying so through `onWarning`); a newer lock without a pid, or
+ * one held by a live process for more than about a second, is refused with what holds it and how to clear it.
+ */
+export function withWriteLock<T>(file: string, fn: () => T, onWarning?: (message: string) => void): T {
   const lock = `${file}.lock`;
   for (let attempt = 0; ; attempt++) {
     if (tryCreateLock(lock)) break;
@@ -275,6 +355,14 @@ export function withWriteLock<T>(file: string, fn: () => T): T {
     const valid = Number.isInteger(owner) && owner > 0;
     if (valid && owner !== process.pid && !pidAlive(owner)) {
       fs.rmSync(lock, { force: true });
+      continue;
+    }
+    const age = since ? Date.now() - since.getTime() : 0;
+    if (!valid && age >= STALE_PIDLESS_LOCK_MS && removeIfUnchanged(lock, since!)) {
+      onWarning?.(`journal ${file}: removed the stale lock ${lock}: it held no process id ` +
+        `(${content.length === 0 ? 'empty' : JSON.stringify(content.slice(0, 40))}) and was last changed ` +
+        `${since!.toISOString()}, ${Math.round(age / 1000)} s ago (left by a crashed writer, a full disk or an older ` +
+        'hiedit version; no writer holds a lock that long)');
       continue;
     }
     if (attempt >= 50) throw new Error(lockedMessage(file, lock, owner, content, since));

@@ -2,13 +2,14 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { initBackend, tf } from '@hiedit/tensor-core';
+import { initBackend, readHostWeights, tf } from '@hiedit/tensor-core';
 import { randomArray, rng, WeightsOnlyModel } from '../../test/weightsModel';
 import {
   applyEditPack, applyStoredShifts, currentWeightsDigest, EditJournal, encodeEdit, encodeFrame, encodeHeader, exportEditPack,
-  JournalHeader, JOURNAL_MAGIC, replayJournal, StoredShift,
+  JournalCreateOptions, JournalHeader, JOURNAL_MAGIC, replayJournal, StoredShift,
 } from './index';
 import { createFramedFile } from './frames';
+import { ReplayCheckpoints } from './replayCheckpoints';
 
 // Tests pick the backend the way the CLI does (tensor-core registers several).
 beforeAll(async () => { await initBackend(); });
@@ -50,16 +51,20 @@ let dir: string;
 beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hiedit-journal-')); });
 afterEach(() => { fs.rmSync(dir, { recursive: true, force: true }); });
 
-function journalWithEdits(n: number): { file: string; model: WeightsOnlyModel; journal: EditJournal } {
-  const file = path.join(dir, 'edits.hjournal');
-  const model = new WeightsOnlyModel(SHAPES, 7);
-  const journal = EditJournal.create(file, header());
-  for (let j = 1; j <= n; j++) {
+function appendEdits(journal: EditJournal, model: WeightsOnlyModel, from: number, to: number): void {
+  for (let j = from; j <= to; j++) {
     const shifts = makeShifts(j);
     applyStoredShifts(model, shifts);
     journal.appendEdit({ editor: 'test', request: { prompt: `p${j}`, target: `t${j}` },
       selected: shifts.map((s) => s.module), scores: {}, norms: {} }, shifts);
   }
+}
+
+function journalWithEdits(n: number, opts: JournalCreateOptions = {}): { file: string; model: WeightsOnlyModel; journal: EditJournal } {
+  const file = path.join(dir, 'edits.hjournal');
+  const model = new WeightsOnlyModel(SHAPES, 7);
+  const journal = EditJournal.create(file, header(), opts);
+  appendEdits(journal, model, 1, n);
   return { file, model, journal };
 }
 
@@ -388,5 +393,285 @@ describe('edit journal', () => {
     other.dispose();
     expect(tf.memory().numTensors).toBe(n);
     model.dispose();
+  });
+});
+
+describe('journal index', () => {
+  const EVERY = 8;
+  /** Everything `open` learns, as plain data: what a full scan and an index-assisted open must agree on. */
+  const view = (j: EditJournal): unknown => ({ records: j.records, active: j.activeEditIds(), next: j.nextEditId(),
+    rolledBack: j.records.filter((r) => r.type === 'rollback').map((r) => j.isRolledBack(r.editId)) });
+  const open = (file: string, warnings: string[] = [], verify: 'index' | 'full' = 'index'): EditJournal =>
+    EditJournal.open(file, { indexEvery: EVERY, verify, onWarning: (w) => warnings.push(w) });
+  /** Bytes `fn` reads through fs.readSync (a pass-through spy: the real reads run). */
+  const bytesRead = <T>(fn: () => T): { value: T; bytes: number } => {
+    const real = nodeFs.readSync;
+    let bytes = 0;
+    const spy = jest.spyOn(nodeFs, 'readSync').mockImplementation(((...args: Parameters<typeof fs.readSync>) => {
+      const n = (real as (...a: unknown[]) => number)(...args);
+      bytes += n;
+      return n;
+    }) as never);
+    try {
+      return { value: fn(), bytes };
+    } finally {
+      spy.mockRestore();
+    }
+  };
+
+  test('open reads only the records after the last checkpoint, and sees what a full scan sees', () => {
+    const { model, journal, file } = journalWithEdits(60, { indexEvery: EVERY });
+    journal.appendRollback('e17');
+    const index = `${file}.index`;
+    expect(fs.existsSync(index)).toBe(true);
+    const size = fs.statSync(file).size;
+    const warnings: string[] = [];
+    const { value: j, bytes } = bytesRead(() => open(file, warnings));
+    // 61 records, checkpoints every 8: 56 covered by the index, 5 read.
+    expect(j.opened).toEqual({ mode: 'index', scannedRecords: 5, scannedBytes: expect.any(Number), indexedRecords: 56,
+      indexRebuilt: false });
+    const tail = j.opened!.scannedBytes;
+    // Magic and header, the index, 40 bytes per checkpoint and the tail: far less than the journal.
+    expect(bytes).toBeLessThanOrEqual(tail + fs.statSync(index).size + 7 * 40 + 2048);
+    expect(bytes).toBeLessThan(size / 4);
+    expect(warnings).toEqual([]);
+    expect(j.activeEditIds()).toHaveLength(59);
+    expect(j.isRolledBack('e17')).toBe(true);
+    expect(view(j)).toEqual(view(open(file, warnings, 'full')));
+    expect(warnings).toEqual([]);
+    // Ids are never reused: the next edit after an index-assisted open is e61.
+    expect(j.nextEditId()).toBe('e61');
+    model.dispose();
+  });
+
+  test('replay and rollback through an index-assisted open give the full scan\'s weights bitwise', () => {
+    const { model, file } = journalWithEdits(40, { indexEvery: EVERY });
+    const indexed = open(file);
+    expect(indexed.opened!.mode).toBe('index');
+    for (const id of ['e1', 'e21', 'e40']) indexed.appendRollback(id);
+    const viaIndex = new WeightsOnlyModel(SHAPES, 7);
+    replayJournal(open(file), viaIndex, BASE_HASH);
+    const viaFull = new WeightsOnlyModel(SHAPES, 7);
+    replayJournal(open(file, [], 'full'), viaFull, BASE_HASH);
+    const expected = new WeightsOnlyModel(SHAPES, 7);
+    for (let j = 1; j <= 40; j++) if (![1, 21, 40].includes(j)) applyStoredShifts(expected, makeShifts(j));
+    expect(currentWeightsDigest(viaIndex)).toBe(currentWeightsDigest(expected));
+    expect(currentWeightsDigest(viaFull)).toBe(currentWeightsDigest(expected));
+    for (const m of [model, viaIndex, viaFull, expected]) m.dispose();
+  });
+
+  test('a missing index is rebuilt without a word; a stale or corrupt one is rebuilt with a warning', () => {
+    const { model, file } = journalWithEdits(30, { indexEvery: EVERY });
+    const index = `${file}.index`;
+    const reference = view(open(file, [], 'full'));
+    fs.rmSync(index);
+    const warnings: string[] = [];
+    const rebuilt = open(file, warnings);
+    expect(rebuilt.opened).toMatchObject({ mode: 'full', scannedRecords: 30, indexProblem: 'missing', indexRebuilt: true });
+    expect(warnings).toEqual([]);
+    expect(open(file).opened).toMatchObject({ mode: 'index', scannedRecords: 6, indexedRecords: 24 });
+    const good = fs.readFileSync(index);
+
+    const cases: [string, Buffer, RegExp][] = [
+      ['a flipped byte', (() => { const b = Buffer.from(good); b[b.length - 50] ^= 0x04; return b; })(), /unreadable \(journal index .*corrupted/],
+      ['garbage', Buffer.from('not an index at all'), /unreadable \(.*bad magic/],
+      ['the head only of another journal', (() => {
+        const other = path.join(dir, 'other.hjournal');
+        const o = EditJournal.create(other, { ...header(), createdAt: '2026-02-02T00:00:00.000Z' }, { indexEvery: EVERY });
+        appendEdits(o, new WeightsOnlyModel(SHAPES, 7), 1, 30);
+        return fs.readFileSync(`${other}.index`);
+      })(), /belongs to another journal/],
+    ];
+    for (const [what, bytes, why] of cases) {
+      fs.writeFileSync(index, bytes);
+      const w: string[] = [];
+      const j = open(file, w);
+      expect([what, j.opened!.mode, j.opened!.indexRebuilt]).toEqual([what, 'full', true]);
+      expect(w).toHaveLength(1);
+      expect(w[0]).toMatch(why);
+      expect(w[0]).toMatch(/was not used: .*; every record was verified instead and the index rebuilt$/);
+      expect(view(j)).toEqual(reference);
+      expect(open(file).opened!.mode).toBe('index');
+    }
+    model.dispose();
+  });
+
+  test('a journal truncated or rewritten under its index is scanned in full and read correctly', () => {
+    const { model, journal, file } = journalWithEdits(30, { indexEvery: EVERY });
+    const cut = journal.records[19].byteOffset; // keep e1..e19
+    const stale = fs.readFileSync(`${file}.index`);
+    fs.truncateSync(file, cut);
+    const warnings: string[] = [];
+    const j = open(file, warnings);
+    expect(warnings[0]).toMatch(/was not used: it covers \d+ bytes but the journal has \d+ \(the journal was truncated/);
+    expect(j.records.map((r) => r.editId)).toEqual(Array.from({ length: 19 }, (_, i) => `e${i + 1}`));
+    expect(j.nextEditId()).toBe('e20');
+    // Other edits appended after the cut: the old index covers as many bytes again, but its checkpoints no longer match.
+    const other = new WeightsOnlyModel(SHAPES, 7);
+    appendEdits(j, other, 101, 120);
+    fs.writeFileSync(`${file}.index`, stale);
+    const w2: string[] = [];
+    const again = open(file, w2);
+    expect(w2[0]).toMatch(/was not used: record \d+ at byte offset \d+ no longer matches checkpoint \d+/);
+    expect(again.records).toHaveLength(39);
+    expect(again.edit('e39').request.prompt).toBe('p120');
+    model.dispose();
+    other.dispose();
+  });
+
+  test('an index that lags the journal (a crash between the append and the index update) is used, the rest read', () => {
+    const { model, journal, file } = journalWithEdits(16, { indexEvery: EVERY });
+    const index = `${file}.index`;
+    const old = fs.readFileSync(index);
+    appendEdits(journal, model, 17, 33);
+    // The state a kill leaves: the journal's records fsynced, the index two checkpoints behind, half a frame written.
+    fs.writeFileSync(index, Buffer.concat([old, fs.readFileSync(index).subarray(old.length, old.length + 30)]));
+    const warnings: string[] = [];
+    const j = open(file, warnings);
+    expect(warnings).toEqual([]);
+    expect(j.opened).toMatchObject({ mode: 'index', indexedRecords: 16, scannedRecords: 17, indexRebuilt: false });
+    expect(view(j)).toEqual(view(open(file, [], 'full')));
+    // The open catches the index up (cutting the torn frame away); the next one reads only the last record.
+    expect(open(file).opened).toMatchObject({ mode: 'index', indexedRecords: 32, scannedRecords: 1 });
+    model.dispose();
+  });
+
+  test('an index removed or replaced while a writer appends is rewritten whole, and opens cleanly after', () => {
+    const { model, file } = journalWithEdits(20, { indexEvery: EVERY });
+    const warnings: string[] = [];
+    const j = open(file, warnings);
+    expect(j.opened!.mode).toBe('index');
+    fs.rmSync(`${file}.index`);
+    appendEdits(j, model, 21, 30);
+    fs.writeFileSync(`${file}.index`, 'replaced by someone else');
+    appendEdits(j, model, 31, 45);
+    expect(warnings).toEqual([]);
+    const again = open(file, warnings);
+    expect(warnings).toEqual([]);
+    expect(again.opened).toMatchObject({ mode: 'index', indexedRecords: 40, scannedRecords: 5 });
+    expect(view(again)).toEqual(view(open(file, [], 'full')));
+    model.dispose();
+  });
+
+  test('an index that cannot be written costs a warning, never an edit', () => {
+    const { model, journal, file } = journalWithEdits(7, { indexEvery: EVERY });
+    const warnings: string[] = [];
+    const j = EditJournal.open(file, { indexEvery: EVERY, onWarning: (w) => warnings.push(w) });
+    const realRename = fs.renameSync;
+    const spy = jest.spyOn(nodeFs, 'renameSync').mockImplementation(((from: string, to: string) => {
+      if (to.endsWith('.index')) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+      return realRename(from, to);
+    }) as never);
+    try {
+      appendEdits(j, model, 8, 20);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/could not write its index .*ENOSPC.*the journal is intact/);
+    expect(fs.existsSync(`${file}.index`)).toBe(false);
+    const reopened = open(file);
+    expect(reopened.records).toHaveLength(20);
+    expect(reopened.opened).toMatchObject({ mode: 'full', indexProblem: 'missing', indexRebuilt: true });
+    expect(journal.nextEditId()).toBe('e8');
+    expect(() => EditJournal.open(file, { indexEvery: 2.5 })).toThrow(
+      `journal ${file}: indexEvery must be a non-negative integer (0: no index), got 2.5`);
+    model.dispose();
+  });
+
+  test('a changed record the index covers is found when it is read; a full verification finds it on open', () => {
+    const { model, journal, file } = journalWithEdits(24, { indexEvery: EVERY });
+    const rec = journal.records[4];
+    const bytes = fs.readFileSync(file);
+    bytes[rec.byteOffset + 60] ^= 0x10;
+    fs.writeFileSync(file, bytes);
+    const j = open(file);
+    expect(j.opened!.mode).toBe('index');
+    expect(j.edit('e4').editId).toBe('e4');
+    const where = `record 5 at byte offset ${rec.byteOffset} is corrupted: SHA-256 checksum mismatch`;
+    expect(() => j.edit('e5')).toThrow(`${where} (found when the record was read`);
+    expect(() => replayJournal(open(file), new WeightsOnlyModel(SHAPES, 7), BASE_HASH)).toThrow(where);
+    expect(() => open(file, [], 'full')).toThrow(`${where} (${bytes.length - rec.byteOffset -
+      (journal.records[5].byteOffset - rec.byteOffset)} bytes of later records follow`);
+    model.dispose();
+  });
+
+  test('a lock without a pid unchanged for a minute is taken over with a warning (a newer one is refused: test above)', () => {
+    const { model, file } = journalWithEdits(1);
+    const lock = `${file}.lock`;
+    const warnings: string[] = [];
+    const j = EditJournal.open(file, { onWarning: (w) => warnings.push(w) });
+    fs.writeFileSync(lock, '');
+    const old = new Date(Date.now() - 61_000);
+    fs.utimesSync(lock, old, old);
+    j.appendRollback('e1');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(new RegExp(`removed the stale lock .*\\.lock: it held no process id \\(empty\\) and was last ` +
+      `changed \\S+, 6\\d s ago \\(left by a crashed writer, a full disk or an older hiedit version`));
+    expect(fs.existsSync(lock)).toBe(false);
+    expect(EditJournal.open(file).isRolledBack('e1')).toBe(true);
+    model.dispose();
+  });
+});
+
+describe('replay checkpoints', () => {
+  /** A fresh base model with the journal replayed onto it, snapshots taken along the way. */
+  function replayed(journal: EditJournal, opts: { every: number; budgetBytes?: number }): { model: WeightsOnlyModel; cps: ReplayCheckpoints } {
+    const model = new WeightsOnlyModel(SHAPES, 7);
+    const base = new Map(readHostWeights(model, SHAPES.map((s) => s.name)).map((w) => [w.name, w]));
+    const cps = new ReplayCheckpoints(model, base, opts);
+    replayJournal(journal, model, BASE_HASH, (_id, recordIndex) => cps.afterApply(recordIndex));
+    return { model, cps };
+  }
+  const replayDigest = (file: string): string => {
+    const m = new WeightsOnlyModel(SHAPES, 7);
+    replayJournal(EditJournal.open(file, { verify: 'full' }), m, BASE_HASH);
+    const d = currentWeightsDigest(m);
+    m.dispose();
+    return d;
+  };
+  const rollback = (journal: EditJournal, cps: ReplayCheckpoints, id: string): number => {
+    const modules = new Set(journal.readShifts(id).map((s) => s.module));
+    journal.appendRollback(id);
+    return cps.rebuild(journal, modules, journal.recordIndexOf(id));
+  };
+
+  test('a rollback rebuilt from the nearest snapshot equals a full replay bit for bit, and reads only the later edits', () => {
+    const { model: live, journal, file } = journalWithEdits(40);
+    const { model, cps } = replayed(journal, { every: 4 });
+    expect(cps.count).toBe(10);
+    expect(currentWeightsDigest(model)).toBe(currentWeightsDigest(live));
+    // The last edit: from the snapshot after e36, e37..e39 read again (not 39 edits from the base).
+    expect(rollback(journal, cps, 'e40')).toBe(3);
+    expect(currentWeightsDigest(model)).toBe(replayDigest(file));
+    for (const id of ['e2', 'e21', 'e39', 'e1', 'e24', 'e36', 'e37']) {
+      rollback(journal, cps, id);
+      expect([id, currentWeightsDigest(model)]).toEqual([id, replayDigest(file)]);
+    }
+    // Edits applied live after the rollbacks are snapshotted as they come, and undone the same way.
+    for (let j = 41; j <= 50; j++) {
+      const shifts = makeShifts(j);
+      applyStoredShifts(model, shifts);
+      const e = journal.appendEdit({ editor: 'test', request: { prompt: `p${j}`, target: `t${j}` }, selected: shifts.map((s) => s.module),
+        scores: {}, norms: {} }, shifts);
+      cps.afterApply(journal.recordIndexOf(e.editId));
+    }
+    expect(rollback(journal, cps, 'e49')).toBeLessThan(4);
+    rollback(journal, cps, 'e3');
+    expect(currentWeightsDigest(model)).toBe(replayDigest(file));
+    for (const m of [live, model]) m.dispose();
+  });
+
+  test('snapshots stay within their memory budget (thinned out) and rebuilds stay bitwise', () => {
+    const { model: live, journal, file } = journalWithEdits(40);
+    const bytes = SHAPES.reduce((n, s) => n + s.dIn * s.dOut * 4, 0);
+    const { model, cps } = replayed(journal, { every: 2, budgetBytes: 3 * bytes });
+    expect(cps.count).toBeLessThanOrEqual(3);
+    expect(cps.count).toBeGreaterThan(0);
+    for (const id of ['e33', 'e5', 'e40']) rollback(journal, cps, id);
+    expect(currentWeightsDigest(model)).toBe(replayDigest(file));
+    expect(new ReplayCheckpoints(model, new Map(readHostWeights(model, [SHAPES[0].name]).map((w) => [w.name, w])),
+      { budgetBytes: 10 }).count).toBe(0);
+    for (const m of [live, model]) m.dispose();
   });
 });

@@ -61,11 +61,9 @@ export function writeEditPack(file: string, pack: EditPack): void {
  * shifts are read from the journal as it is written, so a long journal's shifts are never all in memory.
  */
 export function exportEditPack(journal: EditJournal, file: string): number {
-  const active = journal.activeEdits();
+  const active = journal.activeEditIds();
   function* edits(): Generator<PackedEdit> {
-    let i = 0;
-    for (const { shifts } of journal.readShiftsOf(active.map((r) => r.editId))) {
-      const { recordIndex: _i, byteOffset: _o, type: _t, ...info } = active[i++] as EditRecordInfo & { recordIndex: number; byteOffset: number };
+    for (const { info: { recordIndex: _i, byteOffset: _o, type: _t, ...info }, shifts } of journal.readShiftsOf(active)) {
       yield { info, shifts };
     }
   }

@@ -5,10 +5,11 @@
  * two edits.
  */
 import * as fs from 'fs';
-import { currentWeightsDigest, readHostWeights, writeHostWeights, type HostWeight, type TokenizedTuple } from '@hiedit/tensor-core';
+import { currentWeightsDigest, readHostWeights, type TokenizedTuple } from '@hiedit/tensor-core';
 import { LifelongEditor, openJournalFor } from '../editor';
 import type { Editor } from '../editors/types';
-import { applyStoredShifts, EditJournal, type EditRecordInfo } from '../journal';
+import { EditJournal, type EditRecordInfo } from '../journal';
+import { ReplayCheckpoints, type ReplayCheckpointOptions } from '../journal/replayCheckpoints';
 import { EditorModel, EditorTokenizer, modelIdentity, TupleTokenizer } from '../model';
 import { EditRequestInput, tokenizeRequest, validateRequest } from '../request';
 import { RequestError } from './errors';
@@ -32,6 +33,8 @@ export interface ServeSessionOptions {
   /** Where `export` saves the model; export is refused without it. */
   readonly exportDir?: string;
   readonly onWarning?: (message: string) => void;
+  /** Weight snapshots along the replay, from which a rollback rebuilds (default: every 256 edits, 256 MiB at most). */
+  readonly replayCheckpoints?: ReplayCheckpointOptions;
 }
 
 /** Largest `max_new_tokens` a generation may ask for. */
@@ -53,8 +56,8 @@ export class ServeSession {
     private readonly tokenize: TupleTokenizer,
     readonly exportDir: string | undefined,
     replayed: string[],
-    /** Base weights of every module an edit may touch, for rebuilding after a rollback. */
-    private readonly base: ReadonlyMap<string, HostWeight>,
+    /** Base weights of every module an edit may touch and snapshots along the replay, for rebuilding after a rollback. */
+    private readonly checkpoints: ReplayCheckpoints,
   ) {
     this.replayed = replayed;
   }
@@ -71,9 +74,12 @@ export class ServeSession {
       }
     }
     const base = new Map(readHostWeights(opts.model, [...touched]).map((w) => [w.name, w]));
-    const { journal, replayed } = openJournalFor(opts.model, opts.journalFile, opts.onWarning ? { onWarning: opts.onWarning } : {});
+    const checkpoints = new ReplayCheckpoints(opts.model, base, opts.replayCheckpoints);
+    const { journal, replayed } = openJournalFor(opts.model, opts.journalFile, {
+      ...(opts.onWarning ? { onWarning: opts.onWarning } : {}), onApplied: (_id, recordIndex) => checkpoints.afterApply(recordIndex),
+    });
     const le = new LifelongEditor({ model: opts.model, editor: opts.editor, tokenize: opts.tokenize, journal });
-    return new ServeSession(opts.model, le, opts.tokenize, opts.exportDir, replayed, base);
+    return new ServeSession(opts.model, le, opts.tokenize, opts.exportDir, replayed, checkpoints);
   }
 
   private get journal(): NonNullable<LifelongEditor['journal']> {
@@ -118,7 +124,7 @@ export class ServeSession {
     }
     // journalRecords names the model state the text came from: the base model plus the journal's first N records.
     return { text: this.decode(fresh), ids: fresh, tokens: fresh.length, ms: performance.now() - t0,
-      journalRecords: this.journal.records.length };
+      journalRecords: this.journal.recordCount };
   }
 
   /**
@@ -168,6 +174,7 @@ export class ServeSession {
     }
     const before = this.answer(tokenized.edit);
     const r = this.editor.editTokenized(req, tokenized);
+    this.checkpoints.afterApply(this.journal.recordIndexOf(r.editId));
     const after = this.answer(tokenized.edit);
     const modules = r.selected.map((m) => ({ module: m.module, ...(m.score !== undefined ? { score: m.score } : {}), norm: m.norm }));
     const report: ServedEditReport = {
@@ -195,32 +202,26 @@ export class ServeSession {
   }
 
   /**
-   * Rolls back one edit: the rollback record is fsynced first, then every module the edit shifted is rebuilt from its
-   * base weights and the remaining active edits in journal order. Subtracting the shift (LifelongEditor.rollback)
-   * would leave float rounding behind, so the served model would drift from what a restart (a replay) serves; the
-   * rebuild keeps it bitwise the journal's replay. Call it from the write queue only.
+   * Rolls back one edit: the rollback record is fsynced first, then every module the edit shifted is rebuilt from the
+   * last weight snapshot before the edit (or the base weights) and the later active edits in journal order.
+   * Subtracting the shift (LifelongEditor.rollback) would leave float rounding behind, so the served model would drift
+   * from what a restart (a replay) serves; the rebuild keeps it bitwise the journal's replay. Call it from the write
+   * queue only.
    */
   rollback(id: string): { id: string; modules: string[]; ms: number; after: Answer } {
     const t0 = performance.now();
     const rec = this.record(id);
     if (this.journal.isRolledBack(id)) throw new RequestError(409, 'id', `edit ${id} is already rolled back`);
     const modules = [...new Set(this.journal.readShifts(id).map((s) => s.module))];
-    if (modules.some((m) => !this.base.has(m))) {
+    const at = this.journal.recordIndexOf(id);
+    if (modules.some((m) => !this.checkpoints.tracks(m))) {
       this.editor.rollback(id);
+      this.checkpoints.forget(at);
     } else {
       this.journal.appendRollback(id);
-      this.rebuild(new Set(modules));
+      this.checkpoints.rebuild(this.journal, new Set(modules), at);
     }
     return { id, modules, ms: performance.now() - t0, after: this.answerTo(rec) };
-  }
-
-  /** Writes the base weights of `modules` back and applies the active edits' shifts on them, in journal order. */
-  private rebuild(modules: ReadonlySet<string>): void {
-    writeHostWeights(this.model, [...modules].map((m) => this.base.get(m)!));
-    for (const r of this.journal.activeEdits()) {
-      const shifts = this.journal.readShifts(r.editId).filter((s) => modules.has(s.module));
-      applyStoredShifts(this.model, shifts, 1, `journal ${this.journal.file}: edit ${r.editId}`);
-    }
   }
 
   private record(id: string): EditRecordInfo {

@@ -5,7 +5,7 @@
  * each sublayer, score scale, soft-caps and per-layer sliding windows. Checkpoint names are Hugging Face's;
  * nn.Linear weights are stored (out, in) and held internally as (in, out).
  */
-import { attention, rmsNorm, rotaryEmbedding, siluMul, tf, type ModuleDescriptor } from '@hiedit/tensor-core';
+import { attention, geluMul, rmsNorm, rotaryEmbedding, siluMul, tf, type ModuleDescriptor } from '@hiedit/tensor-core';
 import type { ModelConfig } from '../config';
 import type { ArchImpl, BlockInput, ParamSpec } from './arch';
 import { activate, Ctx, extendCache } from './layers';
@@ -98,10 +98,9 @@ function headTables(cos: tf.Tensor2D, sin: tf.Tensor2D, c: ModelConfig): RopeTab
   };
 }
 
-/** RMSNorm by the parameter `key`, whose weight Gemma uses as (1 + w). */
+/** RMSNorm by the parameter `key`, whose weight Gemma uses as (1 + w) (inside the fused kernel, or one Add). */
 function norm<T extends tf.Tensor>(ctx: Ctx, c: ModelConfig, x: T, key: string): T {
-  const w = ctx.p(key);
-  return rmsNorm(x, c.normUnitOffset ? tf.add(w, 1) : w, c.normEps);
+  return rmsNorm(x, ctx.p(key), c.normEps, c.normUnitOffset ? 1 : 0);
 }
 
 /** Attention of layer i: q/k/v projections, (Qwen3) q/k norms, RoPE on q and k, GQA, o_proj. */
@@ -129,12 +128,16 @@ function selfAttention(
   return ctx.linear(`${a}.o_proj`, attention(q, full.k, full.v, { scale: 1, bias, softcap: c.attnSoftcap }));
 }
 
-/** SwiGLU: down(act(gate(x)) * up(x)); with SiLU the product is one fused op (tensor-core's siluMul). */
+/**
+ * Gated MLP: down(act(gate(x)) * up(x)); with SiLU (SwiGLU) or the tanh GELU (Gemma's GeGLU) the product is one
+ * fused op (tensor-core's siluMul, geluMul).
+ */
 function mlp(ctx: Ctx, c: ModelConfig, i: number, x: tf.Tensor2D): tf.Tensor2D {
   const m = `model.layers.${i}.mlp`;
   const gate = ctx.linear(`${m}.gate_proj`, x);
   const up = ctx.linear(`${m}.up_proj`, x);
-  const gated = c.activation === 'silu' ? siluMul(gate, up) : tf.mul(activate(gate, c.activation), up);
+  const gated = c.activation === 'silu' ? siluMul(gate, up)
+    : c.activation === 'gelu_tanh' ? geluMul(gate, up) : tf.mul(activate(gate, c.activation), up);
   return ctx.linear(`${m}.down_proj`, gated as tf.Tensor2D);
 }
 

@@ -56,11 +56,11 @@ typedef struct {
   uint64_t len;
 } heap_t;
 
-/* Reads (heap ArrayBuffer, params Uint32Array of at least `n`, scale number). */
-static int read_call(napi_env env, napi_callback_info info, heap_t *h, const uint32_t **p, size_t n, float *scale) {
-  napi_value argv[3];
-  size_t argc = 3;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) return 0;
+/* Reads (heap ArrayBuffer, params Uint32Array of at least `n`, scale number, softcap number: 0 or > 0). */
+static int read_call(napi_env env, napi_callback_info info, heap_t *h, const uint32_t **p, size_t n, float *scale, float *softcap) {
+  napi_value argv[4];
+  size_t argc = 4;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return 0;
   bool is_ab = false;
   void *data = NULL;
   size_t len = 0;
@@ -79,6 +79,9 @@ static int read_call(napi_env env, napi_callback_info info, heap_t *h, const uin
   double s;
   if (napi_get_value_double(env, argv[2], &s) != napi_ok || !isfinite(s)) return 0;
   *scale = (float)s;
+  double c;
+  if (napi_get_value_double(env, argv[3], &c) != napi_ok || !isfinite(c) || c < 0) return 0;
+  *softcap = (float)c;
   return 1;
 }
 
@@ -232,6 +235,28 @@ static inline float exp_nonpos(float x) {
   return x != x ? x : y;
 }
 
+/*
+ * tanh(x) without calls or branches, so the soft-capping loop vectorizes (libm's tanhf is scalar). For |x| >= 0.3 it
+ * is (1 - e) / (1 + e) with e = exp(-2|x|) <= 0.55, where 1 - e loses no more than a couple of ulp; below, where that
+ * difference would cancel, the odd Taylor series to x^11 (truncation below 1e-9 relative at 0.3). Within ~3 ulp of
+ * tanh; NaN propagates.
+ */
+static inline float tanh_branchless(float x) {
+  const float a = fabsf(x);
+  const float e = exp_nonpos(-2.0f * a);
+  const float big = (1.0f - e) / (1.0f + e);
+  const float z = a * a;
+  const float small = a + a * z * (-1.0f / 3.0f + z * (2.0f / 15.0f + z * (-17.0f / 315.0f + z * (62.0f / 2835.0f + z * (-1382.0f / 155925.0f)))));
+  const float t = a < 0.3f ? small : big;
+  return x != x ? x : copysignf(t, x);
+}
+
+/* s -> cap tanh(s / cap) on n scores (Gemma-2's attn_logit_softcapping). */
+static void softcap_scores(float *s, uint64_t n, float cap) {
+  const float inv = 1.0f / cap;
+  for (uint64_t e = 0; e < n; e++) s[e] = cap * tanh_branchless(s[e] * inv);
+}
+
 /* In-place softmax of each of `rows` rows of length n (stride n), with max subtraction. */
 static void softmax_rows(float *s, uint32_t rows, uint32_t n) {
   for (uint32_t i = 0; i < rows; i++) {
@@ -255,18 +280,19 @@ static void softmax_rows(float *s, uint32_t rows, uint32_t n) {
 }
 
 /*
- * attention(heap, params, scale); params (Uint32Array): qOff, kOff, vOff, biasOff, hasBias, biasBatchStride,
+ * attention(heap, params, scale, softcap); params (Uint32Array): qOff, kOff, vOff, biasOff, hasBias, biasBatchStride,
  * yOff, pOff, B, Tq, Tk, H, kvH, hd, then (sb, st, sh) of q, of k and of v. Offsets are bytes, strides floats.
- *   P[b,h,i,:] = softmax(scale q[b,i,h,:] . k[b,:,g(h),:] + bias[b,0,i,:])   (B, H, Tq, Tk), dense
+ *   s = scale q[b,i,h,:] . k[b,:,g(h),:], then cap(s) = softcap tanh(s / softcap) when softcap > 0 (else s)
+ *   P[b,h,i,:] = softmax(cap(s) + bias[b,0,i,:])                              (B, H, Tq, Tk), dense
  *   y[b*Tq + i, h*hd + d] = sum_j P[b,h,i,j] v[b,j,g(h),d]                    (B*Tq, H*hd), dense
  * The bias is (B, 1, Tq, Tk) dense with batch stride biasBatchStride (0 broadcasts one (Tq, Tk) matrix).
  */
 static napi_value attention(napi_env env, napi_callback_info info) {
   heap_t h;
   const uint32_t *p;
-  float scale;
-  if (!read_call(env, info, &h, &p, F_COUNT, &scale))
-    return fail(env, "hiedit_attention.attention: expected (heap, params Uint32Array(23), scale)");
+  float scale, softcap;
+  if (!read_call(env, info, &h, &p, F_COUNT, &scale, &softcap))
+    return fail(env, "hiedit_attention.attention: expected (heap, params Uint32Array(23), scale, softcap >= 0)");
   const uint32_t B = p[F_B], Tq = p[F_TQ], Tk = p[F_TK], H = p[F_H], kvH = p[F_KVH], hd = p[F_HD];
   if (kvH == 0 || H % kvH != 0) return fail(env, "hiedit_attention.attention: H must be a multiple of kvH > 0");
   if ((uint64_t)H * hd > UINT32_MAX) return fail(env, "hiedit_attention.attention: H * hd exceeds the 32-bit range");
@@ -302,6 +328,7 @@ static napi_value attention(napi_env env, napi_callback_info info) {
       const float *vh = v + (uint64_t)b * vs.sb + (uint64_t)kh * vs.sh;
       float *S = P + ((uint64_t)b * H + hh) * Tq * Tk;
       mm_nt(Tq, Tk, hd, scale, qh, qs.st, kh_, ks.st, S, Tk);
+      if (softcap > 0) softcap_scores(S, (uint64_t)Tq * Tk, softcap);
       if (bias) {
         const float *bb = bias + (uint64_t)b * p[F_BIAS_SB];
         for (uint64_t e = 0; e < (uint64_t)Tq * Tk; e++) S[e] += bb[e];
@@ -322,17 +349,19 @@ static void zero_operand(float *x, uint32_t B, uint32_t T, uint32_t heads, uint3
 }
 
 /*
- * attentionGrad(heap, params, scale); params: qOff, kOff, vOff, pOff, dyOff, dqOff, dkOff, dvOff, B, Tq, Tk, H,
- * kvH, hd, then (sb, st, sh) of q, k and v; dq, dk and dv are written with the strides of q, k and v (they may
+ * attentionGrad(heap, params, scale, softcap); params: qOff, kOff, vOff, pOff, dyOff, dqOff, dkOff, dvOff, B, Tq, Tk,
+ * H, kvH, hd, then (sb, st, sh) of q, k and v; dq, dk and dv are written with the strides of q, k and v (they may
  * be three parts of one packed gradient). With dP = dy v^T and dS = P (dP - rowsum(P dP)):
  *   dq = scale dS k,   dk = scale sum_{heads of the group} dS^T q,   dv = sum_{heads of the group} P^T dy.
+ * With a softcap, dS is first multiplied by the cap's derivative 1 - tanh^2(s / softcap); s is recomputed from q
+ * and k (one more product per head) rather than saved by the forward, which keeps P its only saved output.
  */
 static napi_value attention_grad(napi_env env, napi_callback_info info) {
   heap_t h;
   const uint32_t *p;
-  float scale;
-  if (!read_call(env, info, &h, &p, G_COUNT, &scale))
-    return fail(env, "hiedit_attention.attentionGrad: expected (heap, params Uint32Array(23), scale)");
+  float scale, softcap;
+  if (!read_call(env, info, &h, &p, G_COUNT, &scale, &softcap))
+    return fail(env, "hiedit_attention.attentionGrad: expected (heap, params Uint32Array(23), scale, softcap >= 0)");
   const uint32_t B = p[G_B], Tq = p[G_TQ], Tk = p[G_TK], H = p[G_H], kvH = p[G_KVH], hd = p[G_HD];
   if (kvH == 0 || H % kvH != 0) return fail(env, "hiedit_attention.attentionGrad: H must be a multiple of kvH > 0");
   if ((uint64_t)H * hd > UINT32_MAX) return fail(env, "hiedit_attention.attentionGrad: H * hd exceeds the 32-bit range");
@@ -356,7 +385,12 @@ static napi_value attention_grad(napi_env env, napi_callback_info info) {
   }
   if ((uint64_t)B * Tq * H == 0) return NULL;
   float *dS = (float *)malloc((uint64_t)Tq * Tk * sizeof(float));
-  if (!dS) return fail(env, "hiedit_attention.attentionGrad: out of memory");
+  float *S = softcap > 0 ? (float *)malloc((uint64_t)Tq * Tk * sizeof(float)) : NULL;
+  if (!dS || (softcap > 0 && !S)) {
+    free(dS);
+    free(S);
+    return fail(env, "hiedit_attention.attentionGrad: out of memory");
+  }
   const uint32_t g = H / kvH, ldy = H * hd;
   for (uint32_t b = 0; b < B; b++) {
     for (uint32_t hh = 0; hh < H; hh++) {
@@ -375,12 +409,22 @@ static napi_value attention_grad(napi_env env, napi_callback_info info) {
         const float c = (float)dot;
         for (uint32_t j = 0; j < Tk; j++) dr[j] = pr[j] * (dr[j] - c);
       }
+      if (S) {
+        /* The same scores as the forward's (same product, same tanh), so the derivative matches P exactly. */
+        mm_nt(Tq, Tk, hd, scale, q + qo, qs.st, k + ko, ks.st, S, Tk);
+        const float inv = 1.0f / softcap;
+        for (uint64_t e = 0; e < (uint64_t)Tq * Tk; e++) {
+          const float t = tanh_branchless(S[e] * inv);
+          dS[e] *= 1.0f - t * t;
+        }
+      }
       mm_nn(Tq, hd, Tk, scale, dS, Tk, k + ko, ks.st, 0.0f, dq + qo, qs.st);
       mm_tn_acc(Tk, hd, Tq, scale, dS, Tk, q + qo, qs.st, dk + ko, ks.st);
       mm_tn_acc(Tk, hd, Tq, 1.0f, Ph, Tk, dyh, ldy, dv + vo, vs.st);
     }
   }
   free(dS);
+  free(S);
   return NULL;
 }
 

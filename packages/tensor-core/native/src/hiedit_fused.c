@@ -1,6 +1,6 @@
 /*
  * Fused kernels for the tfjs wasm backend: LayerNorm and RMSNorm (forward and backward), rotary embeddings,
- * tanh-GELU and SiLU(gate) * up (forward and backward, vectorised, see below). Like gemm they work directly on the wasm heap,
+ * tanh-GELU, SiLU(gate) * up and GELU(gate) * up (forward and backward, vectorised, see below). Like gemm they work directly on the wasm heap,
  * addressed by byte offsets, so one kernel replaces the 5-10 small wasm kernels (and their per-op tfjs
  * dispatch) of the composite form.
  *
@@ -57,11 +57,14 @@ static float *at(const heap_t *h, uint32_t off, uint64_t elems) {
   return (float *)(h->base + off);
 }
 
-/* Reads argv[0] (heap), then `n_u32` unsigned integers, then optionally one double (eps). */
-static int read_args(napi_env env, napi_callback_info info, heap_t *h, uint32_t *u, size_t n_u32, double *eps) {
+/*
+ * Reads argv[0] (heap), then `n_u32` unsigned integers, then optionally one double (eps, finite and >= 0) and after
+ * it optionally one more (offset, finite).
+ */
+static int read_args2(napi_env env, napi_callback_info info, heap_t *h, uint32_t *u, size_t n_u32, double *eps, double *offset) {
   napi_value argv[16];
   size_t argc = 16;
-  size_t want = 1 + n_u32 + (eps ? 1 : 0);
+  size_t want = 1 + n_u32 + (eps ? 1 : 0) + (offset ? 1 : 0);
   if (want > 16 || napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) return 0;
   if (!read_heap(env, argv[0], h)) return 0;
   for (size_t i = 0; i < n_u32; i++)
@@ -69,7 +72,28 @@ static int read_args(napi_env env, napi_callback_info info, heap_t *h, uint32_t 
   if (eps) {
     if (napi_get_value_double(env, argv[1 + n_u32], eps) != napi_ok || !(*eps >= 0) || !isfinite(*eps)) return 0;
   }
+  if (offset) {
+    if (napi_get_value_double(env, argv[1 + n_u32 + 1], offset) != napi_ok || !isfinite(*offset)) return 0;
+  }
   return 1;
+}
+
+static int read_args(napi_env env, napi_callback_info info, heap_t *h, uint32_t *u, size_t n_u32, double *eps) {
+  return read_args2(env, info, h, u, n_u32, eps, NULL);
+}
+
+/*
+ * The weight the norm multiplies by: w itself for offset 0, else a fresh buffer of (float)offset + w[j] (Gemma's
+ * (1 + w), rounded to float exactly as the composite's Add), which the caller frees when it is not w. NULL when out
+ * of memory.
+ */
+static const float *offset_weight(const float *w, uint32_t d, double offset) {
+  if (offset == 0) return w;
+  float *o = (float *)malloc((size_t)(d ? d : 1) * sizeof(float));
+  if (!o) return NULL;
+  const float f = (float)offset;
+  for (uint32_t j = 0; j < d; j++) o[j] = f + w[j];
+  return o;
 }
 
 /* Mean and 1 / sqrt(biased variance + eps) of one row, in double (two passes: numerically safe). */
@@ -160,19 +184,24 @@ static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* rmsNorm(heap, x, w, y, rows, d, eps): y = x / sqrt(mean(x^2) + eps) * w per row. */
+/*
+ * rmsNorm(heap, x, w, y, rows, d, eps, offset): y = x / sqrt(mean(x^2) + eps) * (offset + w) per row (offset 0:
+ * Llama's norm; 1: Gemma's (1 + w), without a separate Add kernel per norm).
+ */
 static napi_value rms_norm(napi_env env, napi_callback_info info) {
   heap_t h;
   uint32_t u[5];
-  double eps;
-  if (!read_args(env, info, &h, u, 5, &eps))
-    return fail(env, "hiedit_fused.rmsNorm: expected (heap, xOff, wOff, yOff, rows, d, eps)");
+  double eps, offset;
+  if (!read_args2(env, info, &h, u, 5, &eps, &offset))
+    return fail(env, "hiedit_fused.rmsNorm: expected (heap, xOff, wOff, yOff, rows, d, eps, offset)");
   const uint32_t rows = u[3], d = u[4];
   const uint64_t total = (uint64_t)rows * d;
-  const float *x = at(&h, u[0], total), *w = at(&h, u[1], d);
+  const float *x = at(&h, u[0], total), *w0 = at(&h, u[1], d);
   float *y = at(&h, u[2], total);
-  if (!x || !w || !y) return fail(env, "hiedit_fused.rmsNorm: operand out of heap bounds");
+  if (!x || !w0 || !y) return fail(env, "hiedit_fused.rmsNorm: operand out of heap bounds");
   if (d == 0) return NULL;
+  const float *w = offset_weight(w0, d, offset);
+  if (!w) return fail(env, "hiedit_fused.rmsNorm: out of memory");
   for (uint32_t r = 0; r < rows; r++) {
     const float *xr = x + (uint64_t)r * d;
     float *yr = y + (uint64_t)r * d;
@@ -181,27 +210,33 @@ static napi_value rms_norm(napi_env env, napi_callback_info info) {
     const float rr = (float)(1.0 / sqrt(s / d + eps));
     for (uint32_t j = 0; j < d; j++) yr[j] = xr[j] * rr * w[j];
   }
+  if (w != w0) free((void *)w);
   return NULL;
 }
 
 /*
- * rmsNormGrad(heap, x, w, dy, dx, dw, rows, d, eps), r = 1 / sqrt(mean(x^2) + eps):
- * dx = r (dy w) - x r^3 mean(dy w x),  dw = sum_rows dy x r.
+ * rmsNormGrad(heap, x, w, dy, dx, dw, rows, d, eps, offset), r = 1 / sqrt(mean(x^2) + eps), W = offset + w:
+ * dx = r (dy W) - x r^3 mean(dy W x),  dw = sum_rows dy x r (the offset is a constant: dW/dw = 1).
  */
 static napi_value rms_norm_grad(napi_env env, napi_callback_info info) {
   heap_t h;
   uint32_t u[7];
-  double eps;
-  if (!read_args(env, info, &h, u, 7, &eps))
-    return fail(env, "hiedit_fused.rmsNormGrad: expected (heap, xOff, wOff, dyOff, dxOff, dwOff, rows, d, eps)");
+  double eps, offset;
+  if (!read_args2(env, info, &h, u, 7, &eps, &offset))
+    return fail(env, "hiedit_fused.rmsNormGrad: expected (heap, xOff, wOff, dyOff, dxOff, dwOff, rows, d, eps, offset)");
   const uint32_t rows = u[5], d = u[6];
   const uint64_t total = (uint64_t)rows * d;
-  const float *x = at(&h, u[0], total), *w = at(&h, u[1], d), *dy = at(&h, u[2], total);
+  const float *x = at(&h, u[0], total), *w0 = at(&h, u[1], d), *dy = at(&h, u[2], total);
   float *dx = at(&h, u[3], total), *dw = at(&h, u[4], d);
-  if (!x || !w || !dy || !dx || !dw) return fail(env, "hiedit_fused.rmsNormGrad: operand out of heap bounds");
+  if (!x || !w0 || !dy || !dx || !dw) return fail(env, "hiedit_fused.rmsNormGrad: operand out of heap bounds");
   if (d == 0) return NULL;
+  const float *w = offset_weight(w0, d, offset);
   double *accw = (double *)calloc((size_t)d, sizeof(double));
-  if (!accw) return fail(env, "hiedit_fused.rmsNormGrad: out of memory");
+  if (!w || !accw) {
+    if (w != w0) free((void *)w);
+    free(accw);
+    return fail(env, "hiedit_fused.rmsNormGrad: out of memory");
+  }
   for (uint32_t r = 0; r < rows; r++) {
     const float *xr = x + (uint64_t)r * d, *dyr = dy + (uint64_t)r * d;
     float *dxr = dx + (uint64_t)r * d;
@@ -219,6 +254,7 @@ static napi_value rms_norm_grad(napi_env env, napi_callback_info info) {
   }
   for (uint32_t j = 0; j < d; j++) dw[j] = (float)accw[j];
   free(accw);
+  if (w != w0) free((void *)w);
   return NULL;
 }
 
@@ -276,6 +312,28 @@ VECTOR_CLONES static void gelu_backward_loop(const float *restrict x, const floa
     const float v = x[i];
     const float s = sigmoid_f(v * (a + b * v * v));
     dx[i] = dy[i] * (s + v * s * (1.0f - s) * (a + 3.0f * b * v * v));
+  }
+}
+
+/* GeGLU: gelu_tanh(g) u, rounded as gelu_loop's output times u (the fused GELU then a Mul, bit for bit). */
+VECTOR_CLONES static void geglu_loop(const float *restrict g, const float *restrict u, float *restrict y, uint32_t n) {
+  const float a = (float)GELU_A, b = (float)GELU_B;
+  for (size_t i = 0; i < (size_t)n; i++) {
+    const float v = g[i];
+    const float gelu = v * sigmoid_f(v * (a + b * v * v));
+    y[i] = gelu * u[i];
+  }
+}
+
+/* d/dg = dy u gelu_tanh'(g), d/du = dy gelu_tanh(g) (gelu_tanh' as in gelu_backward_loop). */
+VECTOR_CLONES static void geglu_backward_loop(const float *restrict g, const float *restrict u, const float *restrict dy,
+                                              float *restrict dg, float *restrict du, uint32_t n) {
+  const float a = (float)GELU_A, b = (float)GELU_B;
+  for (size_t i = 0; i < (size_t)n; i++) {
+    const float v = g[i];
+    const float s = sigmoid_f(v * (a + b * v * v));
+    dg[i] = (dy[i] * u[i]) * (s + v * s * (1.0f - s) * (a + 3.0f * b * v * v));
+    du[i] = dy[i] * (v * s);
   }
 }
 
@@ -357,25 +415,48 @@ static napi_value gelu_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* swiglu(heap, gate, up, y, n): y = silu(gate) * up. */
-static napi_value swiglu(napi_env env, napi_callback_info info) {
+typedef void (*gated_loop_t)(const float *restrict, const float *restrict, float *restrict, uint32_t);
+typedef void (*gated_backward_loop_t)(const float *restrict, const float *restrict, const float *restrict, float *restrict,
+                                      float *restrict, uint32_t);
+
+/* A gated product's forward, (heap, gate, up, y, n), running `loop` on checked operands. */
+static napi_value gated(napi_env env, napi_callback_info info, const char *name, const char *usage, gated_loop_t loop) {
   const float *in[2];
   float *out[1];
   uint32_t n;
-  if (elementwise_args(env, info, "hiedit_fused.swiglu", "hiedit_fused.swiglu: expected (heap, gateOff, upOff, yOff, n)", 2, 1, in, out, &n))
-    swiglu_loop(in[0], in[1], out[0], n);
+  if (elementwise_args(env, info, name, usage, 2, 1, in, out, &n)) loop(in[0], in[1], out[0], n);
   return NULL;
+}
+
+/* A gated product's backward, (heap, gate, up, dy, dgate, dup, n). */
+static napi_value gated_backward(napi_env env, napi_callback_info info, const char *name, const char *usage, gated_backward_loop_t loop) {
+  const float *in[3];
+  float *out[2];
+  uint32_t n;
+  if (elementwise_args(env, info, name, usage, 3, 2, in, out, &n)) loop(in[0], in[1], in[2], out[0], out[1], n);
+  return NULL;
+}
+
+/* geglu(heap, gate, up, y, n): y = gelu_tanh(gate) * up (Gemma's MLP). */
+static napi_value geglu(napi_env env, napi_callback_info info) {
+  return gated(env, info, "hiedit_fused.geglu", "hiedit_fused.geglu: expected (heap, gateOff, upOff, yOff, n)", geglu_loop);
+}
+
+/* gegluBackward(heap, gate, up, dy, dgate, dup, n). */
+static napi_value geglu_backward(napi_env env, napi_callback_info info) {
+  return gated_backward(env, info, "hiedit_fused.gegluBackward",
+                        "hiedit_fused.gegluBackward: expected (heap, gateOff, upOff, dyOff, dgateOff, dupOff, n)", geglu_backward_loop);
+}
+
+/* swiglu(heap, gate, up, y, n): y = silu(gate) * up. */
+static napi_value swiglu(napi_env env, napi_callback_info info) {
+  return gated(env, info, "hiedit_fused.swiglu", "hiedit_fused.swiglu: expected (heap, gateOff, upOff, yOff, n)", swiglu_loop);
 }
 
 /* swigluBackward(heap, gate, up, dy, dgate, dup, n). */
 static napi_value swiglu_backward(napi_env env, napi_callback_info info) {
-  const float *in[3];
-  float *out[2];
-  uint32_t n;
-  if (elementwise_args(env, info, "hiedit_fused.swigluBackward",
-                       "hiedit_fused.swigluBackward: expected (heap, gateOff, upOff, dyOff, dgateOff, dupOff, n)", 3, 2, in, out, &n))
-    swiglu_backward_loop(in[0], in[1], in[2], out[0], out[1], n);
-  return NULL;
+  return gated_backward(env, info, "hiedit_fused.swigluBackward",
+                        "hiedit_fused.swigluBackward: expected (heap, gateOff, upOff, dyOff, dgateOff, dupOff, n)", swiglu_backward_loop);
 }
 
 /*
@@ -522,6 +603,8 @@ int hiedit_fused_define(napi_env env, napi_value exports) {
       {"gelu", NULL, gelu, NULL, NULL, NULL, napi_default, NULL},
       {"geluBackward", NULL, gelu_backward, NULL, NULL, NULL, napi_default, NULL},
       {"swiglu", NULL, swiglu, NULL, NULL, NULL, napi_default, NULL},
+      {"geglu", NULL, geglu, NULL, NULL, NULL, napi_default, NULL},
+      {"gegluBackward", NULL, geglu_backward, NULL, NULL, NULL, napi_default, NULL},
       {"swigluBackward", NULL, swiglu_backward, NULL, NULL, NULL, napi_default, NULL},
       {"rope", NULL, rope, NULL, NULL, NULL, napi_default, NULL},
       {"softmaxCrossEntropy", NULL, softmax_cross_entropy, NULL, NULL, NULL, napi_default, NULL},
