@@ -33,7 +33,7 @@ export function caseMean(s: Pick<CaseScores, 'ES' | 'GS' | 'LS'>): number {
   return parts.length ? parts.reduce((a, b) => a + b, 0) / parts.length : 0;
 }
 
-/** One edit's scores: every set's, the set the gate picks first, and HiEdit's own edit (with its miss rule). */
+/** One edit's scores: every set's, the set HiEdit picks first (its gate, with the gate's prior when it has one), and HiEdit's own edit (with its miss rule). */
 export interface EditSetScores {
   id: string;
   /** mean(ES, GS, LS) per set, in the order of the sets. */
@@ -93,7 +93,9 @@ export function scoreEditSets(inp: SetScoringInputs, request: TokenizedEditReque
       const chosen = new Map(set.map((i) => [modules[i], edit.shifts.get(modules[i])!] as const));
       return scoreApplied(inp, evalCase, chosen, meritScale(model, request, chosen, calibration));
     });
-    const picked = edit.mask.modules.flatMap((_, i) => (edit.mask.selected[i] ? [i] : []));
+    // The editor's own first choice: the gate's, with its prior when it has one.
+    const first = editor.chooseModules(model, request, edit, calibration).mask;
+    const picked = first.modules.flatMap((_, i) => (first.selected[i] ? [i] : []));
     gate = inp.sets.findIndex((s) => s.length === picked.length && s.every((i, j) => i === picked[j]));
   } finally {
     disposeShifts(edit.shifts);

@@ -94,10 +94,11 @@ export class PolicyEditor implements Editor {
   }
 
   /**
-   * `edit` with the selection rule's choice in its mask (the gate's own for `gate`); the rule's scores order the
-   * calibration's fallback. Disposes `edit`'s shifts when the rule fails.
+   * `edit` with the selection rule's choice in its mask (the gate's own for `gate`, combined with its prior when it has
+   * one); the rule's scores order the calibration's fallback. The first choice before calibration, for callers that
+   * judge it (the benchmark's oracle gap). Disposes `edit`'s shifts when the rule fails.
    */
-  private chooseModules(model: EditableModel, request: TokenizedEditRequest, edit: PolicyEdit, calibration: CalibrationSettings | null): PolicyEdit {
+  chooseModules(model: EditableModel, request: TokenizedEditRequest, edit: PolicyEdit, calibration: CalibrationSettings | null): PolicyEdit {
     const sel = this.selection;
     if (sel.rule === 'gate' && !sel.prior?.merits) return edit;
     try {
