@@ -306,7 +306,8 @@ def log_probs_under(model, ids, rows, shifts):
             model.w[key] = w0
 
 
-def edit_trace(model, ids, rows, targets, names):
+def hooked_grads(model, ids, names, loss_of_logits):
+    """Keys (module inputs) and value gradients (d loss / d module outputs) of the modules `names`, as hiedit's trace."""
     keys, deltas = {}, {}
 
     def hook(name, inp, outp):
@@ -317,10 +318,15 @@ def edit_trace(model, ids, rows, targets, names):
         deltas[name] = d
         return outp + d
 
-    logits = model.forward(ids, hook=hook)
-    loss = F.cross_entropy(logits[rows], targets)
-    grads = torch.autograd.grad(loss, [deltas[n] for n in names])
-    return [(keys[n], g) for n, g in zip(names, grads)]
+    loss = loss_of_logits(model.forward(ids, hook=hook))
+    traced = list(deltas)
+    grads = torch.autograd.grad(loss, [deltas[n] for n in traced])
+    return keys, dict(zip(traced, grads))
+
+
+def edit_trace(model, ids, rows, targets, names):
+    keys, grads = hooked_grads(model, ids, set(names), lambda logits: F.cross_entropy(logits[rows], targets))
+    return [(keys[n], grads[n]) for n in names]
 
 
 def run_edit(spec):
@@ -517,21 +523,7 @@ def main():
     trace_names = set(spec["trace_modules"])
 
     def trace():
-        keys, deltas = {}, {}
-
-        def hook(name, inp, outp):
-            if name not in trace_names:
-                return outp
-            keys[name] = inp.detach()
-            d = torch.zeros_like(outp, requires_grad=True)
-            deltas[name] = d
-            return outp + d
-
-        logits = model.forward(ids, hook=hook)
-        loss = F.cross_entropy(logits[:-1], ids[1:])
-        names = list(deltas)
-        grads = torch.autograd.grad(loss, [deltas[n] for n in names])
-        return keys, dict(zip(names, grads))
+        return hooked_grads(model, ids, trace_names, lambda logits: F.cross_entropy(logits[:-1], ids[1:]))
 
     out["trace_ms"] = timed(trace, reps["trace"])
 
