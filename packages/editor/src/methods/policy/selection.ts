@@ -29,7 +29,7 @@ export interface GatePrior {
   readonly merits: readonly number[] | null;
 }
 
-/** The resolved selection rule, recorded in editor.json (absent for `gate`). */
+/** The resolved selection rule, recorded in editor.json (absent for a gate without a prior). */
 export type ModuleSelection =
   | { readonly rule: 'gate'; readonly prior?: GatePrior }
   | { readonly rule: 'random'; readonly seed: number }
