@@ -37,15 +37,24 @@ export const HIEDIT_GATE_TARGET = 'counterfactual' as const;
  */
 export const HIEDIT_GATE_LR = 1e-3;
 
+/** Whether the settings keep the MEND-style shift, the setting HiEdit's creation defaults were measured in. */
+function mendStyle(s: PolicyEditorSettings): boolean {
+  return (s.policy?.low?.style ?? 'mend') === 'mend';
+}
+
+/** Whether the settings ask for an adaptive (threshold) gate instead of a top-k one. */
+function adaptiveGate(s: PolicyEditorSettings): boolean {
+  return typeof s.policy?.high === 'object' && s.policy.high !== null && s.policy.high.adaptive === true;
+}
+
 /**
  * HiEdit's creation defaults beyond its machinery: counterfactual gate targets for a fixed-k gate with the MEND-style
  * shift, and the gate's own learning rate. Shared by the ablations, which train exactly like HiEdit.
  */
 export function hieditDefaults(s: PolicyEditorSettings): PolicyEditorSettings {
-  if ((s.policy?.low?.style ?? 'mend') !== 'mend') return s;
+  if (!mendStyle(s)) return s;
   const trainer: Partial<TrainerOptions> = { ...(s.trainer ?? {}) };
-  const adaptive = typeof s.policy?.high === 'object' && s.policy.high !== null && s.policy.high.adaptive === true;
-  if (trainer.gateTarget === undefined && !adaptive) trainer.gateTarget = HIEDIT_GATE_TARGET;
+  if (trainer.gateTarget === undefined && !adaptiveGate(s)) trainer.gateTarget = HIEDIT_GATE_TARGET;
   if (trainer.gateLr === undefined) trainer.gateLr = HIEDIT_GATE_LR;
   return { ...s, trainer };
 }
@@ -65,8 +74,7 @@ export const HIEDIT_GATE_PRIOR_WEIGHT = 2;
  */
 export function hieditGateDefaults(s: PolicyEditorSettings): PolicyEditorSettings {
   const d = hieditDefaults(s);
-  const adaptive = typeof s.policy?.high === 'object' && s.policy.high !== null && s.policy.high.adaptive === true;
-  if ((s.policy?.low?.style ?? 'mend') !== 'mend' || adaptive || s.selection !== undefined) return d;
+  if (!mendStyle(s) || adaptiveGate(s) || s.selection !== undefined) return d;
   return { ...d, selection: { prior: { weight: HIEDIT_GATE_PRIOR_WEIGHT } } };
 }
 
